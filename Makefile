@@ -1,0 +1,57 @@
+# Two commands: `make run` and `make test`. Everything they need is installed here, nothing by hand.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+HOST ?= 127.0.0.1
+PORT ?= 8050
+DEMO ?= 1
+DEMO_AGENTS ?= 8
+export HELICARRIER_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test lint venv deps dev-deps browser-deps postgres clean help
+
+help:
+	@echo "make run   - set up, migrate the embedded SQLite, seed demo data, serve http://$(HOST):$(PORT)"
+	@echo "make test  - set up and run the whole suite on SQLite and PostgreSQL, browser tests included"
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Stamps named after the requirement files' content: editing a pin reinstalls, nothing else does.
+RUNTIME_STAMP := $(VENV)/.runtime-$(shell cat requirements.txt | sha1sum | cut -c1-12)
+DEV_STAMP := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+
+$(RUNTIME_STAMP): requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install --quiet -r requirements-dev.txt
+	$(PIP) check
+	touch $@
+
+venv: $(PY)
+deps: $(RUNTIME_STAMP)
+dev-deps: $(DEV_STAMP)
+
+browser-deps:
+	@bash scripts/ensure-browser.sh
+
+postgres:
+	@bash scripts/ensure-postgres.sh
+
+run: deps
+	@HOST=$(HOST) PORT=$(PORT) DEMO=$(DEMO) DEMO_AGENTS=$(DEMO_AGENTS) bash scripts/run.sh
+
+lint: dev-deps
+	$(VENV)/bin/ruff check .
+
+test: dev-deps browser-deps postgres lint
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from helicarrier.cli import main
+
+sys.exit(main())

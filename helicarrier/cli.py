@@ -1,0 +1,188 @@
+"""``python -m helicarrier``: serve, migrate, tokens, users, demo data."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from helicarrier.config import load_settings
+from helicarrier.data.engine import make_engine
+from helicarrier.data.repository import Repository
+from helicarrier.data.schema import SchemaError, current_revision, downgrade, ensure_schema, head_revision
+
+
+def _fail(message: str) -> None:
+    click.echo(f"helicarrier: {message}", err=True)
+    raise SystemExit(1)
+
+
+def _repo() -> Repository:
+    """A repository on a verified schema (migrating an empty or old one when auto-migrate is on)."""
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        ensure_schema(engine, auto_migrate=settings.auto_migrate)
+    except SchemaError as exc:
+        _fail(f"refusing to start: {exc}")
+    return Repository(engine)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Helicarrier: watch and steer a fleet of LLM agents."""
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to bind (default HELICARRIER_HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default HELICARRIER_PORT or 8050).")
+@click.option("--debug/--no-debug", default=False, help="Dash dev tools and reloader.")
+def serve(host: str | None, port: int | None, debug: bool) -> None:
+    """Run the development server. Production: `gunicorn app:server`."""
+    from helicarrier.webapp import create_app
+
+    settings = load_settings()
+    try:
+        app = create_app(settings)
+    except SchemaError as exc:
+        _fail(f"refusing to start: {exc}")
+    host = host or settings.host
+    port = port or settings.port
+    click.echo(f"Helicarrier serving at http://{host}:{port}/")
+    app.run(host=host, port=port, debug=debug)
+
+
+@cli.group()
+def migrate() -> None:
+    """Database schema migrations (Alembic)."""
+
+
+@migrate.command("upgrade")
+def migrate_upgrade() -> None:
+    """Bring the database to the newest revision."""
+    settings = load_settings()
+    try:
+        status = ensure_schema(make_engine(settings.database_url), auto_migrate=True)
+    except SchemaError as exc:
+        _fail(str(exc))
+    if status.upgraded:
+        click.echo(f"migrated {status.upgraded_from or 'empty'} -> {status.head}")
+    else:
+        click.echo(f"already at head {status.head}")
+
+
+@migrate.command("current")
+def migrate_current() -> None:
+    """Print the database's revision and the code's head."""
+    settings = load_settings()
+    try:
+        rev = current_revision(make_engine(settings.database_url))
+    except Exception as exc:  # noqa: BLE001 - report any connection failure in one line
+        _fail(f"cannot read the revision: {str(exc).splitlines()[0]}")
+    head = head_revision()
+    click.echo(f"database: {rev or 'empty'}\nhead: {head}")
+
+
+@migrate.command("downgrade")
+@click.argument("revision")
+def migrate_downgrade(revision: str) -> None:
+    """Step the database down to REVISION (e.g. -1 or base)."""
+    settings = load_settings()
+    try:
+        downgrade(make_engine(settings.database_url), revision)
+    except Exception as exc:  # noqa: BLE001
+        _fail(f"downgrade failed and was rolled back: {str(exc).splitlines()[0]}")
+    click.echo(f"downgraded to {revision}")
+
+
+@cli.group()
+def token() -> None:
+    """API bearer tokens."""
+
+
+@token.command("create")
+@click.option("--name", required=True, help="A unique name, e.g. the agent host.")
+@click.option("--scopes", required=True, help="Comma list of ingest, read, control, admin.")
+def token_create(name: str, scopes: str) -> None:
+    """Create a token. The token is printed once, alone on the last line; only its hash is kept."""
+    from helicarrier.auth.tokens import ScopeError
+    from helicarrier.data.queries.tokens import TokenExists
+
+    repo = _repo()
+    try:
+        value, info = repo.create_token(name, scopes)
+    except (ScopeError, TokenExists) as exc:
+        _fail(str(exc))
+    click.echo(f"created token {info.name!r} with scopes {','.join(info.scopes)}; it is shown only once:")
+    click.echo(value)
+
+
+@token.command("list")
+def token_list() -> None:
+    """List tokens (never their values)."""
+    rows = _repo().list_tokens()
+    click.echo(f"{'name':24} {'prefix':12} {'scopes':28} {'last used':25} revoked")
+    for t in rows:
+        last = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
+        revoked = t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "-"
+        click.echo(f"{t.name:24} {t.prefix:12} {','.join(t.scopes):28} {last:25} {revoked}")
+
+
+@token.command("revoke")
+@click.argument("name")
+def token_revoke(name: str) -> None:
+    """Revoke the token called NAME."""
+    if not _repo().revoke_token(name):
+        _fail(f"no live token named {name!r}")
+    click.echo(f"revoked {name}")
+
+
+@cli.group()
+def user() -> None:
+    """Dashboard users."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option(
+    "--role", type=click.Choice(["viewer", "operator", "admin"]), default="viewer", show_default=True
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+def user_create(name: str, role: str, password_stdin: bool) -> None:
+    """Create a user; prompts for the password."""
+    from helicarrier.auth.passwords import PasswordError
+    from helicarrier.data.queries.users import UserExists
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        info = _repo().create_user(name, password, role)
+    except (PasswordError, UserExists) as exc:
+        _fail(str(exc))
+    click.echo(f"created {info.role} {info.username}")
+
+
+@cli.command()
+def init() -> None:
+    """First-start set-up for `make run`: migrate, create the first admin, seed demo data if empty."""
+    import secrets
+
+    repo = _repo()
+    if repo.count_users() == 0:
+        password = secrets.token_urlsafe(12)
+        repo.create_user("admin", password, "admin")
+        click.echo("=" * 64)
+        click.echo("First start: created user 'admin' with password (shown only this once):")
+        click.echo(f"    {password}")
+        click.echo("More users: python -m helicarrier user create NAME --role operator")
+        click.echo("=" * 64)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="python -m helicarrier", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0

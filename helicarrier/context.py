@@ -1,0 +1,37 @@
+"""What a running app holds: its settings and repository. Callbacks and routes receive it explicitly."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from helicarrier.config import Settings, load_settings
+from helicarrier.data.engine import make_engine
+from helicarrier.data.repository import Repository
+from helicarrier.data.schema import SchemaStatus, ensure_schema
+
+log = logging.getLogger("helicarrier")
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    repo: Repository
+    schema: SchemaStatus
+
+
+def build_context(settings: Settings | None = None) -> AppContext:
+    """Connect, verify (and if allowed, migrate) the schema. Raise SchemaError, never serve unverified."""
+    settings = settings or load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic's per-start chatter ("Context impl ...") buries the one line that matters; we log our own.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    engine = make_engine(settings.database_url)
+    try:
+        status = ensure_schema(engine, auto_migrate=settings.auto_migrate)
+    except BaseException:
+        engine.dispose()
+        raise
+    if status.upgraded:
+        log.info("database migrated from %s to %s", status.upgraded_from or "empty", status.head)
+    return AppContext(settings=settings, repo=Repository(engine), schema=status)

@@ -1,0 +1,35 @@
+"""The repository: the one place that talks SQL. One method per question the UI, API or CLI asks.
+
+Built from one mixin per concern (tokens, users, fleet, ...) so each file stays small; callers only see
+``Repository``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+
+from helicarrier.data.engine import make_engine
+from helicarrier.data.queries.fleet import FleetQueries
+from helicarrier.data.queries.tokens import TokenQueries
+from helicarrier.data.queries.users import UserQueries
+
+
+class Repository(TokenQueries, UserQueries, FleetQueries):
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> Repository:
+        return cls(make_engine(url))
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()

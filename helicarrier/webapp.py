@@ -1,0 +1,42 @@
+"""The Dash app factory: the HUD shell, its pages, and the Flask routes beside them."""
+
+from __future__ import annotations
+
+import dash
+from dash import html
+from flask import jsonify
+
+from helicarrier import callbacks, layouts
+from helicarrier.config import PROJECT_ROOT, Settings
+from helicarrier.context import AppContext, build_context
+from helicarrier.layouts.shell import shell_layout
+
+
+def create_app(settings: Settings | None = None, *, context: AppContext | None = None) -> dash.Dash:
+    ctx = context or build_context(settings)
+    app = dash.Dash(
+        __name__,
+        title="Helicarrier",
+        assets_folder=str(PROJECT_ROOT / "assets"),
+        # Every script is served by the app itself: it must work on a closed network.
+        serve_locally=True,
+        suppress_callback_exceptions=False,
+        update_title=None,
+    )
+    server = app.server
+    server.secret_key = ctx.settings.secret_key
+    server.config["HELICARRIER"] = ctx
+    app.layout = shell_layout()
+    # Pages are swapped in by the router; declaring them all here lets Dash validate every callback id.
+    app.validation_layout = html.Div([shell_layout(), *(page.layout() for page in layouts.PAGES)])
+
+    @server.get("/healthz")
+    def healthz():
+        try:
+            ctx.repo.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not healthy", said in the body
+            return jsonify(status="error", database=ctx.repo.backend, error=str(exc).splitlines()[0]), 503
+        return jsonify(status="ok", database=ctx.repo.backend, revision=ctx.schema.head)
+
+    callbacks.register_all(app, ctx)
+    return app

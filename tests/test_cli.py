@@ -1,0 +1,75 @@
+"""The command line, run as a user runs it: a subprocess on a real database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(args, db_url, tmp_path, stdin=None):
+    env = {**os.environ, "HELICARRIER_DATABASE_URL": db_url, "HELICARRIER_DATA_DIR": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "-m", "helicarrier", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+    )
+
+
+def test_token_create_prints_token_alone_on_last_line(db_url, tmp_path, repo):
+    proc = run_cli(["token", "create", "--name", "ci", "--scopes", "ingest,read"], db_url, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    token = proc.stdout.strip().splitlines()[-1]
+    assert token.startswith("hc_") and " " not in token
+    assert repo.authenticate_token(token).scopes == ("ingest", "read")
+    listed = run_cli(["token", "list"], db_url, tmp_path)
+    assert "ci" in listed.stdout and token not in listed.stdout
+    assert run_cli(["token", "revoke", "ci"], db_url, tmp_path).returncode == 0
+    assert repo.authenticate_token(token) is None
+
+
+def test_token_create_with_unknown_scope_fails_with_message(db_url, tmp_path):
+    proc = run_cli(["token", "create", "--name", "x", "--scopes", "root"], db_url, tmp_path)
+    assert proc.returncode == 1
+    assert "unknown scope root" in proc.stderr
+
+
+def test_user_create_from_stdin(db_url, tmp_path, repo):
+    proc = run_cli(
+        ["user", "create", "olga", "--role", "operator", "--password-stdin"],
+        db_url,
+        tmp_path,
+        stdin="s3cret-pass\n",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert repo.check_login("olga", "s3cret-pass").role == "operator"
+
+
+def test_init_creates_admin_once(db_url, tmp_path, repo):
+    first = run_cli(["init"], db_url, tmp_path)
+    assert first.returncode == 0, first.stderr
+    password = first.stdout.split("shown only this once):")[1].split()[0]
+    assert repo.check_login("admin", password).role == "admin"
+    second = run_cli(["init"], db_url, tmp_path)
+    assert "admin" not in second.stdout
+
+
+def test_every_command_has_help(db_url, tmp_path):
+    for args in (
+        ["--help"],
+        ["serve", "--help"],
+        ["migrate", "--help"],
+        ["migrate", "upgrade", "--help"],
+        ["token", "create", "--help"],
+        ["user", "create", "--help"],
+        ["init", "--help"],
+    ):
+        proc = run_cli(args, db_url, tmp_path)
+        assert proc.returncode == 0 and "Usage:" in proc.stdout, args
