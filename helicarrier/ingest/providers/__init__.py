@@ -1,0 +1,1 @@
+"""Provider-family usage parsers used by helicarrier.ingest.normalize."""

@@ -1,0 +1,355 @@
+"""PriceBook: known figures from the provider-usage notes (checked against genai-prices 0.2.3),
+provenance/confidence rules, overrides, and equality with genai_prices.calc_price."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from genai_prices import Usage, calc_price
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helicarrier.ingest.normalize import NO_USAGE_WARNING, NormalizedUsage, normalize_usage
+from helicarrier.pricing import (
+    DEFAULT_PRICING_VERSION,
+    GENAI_PROVIDER_IDS,
+    NANOS_PER_USD,
+    Cost,
+    ModelPriceOverride,
+    PriceBook,
+    usd_to_nanos,
+)
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers"
+TS = datetime(2026, 3, 1, 12, tzinfo=UTC)
+BOOK = PriceBook()
+
+
+def usage(
+    provider: str,
+    model: str | None,
+    input_tokens: int,
+    output_tokens: int,
+    **kw: Any,
+) -> NormalizedUsage:
+    fields: dict[str, Any] = {
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "cache_write_5m_tokens": None,
+        "cache_write_1h_tokens": None,
+        "reasoning_tokens": None,
+        "reported_total_tokens": None,
+        "web_search_requests": 0,
+        "reported_cost_usd": None,
+        "price_context": {},
+        "warnings": (),
+    }
+    fields.update(kw)
+    return NormalizedUsage(
+        provider=provider,
+        model=model,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=input_tokens + output_tokens,
+        **fields,
+    )
+
+
+def assert_no_float(cost: Cost) -> None:
+    for f in dataclasses.fields(cost):
+        value = getattr(cost, f.name)
+        assert not isinstance(value, float), f.name
+    for name in ("total_nanos", "input_nanos", "output_nanos", "reported_nanos"):
+        value = getattr(cost, name)
+        assert value is None or type(value) is int, name
+
+
+def test_pricing_version_is_the_package_version() -> None:
+    assert DEFAULT_PRICING_VERSION == "genai-prices-0.2.3"
+    assert NANOS_PER_USD == 10**9
+    assert PriceBook(DEFAULT_PRICING_VERSION + "+ops-1").version.endswith("+ops-1")
+    with pytest.raises(ValueError):
+        PriceBook("genai-prices-9.9.9")
+
+
+def test_o3_dated_price_cut() -> None:
+    u = usage("openai", "o3", 1_000_000, 100_000)
+    before = BOOK.price(u, datetime(2025, 6, 1, tzinfo=UTC))
+    after = BOOK.price(u, datetime(2025, 7, 1, tzinfo=UTC))
+    assert before.total_nanos == 14 * NANOS_PER_USD
+    assert after.total_nanos == 2_800_000_000
+    assert before.price_ts == datetime(2025, 6, 1, tzinfo=UTC)
+    assert (before.provenance, before.confidence, before.matched_model) == ("computed", "high", "o3")
+    assert_no_float(before)
+
+
+def test_timestamp_normalized_to_utc() -> None:
+    u = usage("openai", "o3", 1_000_000, 100_000)
+    # the o3 cut starts 2025-06-10 (UTC); 01:00 there in UTC+2 is still 2025-06-09 in UTC
+    local = datetime(2025, 6, 10, 1, tzinfo=timezone(timedelta(hours=2)))
+    cost = BOOK.price(u, local)
+    assert cost.total_nanos == 14 * NANOS_PER_USD
+    assert cost.price_ts.tzinfo is UTC and cost.price_ts.day == 9
+    assert BOOK.price(u, datetime(2025, 6, 10)).total_nanos == 2_800_000_000  # naive = UTC
+
+
+@pytest.mark.parametrize(
+    ("tier", "nanos"), [(None, 45_500_000), ("flex", 22_750_000), ("priority", 91_000_000)]
+)
+def test_gpt_5_2_service_tier_context(tier: str | None, nanos: int) -> None:
+    ctx = {"service_tier": tier} if tier else {}
+    cost = BOOK.price(
+        usage("openai", "gpt-5.2", 10_000, 2_000, price_context=ctx), datetime(2026, 11, 1, tzinfo=UTC)
+    )
+    assert cost.total_nanos == nanos
+
+
+@pytest.mark.parametrize(("prompt", "nanos"), [(100_000, 135_000_000), (300_000, 765_000_000)])
+def test_gemini_2_5_pro_long_context_tier(prompt: int, nanos: int) -> None:
+    # tier keyed on TOTAL input, applies to the whole prompt and the output
+    cost = BOOK.price(usage("gcp.gemini", "gemini-2.5-pro", prompt, 1_000), TS)
+    assert cost.total_nanos == nanos
+    assert cost.matched_provider == "google"
+
+
+def test_unknown_model_is_unpriced_none_not_zero() -> None:
+    cost = BOOK.price(usage("openai", "gpt-nonexistent-9", 100, 10), TS)
+    assert cost.total_nanos is None and cost.input_nanos is None and cost.output_nanos is None
+    assert (cost.provenance, cost.confidence) == ("unpriced", "none")
+    assert cost.reason and "unknown model" in cost.reason
+    assert not BOOK.knows_model("openai", "gpt-nonexistent-9")
+
+
+def test_unknown_provider_and_missing_model_unpriced() -> None:
+    assert BOOK.price(usage("ibm.watsonx.ai", "granite-3", 1, 1), TS).provenance == "unpriced"
+    no_model = BOOK.price(usage("aws.bedrock", None, 1, 1), TS)
+    assert no_model.total_nanos is None and no_model.reason == "usage has no model"
+
+
+def test_inconsistent_usage_unpriced_with_reason() -> None:
+    cost = BOOK.price(usage("openai", "gpt-4o", 10, 20, cache_read_tokens=30), TS)
+    assert cost.total_nanos is None and cost.provenance == "unpriced"
+    assert cost.reason and cost.reason.startswith("inconsistent usage")
+    assert cost.matched_model == "gpt-4o"
+
+
+def test_stream_without_usage_is_unpriced_not_zero() -> None:
+    cost = BOOK.price(usage("openai", "gpt-4o", 0, 0, warnings=(NO_USAGE_WARNING,)), TS)
+    assert cost.total_nanos is None and cost.provenance == "unpriced"
+
+
+def test_reported_cost_kept_beside_computed() -> None:
+    u = usage("openai", "o3", 1_000_000, 100_000, reported_cost_usd=Decimal("2.799999999"))
+    cost = BOOK.price(u, datetime(2025, 7, 1, tzinfo=UTC))
+    assert cost.total_nanos == 2_800_000_000 and cost.reported_nanos == 2_799_999_999
+    assert cost.provenance == "computed"
+    only = BOOK.price(usage("openai", "my-finetune-x", 5, 5, reported_cost_usd=Decimal("0.0000012345")), TS)
+    assert (only.total_nanos, only.reported_nanos, only.provenance) == (1234, 1234, "reported")
+    assert only.reason and "unknown model" in only.reason
+    assert_no_float(only)
+
+
+def test_nanos_round_half_even() -> None:
+    assert usd_to_nanos(Decimal("0.0000000005")) == 0
+    assert usd_to_nanos(Decimal("0.0000000015")) == 2
+    assert usd_to_nanos(Decimal("1.25")) == 1_250_000_000
+
+
+def test_fuzzy_match_recorded_with_medium_confidence() -> None:
+    cost = BOOK.price(usage("anthropic", "claude-3-5-haiku-20241022", 25, 7), TS)
+    assert (cost.matched_provider, cost.matched_model) == ("anthropic", "claude-3-5-haiku-latest")
+    assert cost.confidence == "medium" and cost.reason and "fuzzy" in cost.reason
+    assert cost.total_nanos == 48_000
+    assert BOOK.match("anthropic", "claude-3-5-haiku-20241022") == ("anthropic", "claude-3-5-haiku-latest")
+    bedrock = BOOK.match("aws.bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+    assert bedrock == ("aws", "regional.anthropic.claude-sonnet-4-5-20250929-v1:0")
+
+
+def test_usage_warnings_lower_confidence() -> None:
+    cost = BOOK.price(usage("openai", "gpt-4o", 100, 10, warnings=("total mismatch: x",)), TS)
+    assert cost.provenance == "computed" and cost.confidence == "low"
+    assert cost.reason and "total mismatch" in cost.reason
+
+
+def test_provider_mapping() -> None:
+    assert GENAI_PROVIDER_IDS["x_ai"] == "x-ai"
+    assert BOOK.match("x_ai", "grok-4") == ("x-ai", "grok-4-0709")
+    assert BOOK.match("xai", "grok-4") == ("x-ai", "grok-4-0709")
+    assert BOOK.match("azure.ai.openai", "gpt-4o") is not None
+    assert BOOK.match("mistral_ai", "mistral-large-latest") == ("mistral", "mistral-large")
+    assert BOOK.knows_model("gcp.vertex_ai", "gemini-2.5-pro")
+    assert BOOK.knows_model("openai", "GPT-4o")  # case-insensitive
+    assert not BOOK.knows_model("openai", "")
+
+
+def test_web_search_billed_per_request() -> None:
+    doc = json.loads((FIXTURES / "anthropic_messages__full.json").read_text())
+    u = normalize_usage({"provider": "anthropic", "response": doc["payload"]})
+    assert BOOK.price(u, TS).total_nanos == 29_464_450  # notes: $0.029464 with, $0.019464 without
+    assert BOOK.price(dataclasses.replace(u, web_search_requests=0), TS).total_nanos == 19_464_450
+
+
+def test_explicit_override_prices_unknown_model() -> None:
+    ov = ModelPriceOverride(
+        provider="openai",
+        model="acme-ft-*",
+        input_usd_per_mtok=Decimal("2"),
+        output_usd_per_mtok=Decimal("8"),
+        cache_read_usd_per_mtok=Decimal("0.5"),
+    )
+    book = PriceBook(overrides=[ov])
+    u = usage("openai", "acme-ft-2026-01", 1_000_000, 100_000, cache_read_tokens=400_000)
+    cost = book.price(u, TS)
+    # 600k * $2 + 400k * $0.5 + 100k * $8 per MTok
+    assert cost.input_nanos == 1_400_000_000 and cost.output_nanos == 800_000_000
+    assert cost.total_nanos == 2_200_000_000
+    assert (cost.provenance, cost.confidence, cost.matched_provider) == ("computed", "high", "openai")
+    assert book.knows_model("openai", "acme-ft-7") and not BOOK.knows_model("openai", "acme-ft-7")
+    assert not book.knows_model("anthropic", "acme-ft-7")  # provider-scoped
+    assert_no_float(cost)
+
+
+def test_exact_override_beats_genai_prices_and_discount() -> None:
+    book = PriceBook(
+        overrides=[
+            ModelPriceOverride(
+                "openai", "o3", input_usd_per_mtok=Decimal("1"), output_usd_per_mtok=Decimal("4")
+            ),
+            ModelPriceOverride("*", "gpt-4o*", discount_pct=Decimal("25")),
+        ]
+    )
+    o3 = book.price(usage("openai", "o3", 1_000_000, 100_000), datetime(2025, 7, 1, tzinfo=UTC))
+    assert o3.total_nanos == 1_400_000_000
+    base = BOOK.price(usage("azure.ai.openai", "gpt-4o", 1_000_000, 100_000), TS)
+    discounted = book.price(usage("azure.ai.openai", "gpt-4o", 1_000_000, 100_000), TS)
+    assert base.total_nanos is not None
+    assert discounted.total_nanos == base.total_nanos * 3 // 4
+    assert discounted.matched_model == base.matched_model
+
+
+def test_override_validation() -> None:
+    with pytest.raises(TypeError):
+        ModelPriceOverride("openai", "x", input_usd_per_mtok=1.5, output_usd_per_mtok=Decimal(1))  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        ModelPriceOverride("openai", "x", input_usd_per_mtok=Decimal(1))
+    with pytest.raises(ValueError):
+        ModelPriceOverride("openai", "x", discount_pct=Decimal(120))
+    with pytest.raises(ValueError):
+        ModelPriceOverride("openai", "x")
+
+
+def test_fallback_provider_price_is_estimated() -> None:
+    cost = BOOK.price(usage("gcp.vertex_ai", "claude-sonnet-4-5", 1000, 100), TS)
+    assert cost.total_nanos == usd_to_nanos(
+        calc_price(
+            Usage(input_tokens=1000, output_tokens=100),
+            "claude-sonnet-4-5",
+            provider_id="google",
+            genai_request_timestamp=TS,
+        ).total_price
+    )
+    assert cost.provenance in {"computed", "estimated"}
+    if cost.provenance == "estimated":
+        assert cost.matched_provider == "anthropic" and cost.reason
+
+
+def test_time_of_day_price_cached_per_window() -> None:
+    u = usage("deepseek", "deepseek-chat", 1_000_000, 100_000)
+    peak = BOOK.price(u, datetime(2026, 3, 1, 2, tzinfo=UTC))
+    off = BOOK.price(u, datetime(2026, 3, 1, 20, tzinfo=UTC))
+    assert (peak.total_nanos, off.total_nanos) == (380_000_000, 190_000_000)
+
+
+CASES = [
+    ("openai", "gpt-5.2"),
+    ("openai", "o3"),
+    ("openai", "gpt-5.6"),
+    ("openai", "gpt-4o-mini"),
+    ("anthropic", "claude-sonnet-4-6"),
+    ("anthropic", "claude-opus-4-8"),
+    ("anthropic", "claude-3-5-haiku-20241022"),
+    ("gcp.gemini", "gemini-2.5-pro"),
+    ("gcp.gemini", "gemini-3.1-pro-preview"),
+    ("gcp.vertex_ai", "claude-sonnet-4-5"),
+    ("aws.bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+    ("aws.bedrock", "amazon.nova-pro-v1:0"),
+    ("deepseek", "deepseek-chat"),
+    ("x_ai", "grok-4"),
+    ("mistral_ai", "mistral-large-latest"),
+    ("azure.ai.openai", "gpt-4o"),
+    ("groq", "llama-3.3-70b-versatile"),
+]
+CONTEXTS = [
+    {},
+    {"service_tier": "flex"},
+    {"service_tier": "priority"},
+    {"processing": "batch"},
+    {"speed": "fast"},
+]
+
+
+@st.composite
+def priced_usages(draw: st.DrawFn) -> tuple[NormalizedUsage, datetime]:
+    provider, model = draw(st.sampled_from(CASES))
+    inp = draw(st.integers(0, 2_000_000))
+    cache_read = draw(st.integers(0, inp))
+    cache_write = draw(st.integers(0, inp - cache_read))
+    cw1 = draw(st.none() | st.integers(0, cache_write))
+    out = draw(st.integers(0, 200_000))
+    reasoning = draw(st.none() | st.integers(0, out))
+    ts = draw(st.datetimes(datetime(2024, 6, 1), datetime(2027, 6, 1), timezones=st.just(UTC)))
+    u = usage(
+        provider,
+        model,
+        inp,
+        out,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        cache_write_1h_tokens=cw1,
+        cache_write_5m_tokens=None if cw1 is None else cache_write - cw1,
+        reasoning_tokens=reasoning,
+        web_search_requests=draw(st.integers(0, 3)),
+        price_context=draw(st.sampled_from(CONTEXTS)),
+    )
+    return u, ts
+
+
+@settings(max_examples=400, deadline=None)
+@given(priced_usages())
+def test_compiled_plan_equals_calc_price(case: tuple[NormalizedUsage, datetime]) -> None:
+    u, ts = case
+    kwargs: dict[str, int] = {
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "cache_read_tokens": u.cache_read_tokens,
+        "cache_write_tokens": u.cache_write_tokens,
+        "web_searches": u.web_search_requests,
+    }
+    if u.cache_write_1h_tokens is not None:
+        kwargs["cache_write_1h_tokens"] = u.cache_write_1h_tokens
+        kwargs["cache_write_5m_tokens"] = u.cache_write_tokens - u.cache_write_1h_tokens
+    if u.reasoning_tokens is not None:
+        kwargs["output_reasoning_tokens"] = u.reasoning_tokens
+    try:
+        want = calc_price(
+            Usage(**kwargs),
+            u.model or "",
+            provider_id=GENAI_PROVIDER_IDS[u.provider],
+            genai_request_timestamp=ts,
+            price_context=u.price_context or None,
+        )
+    except ValueError:
+        assert BOOK.price(u, ts).total_nanos is None
+        return
+    got = BOOK.price(u, ts)
+    assert got.total_nanos == usd_to_nanos(want.total_price)
+    assert got.input_nanos == usd_to_nanos(want.input_price)
+    assert got.output_nanos == usd_to_nanos(want.output_price)
+    assert got.matched_model == want.model.id
+    assert_no_float(got)
