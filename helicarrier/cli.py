@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -10,6 +11,7 @@ from helicarrier.config import load_settings
 from helicarrier.data.engine import make_engine
 from helicarrier.data.repository import Repository
 from helicarrier.data.schema import SchemaError, current_revision, downgrade, ensure_schema, head_revision
+from helicarrier.demo import commands as demo_commands
 
 
 def _fail(message: str) -> None:
@@ -48,6 +50,9 @@ def serve(host: str | None, port: int | None, debug: bool) -> None:
         _fail(f"refusing to start: {exc}")
     host = host or settings.host
     port = port or settings.port
+    if not debug:
+        # One line per request from the development server buries everything else; errors still show.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     click.echo(f"Helicarrier serving at http://{host}:{port}/")
     app.run(host=host, port=port, debug=debug)
 
@@ -164,12 +169,113 @@ def user_create(name: str, role: str, password_stdin: bool) -> None:
     click.echo(f"created {info.role} {info.username}")
 
 
+@cli.group()
+def pricing() -> None:
+    """Price tables: the pinned genai-prices data and operators' own versions with overrides."""
+
+
+@pricing.command("list")
+def pricing_list() -> None:
+    """List price tables; * marks the active one (HELICARRIER_PRICING_VERSION)."""
+    from helicarrier.pricing.versions import load_price_books
+
+    repo = _repo()
+    books = load_price_books(repo, load_settings().pricing_version)
+    stored = {v.name: v for v in repo.pricing_versions()}
+    for name in books.names():
+        mark = "*" if name == books.active().version else " "
+        v = stored.get(name)
+        extra = f"{len(v.overrides)} overrides  {v.description or ''}" if v else "bundled genai-prices data"
+        click.echo(f"{mark} {name:48} {extra}")
+
+
+@pricing.command("add-version")
+@click.argument("suffix")
+@click.option("--description", default=None, help="What this table is for, e.g. the contract it encodes.")
+def pricing_add_version(suffix: str, description: str | None) -> None:
+    """Create the price table <genai-prices version>+SUFFIX (then add overrides with set-price)."""
+    from helicarrier.data.queries.pricing import PricingVersionExists
+    from helicarrier.pricing.versions import version_name
+
+    try:
+        name = version_name(suffix)
+        _repo().create_pricing_version(name, description, created_by="cli")
+    except (ValueError, PricingVersionExists) as exc:
+        _fail(str(exc))
+    click.echo(name)
+
+
+@pricing.command("set-price")
+@click.argument("version")
+@click.option("--provider", required=True, help="OTel provider name (openai, anthropic, ...) or '*'.")
+@click.option("--model", required=True, help="Model id; a trailing '*' matches a prefix.")
+@click.option("--input-per-mtok", default=None, help="USD per million input tokens.")
+@click.option("--output-per-mtok", default=None, help="USD per million output tokens.")
+@click.option("--cache-read-per-mtok", default=None, help="USD per million cache-read tokens.")
+@click.option("--cache-write-per-mtok", default=None, help="USD per million cache-write tokens.")
+@click.option("--discount-pct", default=None, help="Percent off the genai-prices price (instead of prices).")
+def pricing_set_price(version: str, provider: str, model: str, **prices: str | None) -> None:
+    """Set (or replace) an override in VERSION: explicit per-MTok prices, or a discount."""
+    from decimal import Decimal, InvalidOperation
+
+    from helicarrier.pricing.versions import _override
+
+    fields = {
+        "input_usd_per_mtok": prices["input_per_mtok"],
+        "output_usd_per_mtok": prices["output_per_mtok"],
+        "cache_read_usd_per_mtok": prices["cache_read_per_mtok"],
+        "cache_write_usd_per_mtok": prices["cache_write_per_mtok"],
+        "discount_pct": prices["discount_pct"],
+    }
+    try:
+        for key, value in fields.items():
+            if value is not None:
+                fields[key] = str(Decimal(value))
+        _override({"provider": provider, "model": model, **fields})  # validates before storing
+        _repo().set_price_override(version, provider, model, fields)
+    except (InvalidOperation, ValueError, LookupError) as exc:
+        _fail(f"override refused: {exc}")
+    click.echo(f"{version}: {provider}/{model} set")
+
+
 @cli.command()
-def init() -> None:
+@click.option("--pricing-version", "version", required=True, help="The price table to recompute under.")
+@click.option("--since", default=None, type=click.DateTime(["%Y-%m-%d"]), help="From this UTC day on.")
+def reprice(version: str, since) -> None:
+    """Recompute usage costs under another price table, beside the recorded ones; print the diff."""
+    from datetime import UTC
+
+    from helicarrier.pricing.versions import load_price_books
+    from helicarrier.pricing.versions import reprice as run_reprice
+
+    repo = _repo()
+    book = load_price_books(repo, None).get(version)
+    if book is None:
+        _fail(f"unknown pricing version {version!r}; see `python -m helicarrier pricing list`")
+    report = run_reprice(repo, book, since.replace(tzinfo=UTC) if since else None)
+    for line in report.lines():
+        click.echo(line)
+
+
+@cli.command()
+@click.option("--seed-demo/--no-seed-demo", default=False, help="Seed a month of demo history when empty.")
+def init(seed_demo: bool) -> None:
     """First-start set-up for `make run`: migrate, create the first admin, seed demo data if empty."""
     import secrets
 
     repo = _repo()
+    if seed_demo and repo.count_agents() == 0:
+        from helicarrier.context import build_context
+        from helicarrier.demo.seed import seed_demo as build_history
+
+        click.echo("Empty database: seeding 30 days of demo history through the ingest path...")
+        ctx = build_context()
+        counts = build_history(ctx.ingest, days=30, seed=7)
+        ctx.repo.dispose()
+        click.echo(
+            f"Seeded {counts['agents']} agents, {counts['sessions']} sessions, "
+            f"{counts['usage']} usage events."
+        )
     if repo.count_users() == 0:
         password = secrets.token_urlsafe(12)
         repo.create_user("admin", password, "admin")
@@ -178,6 +284,10 @@ def init() -> None:
         click.echo(f"    {password}")
         click.echo("More users: python -m helicarrier user create NAME --role operator")
         click.echo("=" * 64)
+
+
+cli.add_command(demo_commands.seed_demo)
+cli.add_command(demo_commands.demo_agents)
 
 
 def main(argv: list[str] | None = None) -> int:

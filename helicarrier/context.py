@@ -9,6 +9,9 @@ from helicarrier.config import Settings, load_settings
 from helicarrier.data.engine import make_engine
 from helicarrier.data.repository import Repository
 from helicarrier.data.schema import SchemaStatus, ensure_schema
+from helicarrier.ingest.service import IngestService
+from helicarrier.pricing.registry import PriceBooks
+from helicarrier.pricing.versions import load_price_books
 
 log = logging.getLogger("helicarrier")
 
@@ -18,6 +21,8 @@ class AppContext:
     settings: Settings
     repo: Repository
     schema: SchemaStatus
+    price_books: PriceBooks
+    ingest: IngestService
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -34,4 +39,7 @@ def build_context(settings: Settings | None = None) -> AppContext:
         raise
     if status.upgraded:
         log.info("database migrated from %s to %s", status.upgraded_from or "empty", status.head)
-    return AppContext(settings=settings, repo=Repository(engine), schema=status)
+    repo = Repository(engine)
+    price_books = load_price_books(repo, settings.pricing_version)
+    ingest = IngestService(repo, price_books, max_batch_events=settings.max_batch_events)
+    return AppContext(settings=settings, repo=repo, schema=status, price_books=price_books, ingest=ingest)

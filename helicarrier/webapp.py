@@ -7,8 +7,11 @@ from dash import html
 from flask import jsonify
 
 from helicarrier import callbacks, layouts
+from helicarrier.api import errors as api_errors
+from helicarrier.auth import web as web_auth
 from helicarrier.config import PROJECT_ROOT, Settings
 from helicarrier.context import AppContext, build_context
+from helicarrier.ingest import routes as ingest_routes
 from helicarrier.layouts.shell import shell_layout
 
 
@@ -26,7 +29,8 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     server = app.server
     server.secret_key = ctx.settings.secret_key
     server.config["HELICARRIER"] = ctx
-    app.layout = shell_layout()
+    # A function, so each page load renders for the signed-in user (name, role, what they may do).
+    app.layout = shell_layout
     # Pages are swapped in by the router; declaring them all here lets Dash validate every callback id.
     app.validation_layout = html.Div([shell_layout(), *(page.layout() for page in layouts.PAGES)])
 
@@ -38,5 +42,8 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
             return jsonify(status="error", database=ctx.repo.backend, error=str(exc).splitlines()[0]), 503
         return jsonify(status="ok", database=ctx.repo.backend, revision=ctx.schema.head)
 
+    web_auth.install(app, ctx)
+    api_errors.install(server)
+    server.register_blueprint(ingest_routes.bp)
     callbacks.register_all(app, ctx)
     return app

@@ -73,3 +73,52 @@ def test_every_command_has_help(db_url, tmp_path):
     ):
         proc = run_cli(args, db_url, tmp_path)
         assert proc.returncode == 0 and "Usage:" in proc.stdout, args
+
+
+def test_pricing_version_override_and_reprice(db_url, tmp_path, repo):
+    assert (
+        run_cli(["pricing", "add-version", "acme"], db_url, tmp_path).stdout.strip()
+        == "genai-prices-0.2.3+acme"
+    )
+    bad = run_cli(
+        [
+            "pricing",
+            "set-price",
+            "genai-prices-0.2.3+acme",
+            "--provider",
+            "openai",
+            "--model",
+            "x",
+            "--input-per-mtok",
+            "1.5",
+        ],
+        db_url,
+        tmp_path,
+    )
+    assert bad.returncode == 1 and "output_usd_per_mtok" in bad.stderr
+    ok = run_cli(
+        [
+            "pricing",
+            "set-price",
+            "genai-prices-0.2.3+acme",
+            "--provider",
+            "openai",
+            "--model",
+            "x",
+            "--input-per-mtok",
+            "1.5",
+            "--output-per-mtok",
+            "6",
+        ],
+        db_url,
+        tmp_path,
+    )
+    assert ok.returncode == 0, ok.stderr
+    listed = run_cli(["pricing", "list"], db_url, tmp_path).stdout
+    assert (
+        "* genai-prices-0.2.3 " in listed and "genai-prices-0.2.3+acme" in listed and "1 overrides" in listed
+    )
+    unknown = run_cli(["reprice", "--pricing-version", "nope"], db_url, tmp_path)
+    assert unknown.returncode == 1 and "unknown pricing version" in unknown.stderr
+    done = run_cli(["reprice", "--pricing-version", "genai-prices-0.2.3+acme"], db_url, tmp_path)
+    assert done.returncode == 0 and "recorded costs unchanged" in done.stdout

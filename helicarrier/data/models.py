@@ -294,3 +294,61 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PricingVersion(Base):
+    """An operator's price table: the pinned genai-prices data plus overrides, named ``<base>+<suffix>``."""
+
+    __tablename__ = "pricing_versions"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PriceOverride(Base):
+    __tablename__ = "price_overrides"
+    __table_args__ = (UniqueConstraint("version", "provider", "model"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(64), ForeignKey("pricing_versions.name", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(200))
+    # Decimal text: prices are money, never floats.
+    input_usd_per_mtok: Mapped[str | None] = mapped_column(String(40))
+    output_usd_per_mtok: Mapped[str | None] = mapped_column(String(40))
+    cache_read_usd_per_mtok: Mapped[str | None] = mapped_column(String(40))
+    cache_write_usd_per_mtok: Mapped[str | None] = mapped_column(String(40))
+    discount_pct: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UsageRepriced(Base):
+    """A usage event's cost under another price table, kept beside (not instead of) the ingest cost."""
+
+    __tablename__ = "usage_repriced"
+
+    usage_event_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("usage_events.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    pricing_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cost_nanos: Mapped[int | None] = mapped_column(BigInteger)
+    price_model: Mapped[str | None] = mapped_column(String(200))
+    cost_provenance: Mapped[str] = mapped_column(String(16))
+    cost_confidence: Mapped[str] = mapped_column(String(8))
+    repriced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginAttempt(Base):
+    """Failed sign-ins, kept so that rate limiting holds across workers and restarts."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_user_ts", "username", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100))
+    remote_addr: Mapped[str | None] = mapped_column(String(64), index=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -9,12 +9,15 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from helicarrier.data.engine import make_engine
+from helicarrier.data.queries.audit import AuditQueries
 from helicarrier.data.queries.fleet import FleetQueries
+from helicarrier.data.queries.ingest import IngestQueries
+from helicarrier.data.queries.pricing import PricingQueries
 from helicarrier.data.queries.tokens import TokenQueries
 from helicarrier.data.queries.users import UserQueries
 
 
-class Repository(TokenQueries, UserQueries, FleetQueries):
+class Repository(TokenQueries, UserQueries, FleetQueries, IngestQueries, PricingQueries, AuditQueries):
     def __init__(self, engine: Engine):
         self.engine = engine
 

@@ -41,7 +41,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 # JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def utcnow() -> datetime:

@@ -24,6 +24,24 @@ def _kpi(key: str, label: str) -> html.Div:
     )
 
 
+def _user_box() -> html.Div:
+    from helicarrier.auth.web import current_user
+
+    user = current_user()
+    if user is None:
+        return html.Div(id="shell-user", className="hud-user")
+    return html.Div(
+        [
+            html.I(className="bi bi-person-circle me-1", **{"aria-hidden": "true"}),
+            html.Span(user.username, id="shell-username"),
+            html.Span(user.role, id="shell-role", className=f"role-badge role-{user.role} ms-2"),
+            html.A("Sign out", href="/logout", id="shell-logout", className="ms-3 hud-signout"),
+        ],
+        id="shell-user",
+        className="hud-user muted",
+    )
+
+
 def navbar() -> html.Nav:
     from helicarrier.layouts import PAGES
 
@@ -38,9 +56,19 @@ def navbar() -> html.Nav:
     ]
     return html.Nav(
         [
-            html.Div([html.Span(className="live-dot"), "HELICARRIER"], className="hud-brand"),
-            html.Div(links, className="hud-nav-links"),
-            html.Div(id="shell-user", className="hud-user"),
+            dcc.Link(
+                [html.I(className="bi bi-hexagon-half", **{"aria-hidden": "true"}), "Helicarrier"],
+                href="/",
+                className="hud-brand",
+            ),
+            html.Div(links, className="d-flex hud-nav-links"),
+            html.Div(
+                [
+                    html.Span([html.Span(className="live-dot me-2"), "LIVE"], className="hud-live mono"),
+                    _user_box(),
+                ],
+                className="ms-auto d-flex align-items-center hud-nav-right",
+            ),
         ],
         className="hud-navbar",
     )
@@ -56,4 +84,5 @@ def shell_layout() -> html.Div:
             html.Main(id="shell-page", className="hud-page"),
         ],
         className="hud-body",
+        **{"data-bs-theme": "dark"},
     )

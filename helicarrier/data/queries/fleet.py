@@ -6,9 +6,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from helicarrier.data.models import Agent, Alert, Session, UsageEvent
+from helicarrier.data.models import Agent, Alert, Command, LogEvent, Session, UsageEvent
 from helicarrier.data.queries.base import QueryBase
 from helicarrier.data.types import utcnow
+
+LEVELS = ["debug", "info", "warning", "error", "critical"]
 
 
 class FleetQueries(QueryBase):
@@ -41,3 +43,120 @@ class FleetQueries(QueryBase):
     def count_agents(self) -> int:
         with self._read() as conn:
             return conn.execute(select(func.count()).select_from(Agent)).scalar_one()
+
+    # -- Hero Grid ---------------------------------------------------------------------------------
+
+    def agents_snapshot(self) -> list[dict]:
+        """Every agent with its running session's figures: one query, at 500 agents a few ms."""
+        stmt = (
+            select(
+                Agent.id,
+                Agent.name,
+                Agent.status,
+                Agent.control_state,
+                Agent.model,
+                Agent.provider,
+                Agent.current_task,
+                Agent.current_session_id,
+                Agent.labels,
+                Agent.last_heartbeat_at,
+                Session.started_at.label("session_started_at"),
+                Session.input_tokens,
+                Session.output_tokens,
+                Session.cost_nanos,
+                Session.unpriced_events,
+                Session.status.label("session_status"),
+            )
+            .select_from(Agent)
+            .outerjoin(Session, Session.id == Agent.current_session_id)
+            .order_by(Agent.name)
+        )
+        with self._read() as conn:
+            return [r._asdict() for r in conn.execute(stmt)]
+
+    def agent_detail(self, agent_id: str, log_limit: int = 50) -> dict | None:
+        with self._read() as conn:
+            agent = conn.execute(select(Agent).where(Agent.id == agent_id)).one_or_none()
+            if agent is None:
+                return None
+            session = None
+            if agent.current_session_id:
+                session = conn.execute(
+                    select(Session).where(Session.id == agent.current_session_id)
+                ).one_or_none()
+            logs = conn.execute(
+                select(LogEvent.seq, LogEvent.ts, LogEvent.level, LogEvent.message)
+                .where(LogEvent.agent_id == agent_id)
+                .order_by(LogEvent.seq.desc())
+                .limit(log_limit)
+            ).all()
+            commands = conn.execute(
+                select(
+                    Command.id,
+                    Command.kind,
+                    Command.state,
+                    Command.created_at,
+                    Command.issued_by,
+                    Command.result_message,
+                )
+                .where(Command.agent_id == agent_id)
+                .order_by(Command.created_at.desc())
+                .limit(20)
+            ).all()
+        return {
+            "agent": agent._asdict(),
+            "session": session._asdict() if session else None,
+            "logs": [r._asdict() for r in logs],
+            "commands": [r._asdict() for r in commands],
+        }
+
+    # -- System Pulse ------------------------------------------------------------------------------
+
+    def logs_after(
+        self,
+        after_seq: int | None,
+        *,
+        limit: int = 200,
+        agent_id: str | None = None,
+        min_level: str | None = None,
+        text: str | None = None,
+    ) -> list[dict]:
+        """Log lines after ``after_seq`` in sequence order; with ``after_seq`` None, the newest ``limit``.
+
+        The live tail asks only for what came after the last sequence number it holds, so each poll reads
+        a handful of rows by primary key, never the whole log again.
+        """
+        stmt = select(
+            LogEvent.seq,
+            LogEvent.ts,
+            LogEvent.agent_id,
+            LogEvent.session_id,
+            LogEvent.level,
+            LogEvent.message,
+        )
+        if agent_id:
+            stmt = stmt.where(LogEvent.agent_id == agent_id)
+        if min_level and min_level in LEVELS:
+            stmt = stmt.where(LogEvent.level.in_(LEVELS[LEVELS.index(min_level) :]))
+        if text:
+            # The user's text is a bound parameter; LIKE wildcards in it are escaped so they match literally.
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(LogEvent.message.ilike(f"%{escaped}%", escape="\\"))
+        if after_seq is None:
+            stmt = stmt.order_by(LogEvent.seq.desc()).limit(limit)
+            with self._read() as conn:
+                rows = conn.execute(stmt).all()
+            rows.reverse()
+        else:
+            stmt = stmt.where(LogEvent.seq > after_seq).order_by(LogEvent.seq).limit(limit)
+            with self._read() as conn:
+                rows = conn.execute(stmt).all()
+        return [r._asdict() for r in rows]
+
+    def agent_ids(self) -> list[str]:
+        with self._read() as conn:
+            return list(conn.execute(select(Agent.id).order_by(Agent.id)).scalars())
+
+    def latest_log_seq(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(LogEvent.seq), 0))).scalar_one())

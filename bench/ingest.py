@@ -1,0 +1,363 @@
+"""Ingest throughput: the real server (gunicorn, production settings) against the raw bulk-insert path.
+
+For each backend (a fresh SQLite file; a throwaway schema on the test PostgreSQL):
+1. start ``gunicorn app:server`` (sync workers, one per core) on a migrated, empty database;
+2. post v2 batches of 500 events from several client processes, over keep-alive HTTP connections, and
+   count events/s from the first request to the last 2xx (each 2xx is sent only after the commit);
+3. in the same run, insert the same number of rows straight into the same tables with the driver's bulk
+   path (sqlite3 ``executemany`` in one transaction; PostgreSQL ``COPY``) and print the ratio.
+
+    .venv/bin/python bench/ingest.py [--events 200000] [--clients 4] [--workers 2]
+                                     [--backends sqlite,postgresql]
+
+The event mix is half usage events (a real OpenAI chat completion, normalized and priced on the way in)
+and half log lines, spread over 50 agents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PG_URL = os.environ.get("HELICARRIER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BATCH = 500
+AGENTS = 50
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _payload() -> dict:
+    return json.loads((ROOT / "fixtures/providers/openai_chat__full.json").read_text())["payload"]
+
+
+def make_batches(client: int, n_batches: int) -> list[bytes]:
+    payload = _payload()
+    ts = datetime.now(UTC).isoformat()
+    bodies = []
+    for b in range(n_batches):
+        events = []
+        for i in range(BATCH):
+            agent = f"bench-agent-{(client * 7 + i) % AGENTS}"
+            session = f"bench-s-{client}-{b}-{i % 10}"
+            # Time-ordered ids keep the unique index appends cheap, as real clients' UUIDv7s do.
+            eid = f"{client:02d}{b:06d}{i:04d}"
+            if i % 2 == 0:
+                data = {"provider": "openai", "response": payload}
+                events.append(
+                    {
+                        "id": eid,
+                        "type": "usage",
+                        "ts": ts,
+                        "agent_id": agent,
+                        "session_id": session,
+                        "data": data,
+                    }
+                )
+            else:
+                data = {"level": "info", "message": f"step {i} complete: wrote tests/billing/test_invoice.py"}
+                events.append(
+                    {
+                        "id": eid,
+                        "type": "log",
+                        "ts": ts,
+                        "agent_id": agent,
+                        "session_id": session,
+                        "data": data,
+                    }
+                )
+        bodies.append(
+            orjson.dumps({"version": "v2", "source": {"name": f"bench-{client}"}, "events": events})
+        )
+    return bodies
+
+
+def client_proc(port: int, token: str, bodies: list[bytes], start_evt, out_q) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    start_evt.wait()
+    done = 0
+    errors = 0
+    for body in bodies:
+        conn.request("POST", "/api/v1/ingest", body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status == 200:
+            done += json.loads(data)["accepted"]
+        else:
+            errors += 1
+            if errors < 3:
+                print(f"  client error {resp.status}: {data[:200]!r}", file=sys.stderr)
+    out_q.put((done, errors, time.perf_counter()))
+
+
+def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("server did not become healthy")
+
+
+def prepare_database(url: str, data_dir: Path) -> str:
+    from helicarrier.data.engine import make_engine
+    from helicarrier.data.repository import Repository
+    from helicarrier.data.schema import ensure_schema
+
+    engine = make_engine(url)
+    ensure_schema(engine)
+    token, _ = Repository(engine).create_token("bench", "ingest")
+    engine.dispose()
+    return token
+
+
+def http_run(url: str, args, data_dir: Path) -> dict:
+    token = prepare_database(url, data_dir)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HELICARRIER_DATABASE_URL": url,
+        "HELICARRIER_DATA_DIR": str(data_dir),
+        "HELICARRIER_LOG_LEVEL": "WARNING",
+        "HELICARRIER_AUTO_MIGRATE": "0",
+    }
+    gunicorn = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "app:server",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        "sync",
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+        "--timeout",
+        "120",
+    ]
+    server = subprocess.Popen(gunicorn, cwd=ROOT, env=env)
+    try:
+        _wait_healthy(port, server)
+        per_client = args.events // BATCH // args.clients
+        bodies = [make_batches(c, per_client) for c in range(args.clients)]
+        start_evt = mp.Event()
+        out_q: mp.Queue = mp.Queue()
+        procs = [
+            mp.Process(target=client_proc, args=(port, token, bodies[c], start_evt, out_q))
+            for c in range(args.clients)
+        ]
+        for p in procs:
+            p.start()
+        time.sleep(0.5)
+        t0 = time.perf_counter()
+        start_evt.set()
+        results = [out_q.get() for _ in procs]
+        for p in procs:
+            p.join()
+        t1 = max(r[2] for r in results)
+        stored = sum(r[0] for r in results)
+        errors = sum(r[1] for r in results)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    return {"events": stored, "errors": errors, "seconds": t1 - t0, "events_per_s": stored / (t1 - t0)}
+
+
+def _bulk_rows(n: int):
+    """The rows the HTTP run stored, as the bulk path would write them (normalized and priced in advance)."""
+    from helicarrier.ingest.normalize import normalize_usage
+    from helicarrier.ingest.service import usage_row
+    from helicarrier.pricing import PriceBook
+
+    now = datetime.now(UTC)
+    data = {"provider": "openai", "response": _payload()}
+    u = normalize_usage(data)
+    row = usage_row(u, PriceBook().price(u, now), data)
+    usage, logs = [], []
+    for i in range(n):
+        agent = f"bulk-agent-{i % AGENTS}"
+        if i % 2 == 0:
+            usage.append(
+                {
+                    **row,
+                    "source": "bulk",
+                    "event_id": f"b{i:012d}",
+                    "agent_id": agent,
+                    "session_id": f"bulk-s-{i % 1000}",
+                    "ts": now,
+                    "received_at": now,
+                }
+            )
+        else:
+            logs.append(
+                {
+                    "source": "bulk",
+                    "event_id": f"b{i:012d}",
+                    "agent_id": agent,
+                    "session_id": f"bulk-s-{i % 1000}",
+                    "ts": now,
+                    "received_at": now,
+                    "level": "info",
+                    "message": f"step {i} complete: wrote tests/billing/test_invoice.py",
+                    "attrs": None,
+                }
+            )
+    return usage, logs
+
+
+def bulk_run(url: str, n: int) -> dict:
+    """The driver's own bulk path into the same (indexed) tables: the ceiling for the HTTP path."""
+    from helicarrier.data.engine import make_engine
+    from helicarrier.data.schema import ensure_schema
+
+    engine = make_engine(url)
+    ensure_schema(engine)
+    usage, logs = _bulk_rows(n)
+    ucols = list(usage[0])
+    lcols = list(logs[0])
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        t0 = time.perf_counter()
+        if engine.dialect.name == "sqlite":
+
+            def conv(v):
+                if isinstance(v, datetime):
+                    return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+                if isinstance(v, (dict, list)):
+                    return orjson.dumps(v).decode()
+                return v
+
+            cur.execute("BEGIN")
+            cur.executemany(
+                "INSERT INTO ingest_event_ids (source, event_id) VALUES (?, ?)",
+                [(r["source"], r["event_id"]) for r in usage + logs],
+            )
+            cur.executemany(
+                f"INSERT INTO usage_events ({', '.join(ucols)}) VALUES ({', '.join('?' * len(ucols))})",
+                [tuple(conv(r[c]) for c in ucols) for r in usage],
+            )
+            cur.executemany(
+                f"INSERT INTO log_events ({', '.join(lcols)}) VALUES ({', '.join('?' * len(lcols))})",
+                [tuple(conv(r[c]) for c in lcols) for r in logs],
+            )
+            cur.execute("COMMIT")
+        else:
+            from psycopg.types.json import Jsonb
+
+            def conv(v):
+                return Jsonb(v) if isinstance(v, (dict, list)) else v
+
+            with cur.copy("COPY ingest_event_ids (source, event_id) FROM STDIN") as cp:
+                for r in usage + logs:
+                    cp.write_row((r["source"], r["event_id"]))
+            with cur.copy(f"COPY usage_events ({', '.join(ucols)}) FROM STDIN") as cp:
+                for r in usage:
+                    cp.write_row(tuple(conv(r[c]) for c in ucols))
+            with cur.copy(f"COPY log_events ({', '.join(lcols)}) FROM STDIN") as cp:
+                for r in logs:
+                    cp.write_row(tuple(conv(r[c]) for c in lcols))
+            raw.commit()
+        dt = time.perf_counter() - t0
+    finally:
+        raw.close()
+        engine.dispose()
+    return {"rows": n, "seconds": dt, "rows_per_s": n / dt}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    args = ap.parse_args()
+    print(
+        f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        f"events: {args.events} in batches of {BATCH}, {args.clients} client processes, "
+        f"{args.workers} gunicorn sync workers"
+    )
+    admin = None
+    for backend in args.backends.split(","):
+        tmp = Path(tempfile.mkdtemp(prefix=f"hc-bench-{backend}-"))
+        schemas = []
+        try:
+            if backend == "sqlite":
+                http_url, bulk_url = f"sqlite:///{tmp / 'http.db'}", f"sqlite:///{tmp / 'bulk.db'}"
+            else:
+                from sqlalchemy import create_engine, text
+                from sqlalchemy.engine import make_url
+
+                admin = create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
+                urls = []
+                for _ in range(2):
+                    name = f"hc_bench_{uuid.uuid4().hex[:10]}"
+                    with admin.connect() as c:
+                        c.execute(text(f'CREATE SCHEMA "{name}"'))
+                    schemas.append(name)
+                    urls.append(
+                        make_url(PG_URL)
+                        .update_query_dict({"options": f"-csearch_path={name}"})
+                        .render_as_string(hide_password=False)
+                    )
+                http_url, bulk_url = urls
+            h = http_run(http_url, args, tmp)
+            b = bulk_run(bulk_url, h["events"] or args.events)
+            print(f"\n[{backend}]")
+            print(
+                f"  HTTP ingest : {h['events']:>8} events in {h['seconds']:.2f} s = "
+                f"{h['events_per_s']:>9,.0f} events/s"
+                f"  ({h['errors']} failed requests)"
+            )
+            print(
+                f"  bulk insert : {b['rows']:>8} rows   in {b['seconds']:.2f} s = "
+                f"{b['rows_per_s']:>9,.0f} rows/s"
+            )
+            print(f"  ratio       : {h['events_per_s'] / b['rows_per_s']:.0%} of the raw bulk-insert rate")
+        finally:
+            if admin is not None:
+                with admin.connect() as c:
+                    for name in schemas:
+                        c.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

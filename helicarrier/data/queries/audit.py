@@ -1,0 +1,121 @@
+"""The audit log: append-only from the application (no update or delete is ever issued here)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import delete, func, insert, select
+
+from helicarrier.data.models import AuditEntry, LoginAttempt
+from helicarrier.data.queries.base import QueryBase
+from helicarrier.data.types import utcnow
+
+
+class AuditQueries(QueryBase):
+    def record_audit(
+        self,
+        *,
+        actor: str,
+        actor_kind: str,
+        action: str,
+        outcome: str,
+        role: str | None = None,
+        target_kind: str | None = None,
+        target_id: str | None = None,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        remote_addr: str | None = None,
+        conn=None,
+    ) -> None:
+        """Append one entry; pass ``conn`` to make it part of the caller's transaction."""
+        values = dict(
+            ts=utcnow(),
+            actor=actor,
+            actor_kind=actor_kind,
+            role=role,
+            action=action,
+            target_kind=target_kind,
+            target_id=target_id,
+            reason=reason,
+            outcome=outcome,
+            details=details,
+            remote_addr=remote_addr,
+        )
+        if conn is not None:
+            conn.execute(insert(AuditEntry).values(**values))
+            return
+        with self._write() as c:
+            c.execute(insert(AuditEntry).values(**values))
+
+    def audit_entries(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        target_id: str | None = None,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        limit: int = 500,
+    ) -> pd.DataFrame:
+        stmt = (
+            select(
+                AuditEntry.id,
+                AuditEntry.ts,
+                AuditEntry.actor,
+                AuditEntry.actor_kind,
+                AuditEntry.role,
+                AuditEntry.action,
+                AuditEntry.target_kind,
+                AuditEntry.target_id,
+                AuditEntry.reason,
+                AuditEntry.outcome,
+                AuditEntry.details,
+                AuditEntry.remote_addr,
+            )
+            .order_by(AuditEntry.id.desc())
+            .limit(limit)
+        )
+        for col, value in (
+            (AuditEntry.actor, actor),
+            (AuditEntry.action, action),
+            (AuditEntry.target_id, target_id),
+            (AuditEntry.outcome, outcome),
+        ):
+            if value:
+                stmt = stmt.where(col == value)
+        if since is not None:
+            stmt = stmt.where(AuditEntry.ts >= since)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        return pd.DataFrame([r._asdict() for r in rows], columns=list(stmt.selected_columns.keys()))
+
+    # -- sign-in rate limiting ---------------------------------------------------------------------
+
+    def record_login_failure(self, username: str, remote_addr: str | None) -> None:
+        now = utcnow()
+        with self._write() as conn:
+            conn.execute(
+                insert(LoginAttempt).values(username=username[:100], remote_addr=remote_addr, ts=now)
+            )
+            # Keep the table small: failures older than a day matter to nobody.
+            conn.execute(delete(LoginAttempt).where(LoginAttempt.ts < now - timedelta(days=1)))
+
+    def recent_login_failures(
+        self, username: str, remote_addr: str | None, window: timedelta
+    ) -> tuple[int, int]:
+        """(failures for this username, failures from this address) within ``window``."""
+        since = utcnow() - window
+        with self._read() as conn:
+            by_user = conn.execute(
+                select(func.count()).where(LoginAttempt.username == username[:100], LoginAttempt.ts >= since)
+            ).scalar_one()
+            by_addr = conn.execute(
+                select(func.count()).where(LoginAttempt.remote_addr == remote_addr, LoginAttempt.ts >= since)
+            ).scalar_one()
+        return int(by_user), int(by_addr)
+
+    def clear_login_failures(self, username: str) -> None:
+        with self._write() as conn:
+            conn.execute(delete(LoginAttempt).where(LoginAttempt.username == username[:100]))

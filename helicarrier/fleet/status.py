@@ -1,0 +1,37 @@
+"""An agent's status as the HUD shows it, from what it reported, what was imposed on it, and its silence.
+
+Precedence (first that applies): killed/killing/budget_locked imposed by an operator or a guard; offline
+when no sign of life for longer than the offline threshold; else what the agent last reported.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+STATUSES = ("running", "idle", "stalled", "offline", "killing", "killed", "budget_locked")
+IMPOSED = frozenset({"killing", "killed", "budget_locked"})
+
+# Icon per status (bootstrap-icons), so status is never told by colour alone.
+STATUS_ICONS = {
+    "running": "bi-play-circle-fill",
+    "idle": "bi-pause-circle",
+    "stalled": "bi-hourglass-split",
+    "offline": "bi-wifi-off",
+    "killing": "bi-x-octagon",
+    "killed": "bi-x-octagon-fill",
+    "budget_locked": "bi-lock-fill",
+}
+
+
+def effective_status(
+    reported: str | None,
+    control_state: str | None,
+    last_seen: datetime | None,
+    now: datetime,
+    offline_after_s: int,
+) -> str:
+    if control_state in IMPOSED:
+        return control_state
+    if last_seen is None or (now - last_seen).total_seconds() > offline_after_s:
+        return "offline"
+    return reported if reported in STATUSES else "idle"

@@ -1,0 +1,286 @@
+"""Turning a request body into checked events: plain functions, no Flask, no database.
+
+A v2 batch is validated event by event, so one bad event is reported by index and does not sink the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from helicarrier.ingest.errors import ApiError
+from helicarrier.ingest.normalize import NormalizedUsage, UsageError, normalize_usage
+from helicarrier.ingest.schemas import (
+    DATA_MODELS,
+    SESSION_REQUIRED,
+    EventHeader,
+    V1Envelope,
+    V2Envelope,
+    V2Event,
+)
+
+_V1_HEADER_KEYS = frozenset({"version", "id", "type", "ts", "agent_id", "session_id"})
+
+
+@dataclass(slots=True)
+class Event:
+    index: int
+    id: str | None
+    type: str
+    ts: datetime
+    agent_id: str
+    session_id: str | None
+    data: BaseModel
+    raw: dict[str, Any]
+    usage: NormalizedUsage | None = None
+    # The same id earlier in the same batch: reported as a duplicate, stored once.
+    duplicate: bool = False
+
+
+@dataclass(slots=True)
+class Rejection:
+    index: int
+    id: str | None
+    code: str
+    message: str
+    field: str | None = None
+
+    def as_result(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "id": self.id,
+            "status": "rejected",
+            "error": {"code": self.code, "message": self.message, "field": self.field},
+        }
+
+
+@dataclass(slots=True)
+class Batch:
+    version: str
+    source: str
+    provenance: str | None
+    pricing_version: str | None
+    events: list[Event]
+    rejections: list[Rejection]
+
+    @property
+    def size(self) -> int:
+        return len(self.events) + len(self.rejections)
+
+
+# Bounds that keep one event's numbers (and a session's sums of them) inside BIGINT columns: no real model
+# call reports a trillion tokens or costs a million dollars, and beyond 2**63 the database refuses the row.
+MAX_TOKEN_COUNT = 10**12
+MAX_REPORTED_COST_NANOS = 10**6 * 10**9
+_COUNT_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
+def normalize_checked(data: dict[str, Any]) -> NormalizedUsage:
+    """:func:`normalize_usage`, plus the bounds above (a UsageError naming the field past them)."""
+    usage = normalize_usage(data)
+    for name in _COUNT_FIELDS:
+        value = getattr(usage, name)
+        if value is not None and value > MAX_TOKEN_COUNT:
+            where = next((k for k in ("response", "usage", "attributes") if data.get(k) is not None), "usage")
+            raise UsageError(
+                where, f"{name} {value} is more than the {MAX_TOKEN_COUNT} a model call can report"
+            )
+    cost = usage.reported_cost_usd
+    if cost is not None and cost * 10**9 > MAX_REPORTED_COST_NANOS:
+        raise UsageError("cost", f"reported cost {cost} USD is more than one model call can cost")
+    return usage
+
+
+def find_nul(value: Any, path: str) -> str | None:
+    """The path of the first string or key carrying U+0000 (PostgreSQL text cannot hold it), or None."""
+    kind = type(value)
+    if kind is str:
+        return path if "\x00" in value else None
+    if kind is dict:
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                return sub.replace("\x00", "\\u0000")
+            hit = find_nul(item, sub)
+            if hit is not None:
+                return hit
+    elif kind is list:
+        for i, item in enumerate(value):
+            hit = find_nul(item, f"{path}[{i}]")
+            if hit is not None:
+                return hit
+    return None
+
+
+_NUL_MESSAGE = "the NUL character (\\u0000) cannot be stored; remove or replace it"
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "malformed_json", f"request body is not valid JSON: {exc}") from None
+
+
+_UNION_TAGS = frozenset({"str", "int", "float", "bool", "none", "bytes"})
+
+
+def _is_union_tag(part: object) -> bool:
+    """Pydantic puts the failed member of a union in the loc ("cost.str", "response.dict[str,any]")."""
+    return isinstance(part, str) and (
+        part in _UNION_TAGS or (part.endswith("]") and "[" in part and not part.startswith("["))
+    )
+
+
+def _loc(prefix: str, loc: tuple) -> str:
+    path = prefix
+    for part in loc:
+        if _is_union_tag(part):
+            continue
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """One entry per field at fault, in order; a union's per-member messages are joined."""
+    merged: dict[str, list[str]] = {}
+    for e in exc.errors(include_url=False):
+        msgs = merged.setdefault(_loc(prefix, e["loc"]), [])
+        if e["msg"] not in msgs:
+            msgs.append(e["msg"])
+    return [{"field": f, "message": "; ".join(m)} for f, m in merged.items()]
+
+
+def _first_error(exc: ValidationError, prefix: str) -> tuple[str, str]:
+    err = field_errors(exc, prefix)[0]
+    return err["field"], err["message"]
+
+
+def _all_errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]:
+    return field_errors(exc, prefix)
+
+
+def _check_event(
+    index: int, header: EventHeader, data: dict[str, Any], data_prefix: str
+) -> Event | Rejection:
+    if header.type in SESSION_REQUIRED and not header.session_id:
+        return Rejection(index, header.id, "schema_violation", "session_id is required", "session_id")
+    try:
+        data_obj = DATA_MODELS[header.type].model_validate(data)
+    except ValidationError as exc:
+        field, msg = _first_error(exc, data_prefix)
+        return Rejection(index, header.id, "schema_violation", f"{field}: {msg}", field)
+    event = Event(
+        index, header.id, header.type, header.ts, header.agent_id, header.session_id, data_obj, data
+    )
+    if header.type == "usage":
+        try:
+            event.usage = normalize_checked(data)
+        except UsageError as exc:
+            field = f"{data_prefix}.{exc.field}" if data_prefix else exc.field
+            return Rejection(index, header.id, "invalid_usage", f"{field}: {exc.message}", field)
+    return event
+
+
+def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) -> Batch:
+    events_raw = doc.get("events")
+    if isinstance(events_raw, list) and len(events_raw) > max_events:
+        raise ApiError(
+            413,
+            "batch_too_large",
+            f"batch has {len(events_raw)} events; the limit is {max_events}",
+            {"limit": max_events, "received": len(events_raw)},
+        )
+    try:
+        envelope = V2Envelope.model_validate(doc)
+    except ValidationError as exc:
+        field, msg = _first_error(exc, "")
+        raise ApiError(422, "schema_violation", f"{field}: {msg}", _all_errors(exc, "")) from None
+    if scan_nul:
+        hit = find_nul({k: v for k, v in doc.items() if k != "events"}, "")
+        if hit is not None:
+            raise ApiError(422, "schema_violation", f"{hit}: {_NUL_MESSAGE}", {"field": hit})
+    events: list[Event] = []
+    rejections: list[Rejection] = []
+    seen_ids: set[str] = set()
+    for i, raw in enumerate(envelope.events):
+        prefix = f"events[{i}]"
+        hit = find_nul(raw, prefix) if scan_nul else None
+        if hit is not None:
+            raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+            rejections.append(Rejection(i, raw_id, "schema_violation", f"{hit}: {_NUL_MESSAGE}", hit))
+            continue
+        try:
+            header = V2Event.model_validate(raw)
+        except ValidationError as exc:
+            field, msg = _first_error(exc, prefix)
+            raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+            rejections.append(Rejection(i, raw_id, "schema_violation", f"{field}: {msg}", field))
+            continue
+        result = _check_event(i, header, header.data, f"{prefix}.data")
+        if isinstance(result, Rejection):
+            rejections.append(result)
+        elif header.id in seen_ids:
+            result.duplicate = True
+            events.append(result)
+        else:
+            seen_ids.add(header.id)
+            events.append(result)
+    return Batch(
+        version="v2",
+        source=envelope.source.name,
+        provenance=envelope.source.provenance,
+        pricing_version=envelope.pricing_version,
+        events=events,
+        rejections=rejections,
+    )
+
+
+def parse_v1(doc: dict[str, Any], *, source: str, scan_nul: bool = False) -> Batch:
+    hit = find_nul(doc, "") if scan_nul else None
+    if hit is not None:
+        raise ApiError(422, "schema_violation", f"{hit}: {_NUL_MESSAGE}", {"field": hit})
+    try:
+        header = V1Envelope.model_validate(doc)
+    except ValidationError as exc:
+        field, msg = _first_error(exc, "")
+        raise ApiError(422, "schema_violation", f"{field}: {msg}", _all_errors(exc, "")) from None
+    data = {k: v for k, v in doc.items() if k not in _V1_HEADER_KEYS}
+    result = _check_event(0, header, data, "")
+    if isinstance(result, Rejection):
+        raise ApiError(422, result.code, result.message, {"field": result.field})
+    return Batch("v1", source, None, None, [result], [])
+
+
+def parse_body(body: bytes, *, default_source: str, max_events: int) -> Batch:
+    doc = parse_json(body)
+    if not isinstance(doc, dict):
+        raise ApiError(422, "schema_violation", "the body must be a JSON object with a `version`")
+    version = doc.get("version")
+    # JSON can carry U+0000 only as the escape \u0000: look for the string only when that text is there.
+    scan_nul = b"\\u0000" in body
+    if version == "v2":
+        return parse_v2(doc, max_events=max_events, scan_nul=scan_nul)
+    if version == "v1":
+        return parse_v1(doc, source=default_source, scan_nul=scan_nul)
+    raise ApiError(
+        422,
+        "unknown_version",
+        f"version: unknown envelope version {version!r}; supported: v1, v2",
+        {"field": "version", "supported": ["v1", "v2"]},
+    )
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()

@@ -1,0 +1,95 @@
+"""Components shared by pages: agent cards, status badges, pulse rows. Plain functions of plain data."""
+
+from __future__ import annotations
+
+from dash import html
+
+from helicarrier.fleet.grid import CardModel
+from helicarrier.fleet.status import STATUS_ICONS
+from helicarrier.formatting import format_tokens, format_usd
+
+LEVEL_SHORT = {"debug": "dbg", "info": "info", "warning": "warn", "error": "err", "critical": "crit"}
+
+
+def status_badge(status: str, badge_id: str | None = None) -> html.Span:
+    kwargs = {"id": badge_id} if badge_id else {}
+    return html.Span(
+        [
+            html.I(
+                className=f"bi {STATUS_ICONS.get(status, 'bi-question-circle')} me-1",
+                **{"aria-hidden": "true"},
+            ),
+            status.replace("_", " "),
+        ],
+        className=f"status-badge status-{status}",
+        **kwargs,
+    )
+
+
+def agent_card(card: CardModel) -> html.Div:
+    if card.session_started_at is None:
+        cost, tokens = "–", "–"  # no running session: nothing to count, which is not the same as zero
+    else:
+        cost = format_usd(card.cost_nanos) if card.unpriced_events == 0 or card.cost_nanos else "unpriced"
+        tokens = format_tokens(card.tokens)
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Div(card.name, className="agent-name"),
+                            html.Div(card.model or "–", className="agent-model"),
+                        ],
+                        style={"minWidth": 0},
+                    ),
+                    status_badge(card.status),
+                ],
+                className="agent-head",
+            ),
+            html.Div(card.task or "No current task", className="agent-task"),
+            html.Div(
+                [
+                    html.Span(html.B(cost), title="Cost of the running session"),
+                    html.Span([html.B(tokens), " tok"], title="Tokens of the running session"),
+                    html.Span(
+                        [
+                            html.I(className="bi bi-clock me-1", **{"aria-hidden": "true"}),
+                            html.B(
+                                "–", **{"data-since": card.session_started_at or ""}, className="hc-since"
+                            ),
+                        ],
+                        title="Session runtime",
+                    ),
+                    html.Span(
+                        [
+                            html.I(className="bi bi-heart-pulse me-1", **{"aria-hidden": "true"}),
+                            html.B("–", **{"data-heartbeat-of": card.id}, className="hc-heartbeat"),
+                        ],
+                        title="Time since the last heartbeat",
+                    ),
+                ],
+                className="agent-meta num",
+            ),
+        ],
+        id={"type": "watchtower-card", "agent": card.id},
+        className=f"agent-card status-{card.status}",
+        n_clicks=0,
+        role="button",
+        tabIndex="0",
+        **{"data-agent": card.id, "aria-label": f"{card.name}: {card.status}"},
+    )
+
+
+def pulse_row(row: dict) -> html.Div:
+    level = row["level"]
+    return html.Div(
+        [
+            html.Span(row["ts"].strftime("%H:%M:%S"), className="pulse-time", title=row["ts"].isoformat()),
+            html.Span(row["agent_id"], className="pulse-agent"),
+            html.Span(LEVEL_SHORT.get(level, level), className=f"pulse-level level-{level}"),
+            html.Span(row["message"], className="pulse-msg"),
+        ],
+        className=f"pulse-row level-{level}",
+        **{"data-seq": str(row["seq"])},
+    )

@@ -1,0 +1,86 @@
+"""The agent detail drawer: current session, recent logs, commands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dash import html
+
+from helicarrier.fleet.status import effective_status
+from helicarrier.formatting import format_duration, format_tokens, format_usd
+from helicarrier.layouts.cards import pulse_row, status_badge
+
+
+def _kv(label: str, value) -> html.Div:
+    return html.Div(
+        [html.Span(label, className="kpi-label"), html.Span(value, className="num")],
+        className="d-flex justify-content-between py-1 border-bottom border-secondary-subtle",
+    )
+
+
+def agent_detail(detail: dict, now: datetime, offline_after_s: int) -> html.Div:
+    a = detail["agent"]
+    status = effective_status(a["status"], a["control_state"], a["last_heartbeat_at"], now, offline_after_s)
+    s = detail["session"]
+    parts: list = [
+        html.Div(
+            [status_badge(status, "detail-status"), html.Span(a["id"], className="mono muted ms-2")],
+            className="mb-3",
+        ),
+        _kv("Model", a["model"] or "–"),
+        _kv("Provider", a["provider"] or "–"),
+        _kv("Current task", a["current_task"] or "–"),
+        _kv(
+            "Last heartbeat",
+            f"{format_duration((now - a['last_heartbeat_at']).total_seconds())} ago"
+            if a["last_heartbeat_at"]
+            else "never",
+        ),
+        _kv("Labels", ", ".join(f"{k}={v}" for k, v in sorted((a["labels"] or {}).items())) or "–"),
+    ]
+    if s:
+        parts += [
+            html.H6("Current session", className="mt-4 glass-header"),
+            _kv("Session", html.A(s["id"], href=f"/ledger/{s['id']}", className="mono")),
+            _kv("Status", s["status"]),
+            _kv("Runtime", format_duration((now - s["started_at"]).total_seconds())),
+            _kv(
+                "Tokens in / out", f"{format_tokens(s['input_tokens'])} / {format_tokens(s['output_tokens'])}"
+            ),
+            _kv(
+                "Cost",
+                format_usd(s["cost_nanos"])
+                + (f" (+{s['unpriced_events']} unpriced)" if s["unpriced_events"] else ""),
+            ),
+        ]
+    parts.append(html.H6("Recent logs", className="mt-4 glass-header"))
+    parts.append(
+        html.Div(
+            [pulse_row({**r, "agent_id": a["id"]}) for r in detail["logs"]]
+            or [html.Div("No logs yet.", className="muted")],
+            className="pulse-log",
+            id="detail-logs",
+        )
+    )
+    parts.append(html.H6("Commands", className="mt-4 glass-header"))
+    if detail["commands"]:
+        parts.append(
+            html.Ul(
+                [
+                    html.Li(
+                        [
+                            html.Span(c["kind"], className="mono me-2"),
+                            html.Span(c["state"], className="me-2"),
+                            html.Span(c["issued_by"], className="muted me-2"),
+                            html.Span(c["result_message"] or "", className="muted"),
+                        ]
+                    )
+                    for c in detail["commands"]
+                ],
+                className="list-unstyled",
+                id="detail-commands",
+            )
+        )
+    else:
+        parts.append(html.Div("No commands sent to this agent.", className="muted", id="detail-commands"))
+    return html.Div(parts)

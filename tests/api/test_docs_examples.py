@@ -1,0 +1,157 @@
+"""docs/api.md cannot drift: every curl example in it is posted to the real app (both backends) and must
+succeed; a response shown right after an example must be the response the server gives; every event type has
+an example and every error code the code can send is documented."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from helicarrier.config import Settings
+from helicarrier.data.models import Agent, Command, LogEvent, Session, UsageEvent
+from helicarrier.ingest.schemas import EVENT_TYPES
+from helicarrier.ingest.validate import MAX_TOKEN_COUNT
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "api.md"
+FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
+# The command the command.ack examples answer, and the agent it was sent to.
+DOC_COMMAND = ("3f6c1a2e-8d4b-4e1f-9a7c-5b2d0e6f1a38", "builder-7")
+
+
+@dataclass
+class Example:
+    line: int
+    path: str
+    headers: dict[str, str]
+    body: str
+    shown_response: Any  # the ```json block right after the example, if any
+
+
+def _curl(block: str, line: int) -> tuple[str, dict[str, str], str]:
+    args = shlex.split(block.replace("\\\n", " "))
+    assert args[0] == "curl", f"docs/api.md:{line}: a bash block with curl must start with it"
+    url = next(a for a in args if a.startswith("$HELICARRIER_URL/"))
+    headers: dict[str, str] = {}
+    body = None
+    for flag, value in zip(args, args[1:], strict=False):
+        if flag == "-H":
+            name, _, val = value.partition(":")
+            headers[name.strip()] = val.strip()
+        elif flag in ("-d", "--data", "--data-raw"):
+            body = value
+    assert body is not None, f"docs/api.md:{line}: curl example without -d"
+    return url.removeprefix("$HELICARRIER_URL"), headers, body
+
+
+def examples() -> list[Example]:
+    text = DOC.read_text()
+    fences = list(FENCE.finditer(text))
+    out = []
+    for i, m in enumerate(fences):
+        lang, block = m.group(1), m.group(2)
+        if lang != "bash" or not block.lstrip().startswith("curl"):
+            continue
+        line = text.count("\n", 0, m.start()) + 1
+        path, headers, body = _curl(block, line)
+        shown = None
+        nxt = fences[i + 1] if i + 1 < len(fences) else None
+        if nxt is not None and nxt.group(1) == "json" and not text[m.end() : nxt.start()].strip():
+            shown = json.loads(nxt.group(2))
+        out.append(Example(line, path, headers, body, shown))
+    return out
+
+
+def _without(obj: Any, keys: set[str]) -> Any:
+    if isinstance(obj, dict):
+        return {k: _without(v, keys) for k, v in obj.items() if k not in keys}
+    if isinstance(obj, list):
+        return [_without(v, keys) for v in obj]
+    return obj
+
+
+def _types(body: dict[str, Any]) -> set[str]:
+    if body.get("version") == "v2":
+        return {e["type"] for e in body["events"]}
+    return {body["type"]} if "type" in body else set()
+
+
+def test_every_curl_example_succeeds_and_shows_the_real_response(api):
+    command_id, agent = DOC_COMMAND
+    now = datetime.now(UTC)
+    with api.repo.engine.begin() as conn:
+        conn.execute(insert(Agent).values(id=agent, name=agent, status="idle", updated_at=now))
+        conn.execute(
+            insert(Command).values(
+                id=command_id,
+                agent_id=agent,
+                kind="pause",
+                state="delivered",
+                issued_by="operator",
+                created_at=now,
+                expires_at=now + timedelta(minutes=5),
+                updated_at=now,
+            )
+        )
+    found = examples()
+    assert len(found) >= 9
+    assert sum(ex.shown_response is not None for ex in found) >= 3
+    for ex in found:
+        headers = {k: v.replace("$HELICARRIER_TOKEN", api.token) for k, v in ex.headers.items()}
+        resp = api.client.post(ex.path, data=ex.body.encode(), headers=headers)
+        where = f"docs/api.md:{ex.line}"
+        assert 200 <= resp.status_code < 300, f"{where}: {resp.status_code} {resp.get_data(as_text=True)}"
+        if ex.shown_response is not None:
+            # The preview is priced "now"; everything else must be exactly what the doc shows.
+            assert _without(resp.get_json(), {"price_ts"}) == _without(ex.shown_response, {"price_ts"}), where
+    # They really were stored, as the examples promise.
+    assert api.count(UsageEvent) == 2
+    assert api.count(LogEvent) == 3
+    sessions = {s.id: s.status for s in api.rows(Session)}
+    assert sessions == {"sess-001": "failed", "sess-002": "succeeded"}
+
+
+def test_every_event_type_has_a_curl_example():
+    shown: set[str] = set()
+    for ex in examples():
+        if ex.path == "/api/v1/ingest":
+            shown |= _types(json.loads(ex.body))
+    assert shown >= set(EVENT_TYPES), set(EVENT_TYPES) - shown
+
+
+def _codes_in_source() -> set[str]:
+    sources = [
+        *(ROOT / "helicarrier" / "ingest").glob("*.py"),
+        *(ROOT / "helicarrier" / "api").glob("*.py"),
+        ROOT / "helicarrier" / "data" / "queries" / "ingest.py",
+    ]
+    codes: set[str] = set()
+    for path in sources:
+        text = path.read_text()
+        codes |= set(re.findall(r'ApiError\(\s*\d{3},\s*"([a-z_]+)"', text))
+        codes |= set(re.findall(r'refused\[[^\]]+\] = \(\s*"([a-z_]+)"', text))
+        codes |= set(re.findall(r'"code": "([a-z_]+)"', text))
+    return codes
+
+
+def test_every_error_code_is_documented():
+    codes = _codes_in_source()
+    assert {"malformed_json", "invalid_token", "idempotency_conflict", "unknown_command"} <= codes
+    doc = DOC.read_text()
+    missing = sorted(c for c in codes if f"`{c}`" not in doc)
+    assert not missing, f"error codes missing from docs/api.md: {missing}"
+
+
+def test_documented_limits_are_the_defaults():
+    doc = DOC.read_text()
+    defaults = Settings(data_dir=ROOT, database_url="sqlite://")
+    assert defaults.max_body_bytes == 5 * 1024 * 1024 and "5 MiB (5,242,880 bytes)" in doc
+    assert defaults.max_batch_events == 5000 and "| 5,000 |" in doc
+    assert MAX_TOKEN_COUNT == 10**12 and "10^12" in doc

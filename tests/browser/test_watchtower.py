@@ -1,0 +1,120 @@
+"""Watchtower in a real browser: events posted over real HTTP to the running server show up live."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from datetime import UTC, datetime
+
+import pytest
+from selenium.webdriver.common.by import By
+
+pytestmark = pytest.mark.browser
+
+
+def post(hud, events, token):
+    body = json.dumps({"version": "v2", "source": {"name": "browser-test"}, "events": events}).encode()
+    req = urllib.request.Request(
+        f"{hud.url}/api/v1/ingest",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200, resp.read()
+
+
+def event(eid, etype, agent, data, ts=None, session=None):
+    ts = ts or datetime.now(UTC)
+    return {
+        "id": eid,
+        "type": etype,
+        "ts": ts.isoformat(),
+        "agent_id": agent,
+        "session_id": session,
+        "data": data,
+    }
+
+
+@pytest.fixture
+def token(hud):
+    value, _ = hud.ctx.repo.create_token("browser", "ingest")
+    return value
+
+
+def card_status(hud, agent):
+    return hud.duo.find_element(f'[data-agent="{agent}"] .status-badge').get_attribute("textContent").strip()
+
+
+def test_heartbeat_shows_on_the_grid_and_opens_detail(hud, token):
+    hud.login("vera")
+    post(
+        hud,
+        [
+            event(
+                "h1",
+                "agent.heartbeat",
+                "atlas-01",
+                {
+                    "status": "running",
+                    "current_task": "Refactor <billing>",
+                    "model": "gpt-4.1",
+                    "labels": {"team": "core"},
+                },
+            )
+        ],
+        token,
+    )
+    hud.duo.wait_for_element('[data-agent="atlas-01"]', timeout=10)
+    hud.duo.wait_for_contains_text('[data-agent="atlas-01"] .agent-task', "Refactor <billing>", timeout=10)
+    assert card_status(hud, "atlas-01") == "running"
+    hud.duo.find_element('[data-agent="atlas-01"]').click()
+    hud.duo.wait_for_contains_text("#watchtower-detail", "Refactor <billing>", timeout=10)
+    assert hud.duo.get_logs() == []
+
+
+def test_agent_goes_offline_when_heartbeats_stop(hud, token):
+    hud.ctx.settings = hud.ctx.settings.with_(offline_after_s=3)
+    hud.login("vera")
+    post(hud, [event("h1", "agent.heartbeat", "vega-03", {"status": "idle"})], token)
+    hud.duo.wait_for_element('[data-agent="vega-03"]', timeout=10)
+    assert card_status(hud, "vega-03") == "idle"
+    # Nobody posts anything: the server turns it offline on its own once the threshold passes.
+    deadline = time.time() + 15
+    while time.time() < deadline and card_status(hud, "vega-03") != "offline":
+        time.sleep(0.5)
+    assert card_status(hud, "vega-03") == "offline"
+
+
+def test_status_filter_and_search(hud, token):
+    hud.login("vera")
+    post(
+        hud,
+        [
+            event("a", "agent.heartbeat", "atlas-01", {"status": "running"}),
+            event("b", "agent.heartbeat", "hermes-07", {"status": "stalled"}),
+        ],
+        token,
+    )
+    hud.duo.wait_for_element('[data-agent="hermes-07"]', timeout=10)
+    hud.duo.find_element("#watchtower-search").send_keys("herm\n")
+    hud.duo.wait_for_text_to_equal("#watchtower-count", "1 of 2 agents", timeout=10)
+    assert not hud.duo.driver.find_elements(By.CSS_SELECTOR, '[data-agent="atlas-01"]')
+
+
+def test_log_line_appears_in_the_pulse_and_pause_stops_the_tail(hud, token):
+    hud.login("vera")
+    hud.duo.wait_for_element("#pulse-log", timeout=10)
+    post(hud, [event("l1", "log", "atlas-01", {"level": "warning", "message": "<b>first</b> line"})], token)
+    hud.duo.wait_for_contains_text("#pulse-log", "<b>first</b> line", timeout=10)  # shown as text, escaped
+    hud.duo.find_element("#pulse-pause").click()
+    hud.duo.wait_for_text_to_equal("#pulse-state", "paused", timeout=5)
+    post(hud, [event("l2", "log", "atlas-01", {"level": "info", "message": "second line"})], token)
+    time.sleep(2)  # four poll intervals: the tail must not move while paused
+    assert "second line" not in hud.duo.find_element("#pulse-log").text
+    hud.duo.find_element("#pulse-pause").click()
+    hud.duo.wait_for_contains_text("#pulse-log", "second line", timeout=10)
+    rows = hud.duo.driver.find_elements(By.CSS_SELECTOR, "#pulse-log .pulse-row")
+    assert "second line" in rows[0].text  # newest on top
+    assert hud.duo.get_logs() == []
