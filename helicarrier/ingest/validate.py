@@ -18,6 +18,7 @@ from helicarrier.ingest.normalize import NormalizedUsage, UsageError, normalize_
 from helicarrier.ingest.schemas import (
     DATA_MODELS,
     SESSION_REQUIRED,
+    TYPED_V2_EVENTS,
     EventHeader,
     V1Envelope,
     V2Envelope,
@@ -174,13 +175,20 @@ def _all_errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]:
 def _check_event(
     index: int, header: EventHeader, data: dict[str, Any], data_prefix: str
 ) -> Event | Rejection:
-    if header.type in SESSION_REQUIRED and not header.session_id:
-        return Rejection(index, header.id, "schema_violation", "session_id is required", "session_id")
     try:
         data_obj = DATA_MODELS[header.type].model_validate(data)
     except ValidationError as exc:
         field, msg = _first_error(exc, data_prefix)
         return Rejection(index, header.id, "schema_violation", f"{field}: {msg}", field)
+    return _event(index, header, data_obj, data, data_prefix)
+
+
+def _event(
+    index: int, header: EventHeader, data_obj: BaseModel, data: dict[str, Any], data_prefix: str
+) -> Event | Rejection:
+    """The checks that follow a valid shape: session_id where needed, usage normalization."""
+    if header.type in SESSION_REQUIRED and not header.session_id:
+        return Rejection(index, header.id, "schema_violation", "session_id is required", "session_id")
     event = Event(
         index, header.id, header.type, header.ts, header.agent_id, header.session_id, data_obj, data
     )
@@ -221,21 +229,31 @@ def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) ->
             raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
             rejections.append(Rejection(i, raw_id, "schema_violation", f"{hit}: {_NUL_MESSAGE}", hit))
             continue
+        model = TYPED_V2_EVENTS.get(raw.get("type")) if isinstance(raw, dict) else None
+        if model is None:
+            # Not an object, or an unknown type: the generic model names the problem.
+            try:
+                V2Event.model_validate(raw)
+            except ValidationError as exc:
+                field, msg = _first_error(exc, prefix)
+                raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+                rejections.append(Rejection(i, raw_id, "schema_violation", f"{field}: {msg}", field))
+                continue
         try:
-            header = V2Event.model_validate(raw)
+            ev = model.model_validate(raw)
         except ValidationError as exc:
             field, msg = _first_error(exc, prefix)
-            raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+            raw_id = raw.get("id") if isinstance(raw.get("id"), str) else None
             rejections.append(Rejection(i, raw_id, "schema_violation", f"{field}: {msg}", field))
             continue
-        result = _check_event(i, header, header.data, f"{prefix}.data")
+        result = _event(i, ev, ev.data, raw.get("data") or {}, f"{prefix}.data")
         if isinstance(result, Rejection):
             rejections.append(result)
-        elif header.id in seen_ids:
+        elif ev.id in seen_ids:
             result.duplicate = True
             events.append(result)
         else:
-            seen_ids.add(header.id)
+            seen_ids.add(ev.id)
             events.append(result)
     return Batch(
         version="v2",

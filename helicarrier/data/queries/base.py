@@ -6,6 +6,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
 
+from helicarrier.data.engine import maybe_checkpoint, write_lock
+
 
 class QueryBase:
     engine: Engine
@@ -13,8 +15,10 @@ class QueryBase:
     @contextmanager
     def _write(self):
         """A write transaction; on SQLite BEGIN IMMEDIATE, so concurrent writers queue instead of failing."""
-        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
-            yield conn
+        with write_lock(self.engine):
+            with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+                yield conn
+            maybe_checkpoint(self.engine)
 
     @contextmanager
     def _read(self):

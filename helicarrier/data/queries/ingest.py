@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
+from helicarrier.data.bulk import bulk_insert, insert_new_keys
+from helicarrier.data.engine import is_transient
 from helicarrier.data.models import (
     Agent,
     Command,
@@ -57,6 +60,28 @@ class Rejected(Exception):
         self.body = body
 
 
+_TRANSIENT_RETRIES = 3
+
+USAGE_ROW_COLUMNS = (
+    "provider", "model", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+    "reasoning_tokens", "total_tokens", "cost_nanos", "reported_cost_nanos", "pricing_version",
+    "price_provider", "price_model", "cost_provenance", "cost_confidence", "normalizer_version", "warnings",
+    "raw",
+)  # fmt: skip
+USAGE_INSERT_COLUMNS = (
+    "source",
+    "event_id",
+    "agent_id",
+    "session_id",
+    "ts",
+    "received_at",
+    *USAGE_ROW_COLUMNS,
+)
+LOG_INSERT_COLUMNS = (
+    "source", "event_id", "agent_id", "session_id", "ts", "received_at", "level", "message", "attrs",
+)  # fmt: skip
+
+
 def _insert(conn: Connection, model):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(model)
 
@@ -87,6 +112,16 @@ class IngestQueries(QueryBase):
         ``idempotency`` is (token_id, key, route, body sha256): a replay returns the first response; the same
         key with another body raises IdempotencyConflict; nothing is stored twice.
         """
+        for attempt in range(_TRANSIENT_RETRIES):
+            try:
+                return self._store_once(source, events, usage_rows, render, idempotency)
+            except OperationalError as exc:
+                # A deadlock or serialization failure rolled everything back: running again is safe.
+                if attempt == _TRANSIENT_RETRIES - 1 or not is_transient(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _store_once(self, source, events, usage_rows, render, idempotency) -> tuple[int, str]:
         received = utcnow()
         with self._write() as conn:
             if idempotency is not None:
@@ -97,10 +132,14 @@ class IngestQueries(QueryBase):
             live = self._refuse_unknown_commands(conn, events, outcome)
             live = self._drop_duplicates(conn, source, live, outcome)
             if live:
-                self._upsert_agents(conn, live, self._ended_sessions(conn, live))
+                agents, ended = self._fold_agents(live, self._ended_sessions(conn, live))
+                self._insert_new_agents(conn, agents)
                 self._upsert_sessions(conn, live)
                 self._insert_usage(conn, source, live, usage_rows, received)
                 self._insert_logs(conn, source, live, received)
+                # Last, and in id order: the agent rows are the ones every request of a fleet touches, so
+                # they are locked for the shortest time and always in the same order (no deadlocks).
+                self._update_agents(conn, agents, ended)
             outcome.stored = [e.index for e in live]
             status, body = render(outcome)
             if status >= 400:
@@ -179,16 +218,8 @@ class IngestQueries(QueryBase):
         return live
 
     def _drop_duplicates(self, conn: Connection, source: str, events: list, outcome: StoreOutcome) -> list:
-        with_ids = [e for e in events if e.id is not None and not e.duplicate]
-        new_ids: set[str] = set()
-        if with_ids:
-            stmt = (
-                _insert(conn, IngestEventId)
-                .on_conflict_do_nothing(index_elements=["source", "event_id"])
-                .returning(IngestEventId.event_id)
-            )
-            result = conn.execute(stmt, [{"source": source, "event_id": e.id} for e in with_ids])
-            new_ids = set(result.scalars().all())
+        with_ids = [e.id for e in events if e.id is not None and not e.duplicate]
+        new_ids = insert_new_keys(conn, IngestEventId.__table__, source, with_ids)
         live = []
         for e in events:
             if e.duplicate or (e.id is not None and e.id not in new_ids):
@@ -205,7 +236,9 @@ class IngestQueries(QueryBase):
         stmt = select(Session.id).where(Session.id.in_(ids), Session.ended_at.is_not(None))
         return set(conn.execute(stmt).scalars())
 
-    def _upsert_agents(self, conn: Connection, events: list, ended_sessions: set[str]) -> None:
+    @staticmethod
+    def _fold_agents(events: list, ended_sessions: set[str]) -> tuple[list[dict], list[dict]]:
+        """What the batch says about each agent, latest event last; and the (agent, session) ends."""
         folded: dict[str, dict[str, Any]] = {}
         ended: list[dict[str, str]] = []
         for e in sorted(events, key=lambda ev: ev.ts):
@@ -245,10 +278,15 @@ class IngestQueries(QueryBase):
                 ended.append({"b_a": e.agent_id, "b_s": e.session_id})
         now = utcnow()
         rows = []
-        for a in folded.values():
+        for agent_id in sorted(folded):
+            a = folded[agent_id]
             seen = min(a.pop("seen"), now)  # a client clock ahead of ours must not keep an agent "online"
             rows.append({**a, "seen": seen, "now": now})
-        # New agents first (nothing to keep), then one UPDATE per agent that keeps what the batch did not say.
+        return rows, sorted(ended, key=lambda x: (x["b_a"], x["b_s"]))
+
+    def _insert_new_agents(self, conn: Connection, rows: list[dict]) -> None:
+        """Agents seen for the first time (sessions refer to them); existing rows are not touched here."""
+        now = rows[0]["now"]
         conn.execute(
             _insert(conn, Agent).on_conflict_do_nothing(index_elements=["id"]),
             [
@@ -262,6 +300,10 @@ class IngestQueries(QueryBase):
                 for r in rows
             ],
         )
+
+    def _update_agents(self, conn: Connection, rows: list[dict], ended: list[dict]) -> None:
+        """One UPDATE per agent that keeps what the batch did not say; then clear ended sessions."""
+        now = rows[0]["now"]
         conn.execute(
             update(Agent)
             .where(Agent.id == _bp("b_id", Agent.id.type))
@@ -318,7 +360,9 @@ class IngestQueries(QueryBase):
             )
 
     def _upsert_sessions(self, conn: Connection, events: list) -> None:
-        starts, ends, touched = [], [], {}
+        starts: list[dict] = []
+        ends: list[dict] = []
+        touched: dict[str, dict] = {}
         for e in events:
             if e.session_id is None:
                 continue
@@ -364,8 +408,11 @@ class IngestQueries(QueryBase):
         if touched:
             # Usage or logs may arrive before their session.start: create the session, start fills it in.
             conn.execute(
-                _insert(conn, Session).on_conflict_do_nothing(index_elements=["id"]), list(touched.values())
+                _insert(conn, Session).on_conflict_do_nothing(index_elements=["id"]),
+                [touched[k] for k in sorted(touched)],
             )
+        starts.sort(key=lambda r: r["id"])
+        ends.sort(key=lambda r: r["id"])
         if starts:
             stmt = _insert(conn, Session)
             ex = stmt.excluded
@@ -410,15 +457,7 @@ class IngestQueries(QueryBase):
                 continue
             row = usage_rows[e.index]
             rows.append(
-                {
-                    **row,
-                    "source": source,
-                    "event_id": e.id,
-                    "agent_id": e.agent_id,
-                    "session_id": e.session_id,
-                    "ts": e.ts,
-                    "received_at": received,
-                }
+                (source, e.id, e.agent_id, e.session_id, e.ts, received, *(row[c] for c in USAGE_ROW_COLUMNS))
             )
             if e.session_id is not None:
                 t = totals.setdefault(
@@ -437,8 +476,9 @@ class IngestQueries(QueryBase):
                     t["c"] += row["cost_nanos"]
         if not rows:
             return
-        conn.execute(insert(UsageEvent), rows)
+        bulk_insert(conn, UsageEvent.__table__, USAGE_INSERT_COLUMNS, rows)
         if totals:
+            # Sorted, so that concurrent requests lock session rows in one order (no deadlock on PostgreSQL).
             conn.execute(
                 update(Session)
                 .where(Session.id == _bp("b_sid", Session.id.type))
@@ -453,27 +493,26 @@ class IngestQueries(QueryBase):
                     cost_nanos=Session.cost_nanos + _bp("c", Session.cost_nanos.type),
                     unpriced_events=Session.unpriced_events + _bp("u", Session.unpriced_events.type),
                 ),
-                list(totals.values()),
+                [totals[k] for k in sorted(totals)],
             )
 
     def _insert_logs(self, conn: Connection, source: str, events: list, received: datetime) -> None:
         rows = [
-            {
-                "source": source,
-                "event_id": e.id,
-                "agent_id": e.agent_id,
-                "session_id": e.session_id,
-                "ts": e.ts,
-                "received_at": received,
-                "level": e.data.level,
-                "message": e.data.message,
-                "attrs": e.data.attrs,
-            }
+            (
+                source,
+                e.id,
+                e.agent_id,
+                e.session_id,
+                e.ts,
+                received,
+                e.data.level,
+                e.data.message,
+                e.data.attrs,
+            )
             for e in events
             if e.type == "log"
         ]
-        if rows:
-            conn.execute(insert(LogEvent), rows)
+        bulk_insert(conn, LogEvent.__table__, LOG_INSERT_COLUMNS, rows)
 
 
 def _coalesce(a, b):
