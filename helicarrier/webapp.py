@@ -32,7 +32,9 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     # A function, so each page load renders for the signed-in user (name, role, what they may do).
     app.layout = shell_layout
     # Pages are swapped in by the router; declaring them all here lets Dash validate every callback id.
-    app.validation_layout = html.Div([shell_layout(), *(page.layout() for page in layouts.PAGES)])
+    app.validation_layout = html.Div(
+        [shell_layout(), *(c for page in layouts.PAGES for c in page.validation_layouts())]
+    )
 
     @server.get("/healthz")
     def healthz():

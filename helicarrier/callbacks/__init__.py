@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dash
 
-from helicarrier.callbacks import shell, watchtower
+from helicarrier.callbacks import alerts, command, intelligence, ledger, operations, shell, watchtower
 from helicarrier.context import AppContext
 
 
 def register_all(app: dash.Dash, ctx: AppContext) -> None:
-    shell.register(app, ctx)
-    watchtower.register(app, ctx)
+    for module in (shell, watchtower, command, ledger, intelligence, alerts, operations):
+        module.register(app, ctx)

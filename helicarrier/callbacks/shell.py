@@ -17,7 +17,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Input("shell-url", "pathname"),
     )
     def route(pathname: str | None):
-        page = page_for(pathname)
+        page, subpath = page_for(pathname)
         classes = ["hud-nav-link active" if p is page else "hud-nav-link" for p in PAGES]
         if page is None:
             body = html.Div(
@@ -25,7 +25,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
                 className="glass p-4",
             )
         else:
-            body = page.layout()
+            body = page.layout(subpath)
         return body, *classes
 
     @app.callback(

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from helicarrier.data.engine import make_engine
 from helicarrier.data.queries.audit import AuditQueries
+from helicarrier.data.queries.commands import CommandQueries
 from helicarrier.data.queries.fleet import FleetQueries
 from helicarrier.data.queries.ingest import IngestQueries
 from helicarrier.data.queries.pricing import PricingQueries
@@ -17,7 +18,9 @@ from helicarrier.data.queries.tokens import TokenQueries
 from helicarrier.data.queries.users import UserQueries
 
 
-class Repository(TokenQueries, UserQueries, FleetQueries, IngestQueries, PricingQueries, AuditQueries):
+class Repository(
+    TokenQueries, UserQueries, FleetQueries, IngestQueries, PricingQueries, AuditQueries, CommandQueries
+):
     def __init__(self, engine: Engine):
         self.engine = engine
 

@@ -1,14 +1,19 @@
-"""Page layouts. Each page is a module with ``layout()``; ``PAGES`` is the one list the router and the
-navbar read."""
+"""Page layouts. Each page is a module with ``layout(subpath=None)``; ``PAGES`` is the one list the router,
+the navbar and the callback validation read.
+
+A page that has sub-pages (``/ledger/<session id>``) receives the rest of the path as ``subpath``; such a
+module lists every layout it can return in ``validation_layouts()``, so Dash can check every callback id.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 from dash.development.base_component import Component
 
-from helicarrier.layouts import watchtower
+from helicarrier.layouts import alerts, command, intelligence, ledger, operations, watchtower
 
 
 @dataclass(frozen=True)
@@ -16,15 +21,32 @@ class Page:
     path: str
     name: str
     icon: str
-    layout: Callable[[], Component]
+    module: ModuleType
+
+    def layout(self, subpath: str | None = None) -> Component:
+        return self.module.layout(subpath)
+
+    def validation_layouts(self) -> list[Component]:
+        extra: Callable[[], list[Component]] | None = getattr(self.module, "validation_layouts", None)
+        return extra() if extra else [self.module.layout(None)]
 
 
-PAGES: tuple[Page, ...] = (Page("/", "Watchtower", "bi-grid-3x3-gap", watchtower.layout),)
+PAGES: tuple[Page, ...] = (
+    Page("/", "Watchtower", "bi-grid-3x3-gap", watchtower),
+    Page("/command", "Command", "bi-terminal", command),
+    Page("/ledger", "Ledger", "bi-journal-text", ledger),
+    Page("/intelligence", "Intelligence", "bi-graph-up", intelligence),
+    Page("/alerts", "Alerts", "bi-bell", alerts),
+    Page("/operations", "Operations", "bi-gear", operations),
+)
 
 
-def page_for(pathname: str | None) -> Page | None:
+def page_for(pathname: str | None) -> tuple[Page | None, str | None]:
+    """The page for a path, and the rest of the path below it (``/ledger/abc`` -> ledger, "abc")."""
     path = (pathname or "/").rstrip("/") or "/"
     for page in PAGES:
         if page.path == path:
-            return page
-    return None
+            return page, None
+        if page.path != "/" and path.startswith(page.path + "/"):
+            return page, path[len(page.path) + 1 :]
+    return None, None

@@ -140,7 +140,7 @@ def _detail_drawer() -> dbc.Offcanvas:
     )
 
 
-def layout() -> html.Div:
+def layout(subpath: str | None = None) -> html.Div:
     return html.Div(
         [
             html.H1("Watchtower", className="page-title"),

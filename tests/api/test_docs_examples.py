@@ -92,7 +92,7 @@ def test_every_curl_example_succeeds_and_shows_the_real_response(api):
             insert(Command).values(
                 id=command_id,
                 agent_id=agent,
-                kind="pause",
+                kind="inject",
                 state="delivered",
                 issued_by="operator",
                 created_at=now,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
@@ -27,6 +27,7 @@ from helicarrier.data.models import (
     UsageEvent,
 )
 from helicarrier.data.queries.base import QueryBase
+from helicarrier.data.queries.commands import CommandRefused, apply_ack, flag_ineffective_kills
 from helicarrier.data.types import utcnow
 
 
@@ -131,11 +132,14 @@ class IngestQueries(QueryBase):
             outcome = StoreOutcome()
             live = self._refuse_unknown_commands(conn, events, outcome)
             live = self._drop_duplicates(conn, source, live, outcome)
+            live = self._apply_acks(conn, source, live, outcome, received)
             if live:
                 agents, ended = self._fold_agents(live, self._ended_sessions(conn, live))
                 self._insert_new_agents(conn, agents)
                 self._upsert_sessions(conn, live)
                 self._insert_usage(conn, source, live, usage_rows, received)
+                usage_seen = [(e.agent_id, e.ts) for e in live if e.type == "usage"]
+                flag_ineffective_kills(conn, usage_seen, received)
                 self._insert_logs(conn, source, live, received)
                 # Last, and in id order: the agent rows are the ones every request of a fleet touches, so
                 # they are locked for the shortest time and always in the same order (no deadlocks).
@@ -214,6 +218,27 @@ class IngestQueries(QueryBase):
                         "command_id",
                     )
                     continue
+            live.append(e)
+        return live
+
+    def _apply_acks(self, conn: Connection, source: str, events: list, outcome: StoreOutcome, now) -> list:
+        """Move each acknowledged command through its lifecycle; an illegal answer is refused per event."""
+        live = []
+        for e in events:
+            if e.type != "command.ack":
+                live.append(e)
+                continue
+            try:
+                apply_ack(conn, e.data.command_id, e.agent_id, e.data.state, e.data.message, now)
+            except CommandRefused as refused:
+                outcome.refused[e.index] = (refused.code, refused.message, "command_id")
+                if e.id is not None:  # not stored, so a corrected resend is not taken for a duplicate
+                    conn.execute(
+                        delete(IngestEventId).where(
+                            IngestEventId.source == source, IngestEventId.event_id == e.id
+                        )
+                    )
+                continue
             live.append(e)
         return live
 

@@ -1,0 +1,9 @@
+"""Alerts page."""
+
+from __future__ import annotations
+
+from dash import html
+
+
+def layout(subpath: str | None = None) -> html.Div:
+    return html.Div([html.H1("Alerts", className="page-title")], id="alerts-page")

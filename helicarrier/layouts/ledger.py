@@ -1,0 +1,9 @@
+"""Ledger page."""
+
+from __future__ import annotations
+
+from dash import html
+
+
+def layout(subpath: str | None = None) -> html.Div:
+    return html.Div([html.H1("Ledger", className="page-title")], id="ledger-page")

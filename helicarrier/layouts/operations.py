@@ -1,0 +1,9 @@
+"""Operations page."""
+
+from __future__ import annotations
+
+from dash import html
+
+
+def layout(subpath: str | None = None) -> html.Div:
+    return html.Div([html.H1("Operations", className="page-title")], id="operations-page")
