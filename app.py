@@ -20,7 +20,7 @@ def _default_app():
     from helicarrier.data.schema import SchemaError
 
     try:
-        return create_app()
+        return create_app(start_scheduler=True)
     except SchemaError as exc:
         # Fail closed with one line: gunicorn's worker exits, and the master with it.
         print(f"helicarrier: refusing to start: {exc}", file=sys.stderr)

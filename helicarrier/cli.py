@@ -45,7 +45,7 @@ def serve(host: str | None, port: int | None, debug: bool) -> None:
 
     settings = load_settings()
     try:
-        app = create_app(settings)
+        app = create_app(settings, start_scheduler=True)
     except SchemaError as exc:
         _fail(f"refusing to start: {exc}")
     host = host or settings.host
@@ -55,6 +55,29 @@ def serve(host: str | None, port: int | None, debug: bool) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     click.echo(f"Helicarrier serving at http://{host}:{port}/")
     app.run(host=host, port=port, debug=debug)
+
+
+@cli.command()
+def scheduler() -> None:
+    """Run background jobs in this process (web processes then need HELICARRIER_SCHEDULER=off)."""
+    import signal
+    import threading
+
+    from helicarrier.context import build_context
+    from helicarrier.scheduler.runner import Scheduler
+
+    try:
+        ctx = build_context()
+    except SchemaError as exc:
+        _fail(f"refusing to start: {exc}")
+    sched = Scheduler(ctx)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    sched.start()
+    click.echo(f"scheduler {sched.leadership.identity} running; Ctrl-C stops it")
+    stop.wait()
+    sched.shutdown()
 
 
 @cli.group()

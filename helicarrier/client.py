@@ -16,6 +16,22 @@ Standard library only, so any agent can vendor this one file::
 Reporting never blocks and never raises: events go to a bounded in-memory queue (the oldest are dropped
 when it is full) and ONE background thread sends them as v2 batches, with an Idempotency-Key per batch,
 retrying connection errors, timeouts, 5xx and 429 with exponential backoff and full jitter.
+
+Commands from the HUD (kill, inject a task, switch model) arrive through a command loop per agent, a thread
+that long-polls the server and runs the agent's handlers::
+
+    def do_task(cmd):                    # cmd.task, cmd.mode, cmd.reason, cmd.issued_by
+        if busy_with_something_important():
+            raise CommandRejected("busy with a deploy")   # answered "rejected", with the reason
+        cmd.accept()                     # optional: say "accepted" now, before a long piece of work
+        return run(cmd.task)             # answered "completed" with this message (an exception: "failed")
+
+    agent.on_command(inject=do_task)     # kill and model have defaults, see AgentHandle.on_command
+    while not agent.stop_requested.is_set():
+        with agent.session(model=agent.model, task="...") as s:
+            for step in plan:
+                agent.check_stop()       # after a kill: raises StopRequested, the session ends "killed"
+                ...
 """
 
 from __future__ import annotations
@@ -32,20 +48,33 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-__all__ = ["AgentHandle", "ClientStats", "HelicarrierClient", "Response", "SessionHandle", "new_id"]
+__all__ = [
+    "AgentHandle",
+    "ClientStats",
+    "Command",
+    "CommandLoop",
+    "CommandRejected",
+    "HelicarrierClient",
+    "Response",
+    "SessionHandle",
+    "StopRequested",
+    "new_id",
+]
 
 log = logging.getLogger("helicarrier.client")
 
 CLIENT_VERSION = "1"
 INGEST_PATH = "/api/v1/ingest"
+COMMAND_WAIT_S = 20.0  # the long-poll: the server holds the request until a command arrives or this passes
+MAX_ACK_MESSAGE = 4000
 # Errors worth retrying: the server may never have seen the request, or failed before answering.
 _TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -164,6 +193,8 @@ class HelicarrierClient:
         self._local = threading.local()  # one keep-alive connection per thread that sends
         self._thread: threading.Thread | None = None
         self._rng = random.Random()
+        self._loops: dict[str, CommandLoop] = {}  # agent id -> its command loop
+        self._conns: dict[int, http.client.HTTPConnection] = {}  # thread id -> its connection (to interrupt)
         if start:
             self.start()
 
@@ -173,6 +204,40 @@ class HelicarrierClient:
         self, agent_id: str, *, name: str | None = None, labels: dict[str, str] | None = None
     ) -> AgentHandle:
         return AgentHandle(self, agent_id, name=name, labels=labels)
+
+    def start_commands(
+        self,
+        agent: str | AgentHandle,
+        handlers: Mapping[str, Callable[[Command], str | None] | None] | None = None,
+        *,
+        wait: float = COMMAND_WAIT_S,
+    ) -> CommandLoop:
+        """Start (or re-arm) the command loop of one agent: a thread that long-polls its commands and runs
+        ``handlers`` (``{"kill": fn, "inject": fn, "model": fn}``; kill and model have defaults, see
+        ``AgentHandle.on_command``). Calling it again for the same agent replaces the handlers."""
+        handle = agent if isinstance(agent, AgentHandle) else None
+        agent_id = handle.agent_id if handle is not None else str(agent)
+        with self._cond:
+            loop = self._loops.get(agent_id)
+            if loop is not None and loop.alive:
+                if handle is not None:
+                    loop.agent = handle
+                loop.set_handlers(handlers or {})
+                return loop
+            loop = CommandLoop(self, handle or self.agent(agent_id), handlers or {}, wait=wait)
+            self._loops[agent_id] = loop
+        loop.start()
+        return loop
+
+    def stop_commands(self, agent_id: str | None = None, timeout: float = 2.0) -> None:
+        """Stop the command loop of one agent (or of all): no more commands are fetched."""
+        with self._cond:
+            ids = [agent_id] if agent_id is not None else list(self._loops)
+            loops = [self._loops.pop(i) for i in ids if i in self._loops]
+        for loop in loops:
+            loop.stop()
+        for loop in loops:
+            loop.join(timeout)
 
     def emit(
         self,
@@ -250,7 +315,9 @@ class HelicarrierClient:
                 self._flushers -= 1
 
     def close(self, timeout: float = 5.0) -> bool:
-        """Flush for up to ``timeout`` seconds, then stop the sender; what is left is counted as dropped."""
+        """Stop the command loops, flush for up to ``timeout`` seconds, then stop the sender; what is left
+        is counted as dropped."""
+        self.stop_commands(timeout=min(timeout, 2.0))
         flushed = self.flush(timeout) if self._thread is not None else not self._queue
         self._abort.set()
         with self._cond:
@@ -395,30 +462,42 @@ class HelicarrierClient:
         if len(rejected) > 5:
             log.warning("... and %d more events refused", len(rejected) - 5)
 
-    # -- HTTP: the one place requests are made (the command loop will poll through it too) -------------
+    # -- HTTP: the one place requests are made (the sender, command polls and acks) ---------------------
 
     def _request(
-        self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> Response:
         """One HTTP request with the bearer token on this thread's keep-alive connection.
 
-        Raises OSError / http.client.HTTPException when no answer came back; any status is returned.
+        ``timeout`` (seconds, default the client's) bounds connecting and each read: a long-poll passes
+        more than it asks the server to wait. Raises OSError / http.client.HTTPException when no answer
+        came back; any status is returned.
         """
         all_headers = {"Authorization": f"Bearer {self._token}", "User-Agent": "helicarrier-client"}
         all_headers.update(headers or {})
+        limit = self.timeout if timeout is None else timeout
         conn = getattr(self._local, "conn", None)
         reused = conn is not None
         if conn is None:
             conn = self._local.conn = self._connect()
+        _set_timeout(conn, limit)
         try:
             return self._exchange(conn, method, path, body, all_headers)
         except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
             conn.close()
             self._local.conn = None
-            if not reused:
+            stopping = getattr(self._local, "stopping", None)
+            if not reused or (stopping is not None and stopping.is_set()):
                 raise
             # The server closed an idle keep-alive connection: one immediate retry on a fresh one.
             conn = self._local.conn = self._connect()
+            _set_timeout(conn, limit)
             return self._exchange(conn, method, path, body, all_headers)
         except BaseException:
             conn.close()
@@ -427,7 +506,30 @@ class HelicarrierClient:
 
     def _connect(self) -> http.client.HTTPConnection:
         cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-        return cls(self._host, self._port, timeout=self.timeout)
+        conn = cls(self._host, self._port, timeout=self.timeout)
+        with self._cond:
+            self._conns[threading.get_ident()] = conn
+        return conn
+
+    def _drop_connection(self) -> None:
+        """Close this thread's connection (a thread that is about to end)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        with self._cond:
+            self._conns.pop(threading.get_ident(), None)
+        if conn is not None:
+            conn.close()
+
+    def _interrupt(self, thread: threading.Thread | None) -> None:
+        """Wake a thread blocked reading on its connection (a long-poll) by shutting the socket down."""
+        if thread is None or thread.ident is None:
+            return
+        with self._cond:
+            conn = self._conns.get(thread.ident)
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def _exchange(
         self,
@@ -445,6 +547,12 @@ class HelicarrierClient:
             conn.close()
             self._local.conn = None
         return Response(raw.status, {k.title(): v for k, v in raw.getheaders()}, data)
+
+
+def _set_timeout(conn: http.client.HTTPConnection, seconds: float) -> None:
+    conn.timeout = seconds  # used when it connects
+    if conn.sock is not None:
+        conn.sock.settimeout(seconds)
 
 
 def _error_text(resp: Response) -> str:
@@ -478,6 +586,43 @@ class AgentHandle:
         labels: dict[str, str] | None = None,
     ) -> None:
         self.client, self.agent_id, self.name, self.labels = client, agent_id, name, labels
+        # The model the agent last reported, or was switched to by a model command: heartbeats and sessions
+        # that name no model report this one. Agent code picks its model from here to obey a switch.
+        self.model: str | None = None
+        self.provider: str | None = None
+        # Set by a kill command (default handler). ``stop_strength``: "graceful" (finish the current step)
+        # or "force" (stop as soon as possible). Clear it to work again after a restart.
+        self.stop_requested = threading.Event()
+        self.stop_strength: str | None = None
+        self.kill_grace_s = 30.0  # graceful kill: how long the agent's code gets to end its session itself
+        self.current_session: SessionHandle | None = None
+
+    def on_command(
+        self,
+        kill: Callable[[Command], str | None] | None = None,
+        inject: Callable[[Command], str | None] | None = None,
+        model: Callable[[Command], str | None] | None = None,
+        *,
+        wait: float = COMMAND_WAIT_S,
+    ) -> CommandLoop:
+        """Obey commands from Helicarrier: a background thread long-polls this agent's commands.
+
+        A handler gets a ``Command`` and returns the message to report (``completed``); raising
+        ``CommandRejected(reason)`` before ``cmd.accept()`` answers ``rejected``; any other exception answers
+        ``failed`` with its text. Defaults: ``kill`` sets ``stop_requested`` and ends the current session as
+        ``killed`` (graceful: after the agent's code ended it itself, within ``kill_grace_s``; force: at
+        once); ``model`` switches ``self.model`` so the next session and heartbeat report it. Without an
+        ``inject`` handler, injected tasks are rejected.
+        """
+        handlers = {"kill": kill, "inject": inject, "model": model}
+        return self.client.start_commands(
+            self, {k: v for k, v in handlers.items() if v is not None}, wait=wait
+        )
+
+    def check_stop(self) -> None:
+        """Raise ``StopRequested`` once a kill was requested (inside a ``with`` session: it ends killed)."""
+        if self.stop_requested.is_set():
+            raise StopRequested(self.stop_strength or "graceful")
 
     def heartbeat(
         self,
@@ -490,11 +635,15 @@ class AgentHandle:
         **extra: Any,
     ) -> str | None:
         """status: running, idle or stalled. Name and labels ride along so the server always has them."""
+        if model is not None:
+            self.model = model
+        if provider is not None:
+            self.provider = provider
         data = {
             "status": status,
             "current_task": current_task,
-            "model": model,
-            "provider": provider,
+            "model": self.model,
+            "provider": self.provider,
             "name": self.name,
             "labels": self.labels,
             **extra,
@@ -514,8 +663,15 @@ class AgentHandle:
     ) -> SessionHandle:
         """Start a session now (the start event is queued here); end it with ``end()`` or a ``with`` block."""
         session = SessionHandle(self, session_id or new_id())
-        data = {"model": model, "provider": provider, "task": task, "task_kind": task_kind, "labels": labels}
+        data = {
+            "model": model or self.model,
+            "provider": provider or self.provider,
+            "task": task,
+            "task_kind": task_kind,
+            "labels": labels,
+        }
         self.client.emit("session.start", self.agent_id, data, session_id=session.id, ts=ts)
+        self.current_session = session
         return session
 
     def usage(
@@ -559,6 +715,8 @@ class SessionHandle:
     def __init__(self, agent: AgentHandle, session_id: str) -> None:
         self.agent, self.id = agent, session_id
         self.ended = False
+        self.status: str | None = None
+        self._ended = threading.Event()
 
     def usage(self, provider: str, **kwargs: Any) -> str | None:
         return self.agent.usage(provider, session_id=self.id, **kwargs)
@@ -568,11 +726,18 @@ class SessionHandle:
 
     def end(self, status: str = "succeeded", error: str | None = None, *, ts: datetime | None = None) -> None:
         """status: succeeded, failed, killed or timeout. Only the first call counts."""
-        if self.ended:
-            return
-        self.ended = True
+        with self.agent.client._cond:  # the kill handler may end it from another thread
+            if self.ended:
+                return
+            self.ended, self.status = True, status
         data = {"status": status, "error": error}
         self.agent.client.emit("session.end", self.agent.agent_id, data, session_id=self.id, ts=ts)
+        if self.agent.current_session is self:
+            self.agent.current_session = None
+        self._ended.set()
+
+    def wait_ended(self, timeout: float | None = None) -> bool:
+        return self._ended.wait(timeout)
 
     def __enter__(self) -> SessionHandle:
         return self
@@ -582,8 +747,293 @@ class SessionHandle:
     ) -> None:
         if exc is None:
             self.end("succeeded")
+        elif isinstance(exc, StopRequested):
+            self.end("killed", f"stopped on a {exc.strength} kill command")
         elif isinstance(exc, Exception):
             self.end("failed", f"{type(exc).__name__}: {exc}")
         else:  # KeyboardInterrupt, SystemExit: the agent was stopped, not broken
             self.end("killed", f"{type(exc).__name__}: {exc}".rstrip(": "))
         # Never swallow the exception: returning None re-raises it.
+
+
+# -- commands: kill, inject, model ----------------------------------------------------------------------
+
+
+class CommandRejected(Exception):
+    """Raise from a command handler, before ``cmd.accept()``, to refuse a command with a reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class StopRequested(Exception):
+    """Raised by ``AgentHandle.check_stop()`` after a kill; a session's ``with`` block ends ``killed``."""
+
+    def __init__(self, strength: str = "graceful") -> None:
+        super().__init__(f"{strength} kill requested")
+        self.strength = strength
+
+
+class Command:
+    """One command handed to a handler: ``kind`` (kill, inject, model), what it says and who sent it."""
+
+    def __init__(self, loop: CommandLoop, raw: Mapping[str, Any]) -> None:
+        self._loop = loop
+        self.agent: AgentHandle = loop.agent
+        self.id: str = str(raw.get("id"))
+        self.kind: str = str(raw.get("kind"))
+        self.payload: dict[str, Any] = dict(raw.get("payload") or {})
+        self.reason: str | None = raw.get("reason")
+        self.strength: str | None = raw.get("strength")
+        self.issued_by: str | None = raw.get("issued_by")
+        self.session_id: str | None = raw.get("session_id")
+        self.accepted = False
+        self._accept_lock = threading.Lock()
+
+    @property
+    def agent_id(self) -> str:
+        return self.agent.agent_id
+
+    @property
+    def task(self) -> str | None:
+        return self.payload.get("task")
+
+    @property
+    def mode(self) -> str | None:
+        return self.payload.get("mode")
+
+    @property
+    def model(self) -> str | None:
+        return self.payload.get("model")
+
+    @property
+    def provider(self) -> str | None:
+        return self.payload.get("provider")
+
+    def accept(self, message: str | None = None) -> None:
+        """Answer ``accepted`` now (once). Done for you when the handler returns, if it did not."""
+        with self._accept_lock:
+            if self.accepted:
+                return
+            self.accepted = True
+        self._loop.ack(self, "accepted", message)
+
+    def __repr__(self) -> str:
+        return f"Command({self.kind} {self.id} for {self.agent_id})"
+
+
+def default_kill(cmd: Command) -> str:
+    """Stop the agent: ``stop_requested`` is set and the current session ends ``killed``.
+
+    graceful: the agent's code gets ``kill_grace_s`` to finish its step and end the session itself (see
+    ``AgentHandle.check_stop``); force, or when the grace runs out: the session is ended here."""
+    cmd.accept()
+    agent = cmd.agent
+    strength = cmd.strength or "graceful"
+    agent.stop_strength = strength
+    agent.stop_requested.set()
+    session = agent.current_session
+    if session is None:
+        return f"stopped ({strength}); no session was running"
+    if strength == "graceful" and session.wait_ended(agent.kill_grace_s):
+        return f"stopped (graceful) after the current step; session {session.id} ended {session.status}"
+    session.end("killed", f"killed by {cmd.issued_by or 'an operator'}: {cmd.reason or 'no reason given'}")
+    return f"stopped ({strength}); session {session.id} ended {session.status}"
+
+
+def default_model(cmd: Command) -> str:
+    """Switch the handle's model: the next session and heartbeat report it."""
+    if not cmd.model:
+        raise CommandRejected("no model named")
+    cmd.agent.model = cmd.model
+    if cmd.provider:
+        cmd.agent.provider = cmd.provider
+    return f"switched to {cmd.provider + '/' if cmd.provider else ''}{cmd.model}"
+
+
+DEFAULT_HANDLERS: dict[str, Callable[[Command], str | None]] = {"kill": default_kill, "model": default_model}
+
+
+class CommandLoop:
+    """One agent's command loop: a thread long-polls ``GET /api/v1/agents/<id>/commands``; each command
+    runs in its own short-lived thread (a kill is obeyed while an injected task is still running), and is
+    answered through ``POST /api/v1/commands/<id>/ack`` with retries. Never raises into the agent: errors
+    are logged and the poll backs off."""
+
+    def __init__(
+        self,
+        client: HelicarrierClient,
+        agent: AgentHandle,
+        handlers: Mapping[str, Callable[[Command], str | None]],
+        *,
+        wait: float = COMMAND_WAIT_S,
+    ) -> None:
+        self.client, self.agent, self.wait = client, agent, wait
+        self.handlers: dict[str, Callable[[Command], str | None]] = {}
+        self.set_handlers(handlers)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._workers: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+        self._rng = random.Random()
+        self.handled = 0  # commands answered so far
+
+    def set_handlers(self, handlers: Mapping[str, Callable[[Command], str | None]]) -> None:
+        self.handlers = {**DEFAULT_HANDLERS, **{k: v for k, v in handlers.items() if v is not None}}
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            name = f"helicarrier-commands-{self.agent.agent_id}"
+            self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.client._interrupt(self._thread)
+
+    def join(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in [self._thread, *list(self._workers)]:
+            if thread is not None and thread is not threading.current_thread():
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                thread.join(remaining)
+
+    # -- polling -----------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        self.client._local.stopping = self._stop  # no keep-alive retry once stopping
+        failures = 0
+        path = f"/api/v1/agents/{quote(self.agent.agent_id, safe='')}/commands?wait={self.wait:g}"
+        try:
+            while not self._stop.is_set():
+                try:
+                    resp = self.client._request("GET", path, timeout=self.wait + self.client.timeout)
+                    if resp.status != 200:
+                        raise _PollError(f"HTTP {resp.status}: {_error_text(resp)}")
+                    doc = resp.json()
+                    commands = doc.get("commands") if isinstance(doc, dict) else None
+                    if not isinstance(commands, list):
+                        raise _PollError("the answer holds no command list")
+                except (*_TRANSPORT_ERRORS, _PollError) as exc:
+                    if self._stop.is_set():
+                        break
+                    failures += 1
+                    problem = f"{type(exc).__name__}: {exc}" if not isinstance(exc, _PollError) else str(exc)
+                    if failures == 1:
+                        log.warning("command poll for %s failed (%s); retrying", self.agent.agent_id, problem)
+                    else:
+                        log.debug("command poll for %s failed again: %s", self.agent.agent_id, problem)
+                    if self._stop.wait(self._backoff(failures)):
+                        break
+                    continue
+                except Exception:  # noqa: BLE001 - the loop must outlive any bug
+                    log.exception("command poll for %s: unexpected error", self.agent.agent_id)
+                    failures += 1
+                    if self._stop.wait(self._backoff(failures)):
+                        break
+                    continue
+                if failures:
+                    log.info("command poll for %s works again", self.agent.agent_id)
+                    failures = 0
+                for raw in commands:
+                    if isinstance(raw, dict):
+                        self._dispatch(raw)
+        finally:
+            self.client._drop_connection()
+
+    def _backoff(self, failures: int) -> float:
+        cap = min(self.client.backoff_max, self.client.backoff_base * 2 ** (failures - 1))
+        return cap / 2 + self._rng.uniform(0, cap / 2)
+
+    def _dispatch(self, raw: dict[str, Any]) -> None:
+        cmd = Command(self, raw)
+        if self._stop.is_set():  # fetched while shutting down: say so rather than leave it hanging
+            self.ack(cmd, "rejected", "the agent's client is shutting down", attempts=1)
+            return
+        worker = threading.Thread(
+            target=self._handle, args=(cmd,), name=f"helicarrier-{cmd.kind}", daemon=True
+        )
+        with self._lock:
+            self._workers.add(worker)
+        worker.start()
+
+    # -- one command ---------------------------------------------------------------------------------
+
+    def _handle(self, cmd: Command) -> None:
+        try:
+            handler = self.handlers.get(cmd.kind)
+            try:
+                if handler is None:
+                    raise CommandRejected(f"this agent takes no {cmd.kind} commands")
+                message = handler(cmd)
+            except CommandRejected as exc:
+                if cmd.accepted:
+                    self._finish(cmd, "failed", f"rejected after accepting: {exc.reason}")
+                else:
+                    self.ack(cmd, "rejected", exc.reason)
+            except Exception as exc:  # noqa: BLE001 - a broken handler is reported, never raised
+                log.exception("%s handler of %s failed", cmd.kind, self.agent.agent_id)
+                self._finish(cmd, "failed", f"{type(exc).__name__}: {exc}")
+            else:
+                cmd.accept()
+                self._finish(cmd, "completed", "done" if message is None else str(message))
+            self.handled += 1
+        except Exception:  # noqa: BLE001
+            log.exception("answering %r failed", cmd)
+        finally:
+            self.client._drop_connection()
+            with self._lock:
+                self._workers.discard(threading.current_thread())
+
+    def _finish(self, cmd: Command, state: str, message: str) -> None:
+        # What the agent reported while obeying (its session's end, logs) lands before the answer: the
+        # server then sees the session end "killed" through the normal path, and no usage after a kill.
+        self.client.flush(timeout=min(5.0, self.client.timeout))
+        self.ack(cmd, state, message)
+
+    def ack(
+        self, cmd: Command, state: str, message: str | None = None, *, attempts: int | None = None
+    ) -> bool:
+        """Answer a command, retrying what may not have reached the server. A 409 (the command already
+        moved on, e.g. a repeated answer that had succeeded) counts as done."""
+        if message is not None and len(message) > MAX_ACK_MESSAGE:
+            message = message[: MAX_ACK_MESSAGE - 1] + "…"
+        body = json.dumps({"agent_id": cmd.agent_id, "state": state, "message": message}).encode()
+        path = f"/api/v1/commands/{quote(cmd.id, safe='')}/ack"
+        headers = {"Content-Type": "application/json"}
+        tries = attempts if attempts is not None else self.client.max_retries + 1
+        for attempt in range(1, tries + 1):
+            try:
+                resp = self.client._request("POST", path, body, headers)
+            except _TRANSPORT_ERRORS as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if resp.status == 200:
+                    return True
+                if resp.status == 409:
+                    log.debug("%s ack of %r: already past it (%s)", state, cmd, _error_text(resp))
+                    return True
+                if resp.status not in _RETRY_STATUSES:
+                    log.warning(
+                        "%s ack of %r refused: HTTP %d %s", state, cmd, resp.status, _error_text(resp)
+                    )
+                    return False
+                problem = f"HTTP {resp.status}: {_error_text(resp)}"
+            if attempt == tries:
+                log.warning(
+                    "giving up on the %s ack of %r after %d attempts: %s", state, cmd, attempt, problem
+                )
+                return False
+            log.debug("%s ack of %r failed (%s); retrying", state, cmd, problem)
+            if self.client._abort.wait(self._backoff(attempt)):
+                return False
+        return False
+
+
+class _PollError(Exception):
+    """The server answered the poll with something other than a command list."""

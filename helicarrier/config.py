@@ -38,6 +38,16 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "HELICARRIER_MAX_BODY_BYTES": ("5242880", "Largest ingest request body (413 above)."),
     "HELICARRIER_MAX_BATCH_EVENTS": ("5000", "Most events in one v2 batch (413 above)."),
     "HELICARRIER_OFFLINE_AFTER_S": ("60", "An agent without a heartbeat for this long shows as offline."),
+    "HELICARRIER_SCHEDULER": (
+        "on",
+        "`off`: web processes run no background jobs (run `python -m helicarrier scheduler` instead).",
+    ),
+    "HELICARRIER_COMMAND_TTL_S": ("300", "A command not fetched by its agent within this time expires."),
+    "HELICARRIER_MAX_TASK_BYTES": ("16384", "Largest injected task (413 above)."),
+    "HELICARRIER_KILL_SETTLE_S": (
+        "30",
+        "A confirmed kill is verified once no usage arrived from the agent for this long.",
+    ),
 }
 
 
@@ -59,6 +69,9 @@ class Settings:
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch_events: int = 5000
     offline_after_s: int = 60
+    command_ttl_s: int = 300
+    max_task_bytes: int = 16 * 1024
+    kill_settle_s: int = 30
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -106,6 +119,9 @@ def load_settings(**overrides: object) -> Settings:
         max_body_bytes=int(_env("HELICARRIER_MAX_BODY_BYTES", str(5 * 1024 * 1024))),
         max_batch_events=int(_env("HELICARRIER_MAX_BATCH_EVENTS", "5000")),
         offline_after_s=int(_env("HELICARRIER_OFFLINE_AFTER_S", "60")),
+        command_ttl_s=int(_env("HELICARRIER_COMMAND_TTL_S", "300")),
+        max_task_bytes=int(_env("HELICARRIER_MAX_TASK_BYTES", "16384")),
+        kill_settle_s=int(_env("HELICARRIER_KILL_SETTLE_S", "30")),
     )
     if overrides:
         settings = replace(settings, **overrides)

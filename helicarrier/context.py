@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from helicarrier.config import Settings, load_settings
+from helicarrier.control.service import ControlLimits, ControlService
 from helicarrier.data.engine import make_engine
 from helicarrier.data.repository import Repository
 from helicarrier.data.schema import SchemaStatus, ensure_schema
@@ -23,6 +24,7 @@ class AppContext:
     schema: SchemaStatus
     price_books: PriceBooks
     ingest: IngestService
+    control: ControlService
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -42,4 +44,16 @@ def build_context(settings: Settings | None = None) -> AppContext:
     repo = Repository(engine)
     price_books = load_price_books(repo, settings.pricing_version)
     ingest = IngestService(repo, price_books, max_batch_events=settings.max_batch_events)
-    return AppContext(settings=settings, repo=repo, schema=status, price_books=price_books, ingest=ingest)
+    control = ControlService(
+        repo,
+        price_books,
+        ControlLimits(
+            ttl_s=settings.command_ttl_s,
+            max_task_bytes=settings.max_task_bytes,
+            offline_after_s=settings.offline_after_s,
+            kill_settle_s=settings.kill_settle_s,
+        ),
+    )
+    return AppContext(
+        settings=settings, repo=repo, schema=status, price_books=price_books, ingest=ingest, control=control
+    )

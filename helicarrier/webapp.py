@@ -7,15 +7,23 @@ from dash import html
 from flask import jsonify
 
 from helicarrier import callbacks, layouts
+from helicarrier.alerts import routes as alert_routes
 from helicarrier.api import errors as api_errors
 from helicarrier.auth import web as web_auth
 from helicarrier.config import PROJECT_ROOT, Settings
 from helicarrier.context import AppContext, build_context
+from helicarrier.control import routes as control_routes
 from helicarrier.ingest import routes as ingest_routes
 from helicarrier.layouts.shell import shell_layout
+from helicarrier.reports import routes as report_routes
+from helicarrier.scheduler.runner import Scheduler, should_start_in_web_process
 
 
-def create_app(settings: Settings | None = None, *, context: AppContext | None = None) -> dash.Dash:
+def create_app(
+    settings: Settings | None = None, *, context: AppContext | None = None, start_scheduler: bool = False
+) -> dash.Dash:
+    """The Dash app. ``start_scheduler``: run background jobs here too (only the elected leader among all
+    processes on the database actually runs them); servers pass True, tests and tools leave it off."""
     ctx = context or build_context(settings)
     app = dash.Dash(
         __name__,
@@ -47,5 +55,12 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     web_auth.install(app, ctx)
     api_errors.install(server)
     server.register_blueprint(ingest_routes.bp)
+    server.register_blueprint(control_routes.bp)
+    server.register_blueprint(report_routes.bp)
+    server.register_blueprint(alert_routes.bp)
     callbacks.register_all(app, ctx)
+    if start_scheduler and should_start_in_web_process():
+        scheduler = Scheduler(ctx)
+        scheduler.start()
+        server.config["HELICARRIER_SCHEDULER"] = scheduler
     return app

@@ -32,6 +32,16 @@ def require_scope(scope: str) -> Callable:
             if info is None:
                 raise ApiError(401, "invalid_token", "the token is unknown or revoked")
             if not has_scope(info.scopes, scope):
+                if scope in ("control", "admin"):
+                    # A refused attempt to act is itself worth knowing about.
+                    current_app.config["HELICARRIER"].repo.record_audit(
+                        actor=f"token:{info.name}",
+                        actor_kind="token",
+                        action=f"api:{request.path}"[:64],
+                        outcome="refused",
+                        reason=f"token lacks the {scope} scope",
+                        remote_addr=request.remote_addr,
+                    )
                 raise ApiError(
                     403,
                     "insufficient_scope",

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
+from helicarrier.analytics import schemas as a
 from helicarrier.ingest import schemas as s
 
 
@@ -37,6 +38,41 @@ class NormalizeResponse(BaseModel):
 
 
 @dataclass(frozen=True)
+class Param:
+    """A path or query parameter."""
+
+    name: str
+    description: str
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    where: str = "query"
+    required: bool = False
+    repeat: bool = False  # may be given several times (an array in OpenAPI terms)
+
+    def document(self) -> dict[str, Any]:
+        schema = {"type": "array", "items": self.schema} if self.repeat else self.schema
+        out: dict[str, Any] = {
+            "name": self.name,
+            "in": self.where,
+            "required": self.required or self.where == "path",
+            "description": self.description,
+            "schema": schema,
+        }
+        if self.repeat:
+            out["style"], out["explode"] = "form", True
+        return out
+
+
+_DATE = "A date YYYY-MM-DD (a whole local day in `tz`) or an ISO 8601 time with an offset."
+_RANGE = (
+    Param("from", f"Start. {_DATE} Default: 30 days before `to`."),
+    Param("to", f"End. {_DATE} A date is included, a time excluded. Default: today."),
+    Param(
+        "tz", "IANA time zone of dates and day buckets. Default UTC.", {"type": "string", "default": "UTC"}
+    ),
+)
+
+
+@dataclass(frozen=True)
 class Operation:
     path: str
     method: str
@@ -46,6 +82,7 @@ class Operation:
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
     headers: tuple[str, ...] = ()
     errors: tuple[int, ...] = (400, 401, 403, 413, 415, 422)
+    params: tuple[Param, ...] = ()
 
 
 OPERATIONS: list[Operation] = [
@@ -66,6 +103,96 @@ OPERATIONS: list[Operation] = [
         "ingest",
         s.UsageData,
         {200: NormalizeResponse},
+    ),
+    Operation(
+        "/api/v1/sessions",
+        "get",
+        "Sessions (the Ledger): filtered, sorted, cursor-paginated",
+        "read",
+        responses={200: a.SessionsResponse},
+        errors=(401, 403, 422),
+        params=(
+            Param("agent", "Agent id(s); repeat or comma-separate.", repeat=True),
+            Param("model", "Model(s).", repeat=True),
+            Param("provider", "Provider(s).", repeat=True),
+            Param(
+                "status",
+                "Status(es).",
+                {"type": "string", "enum": ["running", "succeeded", "failed", "timeout", "killed"]},
+                repeat=True,
+            ),
+            Param("label", "`key=value`; repeat for several (same key: any of them).", repeat=True),
+            Param("from", f"Sessions started at or after. {_DATE}"),
+            Param("to", f"Sessions started before. {_DATE} A date is included."),
+            Param("tz", "Time zone of dates in from/to. Default UTC."),
+            Param("q", "Case-insensitive text in the task or the error."),
+            Param(
+                "sort",
+                "Sort column.",
+                {
+                    "type": "string",
+                    "enum": [
+                        "started_at",
+                        "cost_nanos",
+                        "runtime_s",
+                        "total_tokens",
+                        "agent_id",
+                        "model",
+                        "status",
+                    ],
+                    "default": "started_at",
+                },
+            ),
+            Param("order", "Sort order.", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
+            Param("cursor", "`next_cursor` of the previous page."),
+            Param("limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}),
+        ),
+    ),
+    Operation(
+        "/api/v1/sessions/{session_id}",
+        "get",
+        "One session: usage timeline, logs, commands, token and cost breakdown",
+        "read",
+        responses={200: a.SessionDetailResponse},
+        errors=(401, 403, 404),
+        params=(Param("session_id", "The session id.", where="path"),),
+    ),
+    Operation(
+        "/api/v1/usage",
+        "get",
+        "Usage totals and a daily or hourly series of cost and tokens",
+        "read",
+        responses={200: a.UsageResponse},
+        errors=(401, 403, 422),
+        params=(
+            *_RANGE,
+            Param(
+                "group_by",
+                "Split the series by: nothing (day), model, provider or agent.",
+                {"type": "string", "enum": ["day", "model", "provider", "agent"], "default": "day"},
+            ),
+            Param(
+                "granularity",
+                "Day buckets (local days in tz) or hour buckets (ranges up to 31 days).",
+                {"type": "string", "enum": ["day", "hour"], "default": "day"},
+            ),
+        ),
+    ),
+    Operation(
+        "/api/v1/models/matrix",
+        "get",
+        "Model x task kind success matrix with 95% intervals, ranking and ties",
+        "read",
+        responses={200: a.ModelMatrixResponse},
+        errors=(401, 403, 422),
+        params=(
+            *_RANGE,
+            Param(
+                "min_samples",
+                "Cells with fewer sessions are marked insufficient.",
+                {"type": "integer", "minimum": 1, "default": 20},
+            ),
+        ),
     ),
 ]
 
@@ -96,11 +223,11 @@ def openapi_document() -> dict[str, Any]:
         if reqs:
             schema = ref[reqs[0]] if len(reqs) == 1 else {"oneOf": [ref[m] for m in reqs]}
             entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
-        if op.headers:
+        if op.headers or op.params:
             entry["parameters"] = [
                 {"name": h, "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255}}
                 for h in op.headers
-            ]
+            ] + [p.document() for p in op.params]
         for status, model in op.responses.items():
             resp: dict[str, Any] = {"description": "OK" if status == 200 else "Partial success"}
             if model is not None:

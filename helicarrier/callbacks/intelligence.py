@@ -1,11 +1,240 @@
-"""Intelligence callbacks."""
+"""Intelligence callbacks: read the controls, ask the repository, shape figures and tables.
+
+Each chart and table is drawn from one frame (``*_frame`` below); its CSV download recomputes the same frame
+from the same controls, so the file holds exactly what the chart shows, with the active filters."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 import dash
+import pandas as pd
+from dash import Input, Output, State, no_update
+from dash import ctx as dash_ctx
 
 from helicarrier.context import AppContext
+from helicarrier.data.types import utcnow
+from helicarrier.layouts.intelligence import HOURLY_MAX_DAYS, MIN_SAMPLES, TOKEN_KINDS, default_range
+from helicarrier.layouts.intelligence_charts import (
+    chart_frame,
+    cost_figure,
+    heatmap_figure,
+    heatmap_height,
+    tokens_figure,
+)
+from helicarrier.layouts.intelligence_matrix import ALL_KINDS, matrix_cells, ranked_rows, value_rows
+from helicarrier.layouts.intelligence_panels import (
+    kpi_cards,
+    mtd_view,
+    ranked_table,
+    reports_list,
+    value_table,
+)
+from helicarrier.layouts.ledger_csv import records_download
+from helicarrier.layouts.ledger_filters import day_bounds
+from helicarrier.reports.jobs import list_reports
+
+DOWNLOADS = ("totals", "cost", "tokens", "mtd", "matrix", "ranked", "value")
+TOKEN_LABELS = dict(TOKEN_KINDS)
+
+
+@dataclass(frozen=True)
+class Query:
+    """The page's controls, resolved: a UTC half-open range [start, end) of whole days in ``tz``."""
+
+    first: str
+    last: str
+    tz: str
+    start: datetime
+    end: datetime
+    group: str = "model"
+    granularity: str = "day"
+
+    @property
+    def days(self) -> int:
+        return max(1, round((self.end - self.start).total_seconds() / 86400))
+
+    @property
+    def label(self) -> str:
+        return f"{self.first}_{self.last}_{self.tz.replace('/', '-')}"
+
+
+def make_query(start_date, end_date, tz, group=None, granularity=None) -> Query:
+    first, last = default_range()
+    first, last = (start_date or first)[:10], (end_date or last)[:10]
+    if last < first:
+        first, last = last, first
+    tz = tz or "UTC"
+    lo, hi = day_bounds(first, last, tz)
+    hourly = granularity == "hour" and (hi - lo).total_seconds() <= HOURLY_MAX_DAYS * 86400
+    return Query(first, last, tz, lo, hi, group or "model", "hour" if hourly else "day")
+
+
+def series(ctx: AppContext, q: Query) -> pd.DataFrame:
+    return ctx.repo.usage_series(q.start, q.end, group_by=q.group, tz=q.tz, granularity=q.granularity)
+
+
+def cost_frame(ctx: AppContext, q: Query) -> pd.DataFrame:
+    return chart_frame(series(ctx, q), ["cost_nanos", "unpriced_events"])
+
+
+def tokens_frame(ctx: AppContext, q: Query, kind: str) -> pd.DataFrame:
+    return chart_frame(series(ctx, q), [kind])
+
+
+def matrix_frame(ctx: AppContext, q: Query) -> pd.DataFrame:
+    return ctx.repo.model_matrix(q.start, q.end)
+
+
+def download_payload(
+    ctx: AppContext, which: str, q: Query, token_kind: str, matrix_kind: str
+) -> dict[str, Any]:
+    """The CSV of one chart or table, for the controls as they are."""
+    kind_label = "all-kinds" if matrix_kind == ALL_KINDS else matrix_kind
+    if which == "totals":
+        totals = ctx.repo.usage_totals(q.start, q.end)
+        return records_download(f"totals-{q.label}", [{"from": q.first, "to": q.last, "tz": q.tz, **totals}])
+    if which == "cost":
+        return records_download(f"cost-by-{q.group}-{q.granularity}-{q.label}", cost_frame(ctx, q))
+    if which == "tokens":
+        frame = tokens_frame(ctx, q, token_kind)
+        return records_download(f"{token_kind}-by-{q.group}-{q.granularity}-{q.label}", frame)
+    if which == "mtd":
+        mtd = ctx.repo.month_to_date(utcnow(), tz=q.tz)
+        return records_download(f"month-to-date-{q.tz}", [{"tz": q.tz, **mtd}])
+    frame = matrix_frame(ctx, q)
+    if which == "matrix":
+        return records_download(f"model-matrix-{q.label}", matrix_cells(frame, MIN_SAMPLES))
+    if which == "ranked":
+        return records_download(
+            f"model-ranking-{kind_label}-{q.label}", ranked_rows(frame, matrix_kind, MIN_SAMPLES)
+        )
+    rows = value_rows(frame, matrix_kind, MIN_SAMPLES)
+    return records_download(f"successes-per-dollar-{kind_label}-{q.label}", rows)
+
+
+def _range_note(q: Query, unpriced: int) -> str:
+    note = f"{q.first} → {q.last} · {q.tz} · per {q.granularity}"
+    return note + (f" · {unpriced:,} unpriced events not in cost" if unpriced else "")
 
 
 def register(app: dash.Dash, ctx: AppContext) -> None:
-    """No callbacks yet."""
+    dates = [Input("intelligence-dates", "start_date"), Input("intelligence-dates", "end_date")]
+
+    @app.callback(
+        Output("intelligence-granularity", "options"),
+        Output("intelligence-granularity", "value"),
+        *dates,
+        State("intelligence-granularity", "value"),
+    )
+    def granularity(start, end, value):
+        q = make_query(start, end, "UTC")
+        short = q.days <= HOURLY_MAX_DAYS
+        options = [
+            {"label": "Day", "value": "day"},
+            {"label": "Hour", "value": "hour", "disabled": not short},
+        ]
+        return options, value if short else "day"
+
+    @app.callback(
+        Output("intelligence-kpis", "children"),
+        Output("intelligence-totals-note", "children"),
+        *dates,
+        Input("intelligence-tz", "value"),
+    )
+    def totals(start, end, tz):
+        q = make_query(start, end, tz)
+        return kpi_cards(ctx.repo.usage_totals(q.start, q.end)), f"{q.first} → {q.last} · {q.tz}"
+
+    @app.callback(
+        Output("intelligence-cost-chart", "figure"),
+        Output("intelligence-cost-note", "children"),
+        Output("intelligence-tokens-chart", "figure"),
+        Output("intelligence-tokens-note", "children"),
+        *dates,
+        Input("intelligence-tz", "value"),
+        Input("intelligence-group", "value"),
+        Input("intelligence-granularity", "value"),
+        Input("intelligence-token-kind", "value"),
+    )
+    def charts(start, end, tz, group, gran, kind):
+        q = make_query(start, end, tz, group, gran)
+        kind = kind if kind in TOKEN_LABELS else "input_tokens"
+        data = series(ctx, q)
+        costs = chart_frame(data, ["cost_nanos", "unpriced_events"])
+        tokens = chart_frame(data, [kind])
+        unpriced = int(costs["unpriced_events"].sum()) if not costs.empty else 0
+        return (
+            cost_figure(costs),
+            _range_note(q, unpriced),
+            tokens_figure(tokens, kind, TOKEN_LABELS[kind]),
+            _range_note(q, 0),
+        )
+
+    @app.callback(Output("intelligence-mtd", "children"), Input("intelligence-tz", "value"))
+    def month_to_date(tz):
+        tz = tz or "UTC"
+        return mtd_view(ctx.repo.month_to_date(utcnow(), tz=tz), tz)
+
+    @app.callback(
+        Output("intelligence-matrix-chart", "figure"),
+        Output("intelligence-matrix-chart", "style"),
+        Output("intelligence-matrix-note", "children"),
+        Output("intelligence-matrix-kind", "options"),
+        Output("intelligence-ranked", "children"),
+        Output("intelligence-value", "children"),
+        Output("intelligence-ranked-hint", "style"),
+        *dates,
+        Input("intelligence-tz", "value"),
+        Input("intelligence-matrix-kind", "value"),
+    )
+    def matrix(start, end, tz, kind):
+        q = make_query(start, end, tz)
+        frame = matrix_frame(ctx, q)
+        cells = matrix_cells(frame, MIN_SAMPLES)
+        kinds = sorted({str(k) for k in frame["task_kind"].dropna()}) if not frame.empty else []
+        kind = kind if kind in kinds else ALL_KINDS
+        options = [{"label": "All task kinds", "value": ALL_KINDS}] + [
+            {"label": k, "value": k} for k in kinds
+        ]
+        sessions = int(frame["total"].sum()) if not frame.empty else 0
+        note = f"{sessions:,} finished sessions · {q.first} → {q.last}"
+        return (
+            heatmap_figure(cells, MIN_SAMPLES),
+            {"height": f"{heatmap_height(cells)}px"},
+            note,
+            options,
+            ranked_table(ranked_rows(frame, kind, MIN_SAMPLES)),
+            value_table(value_rows(frame, kind, MIN_SAMPLES)),
+            None if kind == ALL_KINDS else {"display": "none"},
+        )
+
+    @app.callback(
+        Output("intelligence-reports", "children"), Input("intelligence-reports-refresh", "n_clicks")
+    )
+    def reports(_n):
+        return reports_list(list_reports(ctx.settings.data_dir))
+
+    @app.callback(
+        Output("intelligence-download", "data"),
+        *(Input(f"intelligence-dl-{k}", "n_clicks") for k in DOWNLOADS),
+        State("intelligence-dates", "start_date"),
+        State("intelligence-dates", "end_date"),
+        State("intelligence-tz", "value"),
+        State("intelligence-group", "value"),
+        State("intelligence-granularity", "value"),
+        State("intelligence-token-kind", "value"),
+        State("intelligence-matrix-kind", "value"),
+        prevent_initial_call=True,
+    )
+    def download(*args):
+        start, end, tz, group, gran, kind, matrix_kind = args[len(DOWNLOADS) :]
+        trigger = dash_ctx.triggered_id or ""
+        which = trigger.removeprefix("intelligence-dl-")
+        if which not in DOWNLOADS or not any(args[: len(DOWNLOADS)]):
+            return no_update
+        q = make_query(start, end, tz, group, gran)
+        kind = kind if kind in TOKEN_LABELS else "input_tokens"
+        return download_payload(ctx, which, q, kind, matrix_kind or ALL_KINDS)

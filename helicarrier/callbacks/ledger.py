@@ -1,11 +1,205 @@
-"""Ledger callbacks."""
+"""Ledger callbacks: thin wiring between the page and the repository's session queries."""
 
 from __future__ import annotations
 
-import dash
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
 
+import dash
+from dash import Input, Output, State, no_update
+
+from helicarrier.analytics.filters import SessionFilters
 from helicarrier.context import AppContext
+from helicarrier.formatting import NANOS_PER_USD
+from helicarrier.layouts.ledger import EXPORT_CAP
+from helicarrier.layouts.ledger_csv import csv_download
+from helicarrier.layouts.ledger_detail import not_found, session_view
+from helicarrier.layouts.ledger_filters import FILTER_IDS, MULTI_FILTERS, build_filters
+from helicarrier.layouts.ledger_grid import BLOCK_SIZE, grid_row, sort_from_model
+from helicarrier.layouts.ledger_timeline import usage_csv_rows
+
+EXPORT_CHUNK = 5000
+SESSION_CSV_COLUMNS = (
+    "id",
+    "started_at",
+    "ended_at",
+    "agent_id",
+    "model",
+    "provider",
+    "task",
+    "task_kind",
+    "status",
+    "error",
+    "runtime_s",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost_nanos",
+    "cost_usd",
+    "unpriced_events",
+    "pricing_version",
+    "labels",
+)
+
+
+def _filter_deps(kind: type) -> list:
+    """The filter controls, in build_filters' argument order."""
+    return [
+        *(kind(i, "value") for i in FILTER_IDS),
+        kind("ledger-dates", "start_date"),
+        kind("ledger-dates", "end_date"),
+        kind("ledger-search", "value"),
+    ]
+
+
+def _options(values: list[Any] | None) -> list[dict[str, str]]:
+    out = []
+    for v in values or []:
+        value = v.get("value") if isinstance(v, dict) else v
+        if value is not None:
+            out.append(
+                {"label": str(v.get("label", value)) if isinstance(v, dict) else str(value), "value": value}
+            )
+    return out
+
+
+def csv_cell(row: dict[str, Any], key: str) -> Any:
+    if key == "cost_usd":
+        return None if row.get("cost_nanos") is None else Decimal(row["cost_nanos"]) / NANOS_PER_USD
+    v = row.get(key)
+    if key == "labels":
+        return ";".join(f"{k}={val}" for k, val in sorted((v or {}).items()))
+    return v.isoformat() if hasattr(v, "isoformat") else v
+
+
+def export_rows(
+    ctx: AppContext, filters: SessionFilters, sort: str, descending: bool, cap: int
+) -> tuple[list, bool]:
+    """At most ``cap`` session rows for the CSV, paged by cursor; and whether more matched."""
+    rows: list[list[Any]] = []
+    cursor = None
+    while len(rows) < cap:
+        page = ctx.repo.sessions_page(
+            filters, sort=sort, descending=descending, cursor=cursor, limit=min(EXPORT_CHUNK, cap - len(rows))
+        )
+        rows.extend([csv_cell(r, k) for k in SESSION_CSV_COLUMNS] for r in page.rows)
+        cursor = page.next_cursor
+        if not cursor or not page.rows:
+            return rows, False
+    return rows, True
+
+
+def rows_response(ctx: AppContext, request: dict | None, filters: SessionFilters) -> dict[str, Any]:
+    """One block of the infinite row model; the row count is told once the last block is reached."""
+    request = request or {}
+    start = int(request.get("startRow") or 0)
+    end = int(request.get("endRow") or start + BLOCK_SIZE)
+    limit = max(1, min(end - start, 1000))
+    sort, descending = sort_from_model(request.get("sortModel"))
+    rows = ctx.repo.sessions_rows(filters, sort=sort, descending=descending, offset=start, limit=limit)
+    count = start + len(rows) if len(rows) < limit else -1
+    return {"rowData": [grid_row(r) for r in rows], "rowCount": count}
 
 
 def register(app: dash.Dash, ctx: AppContext) -> None:
-    """No callbacks yet."""
+    @app.callback(
+        *(Output(i, "options") for i in FILTER_IDS),
+        Input("ledger-options-load", "data"),
+    )
+    def load_options(_):
+        opts = ctx.repo.filter_options()
+        return tuple(_options(opts.get(key)) for _, _, key in MULTI_FILTERS)
+
+    @app.callback(
+        *(Output(i, "value") for i in FILTER_IDS),
+        Output("ledger-dates", "start_date"),
+        Output("ledger-dates", "end_date"),
+        Output("ledger-search", "value"),
+        Input("ledger-clear", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def clear(_n):
+        return (*([] for _ in FILTER_IDS), None, None, "")
+
+    @app.callback(Output("ledger-count", "children"), *_filter_deps(Input))
+    def count(*values):
+        n = ctx.repo.session_count(build_filters(*values))
+        return f"{n:,} session{'s' if n != 1 else ''}"
+
+    # A filter changed: the grid drops its cached blocks and asks again (getRowsRequest below).
+    app.clientside_callback(
+        """function() {
+            const api = window.dash_ag_grid && window.dash_ag_grid.getApi('ledger-grid');
+            if (api) { api.purgeInfiniteCache(); }
+            return Date.now();
+        }""",
+        Output("ledger-refresh", "data"),
+        *_filter_deps(Input),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output("ledger-grid", "getRowsResponse"),
+        Input("ledger-grid", "getRowsRequest"),
+        *_filter_deps(State),
+        prevent_initial_call=True,
+    )
+    def rows(request, *values):
+        if request is None:
+            return no_update
+        return rows_response(ctx, request, build_filters(*values))
+
+    @app.callback(
+        Output("ledger-nav", "pathname"),
+        Input("ledger-grid", "cellClicked"),
+        prevent_initial_call=True,
+    )
+    def open_session(clicked):
+        row_id = (clicked or {}).get("rowId")
+        if not row_id:
+            return no_update
+        return f"/ledger/{quote(str(row_id), safe='')}"
+
+    @app.callback(
+        Output("ledger-download", "data"),
+        Output("ledger-download-note", "children"),
+        Input("ledger-download-btn", "n_clicks"),
+        State("ledger-grid", "getRowsRequest"),
+        *_filter_deps(State),
+        prevent_initial_call=True,
+    )
+    def download(_n, request, *values):
+        filters = build_filters(*values)
+        sort, descending = sort_from_model((request or {}).get("sortModel"))
+        rows, more = export_rows(ctx, filters, sort, descending, EXPORT_CAP)
+        if more:
+            total = ctx.repo.session_count(filters)
+            note = (
+                f"Downloaded the first {len(rows):,} of {total:,} matching sessions "
+                f"(the cap is {EXPORT_CAP:,})."
+            )
+        else:
+            note = f"Downloaded {len(rows):,} session{'s' if len(rows) != 1 else ''}."
+        return csv_download("sessions", SESSION_CSV_COLUMNS, rows), note
+
+    @app.callback(Output("ledger-detail-body", "children"), Input("ledger-detail-id", "data"))
+    def detail(session_id):
+        found = ctx.repo.session_detail(session_id) if session_id else None
+        return session_view(found) if found else not_found(session_id or "")
+
+    @app.callback(
+        Output("ledger-detail-download", "data"),
+        Input("ledger-detail-download-btn", "n_clicks"),
+        State("ledger-detail-id", "data"),
+        prevent_initial_call=True,
+    )
+    def download_usage(_n, session_id):
+        found = ctx.repo.session_detail(session_id) if session_id else None
+        if not found:
+            return no_update
+        header, rows = usage_csv_rows(found.get("usage") or [])
+        return csv_download(f"session-{session_id}-usage", header, rows)

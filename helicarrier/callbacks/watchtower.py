@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import dash
-from dash import ALL, Input, Output, Patch, State, html, no_update
+from dash import ALL, MATCH, Input, Output, Patch, State, html, no_update
 from dash import ctx as dash_ctx
 
+from helicarrier.auth.passwords import role_allows
+from helicarrier.auth.web import current_user, require_role, role_callback
 from helicarrier.context import AppContext
 from helicarrier.data.types import utcnow
 from helicarrier.fleet import grid
@@ -92,17 +96,65 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Output("watchtower-detail", "title"),
         Output("watchtower-detail-body", "children"),
         Input({"type": "watchtower-card", "agent": ALL}, "n_clicks"),
+        State("watchtower-detail", "is_open"),
+        State("watchtower-detail", "title"),
         prevent_initial_call=True,
     )
-    def open_detail(_clicks):
-        # Re-rendered cards come with n_clicks=0 and also trigger this: only a real click opens the drawer.
-        if not any(t["value"] for t in dash_ctx.triggered) or not isinstance(dash_ctx.triggered_id, dict):
+    def open_detail(_clicks, is_open, title):
+        # Re-rendered cards also trigger this, all at once and with n_clicks 0 or the count they had: only a
+        # real click (one card) opens the drawer, and it does not redraw an open drawer (a kill reason being
+        # typed there would be lost).
+        triggered = dash_ctx.triggered
+        if len(triggered) != 1 or not triggered[0]["value"] or not isinstance(dash_ctx.triggered_id, dict):
             return no_update, no_update, no_update
         agent_id = dash_ctx.triggered_id["agent"]
         detail = ctx.repo.agent_detail(agent_id)
+        if is_open and detail is not None and title == detail["agent"]["name"]:
+            return no_update, no_update, no_update
         if detail is None:
             return True, agent_id, html.Div("This agent is gone.", className="muted")
-        return True, detail["agent"]["name"], agent_detail(detail, utcnow(), ctx.settings.offline_after_s)
+        user = current_user()
+        operator = user is not None and role_allows(user.role, "operator")
+        body = agent_detail(detail, utcnow(), ctx.settings.offline_after_s, can_control=operator)
+        return True, detail["agent"]["name"], body
+
+    # The drawer's Kill (operators only; the server refuses the callbacks for viewers).
+    @role_callback(
+        app,
+        "operator",
+        Output({"type": "detail-kill-box", "agent": MATCH}, "style"),
+        Input({"type": "detail-kill-open", "agent": MATCH}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def show_kill_confirmation(n):
+        require_role("operator")
+        return {"display": "block"} if (n or 0) % 2 == 1 else {"display": "none"}
+
+    @role_callback(
+        app,
+        "operator",
+        Output({"type": "detail-kill-result", "agent": MATCH}, "children"),
+        Output({"type": "detail-kill-key", "agent": MATCH}, "data"),
+        Input({"type": "detail-kill-confirm", "agent": MATCH}, "n_clicks"),
+        State({"type": "detail-kill-reason", "agent": MATCH}, "value"),
+        State({"type": "detail-kill-strength", "agent": MATCH}, "value"),
+        State({"type": "detail-kill-key", "agent": MATCH}, "data"),
+        prevent_initial_call=True,
+    )
+    def confirm_kill(n, reason, strength, key):
+        from helicarrier.callbacks.command import issue
+
+        user = require_role("operator")
+        if not n:
+            return no_update, no_update
+        agent_id = dash_ctx.triggered_id["agent"]
+        body = {"kind": "kill", "reason": reason, "strength": strength or "graceful"}
+        command, created, error = issue(ctx, user, agent_id, body, key)
+        if error:
+            return html.Span(error, className="text-danger"), no_update
+        note = "" if created else " (already sent)"
+        text = f"Kill sent{note}: command {command['id'][:8]} is {command['state']}; the card turns killed "
+        return html.Span(text + "when the agent confirms.", className="text-success"), uuid.uuid4().hex
 
     @app.callback(
         Output("pulse-log", "children"),

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Text,
@@ -60,11 +61,27 @@ class Agent(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+_SORT_INCLUDE = ["cost_nanos", "total_tokens", "runtime_ms"]
+
+
 class Session(Base):
     __tablename__ = "sessions"
     __table_args__ = (
-        Index("ix_sessions_agent_started", "agent_id", "started_at"),
-        Index("ix_sessions_model_started", "model", "started_at"),
+        # Each sort of the Ledger is a keyset on (sort column[, started_at], id), served by one index;
+        # the agent, model and status ones also serve "filter + date range".
+        Index("ix_sessions_started_id", "started_at", "id"),
+        # On PostgreSQL these two also carry the sort columns: "an agent's (or a model's) sessions by cost"
+        # is then read from the index alone (see sessions._fetch).
+        Index("ix_sessions_agent_started", "agent_id", "started_at", "id", postgresql_include=_SORT_INCLUDE),
+        Index("ix_sessions_model_started", "model", "started_at", "id", postgresql_include=_SORT_INCLUDE),
+        Index("ix_sessions_status_started", "status", "started_at", "id"),
+        # started_at and status ride along so that SQLite checks "in this range / with this status" on the
+        # index entry while walking it, before reading the row (measured: 25 ms -> 0.8 ms for a page).
+        Index("ix_sessions_cost_id", "cost_nanos", "id", "started_at", "status"),
+        Index("ix_sessions_tokens_id", "total_tokens", "id", "started_at", "status"),
+        Index("ix_sessions_runtime_id", "runtime_ms", "id", "started_at", "status"),
+        # Session analytics read whole UTC days from session_rollups and the ragged ends from here.
+        Index("ix_sessions_ended_at", "ended_at"),
     )
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -74,10 +91,12 @@ class Session(Base):
     task: Mapped[str | None] = mapped_column(Text)
     task_kind: Mapped[str | None] = mapped_column(String(100))
     labels: Mapped[dict | None] = mapped_column(JSONType)
-    status: Mapped[str] = mapped_column(String(20), default="running", index=True)
+    status: Mapped[str] = mapped_column(String(20), default="running")
     error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # ended_at - started_at in ms once the session ended (None while running), kept by the ingest path.
+    runtime_ms: Mapped[int | None] = mapped_column(BigInteger)
     # Running totals kept at ingest time so the ledger never sums raw events.
     usage_events: Mapped[int] = mapped_column(Integer, default=0)
     input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -85,6 +104,8 @@ class Session(Base):
     cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     reasoning_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    # input + output, as usage_events.total_tokens: a column so that the Ledger can sort by it on an index.
+    total_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     cost_nanos: Mapped[int] = mapped_column(BigInteger, default=0)
     unpriced_events: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -235,10 +256,26 @@ class AlertRule(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    description: Mapped[str | None] = mapped_column(Text)
+    # A resolved alert that fires again within this many seconds reopens (same episode, no new start).
+    reopen_s: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
+    # Inhibition while this rule fires: {"matchers": [...target matchers], "equal": [label names]}.
+    inhibits: Mapped[dict | None] = mapped_column(JSONType)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    # The last evaluation: ok | nodata | error, its time, duration and error message.
+    health: Mapped[str | None] = mapped_column(String(16))
+    last_eval_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_eval_ms: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Alert(Base):
+    """One alert per rule and group, for ever: its fingerprint is unique, and each re-evaluation updates the
+    row (an alert that fires again later starts a new ``episode`` of the same row). The history of its
+    transitions is in ``alert_events``. States: helicarrier.alerts.lifecycle."""
+
     __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_rule_state", "rule_id", "state"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     rule_id: Mapped[int] = mapped_column(Integer, ForeignKey("alert_rules.id", ondelete="CASCADE"))
@@ -255,6 +292,110 @@ class Alert(Base):
     acked_by: Mapped[str | None] = mapped_column(String(100))
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ack_note: Mapped[str | None] = mapped_column(Text)
+    # Labels that describe the group without identifying it (an agent's provider, model), for matching.
+    context: Mapped[dict | None] = mapped_column(JSONType)
+    episode: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_transition_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message: Mapped[str | None] = mapped_column(Text)  # the evaluation error, for an alert in state error
+
+
+class AlertEvent(Base):
+    """Every state change of an alert (and its acknowledgements): append-only history."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_alert_ts", "alert_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("alerts.id", ondelete="CASCADE")
+    )
+    rule_id: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(16))  # breach, hold, reopen, clear, nodata, error, ack
+    value: Mapped[str | None] = mapped_column(String(64))
+    episode: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    details: Mapped[dict | None] = mapped_column(JSONType)
+
+
+class AlertEvalCycle(Base):
+    """One evaluation cycle of all enabled rules: how long it took, what failed, which process ran it."""
+
+    __tablename__ = "alert_eval_cycles"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    rules_evaluated: Mapped[int] = mapped_column(Integer)
+    rules_failed: Mapped[int] = mapped_column(Integer)
+    alerts_changed: Mapped[int] = mapped_column(Integer)
+    queries: Mapped[int] = mapped_column(Integer)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    errors: Mapped[list | None] = mapped_column(JSONType)
+
+
+class AlertReceiver(Base):
+    """A webhook that alert notifications are POSTed to, with Alertmanager's timing settings."""
+
+    __tablename__ = "alert_receivers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Which alerts go to it (label matchers; none: all) and how they are grouped.
+    matchers: Mapped[list | None] = mapped_column(JSONType)
+    group_by: Mapped[list | None] = mapped_column(JSONType)
+    group_wait_s: Mapped[int] = mapped_column(Integer, default=30)
+    group_interval_s: Mapped[int] = mapped_column(Integer, default=300)
+    repeat_interval_s: Mapped[int] = mapped_column(Integer, default=14400)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)  # set when disabled after failures
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertDelivery(Base):
+    """One notification of one group to one receiver, with its attempts: the deliveries log, and the
+    memory of what each group last announced (grouping reads it, so a restart repeats nothing)."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        Index("ix_alert_deliveries_receiver_group", "receiver_id", "group_key", "id"),
+        Index("ix_alert_deliveries_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    receiver_id: Mapped[int] = mapped_column(Integer, ForeignKey("alert_receivers.id", ondelete="CASCADE"))
+    group_key: Mapped[str] = mapped_column(String(64))
+    group_labels: Mapped[dict | None] = mapped_column(JSONType)
+    reason: Mapped[str] = mapped_column(String(16))  # new | changed | repeat
+    status: Mapped[str] = mapped_column(String(16))  # retrying | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    alerts: Mapped[list] = mapped_column(JSONType)  # [[fingerprint, state], ...]
+    payload: Mapped[dict] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IngestStat(Base):
+    """Ingest outcomes per minute (and per writer shard, so concurrent ingest transactions rarely wait on
+    one row): what the ingest rejection-rate alert reads."""
+
+    __tablename__ = "ingest_stats"
+
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # floor(unix seconds / 60)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    accepted: Mapped[int] = mapped_column(BigInteger, default=0)
+    duplicates: Mapped[int] = mapped_column(BigInteger, default=0)
+    rejected: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Silence(Base):
@@ -352,3 +493,160 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(100))
     remote_addr: Mapped[str | None] = mapped_column(String(64), index=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+# -- rollups: kept in the ingest transaction, so analytics never scan raw events ----------------------
+
+
+def _sum_column() -> Mapped[int]:
+    return mapped_column(BigInteger, default=0, server_default="0")
+
+
+class UsageRollup(Base):
+    """Usage events summed per UTC hour x agent x model x provider.
+
+    Hourly, so that a day in any whole-hour time zone is a whole number of buckets (DST included). In a zone
+    whose offset is not a whole hour (India +5:30, Nepal +5:45, ...) an hour bucket that straddles local
+    midnight counts on the local day on which it starts: inside a multi-day series, the first 30 or 45
+    minutes after a local midnight count on the day before. The ends of any requested range are read from
+    usage_events (indexed by ts), so totals, and a series of a single local day, stay exact in every zone.
+    ``model`` is '' for an event that named no model (a key column cannot be NULL).
+    """
+
+    __tablename__ = "usage_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)  # floor(unix seconds / 3600), UTC
+    agent_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    events: Mapped[int] = _sum_column()
+    input_tokens: Mapped[int] = _sum_column()
+    output_tokens: Mapped[int] = _sum_column()
+    cache_read_tokens: Mapped[int] = _sum_column()
+    cache_write_tokens: Mapped[int] = _sum_column()
+    reasoning_tokens: Mapped[int] = _sum_column()
+    cost_nanos: Mapped[int] = _sum_column()  # priced events only
+    unpriced_events: Mapped[int] = _sum_column()
+    reported_cost_nanos: Mapped[int] = _sum_column()
+
+
+class UsageModelRollup(Base):
+    """The same sums per UTC hour x model x provider (no agent): ~50x fewer rows for fleet-wide views."""
+
+    __tablename__ = "usage_model_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    events: Mapped[int] = _sum_column()
+    input_tokens: Mapped[int] = _sum_column()
+    output_tokens: Mapped[int] = _sum_column()
+    cache_read_tokens: Mapped[int] = _sum_column()
+    cache_write_tokens: Mapped[int] = _sum_column()
+    reasoning_tokens: Mapped[int] = _sum_column()
+    cost_nanos: Mapped[int] = _sum_column()
+    unpriced_events: Mapped[int] = _sum_column()
+    reported_cost_nanos: Mapped[int] = _sum_column()
+
+
+class UsageAgentRollup(Base):
+    """The same sums per UTC hour x agent (no model): the per-agent series without the model split."""
+
+    __tablename__ = "usage_agent_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    events: Mapped[int] = _sum_column()
+    input_tokens: Mapped[int] = _sum_column()
+    output_tokens: Mapped[int] = _sum_column()
+    cache_read_tokens: Mapped[int] = _sum_column()
+    cache_write_tokens: Mapped[int] = _sum_column()
+    reasoning_tokens: Mapped[int] = _sum_column()
+    cost_nanos: Mapped[int] = _sum_column()
+    unpriced_events: Mapped[int] = _sum_column()
+    reported_cost_nanos: Mapped[int] = _sum_column()
+
+
+class SessionRollup(Base):
+    """Ended sessions per UTC day of their end x model x task kind x status x failure reason.
+
+    A session counts once it has ended; if it changes afterwards (a late session.start fills in its model,
+    usage arrives after the end) its old contribution is taken out and the new one put in, in the same
+    transaction. ``reason`` is '' for succeeded sessions, else the error up to its first colon (at most 80
+    characters), or the status when there is no error. '' stands for a missing model or task kind.
+    """
+
+    __tablename__ = "session_rollups"
+    # Day last in the key: the matrix groups by the other columns, which then come in key order (SQLite
+    # streams the GROUP BY instead of sorting: 63 -> 14 ms over 90 days).
+    __table_args__ = (
+        PrimaryKeyConstraint("model", "task_kind", "status", "reason", "day"),
+        {"sqlite_with_rowid": False},
+    )
+
+    day: Mapped[int] = mapped_column(Integer)  # floor(unix seconds / 86400) of ended_at
+    model: Mapped[str] = mapped_column(String(200))
+    task_kind: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(80))
+    sessions: Mapped[int] = _sum_column()
+    runtime_ms: Mapped[int] = _sum_column()
+    cost_nanos: Mapped[int] = _sum_column()
+    unpriced_events: Mapped[int] = _sum_column()
+
+
+class SessionRuntimeRollup(Base):
+    """A runtime histogram of ended sessions per UTC day x model x task kind: medians and p95s over any
+    range without reading sessions. Bin edges grow by 2^(1/4) (about 19%); bins are stored 16 to a row
+    (``band`` = bin // 16, column ``n<bin % 16>``), so a cell-day takes 2-3 rows instead of ~30.
+    See helicarrier.data.rollups."""
+
+    __tablename__ = "session_runtime_rollups"
+    __table_args__ = (PrimaryKeyConstraint("model", "task_kind", "band", "day"), {"sqlite_with_rowid": False})
+
+    day: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(200))
+    task_kind: Mapped[str] = mapped_column(String(200))
+    band: Mapped[int] = mapped_column(SmallInteger)
+    n00: Mapped[int] = _sum_column()
+    n01: Mapped[int] = _sum_column()
+    n02: Mapped[int] = _sum_column()
+    n03: Mapped[int] = _sum_column()
+    n04: Mapped[int] = _sum_column()
+    n05: Mapped[int] = _sum_column()
+    n06: Mapped[int] = _sum_column()
+    n07: Mapped[int] = _sum_column()
+    n08: Mapped[int] = _sum_column()
+    n09: Mapped[int] = _sum_column()
+    n10: Mapped[int] = _sum_column()
+    n11: Mapped[int] = _sum_column()
+    n12: Mapped[int] = _sum_column()
+    n13: Mapped[int] = _sum_column()
+    n14: Mapped[int] = _sum_column()
+    n15: Mapped[int] = _sum_column()
+
+
+class SessionLabel(Base):
+    """A session's labels, one row each, with its start: label filters as an index range (key, value,
+    started_at) instead of parsing every session's JSON. Rewritten whenever a session.start arrives."""
+
+    __tablename__ = "session_labels"
+    __table_args__ = (Index("ix_session_labels_kv_started", "key", "value", "started_at", "session_id"),)
+
+    session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FacetValue(Base):
+    """Every session model, provider, task kind and ``key=value`` label seen: the Ledger's filter options
+    without a DISTINCT over the sessions table."""
+
+    __tablename__ = "facet_values"
+
+    facet: Mapped[str] = mapped_column(String(16), primary_key=True)  # model | provider | task_kind | label
+    value: Mapped[str] = mapped_column(String(330), primary_key=True)  # labels: 64 + 1 + 256

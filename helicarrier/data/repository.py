@@ -9,17 +9,36 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from helicarrier.data.engine import make_engine
+from helicarrier.data.queries.alert_delivery import AlertDeliveryQueries
+from helicarrier.data.queries.alert_metrics import AlertMetricQueries
+from helicarrier.data.queries.alerts import AlertQueries
+from helicarrier.data.queries.analytics import AnalyticsQueries
 from helicarrier.data.queries.audit import AuditQueries
 from helicarrier.data.queries.commands import CommandQueries
 from helicarrier.data.queries.fleet import FleetQueries
-from helicarrier.data.queries.ingest import IngestQueries
+from helicarrier.data.queries.ingest import IngestQueries, ReceiptPruning
+from helicarrier.data.queries.ingest_stats import IngestStatsQueries
 from helicarrier.data.queries.pricing import PricingQueries
+from helicarrier.data.queries.sessions import SessionQueries
 from helicarrier.data.queries.tokens import TokenQueries
 from helicarrier.data.queries.users import UserQueries
 
 
 class Repository(
-    TokenQueries, UserQueries, FleetQueries, IngestQueries, PricingQueries, AuditQueries, CommandQueries
+    TokenQueries,
+    UserQueries,
+    FleetQueries,
+    IngestQueries,
+    ReceiptPruning,
+    PricingQueries,
+    AuditQueries,
+    CommandQueries,
+    AlertQueries,
+    AlertMetricQueries,
+    AlertDeliveryQueries,
+    IngestStatsQueries,
+    SessionQueries,
+    AnalyticsQueries,
 ):
     def __init__(self, engine: Engine):
         self.engine = engine

@@ -4,6 +4,11 @@ Each agent heartbeats every ~5 s, runs sessions on its models, writes a log line
 usage per step and ends its sessions succeeded, failed, killed or timed out. Now and then one stalls
 (heartbeat ``stalled``, no logs for a while) or goes silent for over a minute, so the HUD shows it
 offline, and comes back. Stops cleanly on ``stop_event``, SIGINT, SIGTERM or after ``duration``.
+
+The agents obey Helicarrier's commands through the client's command loop: a kill stops the agent (its
+session ends ``killed`` and it stays idle: graceful after the current step, force at once); an injected task
+becomes its current task and its next session works on it (a ``steer`` wraps the running session up first),
+and the command completes when that session is done; a model command switches the model it calls.
 """
 
 from __future__ import annotations
@@ -13,13 +18,26 @@ import random
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from helicarrier.client import AgentHandle, HelicarrierClient, SessionHandle
+from helicarrier.client import (
+    COMMAND_WAIT_S,
+    AgentHandle,
+    Command,
+    CommandRejected,
+    HelicarrierClient,
+    SessionHandle,
+    default_model,
+)
 from helicarrier.demo.scenario import (
+    MODELS_BY_NAME,
     AgentSpec,
+    ModelSpec,
+    Outcome,
     SessionPlan,
     final_log,
     fleet,
@@ -37,6 +55,10 @@ STALL_CHANCE = 0.04  # per step
 STALL_SECONDS = (15.0, 40.0)
 SILENCE_CHANCE = 0.04  # per session end
 SILENCE_SECONDS = (65.0, 110.0)  # beyond the HUD's 60 s offline threshold
+TICK = 0.25  # how often a waiting agent looks at its commands
+KILL_WAIT = {"force": 10.0, "graceful": 60.0}  # how long a kill waits for the agent to stop
+INJECTED_STEPS = 3  # an injected task is short: the demo shows it done within a minute
+INJECTED_TIMEOUT = 600.0
 
 
 def run_demo_fleet(
@@ -47,12 +69,16 @@ def run_demo_fleet(
     seed: int | None = None,
     stop_event: threading.Event | None = None,
     duration: float | None = None,
+    command_wait: float = COMMAND_WAIT_S,
 ) -> dict[str, Any]:
-    """Run ``count`` simulated agents until stopped; returns the client's counters and sessions run."""
+    """Run ``count`` simulated agents until stopped; returns the client's counters and sessions run.
+    ``command_wait``: how long each agent's command poll waits on the server."""
     stop = stop_event or threading.Event()
     master = random.Random(seed)
     client = HelicarrierClient(url, token, source="demo-fleet")
     sims = [SimAgent(client, spec, random.Random(master.getrandbits(64)), stop) for spec in fleet(count)]
+    for sim in sims:
+        sim.listen(command_wait)
     threads = [threading.Thread(target=s.run, name=f"demo-{s.spec.id}", daemon=True) for s in sims]
     with _stop_on_signals(stop):
         for t in threads:
@@ -97,6 +123,26 @@ class _Stopped(Exception):
     """The fleet is shutting down: unwind the agent's loop."""
 
 
+class _Killed(Exception):
+    """A kill command: the agent stops working."""
+
+
+@dataclass
+class _Injected:
+    """A task handed over from the Jarvis Terminal; the handler thread waits on ``done``."""
+
+    task: str
+    mode: str
+    issued_by: str | None
+    done: threading.Event = field(default_factory=threading.Event)
+    result: str | None = None
+    error: str | None = None
+
+    def finish(self, result: str | None = None, error: str | None = None) -> None:
+        self.result, self.error = result, error
+        self.done.set()
+
+
 class SimAgent:
     def __init__(self, client: HelicarrierClient, spec: AgentSpec, rng: random.Random, stop: threading.Event):
         self.spec, self.rng, self.stop = spec, rng, stop
@@ -104,20 +150,52 @@ class SimAgent:
         self.status, self.task, self.model, self.provider = "idle", None, None, None
         self.next_beat = 0.0
         self.sessions = 0
+        # Commands: set by the handler threads, read by the agent's own thread.
+        self.halt = threading.Event()  # a kill arrived
+        self.halted = threading.Event()  # the agent's thread has stopped working
+        self.kill: Command | None = None
+        self.stop_note = "no session was running"
+        self.inbox: deque[_Injected] = deque()
+        self.in_session = self.in_step = False
+        self.model_override: ModelSpec | None = None
+
+    def listen(self, wait: float = COMMAND_WAIT_S) -> None:
+        """Obey commands from Helicarrier (the client's command loop, one long-poll per agent)."""
+        self.agent.on_command(kill=self._on_kill, inject=self._on_inject, model=self._on_model, wait=wait)
 
     def run(self) -> None:
         try:
             while True:
-                self._session(plan_session(self.rng, self.spec))
-                if self.rng.random() < SILENCE_CHANCE:
-                    self._silence()
-                self._wait(self.rng.uniform(*IDLE_BETWEEN))
+                try:
+                    self._work()
+                except _Killed:
+                    self._halt()
+                    self._quiet()
         except _Stopped:
             self.agent.heartbeat("idle")
         except Exception:  # noqa: BLE001 - one broken simulated agent must not take the demo down
             log.exception("demo agent %s crashed", self.spec.id)
+        finally:
+            while self.inbox:
+                self.inbox.popleft().finish(error="the demo fleet stopped before the task ran")
 
-    def _session(self, plan: SessionPlan) -> None:
+    def _work(self) -> None:
+        while True:
+            job = self.inbox.popleft() if self.inbox else None
+            plan = plan_session(self.rng, self.spec)
+            if self.model_override is not None:
+                plan = replace(plan, spec=self.model_override)
+            if job is not None:
+                steps = min(plan.steps, INJECTED_STEPS)
+                plan = replace(
+                    plan, task=job.task, steps=steps, outcome=Outcome("succeeded", None, steps - 1)
+                )
+            self._session(plan, job)
+            if job is None and self.rng.random() < SILENCE_CHANCE:
+                self._silence()
+            self._wait(self.rng.uniform(*IDLE_BETWEEN), idle=True)
+
+    def _session(self, plan: SessionPlan, job: _Injected | None = None) -> None:
         spec = plan.spec
         self.status, self.task, self.model, self.provider = "running", plan.task, spec.model, spec.provider
         self._beat()
@@ -129,29 +207,54 @@ class SimAgent:
             labels={**self.spec.labels, "task_kind": plan.kind},
         )
         self.sessions += 1
+        self.in_session = True
         try:
             session.log("info", f"session started: {plan.task}")
             for step in range(plan.outcome.at_step + 1):
                 self._step(session, plan, step)
+                if self.halt.is_set():  # graceful: the step is done, stop here
+                    raise _Killed
+                if job is None and self._steered() and step < plan.outcome.at_step:
+                    session.log("info", "steered: wrapping up to take an injected task")
+                    session.end("succeeded")
+                    return
             self._wait(self.rng.uniform(0.5, 1.5))
             level, message = final_log(plan)
             session.log(level, message, attrs={"status": plan.outcome.status})
             session.end(plan.outcome.status, plan.outcome.error)
+            if job is not None:
+                job.finish(f"done in {plan.steps} steps on {spec.model}: {plan.task}")
+        except _Killed:
+            who, why, strength = self._kill_words()
+            session.log("warning", f"received kill command ({strength}) from {who}: {why}; stopping")
+            session.end("killed", f"killed by {who}: {why}")
+            self.stop_note = f"session {session.id} ended killed"
+            if job is not None:
+                job.finish(error="killed before the task was done")
+            raise
         except _Stopped:
             session.log("warning", "demo fleet stopping; abandoning the task")
             session.end("killed", "demo fleet stopped")
+            if job is not None:
+                job.finish(error="the demo fleet stopped before the task was done")
             raise
         finally:
+            self.in_session = False
             self.status, self.task = "idle", None
         self._beat()
 
     def _step(self, session: SessionHandle, plan: SessionPlan, step: int) -> None:
-        for level, message, attrs in step_logs(self.rng, plan.spec, plan.kind, step, plan.steps):
-            self._wait(self.rng.uniform(*LOG_EVERY))
-            session.log(level, message, attrs=attrs)
-        if self.rng.random() < STALL_CHANCE:
-            self._stall(session)
-        session.usage(**usage_data(self.rng, plan.spec, step, int(time.time())))
+        spec = self.model_override or plan.spec  # a model command applies from the next call
+        self.in_step = True
+        try:
+            for level, message, attrs in step_logs(self.rng, spec, plan.kind, step, plan.steps):
+                self._wait(self.rng.uniform(*LOG_EVERY))
+                session.log(level, message, attrs=attrs)
+            if self.rng.random() < STALL_CHANCE:
+                self._stall(session)
+            session.usage(**usage_data(self.rng, spec, step, int(time.time())))
+        finally:
+            self.in_step = False
 
     def _stall(self, session: SessionHandle) -> None:
         """Stuck on a tool call: heartbeats say stalled, no logs, then the agent recovers."""
@@ -170,24 +273,105 @@ class SimAgent:
         """The process hangs: no heartbeats at all for over a minute (the HUD marks it offline)."""
         deadline = time.monotonic() + self.rng.uniform(*SILENCE_SECONDS)
         while time.monotonic() < deadline:
-            if self.stop.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
+            if self.stop.wait(min(TICK, max(0.0, deadline - time.monotonic()))):
                 raise _Stopped
+            if self.halt.is_set() or self.inbox:
+                break  # a command woke it up
         self.agent.log("warning", "agent process resumed after a long pause")
         self._beat()
 
-    def _wait(self, seconds: float) -> None:
-        """Sleep ``seconds``, heartbeating every HEARTBEAT_EVERY seconds; raise _Stopped on shutdown."""
+    def _wait(self, seconds: float, *, idle: bool = False) -> None:
+        """Sleep ``seconds``, heartbeating every HEARTBEAT_EVERY seconds; raise _Stopped on shutdown and
+        _Killed on a kill (force: at once; graceful: not inside a step). ``idle``: a task cuts it short."""
         deadline = time.monotonic() + seconds
         while True:
+            if self.halt.is_set() and (not self.in_step or self._kill_words()[2] == "force"):
+                raise _Killed
+            if idle and self.inbox:
+                return
             now = time.monotonic()
             if now >= self.next_beat:
                 self._beat()
             remaining = deadline - now
             if remaining <= 0:
                 return
-            if self.stop.wait(min(remaining, max(0.05, self.next_beat - now))):
+            if self.stop.wait(min(remaining, TICK, max(0.05, self.next_beat - now))):
                 raise _Stopped
 
     def _beat(self) -> None:
         self.agent.heartbeat(self.status, current_task=self.task, model=self.model, provider=self.provider)
         self.next_beat = time.monotonic() + HEARTBEAT_EVERY * self.rng.uniform(0.9, 1.1)
+
+    # -- after a kill ----------------------------------------------------------------------------------
+
+    def _halt(self) -> None:
+        self.status, self.task = "idle", None
+        self._beat()
+        while self.inbox:
+            self.inbox.popleft().finish(error="killed before the task ran")
+        self.halted.set()
+
+    def _quiet(self) -> None:
+        """Killed: the process stays up (heartbeats, idle) but does no more work until the fleet stops."""
+        while not self.stop.wait(TICK):
+            if time.monotonic() >= self.next_beat:
+                self._beat()
+        raise _Stopped
+
+    def _kill_words(self) -> tuple[str, str, str]:
+        cmd = self.kill
+        if cmd is None:
+            return "an operator", "no reason given", "graceful"
+        return cmd.issued_by or "an operator", cmd.reason or "no reason given", cmd.strength or "graceful"
+
+    def _steered(self) -> bool:
+        return any(job.mode == "steer" for job in list(self.inbox))
+
+    # -- command handlers (run on the client's command threads) ----------------------------------------
+
+    def _on_kill(self, cmd: Command) -> str:
+        if self.halted.is_set():
+            return "already stopped"
+        cmd.accept()
+        strength = cmd.strength or "graceful"
+        self.kill = cmd
+        self.agent.stop_strength = strength
+        self.agent.stop_requested.set()
+        self.halt.set()
+        if not self.halted.wait(KILL_WAIT.get(strength, 60.0)):
+            raise TimeoutError(f"the agent did not stop within {KILL_WAIT.get(strength, 60.0):.0f} s")
+        return f"stopped ({strength}); {self.stop_note}"
+
+    def _on_inject(self, cmd: Command) -> str:
+        task = (cmd.task or "").strip()
+        if self.halt.is_set():
+            raise CommandRejected("this agent was killed; restart it to give it work")
+        if not task:
+            raise CommandRejected("the task is empty")
+        job = _Injected(task, cmd.mode or "steer", cmd.issued_by)
+        cmd.accept()
+        self.agent.log(
+            "info",
+            f"received task: {task}",
+            attrs={"command_id": cmd.id, "from": cmd.issued_by, "mode": job.mode},
+        )
+        self.inbox.append(job)
+        if not self.in_session or job.mode == "steer":
+            self.task = task  # it is the agent's current task from now on
+            self._beat()
+        if not job.done.wait(INJECTED_TIMEOUT):
+            raise TimeoutError(f"the task did not finish within {INJECTED_TIMEOUT:.0f} s")
+        if job.error:
+            raise RuntimeError(job.error)
+        return job.result or "done"
+
+    def _on_model(self, cmd: Command) -> str:
+        spec = MODELS_BY_NAME.get(cmd.model or "")
+        if spec is None or (cmd.provider and cmd.provider != spec.provider):
+            raise CommandRejected(f"this demo agent cannot call {cmd.provider or '?'}/{cmd.model}")
+        self.model_override = spec
+        message = default_model(cmd)
+        self.model, self.provider = spec.model, spec.provider
+        self.agent.log("info", f"switching model to {spec.model}" + (f": {cmd.reason}" if cmd.reason else ""))
+        self._beat()
+        return message

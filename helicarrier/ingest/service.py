@@ -92,6 +92,7 @@ class IngestService:
                 usage_rows=usage_rows,
                 render=lambda outcome: render_outcome(batch, outcome),
                 idempotency=idem,
+                rejected=len(batch.rejections),
             )
         except IdempotencyConflict:
             raise ApiError(

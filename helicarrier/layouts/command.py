@@ -1,9 +1,545 @@
-"""Command page."""
+"""Command page: the Jarvis Terminal (hand agents a task), the Tactical Override (kill one agent or every
+running agent matching a filter, switch an agent's model), the command history and the Audit view.
+
+Operators and admins get the controls; a viewer gets the history and a read-only note. Every control
+callback is also refused by the server for lower roles (``helicarrier.auth.web.role_callback``).
+"""
 
 from __future__ import annotations
 
-from dash import html
+import uuid
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from helicarrier.control.service import INJECT_MODES
+
+HISTORY_REFRESH_MS = 1000
+OPTIONS_REFRESH_MS = 5000
+HISTORY_LIMIT = 40
+PROVIDERS = ("openai", "anthropic", "gcp.gemini", "mistral_ai")
+AUDIT_ACTIONS = (
+    "command.kill",
+    "command.inject",
+    "command.model",
+    "command.cancel",
+    "command.accept",
+    "command.reject",
+    "command.complete",
+    "command.fail",
+    "command.expire",
+    "command.kill.verified",
+    "command.kill.ineffective",
+    "callback",
+    "login",
+)
 
 
-def layout(subpath: str | None = None) -> html.Div:
-    return html.Div([html.H1("Command", className="page-title")], id="command-page")
+def can_control() -> bool:
+    """Whether the signed-in user may act on agents (operator or admin)."""
+    from helicarrier.auth.passwords import role_allows
+    from helicarrier.auth.web import current_user
+
+    user = current_user()
+    return user is not None and role_allows(user.role, "operator")
+
+
+def _icon(name: str) -> html.I:
+    return html.I(className=f"bi {name} me-2", **{"aria-hidden": "true"})
+
+
+def _header(icon: str, title: str, extra=None) -> html.Div:
+    return html.Div(
+        [html.Span([_icon(icon), title]), extra or html.Span()],
+        className="glass-header d-flex justify-content-between align-items-center",
+    )
+
+
+def _terminal() -> html.Div:
+    return html.Div(
+        [
+            _header("bi-terminal", "Jarvis Terminal", html.Span("inject", className="muted mono")),
+            html.Div(
+                [
+                    dcc.Dropdown(
+                        id="jarvis-agents",
+                        options=[],
+                        multi=True,
+                        placeholder="Agents…",
+                        style={"minWidth": "16rem", "flex": "1 1 16rem"},
+                    ),
+                    dcc.Dropdown(
+                        id="jarvis-mode",
+                        options=[{"label": m.replace("_", " "), "value": m} for m in INJECT_MODES],
+                        value="steer",
+                        clearable=False,
+                        style={"minWidth": "9rem"},
+                    ),
+                ],
+                className="d-flex flex-wrap gap-2 p-3 pb-2",
+            ),
+            html.Div(
+                [
+                    html.Div(
+                        html.Div(
+                            "Pick agents, type a task, press Enter. ↑ recalls what you sent.",
+                            className="terminal-line is-system",
+                        ),
+                        id="jarvis-output",
+                        className="terminal-output",
+                        role="log",
+                        **{"aria-live": "polite"},
+                    ),
+                    html.Div(
+                        [
+                            html.Label("Task", htmlFor="jarvis-input", className="visually-hidden"),
+                            html.Span("›", className="terminal-prompt", **{"aria-hidden": "true"}),
+                            dcc.Input(
+                                id="jarvis-input",
+                                type="text",
+                                value="",
+                                placeholder="Type a task for the selected agents…",
+                                autoComplete="off",
+                                className="terminal-input",
+                                n_submit=0,
+                            ),
+                            dbc.Button(
+                                [html.I(className="bi bi-send-fill me-1", **{"aria-hidden": "true"}), "Send"],
+                                id="jarvis-send",
+                                size="sm",
+                                color="primary",
+                                n_clicks=0,
+                                className="text-nowrap d-inline-flex align-items-center",
+                            ),
+                        ],
+                        className="terminal-inputline",
+                    ),
+                ],
+                className="terminal mx-3",
+            ),
+            html.Div(id="jarvis-status", className="mx-3 my-2 small", role="status"),
+            dcc.Store(id="jarvis-draft", data=uuid.uuid4().hex),
+            dcc.Store(id="jarvis-sig"),
+        ],
+        className="glass pb-1",
+    )
+
+
+def _override() -> html.Div:
+    return html.Div(
+        [
+            _header("bi-x-octagon", "Tactical Override"),
+            html.Div(
+                [
+                    html.Label("Kill one agent", className="kpi-label d-block mb-1", htmlFor="kill-agent"),
+                    html.Div(
+                        [
+                            dcc.Dropdown(
+                                id="kill-agent", options=[], placeholder="Agent…", style={"flex": "1 1 12rem"}
+                            ),
+                            html.Button(
+                                [html.I(className="bi bi-x-octagon-fill", **{"aria-hidden": "true"}), "Kill"],
+                                id="kill-open",
+                                className="btn-kill",
+                                n_clicks=0,
+                            ),
+                        ],
+                        className="d-flex gap-2 align-items-center mb-3",
+                    ),
+                    html.Label("Kill all running agents matching", className="kpi-label d-block mb-1"),
+                    html.Div(
+                        [
+                            dcc.Dropdown(
+                                id="killall-status",
+                                options=[{"label": s, "value": s} for s in ("running", "stalled", "idle")],
+                                value=["running"],
+                                multi=True,
+                                placeholder="Status",
+                                style={"flex": "1 1 9rem"},
+                            ),
+                            dcc.Dropdown(
+                                id="killall-labels",
+                                options=[],
+                                multi=True,
+                                placeholder="Labels",
+                                style={"flex": "1 1 9rem"},
+                            ),
+                            html.Button(
+                                [
+                                    html.I(className="bi bi-x-octagon-fill", **{"aria-hidden": "true"}),
+                                    "Kill all",
+                                ],
+                                id="killall-open",
+                                className="btn-kill",
+                                n_clicks=0,
+                            ),
+                        ],
+                        className="d-flex flex-wrap gap-2 align-items-center mb-1",
+                    ),
+                    html.Div(id="killall-count", className="muted small mb-2"),
+                    html.Div(id="kill-feedback", className="small", role="status"),
+                    html.Div(id="kill-lifecycle", className="mt-2"),
+                ],
+                className="p-3",
+            ),
+            html.Div(
+                [
+                    html.Label("Model override", className="kpi-label d-block mb-1"),
+                    html.Div(
+                        [
+                            dcc.Dropdown(
+                                id="model-agent",
+                                options=[],
+                                placeholder="Agent…",
+                                style={"flex": "1 1 10rem"},
+                            ),
+                            dcc.Dropdown(
+                                id="model-provider",
+                                options=list(PROVIDERS),
+                                placeholder="Provider (agent's)",
+                                style={"flex": "1 1 9rem"},
+                            ),
+                        ],
+                        className="d-flex flex-wrap gap-2 mb-2",
+                    ),
+                    html.Div(
+                        [
+                            dcc.Input(
+                                id="model-name",
+                                type="text",
+                                placeholder="Model, e.g. gpt-4.1-mini",
+                                className="form-control form-control-sm",
+                            ),
+                            dcc.Input(
+                                id="model-reason",
+                                type="text",
+                                placeholder="Reason (optional)",
+                                className="form-control form-control-sm",
+                            ),
+                            dbc.Button("Switch", id="model-apply", size="sm", color="primary", n_clicks=0),
+                        ],
+                        className="d-flex gap-2 mb-2",
+                    ),
+                    html.Div(id="model-result", className="small", role="status"),
+                    dcc.Store(id="model-key", data=uuid.uuid4().hex),
+                ],
+                className="px-3 pb-3",
+            ),
+        ],
+        className="glass",
+    )
+
+
+def _kill_modal() -> dbc.Modal:
+    return dbc.Modal(
+        [
+            dbc.ModalHeader(dbc.ModalTitle("Confirm kill")),
+            dbc.ModalBody(
+                [
+                    html.Div(id="kill-modal-text", className="mb-3"),
+                    html.Label("Reason (required, goes to the audit log)", htmlFor="kill-reason"),
+                    dcc.Textarea(
+                        id="kill-reason",
+                        value="",
+                        className="form-control mb-3",
+                        style={"minHeight": "4.5rem"},
+                    ),
+                    dbc.RadioItems(
+                        id="kill-strength",
+                        options=[
+                            {"label": "Graceful: finish the current step, then stop", "value": "graceful"},
+                            {"label": "Force: stop now", "value": "force"},
+                        ],
+                        value="graceful",
+                    ),
+                    html.Div(id="kill-modal-error", className="text-danger small mt-2", role="alert"),
+                ]
+            ),
+            dbc.ModalFooter(
+                [
+                    dbc.Button("Cancel", id="kill-cancel", color="secondary", n_clicks=0),
+                    html.Button(
+                        [html.I(className="bi bi-x-octagon-fill", **{"aria-hidden": "true"}), "Confirm kill"],
+                        id="kill-confirm",
+                        className="btn-kill",
+                        n_clicks=0,
+                    ),
+                ]
+            ),
+        ],
+        id="kill-modal",
+        is_open=False,
+        centered=True,
+    )
+
+
+def _history() -> html.Div:
+    return html.Div(
+        [
+            _header("bi-clock-history", "Command history", html.Span("live", className="muted mono")),
+            html.Div(id="command-history", className="px-3 pb-3", children=[]),
+            dcc.Interval(id="command-interval", interval=HISTORY_REFRESH_MS),
+        ],
+        className="glass",
+    )
+
+
+def _audit() -> html.Div:
+    return html.Div(
+        [
+            _header("bi-shield-check", "Audit", html.Span("append-only", className="muted mono")),
+            html.Div(
+                [
+                    dcc.Dropdown(
+                        id="audit-actor", options=[], placeholder="Actor", style={"minWidth": "10rem"}
+                    ),
+                    dcc.Dropdown(
+                        id="audit-action",
+                        options=list(AUDIT_ACTIONS),
+                        placeholder="Action",
+                        style={"minWidth": "12rem"},
+                    ),
+                    dcc.Input(
+                        id="audit-agent",
+                        type="search",
+                        placeholder="Agent / target id",
+                        debounce=True,
+                        className="form-control form-control-sm",
+                        style={"maxWidth": "14rem"},
+                    ),
+                    dbc.Button(
+                        [
+                            html.I(className="bi bi-arrow-clockwise me-1", **{"aria-hidden": "true"}),
+                            "Refresh",
+                        ],
+                        id="audit-refresh",
+                        size="sm",
+                        color="secondary",
+                        outline=True,
+                        n_clicks=0,
+                    ),
+                    dbc.Button(
+                        [html.I(className="bi bi-download me-1", **{"aria-hidden": "true"}), "CSV"],
+                        id="audit-csv",
+                        size="sm",
+                        color="secondary",
+                        outline=True,
+                        n_clicks=0,
+                    ),
+                    dcc.Download(id="audit-download"),
+                ],
+                className="d-flex flex-wrap gap-2 p-3",
+            ),
+            html.Div(id="audit-table", className="px-3 pb-3", children=[]),
+        ],
+        className="glass",
+    )
+
+
+def _controls() -> list:
+    return [
+        dbc.Row([dbc.Col(_terminal(), lg=7, className="mb-3"), dbc.Col(_override(), lg=5, className="mb-3")]),
+        html.Div(_history(), className="mb-3"),
+        html.Div(_audit(), className="mb-3"),
+        _kill_modal(),
+        dcc.Store(id="kill-targets", data=[]),
+        dcc.Store(id="kill-key"),
+        dcc.Store(id="kill-tracking", data=[]),
+        dcc.Interval(id="command-ops-interval", interval=HISTORY_REFRESH_MS),
+        dcc.Interval(id="command-options-interval", interval=OPTIONS_REFRESH_MS),
+    ]
+
+
+def _read_only() -> list:
+    return [
+        html.Div(
+            [
+                _icon("bi-eye"),
+                "Read-only: sending tasks, kills and model switches is for operators and admins.",
+            ],
+            id="command-readonly",
+            className="glass p-3 mb-3 muted",
+        ),
+        html.Div(_history(), className="mb-3"),
+    ]
+
+
+def layout(subpath: str | None = None, *, controls: bool | None = None) -> html.Div:
+    show = can_control() if controls is None else controls
+    return html.Div(
+        [html.H1("Command", className="page-title"), *(_controls() if show else _read_only())],
+        id="command-page",
+    )
+
+
+def validation_layouts() -> list:
+    return [layout(None, controls=True)]
+
+
+# --- pieces the callbacks render ------------------------------------------------------------------
+
+STATE_COLORS = {
+    "pending": "secondary",
+    "delivered": "info",
+    "accepted": "primary",
+    "completed": "success",
+    "rejected": "danger",
+    "failed": "danger",
+    "expired": "warning",
+    "cancelled": "warning",
+}
+VERIFICATION_COLORS = {"awaiting": "secondary", "verified": "success", "ineffective": "danger"}
+LIFECYCLE = ("pending", "delivered", "accepted", "completed")
+
+
+def state_badge(state: str, extra_class: str = "") -> html.Span:
+    color = STATE_COLORS.get(state, "secondary")
+    return html.Span(state, className=f"badge text-bg-{color} cmd-state {extra_class}".strip())
+
+
+def command_summary(c: dict) -> str:
+    payload = c.get("payload") or {}
+    if c["kind"] == "inject":
+        return payload.get("task") or ""
+    if c["kind"] == "model":
+        return f"{payload.get('provider') or ''}/{payload.get('model') or ''}".strip("/")
+    return f"{c.get('strength') or 'graceful'}: {c.get('reason') or ''}"
+
+
+def history_table(commands: list[dict]) -> html.Div:
+    if not commands:
+        return html.Div("No commands yet.", className="muted", id="command-history-empty")
+    rows = []
+    for c in commands:
+        verification = c.get("verification")
+        v_color = VERIFICATION_COLORS.get(verification, "secondary")
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(
+                        c["created_at"].strftime("%H:%M:%S"), className="num", title=str(c["created_at"])
+                    ),
+                    html.Td(c["agent_id"], className="mono"),
+                    html.Td(c["kind"], className="mono"),
+                    html.Td(command_summary(c), style={"maxWidth": "22rem", "overflowWrap": "anywhere"}),
+                    html.Td(
+                        [
+                            state_badge(c["state"]),
+                            html.Span(
+                                verification, className=f"badge text-bg-{v_color} ms-1 cmd-verification"
+                            )
+                            if verification
+                            else None,
+                        ]
+                    ),
+                    html.Td(c.get("result_message") or "", className="muted cmd-answer"),
+                    html.Td(c.get("issued_by") or "", className="muted"),
+                ],
+                **{"data-command": c["id"], "data-agent": c["agent_id"], "data-state": c["state"]},
+            )
+        )
+    head = html.Thead(
+        html.Tr([html.Th(h) for h in ("Time", "Agent", "Kind", "What", "State", "Answer", "By")])
+    )
+    return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, className="mb-0", responsive=True)
+
+
+def terminal_lines(commands: list[dict]) -> list:
+    """The terminal's transcript: each injected task and the agent's answer, oldest first."""
+    lines: list = [
+        html.Div(
+            "Pick agents, type a task, press Enter. ↑ recalls what you sent.",
+            className="terminal-line is-system",
+        )
+    ]
+    for c in reversed(commands):
+        ts = c["created_at"].strftime("%H:%M:%S")
+        lines.append(
+            html.Div(
+                f"[{ts}] {c['issued_by']} → {c['agent_id']}: {command_summary(c)}",
+                className="terminal-line is-command",
+                **{"data-command": c["id"]},
+            )
+        )
+        answer = c.get("result_message")
+        cls = "is-error" if c["state"] in ("rejected", "failed", "expired", "cancelled") else "is-response"
+        text = f"  {c['agent_id']} ‹{c['state']}›" + (f" {answer}" if answer else "")
+        lines.append(
+            html.Div(
+                text,
+                className=f"terminal-line {cls}",
+                **{"data-answer-of": c["id"], "data-state": c["state"]},
+            )
+        )
+    return lines
+
+
+def lifecycle(c: dict) -> html.Div:
+    """A kill's steps, live: pending → delivered → accepted → completed → verified."""
+    state = c["state"]
+    reached = LIFECYCLE.index(state) if state in LIFECYCLE else -1
+    steps = []
+    for i, step in enumerate(LIFECYCLE):
+        done = i <= reached
+        steps.append(
+            html.Span(
+                step,
+                className=f"badge me-1 {'text-bg-' + STATE_COLORS[step] if done else 'text-bg-dark'}",
+            )
+        )
+        steps.append(html.Span("→", className="muted me-1", **{"aria-hidden": "true"}))
+    if state in LIFECYCLE:
+        verification = c.get("verification") or ("awaiting" if state == "completed" else None)
+        label = verification or "verified"
+        done = verification in ("verified", "ineffective")
+        color = VERIFICATION_COLORS.get(verification, "secondary") if done else "dark"
+        steps.append(html.Span(label, className=f"badge text-bg-{color} kill-verification"))
+    else:
+        steps = [*steps[:-1], html.Span(state, className="badge text-bg-danger ms-1")]
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Span(c["agent_id"], className="mono me-2"),
+                    html.Span(c["id"][:8], className="muted mono"),
+                ]
+            ),
+            html.Div(steps, className="my-1"),
+            html.Div(c.get("result_message") or "", className="muted small"),
+        ],
+        className="kill-lifecycle-item py-2 border-bottom border-secondary-subtle",
+        **{"data-command": c["id"], "data-state": state, "data-verification": c.get("verification") or ""},
+    )
+
+
+def _text(value) -> str:
+    """A DataFrame cell as text: missing values (None, NaN, NaT) are blank."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
+
+
+def audit_table(df) -> html.Div:
+    if df is None or df.empty:
+        return html.Div("No audit entries match.", className="muted", id="audit-empty")
+    rows = [
+        html.Tr(
+            [
+                html.Td(r.ts.strftime("%Y-%m-%d %H:%M:%S"), className="num text-nowrap"),
+                html.Td(_text(r.actor)),
+                html.Td(_text(r.role), className="muted"),
+                html.Td(_text(r.action), className="mono"),
+                html.Td(f"{_text(r.target_kind)} {_text(r.target_id)}".strip(), className="mono"),
+                html.Td(_text(r.outcome), className="text-danger" if r.outcome != "ok" else ""),
+                html.Td(_text(r.reason), style={"maxWidth": "24rem", "overflowWrap": "anywhere"}),
+            ],
+            **{"data-action": _text(r.action), "data-outcome": _text(r.outcome)},
+        )
+        for r in df.itertuples()
+    ]
+    head = html.Thead(
+        html.Tr(
+            [html.Th(h) for h in ("Time (UTC)", "Actor", "Role", "Action", "Target", "Outcome", "Reason")]
+        )
+    )
+    return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, className="mb-0", responsive=True)

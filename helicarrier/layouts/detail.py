@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from dash import html
+from dash import dcc, html
 
 from helicarrier.fleet.status import effective_status
 from helicarrier.formatting import format_duration, format_tokens, format_usd
@@ -18,7 +19,49 @@ def _kv(label: str, value) -> html.Div:
     )
 
 
-def agent_detail(detail: dict, now: datetime, offline_after_s: int) -> html.Div:
+def kill_control(agent_id: str) -> html.Div:
+    """Operators only: a Kill button, then an inline confirmation with a required reason and strength."""
+
+    def pid(kind: str) -> dict:
+        return {"type": kind, "agent": agent_id}
+
+    return html.Div(
+        [
+            html.Button(
+                [html.I(className="bi bi-x-octagon-fill", **{"aria-hidden": "true"}), "Kill"],
+                id=pid("detail-kill-open"),
+                className="btn-kill btn-sm",
+                n_clicks=0,
+            ),
+            html.Div(
+                [
+                    html.Label("Reason (required)", className="kpi-label d-block mt-2 mb-1"),
+                    dcc.Textarea(id=pid("detail-kill-reason"), value="", className="form-control mb-2"),
+                    dcc.RadioItems(
+                        id=pid("detail-kill-strength"),
+                        options=[
+                            {"label": " graceful", "value": "graceful"},
+                            {"label": " force", "value": "force"},
+                        ],
+                        value="graceful",
+                        inline=True,
+                        className="mb-2 small",
+                    ),
+                    html.Button(
+                        "Confirm kill", id=pid("detail-kill-confirm"), className="btn-kill btn-sm", n_clicks=0
+                    ),
+                    dcc.Store(id=pid("detail-kill-key"), data=uuid.uuid4().hex),
+                ],
+                id=pid("detail-kill-box"),
+                style={"display": "none"},
+            ),
+            html.Div(id=pid("detail-kill-result"), className="small mt-2", role="status"),
+        ],
+        className="mb-3",
+    )
+
+
+def agent_detail(detail: dict, now: datetime, offline_after_s: int, *, can_control: bool = False) -> html.Div:
     a = detail["agent"]
     status = effective_status(a["status"], a["control_state"], a["last_heartbeat_at"], now, offline_after_s)
     s = detail["session"]
@@ -27,6 +70,7 @@ def agent_detail(detail: dict, now: datetime, offline_after_s: int) -> html.Div:
             [status_badge(status, "detail-status"), html.Span(a["id"], className="mono muted ms-2")],
             className="mb-3",
         ),
+        kill_control(a["id"]) if can_control and status not in ("killing", "killed") else None,
         _kv("Model", a["model"] or "–"),
         _kv("Provider", a["provider"] or "–"),
         _kv("Current task", a["current_task"] or "–"),

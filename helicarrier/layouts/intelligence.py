@@ -1,9 +1,341 @@
-"""Intelligence page."""
+"""Intelligence: usage analytics (totals, daily/hourly cost and tokens), month-to-date spend, the model
+performance matrix, and the scheduled reports. Figures and panels are built in intelligence_*.py."""
 
 from __future__ import annotations
 
-from dash import html
+from datetime import UTC, date, datetime, timedelta
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from helicarrier.layouts.intelligence_charts import empty_figure
+
+DEFAULT_DAYS = 30
+HOURLY_MAX_DAYS = 3
+MIN_SAMPLES = 20
+TIMEZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+)
+GROUPS = (("model", "Model"), ("provider", "Provider"), ("agent", "Agent"))
+TOKEN_KINDS = (
+    ("input_tokens", "Input"),
+    ("output_tokens", "Output"),
+    ("cache_read_tokens", "Cache read"),
+    ("cache_write_tokens", "Cache write"),
+    ("reasoning_tokens", "Reasoning"),
+)
+GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "responsive": True}
+
+
+def default_range(today: date | None = None) -> tuple[str, str]:
+    today = today or datetime.now(UTC).date()
+    return (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(), today.isoformat()
+
+
+def _label(text: str, target: str) -> html.Label:
+    return html.Label(text, htmlFor=target, className="kpi-label d-block mb-1")
+
+
+def download_button(key: str, title: str) -> dbc.Button:
+    return dbc.Button(
+        [html.I(className="bi bi-download me-1", **{"aria-hidden": "true"}), "CSV"],
+        id=f"intelligence-dl-{key}",
+        size="sm",
+        color="secondary",
+        outline=True,
+        n_clicks=0,
+        title=title,
+        className="py-0 px-2",
+    )
+
+
+def _header(icon: str, title: str, right=None, note_id: str | None = None) -> html.Div:
+    right_parts = []
+    if note_id:
+        right_parts.append(html.Span(id=note_id, className="muted small"))
+    if right is not None:
+        right_parts.append(right)
+    return html.Div(
+        [
+            html.Span([html.I(className=f"bi {icon}", **{"aria-hidden": "true"}), title]),
+            html.Div(right_parts, className="d-flex align-items-center gap-3"),
+        ],
+        className="glass-header",
+    )
+
+
+def controls() -> html.Div:
+    start, end = default_range()
+    return html.Div(
+        [
+            html.Div(
+                [
+                    _label("Date range", "intelligence-dates"),
+                    dcc.DatePickerRange(
+                        id="intelligence-dates",
+                        start_date=start,
+                        end_date=end,
+                        display_format="YYYY-MM-DD",
+                        first_day_of_week=1,
+                    ),
+                ]
+            ),
+            html.Div(
+                [
+                    _label("Time zone", "intelligence-tz"),
+                    dcc.Dropdown(
+                        id="intelligence-tz",
+                        options=[{"label": z, "value": z} for z in TIMEZONES],
+                        value="UTC",
+                        clearable=False,
+                        style={"minWidth": "13rem"},
+                    ),
+                ]
+            ),
+            html.Div(
+                [
+                    _label("Group by", "intelligence-group"),
+                    dbc.RadioItems(
+                        id="intelligence-group",
+                        options=[{"label": label, "value": v} for v, label in GROUPS],
+                        value="model",
+                        inline=True,
+                        className="btn-group btn-group-sm",
+                        inputClassName="btn-check",
+                        labelClassName="btn btn-sm btn-outline-primary",
+                        labelCheckedClassName="active",
+                    ),
+                ]
+            ),
+            html.Div(
+                [
+                    _label("Granularity", "intelligence-granularity"),
+                    dbc.RadioItems(
+                        id="intelligence-granularity",
+                        options=[
+                            {"label": "Day", "value": "day"},
+                            {"label": "Hour", "value": "hour", "disabled": True},
+                        ],
+                        value="day",
+                        inline=True,
+                        className="btn-group btn-group-sm",
+                        inputClassName="btn-check",
+                        labelClassName="btn btn-sm btn-outline-primary",
+                        labelCheckedClassName="active",
+                    ),
+                ],
+                title=f"Hourly buckets for ranges of {HOURLY_MAX_DAYS} days or less",
+            ),
+        ],
+        className="glass glass-body d-flex flex-wrap gap-4 align-items-end mb-3",
+        id="intelligence-controls",
+    )
+
+
+def _chart_panel(key: str, icon: str, title: str, extra=None) -> html.Div:
+    right = html.Div(
+        [extra, download_button(key, "The data of this chart, as CSV")],
+        className="d-flex align-items-center gap-2",
+    )
+    return html.Div(
+        [
+            _header(icon, title, right, note_id=f"intelligence-{key}-note"),
+            dcc.Loading(
+                dcc.Graph(
+                    id=f"intelligence-{key}-chart",
+                    figure=empty_figure("Loading…"),
+                    config=GRAPH_CONFIG,
+                    style={"height": "340px"},
+                ),
+                type="dot",
+                color="#38e1ff",
+            ),
+        ],
+        className="glass h-100",
+    )
+
+
+def usage_section() -> html.Div:
+    token_kind = dcc.Dropdown(
+        id="intelligence-token-kind",
+        options=[{"label": label, "value": v} for v, label in TOKEN_KINDS],
+        value="input_tokens",
+        clearable=False,
+        searchable=False,
+        style={"minWidth": "9rem"},
+    )
+    return html.Div(
+        [
+            html.Div(
+                [
+                    _header(
+                        "bi-speedometer2",
+                        "Totals",
+                        download_button("totals", "These totals, as CSV"),
+                        note_id="intelligence-totals-note",
+                    ),
+                    html.Div(id="intelligence-kpis", className="glass-body"),
+                ],
+                className="glass mb-3",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(_chart_panel("cost", "bi-currency-dollar", "Cost"), xl=6, className="mb-3"),
+                    dbc.Col(_chart_panel("tokens", "bi-cpu", "Tokens", token_kind), xl=6, className="mb-3"),
+                ]
+            ),
+        ]
+    )
+
+
+def mtd_panel() -> html.Div:
+    return html.Div(
+        [
+            _header("bi-calendar3", "Month to date", download_button("mtd", "Month-to-date figures, as CSV")),
+            html.Div(id="intelligence-mtd", className="glass-body"),
+        ],
+        className="glass h-100",
+    )
+
+
+def reports_panel() -> html.Div:
+    return html.Div(
+        [
+            _header(
+                "bi-file-earmark-spreadsheet",
+                "Scheduled reports",
+                dbc.Button(
+                    html.I(className="bi bi-arrow-clockwise", **{"aria-label": "Refresh the list"}),
+                    id="intelligence-reports-refresh",
+                    size="sm",
+                    color="secondary",
+                    outline=True,
+                    n_clicks=0,
+                    className="py-0 px-2",
+                ),
+            ),
+            html.Div(
+                id="intelligence-reports",
+                className="glass-body",
+                style={"maxHeight": "260px", "overflowY": "auto"},
+            ),
+        ],
+        className="glass h-100",
+    )
+
+
+def matrix_section() -> html.Div:
+    kind = dcc.Dropdown(
+        id="intelligence-matrix-kind",
+        options=[{"label": "All task kinds", "value": "__all__"}],
+        value="__all__",
+        clearable=False,
+        style={"minWidth": "12rem"},
+    )
+    tabs = dbc.Tabs(
+        [
+            dbc.Tab(
+                [
+                    html.Div(
+                        [download_button("matrix", "Every cell of the heatmap, as CSV")],
+                        className="d-flex justify-content-end px-3 pt-2",
+                    ),
+                    dcc.Loading(
+                        dcc.Graph(
+                            id="intelligence-matrix-chart",
+                            figure=empty_figure("Loading…"),
+                            config=GRAPH_CONFIG,
+                            style={"height": "440px"},
+                        ),
+                        type="dot",
+                        color="#38e1ff",
+                    ),
+                ],
+                label="Heatmap",
+                tab_id="heatmap",
+            ),
+            dbc.Tab(
+                [
+                    html.Div(
+                        [
+                            html.Span("Task kind", className="kpi-label"),
+                            kind,
+                            download_button("ranked", "This table, as CSV"),
+                        ],
+                        className="d-flex align-items-center gap-2 justify-content-end px-3 pt-2",
+                    ),
+                    html.Div(
+                        "Summed over task kinds, runtimes cannot be combined: pick a task kind to see them.",
+                        id="intelligence-ranked-hint",
+                        className="muted small px-3 pt-2",
+                    ),
+                    html.Div(id="intelligence-ranked", className="p-3"),
+                ],
+                label="Ranking",
+                tab_id="ranked",
+            ),
+            dbc.Tab(
+                [
+                    html.Div(
+                        [download_button("value", "This table, as CSV")],
+                        className="d-flex justify-content-end px-3 pt-2",
+                    ),
+                    html.Div(id="intelligence-value", className="p-3"),
+                ],
+                label="Successes per dollar",
+                tab_id="value",
+            ),
+        ],
+        id="intelligence-matrix-tabs",
+        active_tab="heatmap",
+        className="px-3 pt-2",
+    )
+    return html.Div(
+        [
+            _header("bi-grid-3x3", "Model performance", note_id="intelligence-matrix-note"),
+            html.P(
+                [
+                    "Coloured and ranked by the lower bound of the 95% Wilson interval of the success rate, "
+                    "not the raw rate, so 3/3 does not outrank 970/1000. Models whose intervals overlap are "
+                    f"statistically tied. Cells with fewer than {MIN_SAMPLES} sessions are marked ",
+                    html.Em("insufficient data"),
+                    ".",
+                ],
+                className="muted small px-3 pt-3 mb-0",
+            ),
+            tabs,
+        ],
+        className="glass mb-3",
+    )
 
 
 def layout(subpath: str | None = None) -> html.Div:
-    return html.Div([html.H1("Intelligence", className="page-title")], id="intelligence-page")
+    return html.Div(
+        [
+            html.H1("Intelligence", className="page-title"),
+            controls(),
+            usage_section(),
+            dbc.Row(
+                [
+                    dbc.Col(mtd_panel(), lg=5, className="mb-3"),
+                    dbc.Col(reports_panel(), lg=7, className="mb-3"),
+                ]
+            ),
+            matrix_section(),
+            dcc.Download(id="intelligence-download"),
+        ],
+        id="intelligence-page",
+    )

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from helicarrier.control.lifecycle import ACK_EVENTS, TERMINAL, IllegalTransition, transition
 from helicarrier.data.models import Agent, AuditEntry, Command, Session
 from helicarrier.data.queries.base import QueryBase
+from helicarrier.data.queries.rollups import apply_session_changes, ended_sessions
 from helicarrier.data.types import utcnow
 
 
@@ -390,6 +391,7 @@ def _confirm_kill(conn: Connection, cmd, message: str | None, now: datetime) -> 
         )
     )
     if cmd.session_id:
+        before = ended_sessions(conn, [cmd.session_id])
         conn.execute(
             update(Session)
             .where(Session.id == cmd.session_id, Session.status == "running")
@@ -400,6 +402,8 @@ def _confirm_kill(conn: Connection, cmd, message: str | None, now: datetime) -> 
                 updated_at=now,
             )
         )
+        # The session ends here, not through a session.end: count it in the session rollups now.
+        apply_session_changes(conn, before, ended_sessions(conn, [cmd.session_id]))
 
 
 def flag_ineffective_kills(conn: Connection, usage: list[tuple[str, datetime]], now: datetime) -> list[str]:

@@ -28,6 +28,15 @@ from helicarrier.data.models import (
 )
 from helicarrier.data.queries.base import QueryBase
 from helicarrier.data.queries.commands import CommandRefused, apply_ack, flag_ineffective_kills
+from helicarrier.data.queries.ingest_stats import record_ingest_stats
+from helicarrier.data.queries.rollups import (
+    add_facets,
+    add_usage,
+    apply_session_changes,
+    ended_sessions,
+    refresh_session_labels,
+)
+from helicarrier.data.rollups import session_facets
 from helicarrier.data.types import utcnow
 
 
@@ -105,6 +114,7 @@ class IngestQueries(QueryBase):
         usage_rows: dict[int, dict[str, Any]],
         render: Callable[[StoreOutcome], tuple[int, str]],
         idempotency: tuple[int, str, str, str] | None = None,
+        rejected: int = 0,
     ) -> tuple[int, str]:
         """Store ``events`` (validated ``helicarrier.ingest.validate.Event``s) and answer (status, body).
 
@@ -115,14 +125,16 @@ class IngestQueries(QueryBase):
         """
         for attempt in range(_TRANSIENT_RETRIES):
             try:
-                return self._store_once(source, events, usage_rows, render, idempotency)
+                return self._store_once(source, events, usage_rows, render, idempotency, rejected)
             except OperationalError as exc:
                 # A deadlock or serialization failure rolled everything back: running again is safe.
                 if attempt == _TRANSIENT_RETRIES - 1 or not is_transient(exc):
                     raise
         raise AssertionError("unreachable")
 
-    def _store_once(self, source, events, usage_rows, render, idempotency) -> tuple[int, str]:
+    def _store_once(
+        self, source, events, usage_rows, render, idempotency, rejected_before: int = 0
+    ) -> tuple[int, str]:
         received = utcnow()
         with self._write() as conn:
             if idempotency is not None:
@@ -134,13 +146,23 @@ class IngestQueries(QueryBase):
             live = self._drop_duplicates(conn, source, live, outcome)
             live = self._apply_acks(conn, source, live, outcome, received)
             if live:
+                # Sessions of the batch that had already ended: their rollup contribution may change.
+                touched = {e.session_id for e in live if e.session_id is not None}
+                ended_before = ended_sessions(conn, touched)
                 agents, ended = self._fold_agents(live, self._ended_sessions(conn, live))
                 self._insert_new_agents(conn, agents)
                 self._upsert_sessions(conn, live)
-                self._insert_usage(conn, source, live, usage_rows, received)
+                usage_folded = self._insert_usage(conn, source, live, usage_rows, received)
                 usage_seen = [(e.agent_id, e.ts) for e in live if e.type == "usage"]
                 flag_ineffective_kills(conn, usage_seen, received)
                 self._insert_logs(conn, source, live, received)
+                # Rollups in the same transaction, late: hot rows (this hour's buckets) are locked briefly.
+                # Only a session.end can end a session here (kill confirmations ran before the snapshot).
+                ending = {e.session_id for e in live if e.type == "session.end"}
+                apply_session_changes(conn, ended_before, ended_sessions(conn, ending | set(ended_before)))
+                add_usage(conn, usage_folded)
+                add_facets(conn, self._facets(live))
+                refresh_session_labels(conn, {e.session_id for e in live if e.type == "session.start"})
                 # Last, and in id order: the agent rows are the ones every request of a fleet touches, so
                 # they are locked for the shortest time and always in the same order (no deadlocks).
                 self._update_agents(conn, agents, ended)
@@ -148,6 +170,14 @@ class IngestQueries(QueryBase):
             status, body = render(outcome)
             if status >= 400:
                 raise Rejected(status, body)
+            # Counted for the ingest rejection-rate alert, in the same transaction as the events.
+            record_ingest_stats(
+                conn,
+                len(outcome.stored),
+                len(outcome.duplicates),
+                len(outcome.refused) + rejected_before,
+                received,
+            )
             if idempotency is not None:
                 token_id, key, _route, _digest = idempotency
                 conn.execute(
@@ -472,11 +502,23 @@ class IngestQueries(QueryBase):
                 ends,
             )
 
+    @staticmethod
+    def _facets(events: list) -> set[tuple[str, str]]:
+        out: set[tuple[str, str]] = set()
+        for e in events:
+            if e.type == "session.start":
+                d = e.data
+                kind = d.task_kind or (d.labels or {}).get("task_kind")
+                out |= session_facets(d.model, d.provider, kind, d.labels)
+        return out
+
     def _insert_usage(
         self, conn: Connection, source: str, events: list, usage_rows: dict[int, dict], received: datetime
-    ) -> None:
+    ) -> dict[tuple, list[int]]:
+        """Insert the usage rows, add them to their sessions' totals; return them folded per rollup key."""
         rows = []
         totals: dict[str, dict[str, int]] = {}
+        folded: dict[tuple, list[int]] = {}
         for e in events:
             if e.type != "usage":
                 continue
@@ -484,23 +526,46 @@ class IngestQueries(QueryBase):
             rows.append(
                 (source, e.id, e.agent_id, e.session_id, e.ts, received, *(row[c] for c in USAGE_ROW_COLUMNS))
             )
+            # Fold into the rollup row of (hour, agent, model, provider): written once per key, late.
+            i, o, cr, cw = (
+                row["input_tokens"],
+                row["output_tokens"],
+                row["cache_read_tokens"],
+                row["cache_write_tokens"],
+            )
+            r, cost = row["reasoning_tokens"] or 0, row["cost_nanos"]
+            key = (int(e.ts.timestamp()) // 3600, e.agent_id, row["model"] or "", row["provider"])
+            acc = folded.get(key)
+            if acc is None:
+                acc = folded[key] = [0] * 9
+            acc[0] += 1
+            acc[1] += i
+            acc[2] += o
+            acc[3] += cr
+            acc[4] += cw
+            acc[5] += r
+            if cost is None:
+                acc[7] += 1
+            else:
+                acc[6] += cost
+            acc[8] += row["reported_cost_nanos"] or 0
             if e.session_id is not None:
                 t = totals.setdefault(
                     e.session_id,
                     {"b_sid": e.session_id, "n": 0, "i": 0, "o": 0, "cr": 0, "cw": 0, "r": 0, "c": 0, "u": 0},
                 )
                 t["n"] += 1
-                t["i"] += row["input_tokens"]
-                t["o"] += row["output_tokens"]
-                t["cr"] += row["cache_read_tokens"]
-                t["cw"] += row["cache_write_tokens"]
-                t["r"] += row["reasoning_tokens"] or 0
-                if row["cost_nanos"] is None:
+                t["i"] += i
+                t["o"] += o
+                t["cr"] += cr
+                t["cw"] += cw
+                t["r"] += r
+                if cost is None:
                     t["u"] += 1
                 else:
-                    t["c"] += row["cost_nanos"]
+                    t["c"] += cost
         if not rows:
-            return
+            return folded
         bulk_insert(conn, UsageEvent.__table__, USAGE_INSERT_COLUMNS, rows)
         if totals:
             # Sorted, so that concurrent requests lock session rows in one order (no deadlock on PostgreSQL).
@@ -515,11 +580,15 @@ class IngestQueries(QueryBase):
                     cache_write_tokens=Session.cache_write_tokens
                     + _bp("cw", Session.cache_write_tokens.type),
                     reasoning_tokens=Session.reasoning_tokens + _bp("r", Session.reasoning_tokens.type),
+                    total_tokens=Session.total_tokens
+                    + _bp("i", Session.total_tokens.type)
+                    + _bp("o", Session.total_tokens.type),
                     cost_nanos=Session.cost_nanos + _bp("c", Session.cost_nanos.type),
                     unpriced_events=Session.unpriced_events + _bp("u", Session.unpriced_events.type),
                 ),
                 [totals[k] for k in sorted(totals)],
             )
+        return folded
 
     def _insert_logs(self, conn: Connection, source: str, events: list, received: datetime) -> None:
         rows = [
@@ -546,3 +615,14 @@ def _coalesce(a, b):
 
 def _bp(name: str, type_=None):
     return bindparam(name, type_=type_)
+
+
+class ReceiptPruning(QueryBase):
+    def prune_receipts(self, keep_hours: int = 48) -> int:
+        """Idempotency keys are kept at least 24 h (48 here), then forgotten."""
+        from datetime import timedelta
+
+        with self._write() as conn:
+            return conn.execute(
+                delete(IngestReceipt).where(IngestReceipt.created_at < utcnow() - timedelta(hours=keep_hours))
+            ).rowcount

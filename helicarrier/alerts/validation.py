@@ -1,0 +1,139 @@
+"""Checking what people send for silences and receivers (rules: ``helicarrier.alerts.rules``).
+
+Each function returns column values or raises ``RuleError`` (field, message), which the API turns into a
+422 and the page into a message next to the form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+from helicarrier.alerts.grouping import GROUP_INTERVAL_S, GROUP_WAIT_S, REPEAT_INTERVAL_S
+from helicarrier.alerts.matchers import MatcherError, matches_everything, parse_matchers
+from helicarrier.alerts.rules import RuleError
+
+MAX_SILENCE = timedelta(days=366)
+_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
+
+
+def parse_time(value: Any, field_name: str) -> datetime:
+    if isinstance(value, datetime):
+        ts = value
+    elif isinstance(value, str):
+        try:
+            ts = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise RuleError(field_name, "an ISO 8601 time such as 2026-11-26T14:00:00Z is needed") from None
+    else:
+        raise RuleError(field_name, "an ISO 8601 time is needed")
+    if ts.tzinfo is None:
+        raise RuleError(field_name, "the time needs a zone (Z or +hh:mm)")
+    return ts
+
+
+def validate_silence(
+    body: Mapping[str, Any], now: datetime, existing: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """matchers (required, and not matching every alert), starts_at (default now), ends_at or
+    duration_s, comment (required)."""
+    unknown = set(body) - {"matchers", "starts_at", "ends_at", "duration_s", "comment"}
+    if unknown:
+        raise RuleError(sorted(unknown)[0], "unknown field")
+    doc = {**(existing or {}), **body}
+    try:
+        matchers = parse_matchers(doc.get("matchers"), allow_empty=False)
+    except MatcherError as exc:
+        raise RuleError("matchers", str(exc)) from None
+    if matches_everything(matchers):
+        raise RuleError("matchers", "these matchers match every alert; name at least one label value")
+    starts_at = parse_time(doc["starts_at"], "starts_at") if doc.get("starts_at") else now
+    if body.get("duration_s") is not None:
+        try:
+            seconds = int(body["duration_s"])
+        except (TypeError, ValueError):
+            raise RuleError("duration_s", "a whole number of seconds is needed") from None
+        if seconds <= 0:
+            raise RuleError("duration_s", "must be more than 0")
+        ends_at = max(starts_at, now) + timedelta(seconds=seconds)
+    elif doc.get("ends_at"):
+        ends_at = parse_time(doc["ends_at"], "ends_at")
+    else:
+        raise RuleError("ends_at", "ends_at or duration_s is needed")
+    if ends_at <= starts_at:
+        raise RuleError("ends_at", "must be after starts_at")
+    if ends_at <= now:
+        raise RuleError("ends_at", "must be in the future")
+    if ends_at - starts_at > MAX_SILENCE:
+        raise RuleError("ends_at", "a silence lasts at most a year")
+    comment = doc.get("comment")
+    if not isinstance(comment, str) or not comment.strip() or len(comment) > 2000:
+        raise RuleError("comment", "say why (1 to 2000 characters)")
+    return {
+        "matchers": [m.to_dict() for m in matchers],
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "comment": comment.strip(),
+    }
+
+
+def _seconds(value: Any, field_name: str, default: int, lo: int, hi: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise RuleError(field_name, "a whole number of seconds is needed")
+    try:
+        n = int(value)
+    except ValueError:
+        raise RuleError(field_name, "a whole number of seconds is needed") from None
+    if not lo <= n <= hi:
+        raise RuleError(field_name, f"must be between {lo} and {hi}")
+    return n
+
+
+RECEIVER_FIELDS = (
+    "name", "url", "enabled", "matchers", "group_by", "group_wait_s", "group_interval_s", "repeat_interval_s",
+)  # fmt: skip
+
+
+def validate_receiver(body: Mapping[str, Any], existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    unknown = set(body) - set(RECEIVER_FIELDS) - {"id"}
+    if unknown:
+        raise RuleError(sorted(unknown)[0], "unknown field")
+    doc = {**(existing or {}), **body}
+    name = doc.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        raise RuleError("name", "a name of 1 to 100 characters is needed")
+    url = doc.get("url")
+    parsed = urlparse(url) if isinstance(url, str) else None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc or len(url) > 2000:
+        raise RuleError("url", "an http:// or https:// URL is needed")
+    enabled = doc.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise RuleError("enabled", "true or false")
+    try:
+        matchers = parse_matchers(doc.get("matchers"))
+    except MatcherError as exc:
+        raise RuleError("matchers", str(exc)) from None
+    group_by = doc.get("group_by")
+    if group_by is not None and (
+        not isinstance(group_by, list) or not all(isinstance(x, str) and _LABEL.match(x) for x in group_by)
+    ):
+        raise RuleError("group_by", "a list of label names is needed")
+    return {
+        "name": name.strip(),
+        "url": url,
+        "enabled": enabled,
+        "matchers": [m.to_dict() for m in matchers],
+        "group_by": group_by,
+        "group_wait_s": _seconds(doc.get("group_wait_s"), "group_wait_s", GROUP_WAIT_S, 0, 3600),
+        "group_interval_s": _seconds(
+            doc.get("group_interval_s"), "group_interval_s", GROUP_INTERVAL_S, 1, 86400
+        ),
+        "repeat_interval_s": _seconds(
+            doc.get("repeat_interval_s"), "repeat_interval_s", REPEAT_INTERVAL_S, 60, 7 * 86400
+        ),
+    }

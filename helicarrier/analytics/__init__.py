@@ -1,0 +1,1 @@
+"""Analytics without SQL or Dash: session filters, sample-aware scoring, and the analytics API routes."""

@@ -1,0 +1,194 @@
+"""Figures of the Intelligence page, from the small frames the repository returns. Each figure is drawn from
+a tidy frame that is also what its CSV download holds, so the download is exactly the chart's data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from helicarrier.theme import COLORWAY, FONT_MONO, TEXT_MUTED, register_template
+
+TOP_GROUPS = 7  # plus "other": the eight colours of the template's colorway
+OTHER = "other"
+INSUFFICIENT_FILL = "rgba(139, 155, 180, 0.10)"
+MATRIX_SCALE = [[0.0, "#3b1424"], [0.35, "#7a2c3a"], [0.6, "#8a6a1c"], [0.8, "#1f7f6a"], [1.0, "#3ddc97"]]
+
+
+def empty_figure(message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(
+        template=register_template(),
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[
+            {
+                "text": message,
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "font": {"color": TEXT_MUTED, "size": 14},
+            }
+        ],
+        margin={"l": 16, "r": 16, "t": 16, "b": 16},
+    )
+    return fig
+
+
+def chart_frame(series: pd.DataFrame, columns: list[str], top: int = TOP_GROUPS) -> pd.DataFrame:
+    """[bucket, group, *columns]: the ``top`` groups by the first column's total, the rest as "other"."""
+    if series is None or series.empty:
+        return pd.DataFrame(columns=["bucket", "group", *columns])
+    df = series[["bucket", "group", *columns]].copy()
+    df["group"] = df["group"].fillna("–").astype(str)
+    if df["group"].nunique() > top + 1:
+        totals = df.groupby("group")[columns[0]].sum().sort_values(ascending=False)
+        keep = set(totals.index[:top])
+        df.loc[~df["group"].isin(keep), "group"] = OTHER
+    df = df.groupby(["bucket", "group"], as_index=False, sort=True)[columns].sum()
+    return df.sort_values(["bucket", "group"]).reset_index(drop=True)
+
+
+def _group_order(frame: pd.DataFrame, value: str) -> list[str]:
+    totals = frame.groupby("group")[value].sum().sort_values(ascending=False)
+    order = [g for g in totals.index if g != OTHER]
+    return order + ([OTHER] if OTHER in totals.index else [])
+
+
+def stacked_figure(
+    frame: pd.DataFrame, value: str, *, scale: float = 1.0, unit: str = "", hover: str
+) -> go.Figure:
+    """Stacked bars of ``value`` per bucket, one trace per group (largest first, "other" last, grey)."""
+    fig = go.Figure()
+    for i, group in enumerate(_group_order(frame, value)):
+        part = frame[frame["group"] == group]
+        fig.add_bar(
+            x=part["bucket"],
+            y=part[value] / scale,
+            name=group,
+            marker_color="#5b6b82" if group == OTHER else COLORWAY[i % len(COLORWAY)],
+            hovertemplate=f"%{{x}}<br>{group}: {hover}<extra></extra>",
+        )
+    fig.update_layout(
+        template=register_template(),
+        barmode="stack",
+        bargap=0.25,
+        hovermode="closest",
+        yaxis={"title": unit, "rangemode": "tozero"},
+        xaxis={"title": None},
+        margin={"l": 56, "r": 16, "t": 16, "b": 24},
+        legend={"orientation": "h", "y": -0.12, "yanchor": "top", "x": 0, "font": {"size": 11}},
+    )
+    return fig
+
+
+def cost_figure(frame: pd.DataFrame) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No usage in this range.")
+    fig = stacked_figure(frame, "cost_nanos", scale=1e9, unit="USD", hover="$%{y:,.4f}")
+    fig.update_yaxes(tickprefix="$", tickformat=",.2f")
+    return fig
+
+
+def tokens_figure(frame: pd.DataFrame, kind: str, label: str) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No usage in this range.")
+    fig = stacked_figure(frame, kind, unit=f"{label} tokens", hover="%{y:,.0f} tokens")
+    fig.update_yaxes(tickformat="~s")
+    return fig
+
+
+def heatmap_height(cells: pd.DataFrame | None) -> int:
+    """Pixels for the heatmap: a fixed band per model, so cells stay legible with many models."""
+    n = 0 if cells is None or cells.empty else cells["model"].nunique()
+    return max(260, 80 + 56 * n)
+
+
+def heatmap_figure(cells: pd.DataFrame, min_samples: int) -> go.Figure:
+    """Models (rows) x task kinds (columns), coloured by the Wilson lower bound; the sample count in each
+    cell; cells under ``min_samples`` grey, hatched and labelled "insufficient data" instead of coloured.
+
+    ``cells``: [model, task_kind, successes, total, wilson_low, wilson_high] (one row per non-empty cell).
+    """
+    if cells is None or cells.empty:
+        return empty_figure("No finished sessions in this range.")
+    models = sorted(cells["model"].unique(), key=str)
+    kinds = sorted(cells["task_kind"].unique(), key=str)
+    mi = {m: i for i, m in enumerate(models)}
+    ki = {k: i for i, k in enumerate(kinds)}
+    z: list[list[Any]] = [[None] * len(kinds) for _ in models]
+    text: list[list[str]] = [[""] * len(kinds) for _ in models]
+    insufficient: list[tuple[int, int, str]] = []
+    hover: list[list[str]] = [["no sessions"] * len(kinds) for _ in models]
+    fig = go.Figure()
+    for c in cells.itertuples(index=False):
+        y, x = mi[c.model], ki[c.task_kind]
+        counts = f"{int(c.successes)}/{int(c.total)}"
+        interval = f"95% CI {c.wilson_low:.0%}–{c.wilson_high:.0%}"
+        if c.total < min_samples:
+            insufficient.append((x, y, f"{counts}<br>insufficient data"))
+            hover[y][x] = f"{counts} succeeded: fewer than {min_samples} sessions, not scored"
+            fig.add_scatter(
+                x=[x - 0.5, x + 0.5, x + 0.5, x - 0.5, x - 0.5],
+                y=[y - 0.5, y - 0.5, y + 0.5, y + 0.5, y - 0.5],
+                fill="toself",
+                mode="none",
+                fillcolor=INSUFFICIENT_FILL,
+                fillpattern={
+                    "shape": "/",
+                    "fgcolor": "rgba(139, 155, 180, 0.35)",
+                    "size": 8,
+                    "solidity": 0.15,
+                },
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        else:
+            z[y][x] = float(c.wilson_low)
+            text[y][x] = f"{counts}<br>≥{c.wilson_low:.0%}"
+            hover[y][x] = f"{counts} succeeded · rate {c.successes / c.total:.1%} · {interval}"
+    fig.add_heatmap(
+        z=z,
+        x=list(range(len(kinds))),
+        y=list(range(len(models))),
+        text=text,
+        customdata=hover,
+        texttemplate="%{text}",
+        textfont={"family": FONT_MONO, "size": 11},
+        hovertemplate="%{customdata}<extra></extra>",
+        colorscale=MATRIX_SCALE,
+        zmin=0,
+        zmax=1,
+        xgap=3,
+        ygap=3,
+        colorbar={"title": {"text": "lower<br>bound", "side": "top"}, "tickformat": ".0%", "thickness": 10},
+    )
+    # The heatmap draws over the hatching: move it first so the pattern shows in the empty cells.
+    fig.data = (fig.data[-1], *fig.data[:-1])
+    for x, y, label in insufficient:
+        fig.add_annotation(
+            x=x, y=y, text=label, showarrow=False, font={"family": FONT_MONO, "size": 11, "color": TEXT_MUTED}
+        )
+    fig.update_layout(
+        template=register_template(),
+        xaxis={
+            "tickmode": "array",
+            "tickvals": list(range(len(kinds))),
+            "ticktext": kinds,
+            "showgrid": False,
+            "side": "top",
+            "range": [-0.5, len(kinds) - 0.5],
+        },
+        yaxis={
+            "tickmode": "array",
+            "tickvals": list(range(len(models))),
+            "ticktext": models,
+            "showgrid": False,
+            "autorange": "reversed",
+        },
+        margin={"l": 16, "r": 16, "t": 48, "b": 16},
+    )
+    return fig

@@ -1,0 +1,1 @@
+"""CSV reports: the writer (RFC 4180, formula injection neutralized), scheduled reports, export-csv."""

@@ -1,0 +1,112 @@
+"""The job scheduler: APScheduler 3.11 in a background thread, jobs gated on leadership.
+
+Every process (each gunicorn worker, a ``python -m helicarrier scheduler`` process, a second app instance)
+may start one; only the leader's jobs do anything. A follower retries the lock every few seconds and takes
+over within that time when the leader dies. Jobs are idempotent anyway (see the stack notes): a rare
+double run changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from helicarrier.context import AppContext
+from helicarrier.scheduler.leader import Leadership
+
+log = logging.getLogger("helicarrier.scheduler")
+LEADER_RETRY_S = 3
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    seconds: int
+    run: Callable[[AppContext], object]
+
+
+def default_jobs() -> list[Job]:
+    return [
+        Job("expire-commands", 10, lambda ctx: ctx.repo.expire_commands()),
+        Job("verify-kills", 5, lambda ctx: ctx.repo.verify_kills(ctx.settings.kill_settle_s)),
+        Job("prune-receipts", 3600, lambda ctx: ctx.repo.prune_receipts()),
+        Job("evaluate-alerts", 15, _evaluate_alerts),
+        Job("dispatch-alerts", 5, _dispatch_alerts),
+        Job("prune-alert-cycles", 3600, lambda ctx: ctx.repo.prune_alert_cycles()),
+    ]
+
+
+def _evaluate_alerts(ctx: AppContext) -> object:
+    from helicarrier.alerts import engine
+    from helicarrier.scheduler.leader import identity
+
+    return engine.run_cycle(ctx.repo, holder=identity())
+
+
+def _dispatch_alerts(ctx: AppContext) -> object:
+    from helicarrier.alerts import engine
+
+    return engine.dispatch(ctx.repo, base_url=engine.public_url(ctx.settings))
+
+
+class Scheduler:
+    def __init__(self, ctx: AppContext, jobs: list[Job] | None = None):
+        self.ctx = ctx
+        self.leadership = Leadership(ctx.repo.engine)
+        self.jobs = jobs if jobs is not None else default_jobs()
+        self._aps = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+        self.runs: dict[str, int] = {}
+
+    def start(self) -> None:
+        self._aps.add_job(self._elect, "interval", seconds=LEADER_RETRY_S, id="elect", next_run_time=_now())
+        for job in self.jobs:
+            self._aps.add_job(self._gated(job), "interval", seconds=job.seconds, id=job.name)
+        self._aps.start()
+
+    def shutdown(self) -> None:
+        self._aps.shutdown(wait=True)
+        self.leadership.release()
+
+    def _elect(self) -> None:
+        try:
+            was = self.leadership.is_leader
+            if self.leadership.try_acquire() and not was:
+                log.info("scheduler leader: %s", self.leadership.identity)
+        except Exception:  # noqa: BLE001 - the database may be briefly away; try again next round
+            log.exception("leader election failed")
+
+    def _gated(self, job: Job) -> Callable[[], None]:
+        def run() -> None:
+            if not self.leadership.is_leader:
+                return
+            started = time.perf_counter()
+            try:
+                job.run(self.ctx)
+            except Exception:  # noqa: BLE001 - one failing job must not stop the others
+                log.exception("job %s failed", job.name)
+            finally:
+                self.runs[job.name] = self.runs.get(job.name, 0) + 1
+                log.debug("job %s took %.1f ms", job.name, (time.perf_counter() - started) * 1000)
+
+        return run
+
+
+def _now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def should_start_in_web_process() -> bool:
+    """Off under the Werkzeug reloader's watcher process (it would run a second scheduler), and when
+    HELICARRIER_SCHEDULER=off (a separate `python -m helicarrier scheduler` process does the work)."""
+    if os.environ.get("HELICARRIER_SCHEDULER", "on").lower() in ("off", "0", "false", "no"):
+        return False
+    if os.environ.get("FLASK_RUN_FROM_CLI") or os.environ.get("WERKZEUG_SERVER_FD"):
+        return os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+    return True

@@ -1,0 +1,177 @@
+"""The Alerts page in a real browser: an agent stops heartbeating, the scheduler's evaluation fires a short
+offline rule, the alert shows in the feed and the KPI badge, and an operator acknowledges and silences it."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from datetime import UTC, datetime
+
+import pytest
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from helicarrier.alerts.rules import validate_rule
+from helicarrier.data.queries.commands import Actor
+from helicarrier.scheduler.runner import Job, Scheduler, _evaluate_alerts
+
+pytestmark = pytest.mark.browser
+
+
+def heartbeat(hud, token, agent, eid):
+    event = {
+        "id": eid,
+        "type": "agent.heartbeat",
+        "ts": datetime.now(UTC).isoformat(),
+        "agent_id": agent,
+        "data": {"status": "running"},
+    }
+    body = json.dumps({"version": "v2", "source": {"name": "browser-test"}, "events": [event]}).encode()
+    req = urllib.request.Request(
+        f"{hud.url}/api/v1/ingest",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200
+
+
+@pytest.fixture
+def evaluator(hud):
+    """The real leader-gated scheduler with the evaluation job every second."""
+    scheduler = Scheduler(hud.ctx, [Job("evaluate-alerts", 1, _evaluate_alerts)])
+    scheduler.start()
+    yield scheduler
+    scheduler.shutdown()
+
+
+def pick(hud, dropdown_id, value):
+    """Choose ``value`` in a single-value dcc.Dropdown."""
+    hud.duo.find_element(f"#{dropdown_id}").click()
+    option = hud.duo.wait_for_element(f'.dash-dropdown-content input[value="{value}"]', timeout=5)
+    hud.duo.driver.execute_script("arguments[0].closest('label').click()", option)
+    hud.duo.driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+
+
+def row(hud, agent):
+    for el in hud.duo.driver.find_elements(By.CSS_SELECTOR, "#alerts-feed tr.alerts-row"):
+        if f"agent={agent}" in el.text:
+            return el
+    return None
+
+
+def click_in_row(hud, agent, selector, timeout=10):
+    """Click a button of the agent's feed row (found again if the feed was redrawn meanwhile)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            row(hud, agent).find_element(By.CSS_SELECTOR, selector).click()
+            return
+        except (StaleElementReferenceException, AttributeError):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_offline_alert_fires_shows_and_is_acknowledged_and_silenced(hud, evaluator):
+    repo = hud.ctx.repo
+    token, _ = repo.create_token("browser", "ingest")
+    rule = {
+        "name": "agent offline",
+        "metric": "agents_offline",
+        "group_by": "agent",
+        "threshold": "0",
+        "params": {"offline_after_s": 3},
+        "severity": "critical",
+    }
+    repo.create_alert_rule(validate_rule(rule), Actor("ada", "user", "admin"))
+    heartbeat(hud, token, "vega-03", "hb-1")
+    hud.login("omar")
+    hud.visit("/alerts")
+    hud.duo.wait_for_element("#alerts-feed", timeout=10)
+    # Nobody posts anything: three seconds later the evaluation fires it.
+    hud.duo.wait_for_element('#alerts-feed tr[data-state="firing"]', timeout=20)
+    firing = row(hud, "vega-03")
+    assert "agent offline" in firing.text and "critical" in firing.text
+    hud.duo.wait_for_text_to_equal("#shell-kpi-alerts_firing", "1", timeout=15)
+
+    click_in_row(hud, "vega-03", ".alerts-ack-btn")
+    hud.duo.wait_for_element("#alerts-ack-note", timeout=10).send_keys("restarting vega-03")
+    hud.duo.find_element("#alerts-ack-submit").click()
+    hud.duo.wait_for_text_to_equal("#alerts-ack-result", "Acknowledged.", timeout=10)
+    hud.duo.find_element("#alerts-ack-modal .btn-close").click()
+    hud.duo.wait_for_contains_text("#alerts-feed", "acknowledged by omar: restarting vega-03", timeout=10)
+
+    click_in_row(hud, "vega-03", ".alerts-silence-btn")
+    matchers = hud.duo.wait_for_element("#alerts-silence-matchers", timeout=10)
+    hud.duo.wait_for_contains_text("#alerts-silence-matchers", 'agent="vega-03"', timeout=10)
+    assert 'alertname="agent offline"' in matchers.get_attribute("value")
+    hud.duo.find_element("#alerts-silence-comment").send_keys("host maintenance")
+    hud.duo.find_element("#alerts-silence-submit").click()
+    hud.duo.wait_for_contains_text("#alerts-silence-result", "Silence #", timeout=10)
+    hud.duo.find_element("#alerts-silence-modal .btn-close").click()
+    hud.duo.wait_for_contains_text("#alerts-feed", "silenced #", timeout=10)
+    hud.duo.wait_for_contains_text("#alerts-silences", "host maintenance", timeout=10)
+    # still firing (suppressed is not a state), so the badge still counts it
+    assert row(hud, "vega-03").get_attribute("data-state") == "firing"
+    (silence,) = repo.list_silences()
+    assert (silence["created_by"], silence["matchers"][-1]) == (
+        "omar",
+        {"name": "agent", "op": "=", "value": "vega-03"},
+    )
+    assert hud.duo.get_logs() == []
+
+
+def test_viewers_see_the_feed_without_actions(hud, evaluator):
+    repo = hud.ctx.repo
+    token, _ = repo.create_token("browser", "ingest")
+    rule = {
+        "name": "agent offline",
+        "metric": "agents_offline",
+        "group_by": "agent",
+        "threshold": "0",
+        "params": {"offline_after_s": 1},
+    }
+    repo.create_alert_rule(validate_rule(rule), Actor("ada", "user", "admin"))
+    heartbeat(hud, token, "atlas-01", "hb-1")
+    hud.login("vera")
+    hud.visit("/alerts")
+    hud.duo.wait_for_element('#alerts-feed tr[data-state="firing"]', timeout=20)
+    assert hud.duo.driver.find_elements(By.CSS_SELECTOR, "#alerts-feed .alerts-ack-btn") == []
+    assert not hud.duo.find_element("#alerts-rule-new").is_displayed()
+    hud.duo.wait_for_contains_text("#alerts-eval", "Scheduler lock held by", timeout=10)
+    assert hud.duo.get_logs() == []
+
+
+def test_admin_previews_and_saves_a_rule(hud):
+    repo = hud.ctx.repo
+    token, _ = repo.create_token("browser", "ingest")
+    for i in range(3):
+        heartbeat(hud, token, f"hermes-0{i}", f"hb-{i}")
+    hud.login("ada")
+    hud.visit("/alerts")
+    hud.duo.wait_for_element("#alerts-rule-new", timeout=10)
+    hud.duo.driver.execute_script("document.getElementById('alerts-rule-new').click()")
+    hud.duo.wait_for_element("#alerts-rule-name", timeout=10).send_keys("fleet online")
+    pick(hud, "alerts-rule-metric", "agents_offline")
+    pick(hud, "alerts-rule-comparator", "<=")
+    hud.duo.find_element("#alerts-rule-threshold").send_keys("0")
+    hud.duo.find_element("#alerts-rule-params").clear()
+    hud.duo.driver.execute_script("document.getElementById('alerts-rule-preview').click()")
+    hud.duo.wait_for_text_to_equal(
+        "#alerts-preview-text", "This rule would now fire for 1 group (of 1).", timeout=10
+    )
+    hud.duo.driver.execute_script("document.getElementById('alerts-rule-save').click()")
+    hud.duo.wait_for_text_to_equal("#alerts-rule-result", "Rule fleet online created.", timeout=10)
+    hud.duo.wait_for_contains_text("#alerts-rules", "agents_offline <= 0", timeout=10)
+    (rule,) = repo.list_alert_rules()
+    assert (rule["metric"], rule["comparator"], rule["threshold"], rule["created_by"]) == (
+        "agents_offline",
+        "<=",
+        "0",
+        "ada",
+    )
+    assert hud.duo.get_logs() == []

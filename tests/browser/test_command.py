@@ -1,0 +1,334 @@
+"""Command & Control in a real browser: an operator kills a simulated agent and hands a real client a task;
+a viewer sees no controls, and a control callback forged from the viewer's session is refused and audited."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from helicarrier.client import Command, HelicarrierClient
+from helicarrier.data.types import utcnow
+from helicarrier.demo.fleet import run_demo_fleet
+from helicarrier.fleet import grid
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def token(hud):
+    value, _ = hud.ctx.repo.create_token("browser-agents", "ingest")
+    return value
+
+
+@pytest.fixture
+def demo_fleet(hud, token):
+    """Two simulated agents (atlas-01, hermes-07) reporting to the HUD through the real client."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_demo_fleet,
+        args=(hud.url, token, 2),
+        kwargs={"seed": 5, "stop_event": stop, "command_wait": 1.0},
+        daemon=True,
+    )
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=20)
+    time.sleep(1.5)  # the server's side of the last long-poll ends before the server is stopped
+
+
+@pytest.fixture
+def make_client(hud):
+    clients: list[HelicarrierClient] = []
+
+    def make(token: str) -> HelicarrierClient:
+        client = HelicarrierClient(hud.url, token, source="browser-test", backoff_base=0.05, backoff_max=0.5)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close(timeout=2)
+    time.sleep(1.5 if clients else 0)  # let the server's side of the last long-poll end
+
+
+def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def status_of(hud, agent_id: str) -> str | None:
+    cards = grid.card_models(hud.ctx.repo.agents_snapshot(), utcnow(), hud.ctx.settings.offline_after_s)
+    return next((c.status for c in cards if c.id == agent_id), None)
+
+
+def click(hud, selector: str, timeout: float = 10.0) -> None:
+    """Click once the element takes clicks (a drawer slides in, a card is re-rendered meanwhile)."""
+
+    def clicked() -> bool:
+        try:
+            hud.duo.find_element(selector).click()
+        except WebDriverException:
+            return False
+        return True
+
+    wait_until(clicked, timeout, f"{selector} to take a click")
+
+
+def card_says(hud, agent_id: str, status: str, timeout: float) -> None:
+    """Wait until the agent's card on the Hero Grid shows ``status`` (textContent: CSS uppercases it)."""
+
+    script = "var el = document.querySelector(arguments[0]); return el ? el.textContent.trim() : null;"
+
+    def shown() -> bool:  # read in the page: cards are re-rendered under our feet
+        return hud.duo.driver.execute_script(script, f'[data-agent="{agent_id}"] .status-badge') == status
+
+    wait_until(shown, timeout, f"the card of {agent_id} to say {status}")
+
+
+def pick(hud, dropdown: str, agent_id: str, multi: bool = False) -> None:
+    """Choose the option naming ``agent_id`` in a dcc.Dropdown."""
+    hud.duo.wait_for_element(dropdown, timeout=10)
+    click(hud, dropdown)
+    hud.duo.wait_for_element(".dash-dropdown-options", timeout=10)
+
+    def chosen() -> bool:
+        try:
+            for option in hud.duo.driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option"):
+                if agent_id in option.text:
+                    option.click()
+                    return True
+        except WebDriverException:  # the options were refreshed meanwhile
+            pass
+        return False
+
+    wait_until(chosen, what=f"{agent_id} among the options")
+    if multi:  # a multi-select stays open
+        hud.duo.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait_until(lambda: agent_id in hud.duo.find_element(dropdown).text, what=f"{agent_id} picked")
+
+
+def test_operator_kills_a_demo_agent_and_its_card_turns_killed(hud, demo_fleet):
+    wait_until(lambda: status_of(hud, "atlas-01") == "running", what="atlas-01 running")
+    hud.login("omar")
+    hud.visit("/command")
+    pick(hud, "#kill-agent", "atlas-01")
+    click(hud, "#kill-open")
+    hud.duo.wait_for_contains_text("#kill-modal-count", "atlas-01", timeout=10)
+
+    # The reason is required: the server's refusal shows in the dialog, nothing is issued.
+    click(hud, "#kill-confirm")
+    hud.duo.wait_for_contains_text("#kill-modal-error", "reason", timeout=10)
+    assert hud.ctx.repo.commands_list(agent_id="atlas-01") == []
+
+    hud.duo.find_element("#kill-reason").send_keys("runaway token spend")
+    click(hud, "#kill-strength input[value='force']")
+    click(hud, "#kill-confirm")
+    hud.duo.wait_for_contains_text("#kill-feedback", "Kill sent to 1 agent", timeout=10)
+    # The lifecycle, live, up to the agent's confirmation.
+    item = '#kill-lifecycle [data-state="completed"]'
+    hud.duo.wait_for_element(item, timeout=30)
+    (command,) = hud.ctx.repo.commands_list(agent_id="atlas-01")
+    assert (command["kind"], command["state"], command["strength"]) == ("kill", "completed", "force")
+    assert command["reason"] == "runaway token spend" and command["issued_by"] == "omar"
+    assert command["verification"] == "awaiting"
+
+    hud.visit("/")
+    card_says(hud, "atlas-01", "killed", timeout=15)
+    detail = hud.ctx.repo.agent_detail("atlas-01")
+    assert detail["agent"]["current_session_id"] is None and detail["agent"]["current_task"] is None
+    audit = hud.ctx.repo.audit_entries(actor="omar", action="command.kill")
+    assert list(audit["outcome"]) == ["ok", "refused"]  # newest first: the kill, the reason-less attempt
+    assert hud.duo.get_logs() == []
+
+
+def test_operator_kills_from_the_agent_drawer(hud, demo_fleet):
+    wait_until(lambda: status_of(hud, "hermes-07") in ("running", "idle"), what="hermes-07 up")
+    hud.login("omar")
+    hud.duo.wait_for_element('[data-agent="hermes-07"]', timeout=15)
+    click(hud, '[data-agent="hermes-07"]')
+    hud.duo.wait_for_element("#watchtower-detail [id*='detail-kill-open']", timeout=10)
+    click(hud, "#watchtower-detail [id*='detail-kill-open']")
+    box = hud.duo.wait_for_element("#watchtower-detail textarea", timeout=10)
+    wait_until(box.is_displayed, 10, "the confirmation to open")
+    box.send_keys("wrong repository")
+    click(hud, "#watchtower-detail [id*='detail-kill-confirm']")
+    hud.duo.wait_for_contains_text("#watchtower-detail", "Kill sent", timeout=10)
+    card_says(hud, "hermes-07", "killed", timeout=90)
+    (command,) = hud.ctx.repo.commands_list(agent_id="hermes-07")
+    assert (command["state"], command["strength"], command["reason"]) == (
+        "completed",
+        "graceful",
+        "wrong repository",
+    )
+    assert hud.duo.get_logs() == []
+
+
+def test_kill_all_matching_states_the_count_and_kills_each(hud, token, make_client):
+    client = make_client(token)
+    for agent_id, team in (("k-1", "ops"), ("k-2", "ops"), ("k-3", "web")):
+        agent = client.agent(agent_id, labels={"team": team})
+        agent.heartbeat("running", current_task="batch job")
+        agent.on_command(wait=1.0)  # the default kill handler
+    assert client.flush(timeout=10)
+
+    hud.login("omar")
+    hud.visit("/command")
+    pick(hud, "#killall-labels", "team=ops", multi=True)
+    hud.duo.wait_for_text_to_equal("#killall-count", "2 agents match", timeout=10)
+    click(hud, "#killall-open")
+    hud.duo.wait_for_contains_text("#kill-modal-count", "Kill 2 agents", timeout=10)
+    assert "k-1, k-2" in hud.duo.find_element("#kill-modal-count").text
+    hud.duo.find_element("#kill-reason").send_keys("ops batch is looping")
+    click(hud, "#kill-confirm")
+    hud.duo.wait_for_contains_text("#kill-feedback", "Kill sent to 2 agents", timeout=10)
+    wait_until(
+        lambda: count(hud, '#kill-lifecycle [data-state="completed"]') == 2, what="both kills confirmed"
+    )
+    assert {a: status_of(hud, a) for a in ("k-1", "k-2", "k-3")} == {
+        "k-1": "killed",
+        "k-2": "killed",
+        "k-3": "running",
+    }
+    assert hud.duo.get_logs() == []
+
+
+def test_operator_injects_a_task_from_the_jarvis_terminal(hud, token, make_client):
+    client = make_client(token)
+    agent = client.agent("jarvis-7", name="Jarvis Seven")
+    agent.heartbeat("idle", model="gpt-4.1")
+    received: list[Command] = []
+
+    def do_task(cmd: Command) -> str:
+        received.append(cmd)
+        cmd.accept()
+        time.sleep(0.5)  # some work: the accepted state shows before the answer
+        return f"done: {cmd.task}"
+
+    agent.on_command(inject=do_task, wait=1.0)
+    assert client.flush(timeout=10)
+
+    hud.login("omar")
+    hud.visit("/command")
+    pick(hud, "#jarvis-agents", "jarvis-7", multi=True)
+    task = "summarize incident INC-4242"
+    field = hud.duo.find_element("#jarvis-input")
+    field.send_keys(task)
+    send = hud.duo.find_element("#jarvis-send")
+    send.click()
+    send.click()  # a double click: one command
+    hud.duo.wait_for_contains_text("#jarvis-status", "Sent to jarvis-7", timeout=10)
+    hud.duo.wait_for_contains_text("#jarvis-output", f"done: {task}", timeout=20)
+    hud.duo.wait_for_element('#command-history tr[data-agent="jarvis-7"][data-state="completed"]', timeout=10)
+    commands = hud.ctx.repo.commands_list(agent_id="jarvis-7")
+    assert [(c["kind"], c["state"], c["result_message"]) for c in commands] == [
+        ("inject", "completed", f"done: {task}")
+    ]
+    assert [(c.task, c.issued_by) for c in received] == [(task, "omar")]
+    assert hud.duo.find_element("#jarvis-input").get_attribute("value") == ""
+
+    # Up-arrow recalls what was sent.
+    hud.duo.find_element("#jarvis-input").send_keys(Keys.ARROW_UP)
+    wait_until(lambda: hud.duo.find_element("#jarvis-input").get_attribute("value") == task, what="recall")
+
+    # The audit view lists the action, with who did it, filters by agent and exports CSV.
+    hud.duo.wait_for_contains_text("#audit-table", "command.inject", timeout=15)
+    hud.duo.find_element("#audit-agent").send_keys("jarvis-7\n")
+    hud.duo.wait_for_element('#audit-table tr[data-action="command.inject"]', timeout=10)
+    wait_until(lambda: count(hud, '#audit-table tr[data-action="login"]') == 0, what="the agent filter")
+    click(hud, "#audit-csv")
+    download = Path(hud.duo.download_path)
+    csv = wait_until(lambda: next(iter(download.glob("helicarrier-audit-*.csv")), None), what="the CSV")
+    text = wait_until(lambda: csv.read_text(), what="the CSV's content")
+    assert text.splitlines()[0].startswith("id,ts,actor") and "command.inject" in text and "login" not in text
+    assert hud.duo.get_logs() == []
+
+
+def count(hud, selector: str) -> int:
+    """Elements matching now (no implicit wait for ones that should not exist)."""
+    return hud.duo.driver.execute_script("return document.querySelectorAll(arguments[0]).length", selector)
+
+
+def _forge(hud, cookies: dict, payload: dict) -> tuple[int, dict]:
+    req = urllib.request.Request(
+        f"{hud.url}/_dash-update-component",
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_viewer_sees_no_controls_and_a_forged_control_callback_is_refused(hud, token, make_client):
+    client = make_client(token)
+    client.agent("atlas-01", name="Atlas").heartbeat("running", current_task="work")
+    assert client.flush(timeout=10)
+
+    hud.login("vera")
+    hud.visit("/command")
+    hud.duo.wait_for_element("#command-readonly", timeout=10)
+    hud.duo.wait_for_element("#command-history", timeout=10)
+    driver = hud.duo.driver
+    for selector in ("#jarvis-input", "#kill-open", ".btn-kill", "#model-apply", "#audit-table"):
+        assert count(hud, selector) == 0, selector
+    hud.visit("/")
+    hud.duo.wait_for_element('[data-agent="atlas-01"]', timeout=15)
+    click(hud, '[data-agent="atlas-01"]')
+    hud.duo.wait_for_contains_text("#watchtower-detail", "atlas-01", timeout=10)
+    assert count(hud, "#watchtower-detail .btn-kill") == 0
+    assert hud.duo.get_logs() == []
+
+    # Forge the Jarvis Terminal's callback with the viewer's own session cookie.
+    output = next(k for k in hud.app.callback_map if "jarvis-status.children" in k)
+    payload = {
+        "output": output,
+        "outputs": [
+            {"id": "jarvis-status", "property": "children"},
+            {"id": "jarvis-input", "property": "value"},
+            {"id": "jarvis-draft", "property": "data"},
+        ],
+        "inputs": [
+            {"id": "jarvis-send", "property": "n_clicks", "value": 1},
+            {"id": "jarvis-input", "property": "n_submit", "value": 0},
+        ],
+        "state": [
+            {"id": "jarvis-input", "property": "value", "value": "rm -rf /"},
+            {"id": "jarvis-agents", "property": "value", "value": ["atlas-01"]},
+            {"id": "jarvis-mode", "property": "value", "value": "steer"},
+            {"id": "jarvis-draft", "property": "data", "value": "forged"},
+        ],
+        "changedPropIds": ["jarvis-send.n_clicks"],
+    }
+    cookies = {c["name"]: c["value"] for c in driver.get_cookies()}
+    status, doc = _forge(hud, cookies, payload)
+    assert status == 403 and doc["error"]["code"] == "forbidden"
+    assert hud.ctx.repo.commands_list(agent_id="atlas-01") == []
+    refused = hud.ctx.repo.audit_entries(actor="vera", outcome="refused")
+    assert list(refused["action"]) == ["callback"] and refused["target_id"][0] == output[:128]
+
+    # The drawer's kill callback, forged the same way: refused too.
+    kill_output = next(k for k in hud.app.callback_map if "detail-kill-result" in k)
+    status, _ = _forge(hud, cookies, {"output": kill_output, "inputs": [], "changedPropIds": []})
+    assert status == 403
+    assert hud.ctx.repo.commands_list(agent_id="atlas-01") == []

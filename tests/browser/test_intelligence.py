@@ -1,0 +1,143 @@
+"""Intelligence in a real browser: charts, KPIs and the model matrix over seeded demo history, a chart's CSV
+download, and the scheduled reports served to the signed-in browser."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+
+from helicarrier.demo.seed import seed_demo
+from helicarrier.reports import routes as report_routes
+from helicarrier.reports.jobs import write_scheduled_reports
+from helicarrier.webapp import create_app
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def seeded(hud):
+    seed_demo(hud.ctx.ingest, days=3, now=datetime.now(UTC))
+    return hud
+
+
+def wait_until(predicate, timeout=30, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if predicate():
+                return
+        except (NoSuchElementException, StaleElementReferenceException):
+            pass  # not rendered yet, or re-rendered under us
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def count(hud, selector: str) -> int:
+    return len(hud.duo.driver.find_elements(By.CSS_SELECTOR, selector))
+
+
+def click(hud, element) -> None:
+    # A JS click: the sticky navbar may cover an element Selenium scrolled to the top edge.
+    hud.duo.driver.execute_script("arguments[0].click()", element)
+
+
+def test_charts_kpis_and_matrix_render_without_console_errors(seeded):
+    hud = seeded
+    hud.login("vera")
+    hud.visit("/intelligence")
+    wait_until(lambda: hud.duo.find_element("#intelligence-kpi-sessions").text not in ("", "0"), what="KPIs")
+    assert hud.duo.find_element("#intelligence-kpi-cost").text.startswith("$")
+    assert hud.duo.find_element("#intelligence-kpi-unpriced").text == "0"
+    wait_until(lambda: count(hud, "#intelligence-cost-chart .barlayer .point") > 0, what="cost bars")
+    wait_until(lambda: count(hud, "#intelligence-tokens-chart .barlayer .point") > 0, what="token bars")
+    wait_until(lambda: count(hud, "#intelligence-matrix-chart .hm") > 0, what="heatmap")
+    wait_until(lambda: "$" in hud.duo.find_element("#intelligence-mtd-projected").text, what="projection")
+
+    # Group by agent: one trace per agent (the demo fleet has 12: the top 7 and "other").
+    click(
+        hud,
+        hud.duo.driver.find_element(
+            By.CSS_SELECTOR, "label[for='_dbcprivate_radioitems_intelligence-group_input_agent']"
+        ),
+    )
+    wait_until(lambda: "other" in hud.duo.find_element("#intelligence-cost-chart").text, what="agent legend")
+
+    click(hud, hud.duo.driver.find_element(By.LINK_TEXT, "Ranking"))
+    wait_until(lambda: count(hud, "#intelligence-ranked-table tbody tr") >= 3, what="ranking rows")
+    wait_until(
+        lambda: "#1" in hud.duo.find_element("#intelligence-ranked-table").text, what="the ranking tab"
+    )
+    click(hud, hud.duo.driver.find_element(By.LINK_TEXT, "Successes per dollar"))
+    wait_until(lambda: count(hud, "#intelligence-value-table tbody tr") >= 3, what="value rows")
+    wait_until(lambda: "#1" in hud.duo.find_element("#intelligence-value-table").text, what="the value tab")
+    assert hud.duo.get_logs() == []
+
+
+def test_a_chart_csv_download_holds_its_data(seeded):
+    hud = seeded
+    hud.login("vera")
+    hud.visit("/intelligence")
+    wait_until(lambda: count(hud, "#intelligence-cost-chart .barlayer .point") > 0, what="cost bars")
+    click(hud, hud.duo.find_element("#intelligence-dl-cost"))
+    folder = Path(hud.duo.download_path)
+    wait_until(lambda: any(p.suffix == ".csv" for p in folder.iterdir()), what="the download")
+    path = next(p for p in folder.iterdir() if p.suffix == ".csv")
+    assert "cost-by-model-day" in path.name
+    frame = pd.read_csv(path)
+    assert list(frame.columns) == ["bucket", "group", "cost_nanos", "cost_usd", "unpriced_events"]
+    today = datetime.now(UTC).date()
+    start = datetime.combine(today - timedelta(days=29), datetime.min.time(), UTC)
+    end = datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC)
+    assert int(frame["cost_nanos"].sum()) == hud.ctx.repo.usage_totals(start, end)["cost_nanos"] > 0
+    assert hud.duo.get_logs() == []
+
+
+@pytest.fixture
+def reports_hud(dash_duo, settings):
+    """The app with the reports blueprint (registered here until webapp.py does), and a signed-in viewer."""
+    app = create_app(settings)
+    if "reports" not in app.server.blueprints:
+        app.server.register_blueprint(report_routes.bp)
+    ctx = app.server.config["HELICARRIER"]
+    ctx.repo.create_user("vera", PASSWORD, "viewer")
+    seed_demo(ctx.ingest, days=2, now=datetime.now(UTC))
+    write_scheduled_reports(ctx.repo, settings.data_dir, datetime.now(UTC))
+    dash_duo.start_server(app, navigate=False)
+    driver = dash_duo.driver
+    driver.get(f"{dash_duo.server.url}/login")
+    dash_duo.wait_for_element("#login-username", timeout=10).send_keys("vera")
+    driver.find_element(By.CSS_SELECTOR, "#login-password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "#login-submit").click()
+    dash_duo.wait_for_text_to_equal("#shell-username", "vera", timeout=10)
+    return dash_duo
+
+
+def test_scheduled_reports_are_listed_and_served_to_the_signed_in_browser(reports_hud):
+    duo = reports_hud
+    duo.driver.get(f"{duo.server.url}/intelligence")
+    duo.wait_for_element("#intelligence-reports-list", timeout=30)
+    links = duo.driver.find_elements(By.CSS_SELECTOR, "#intelligence-reports-list a")
+    names = sorted(link.text for link in links)
+    assert len(names) == 2 and names[0].startswith("sessions-") and names[1].startswith("usage-")
+    href = links[0].get_attribute("href")
+
+    cookie = duo.driver.get_cookie("helicarrier_session")["value"]
+    req = urllib.request.Request(href, headers={"Cookie": f"helicarrier_session={cookie}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+        body = resp.read().decode()
+    assert body.startswith("day,") or body.startswith("day\r\n")
+
+    # Without the session cookie the gate sends the request to the sign-in page, not the file.
+    with urllib.request.urlopen(href, timeout=10) as resp:
+        assert resp.url.startswith(f"{duo.server.url}/login") and "day," not in resp.read().decode()
+    assert duo.get_logs() == []

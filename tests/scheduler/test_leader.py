@@ -1,0 +1,85 @@
+"""Exactly one scheduler runs jobs, however many processes share the database; a follower takes over."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from helicarrier.data.engine import make_engine
+from helicarrier.scheduler.leader import Leadership, current_holder
+from helicarrier.scheduler.runner import Job, Scheduler, should_start_in_web_process
+from helicarrier.webapp import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+HOLDER = """
+import sys, time
+from helicarrier.data.engine import make_engine
+from helicarrier.scheduler.leader import Leadership
+lead = Leadership(make_engine(sys.argv[1]))
+print("leader" if lead.try_acquire() else "follower", flush=True)
+time.sleep(60)
+"""
+
+
+def test_one_leader_across_processes_and_takeover(db_url):
+    other = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, db_url], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert other.stdout.readline().strip() == "leader"
+        engine = make_engine(db_url)
+        me = Leadership(engine)
+        assert me.try_acquire() is False
+        holder = current_holder(engine)
+        assert holder is not None and str(other.pid) in holder
+        other.kill()  # the leader dies without a goodbye
+        other.wait()
+        deadline = time.time() + 10
+        while not me.try_acquire() and time.time() < deadline:
+            time.sleep(0.2)
+        assert me.is_leader
+        assert str(os.getpid()) in current_holder(engine)
+        me.release()
+        assert current_holder(engine) is None
+    finally:
+        if other.poll() is None:
+            other.kill()
+
+
+def test_two_schedulers_only_the_leader_runs_jobs(settings):
+    counts = {"a": 0, "b": 0}
+    ctx_a = create_app(settings).server.config["HELICARRIER"]
+    ctx_b = create_app(settings).server.config["HELICARRIER"]
+    a = Scheduler(ctx_a, [Job("tick", 1, lambda ctx: counts.__setitem__("a", counts["a"] + 1))])
+    b = Scheduler(ctx_b, [Job("tick", 1, lambda ctx: counts.__setitem__("b", counts["b"] + 1))])
+    a.start()
+    b.start()
+    try:
+        time.sleep(4.5)
+        assert (counts["a"] > 0) != (counts["b"] > 0), counts  # one ran, the other never did
+        leader, follower = (a, b) if counts["a"] else (b, a)
+        leader.shutdown()  # the leader goes away: the follower takes over within its retry interval
+        before = counts["b" if follower is b else "a"]
+        time.sleep(6)
+        assert counts["b" if follower is b else "a"] > before
+    finally:
+        for s in (a, b):
+            with contextlib.suppress(Exception):  # already stopped
+                s.shutdown()
+
+
+def test_no_second_scheduler_under_the_reloader(monkeypatch):
+    monkeypatch.delenv("HELICARRIER_SCHEDULER", raising=False)
+    monkeypatch.setenv("WERKZEUG_SERVER_FD", "3")
+    monkeypatch.delenv("WERKZEUG_RUN_MAIN", raising=False)
+    assert should_start_in_web_process() is False  # the reloader's watcher process
+    monkeypatch.setenv("WERKZEUG_RUN_MAIN", "true")
+    assert should_start_in_web_process() is True  # the serving child
+    monkeypatch.setenv("HELICARRIER_SCHEDULER", "off")
+    assert should_start_in_web_process() is False

@@ -1,0 +1,182 @@
+"""Alerts page without a browser: the builders as component trees, and the server refusing acknowledgements,
+silences and rule edits to roles below operator/admin."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert
+
+from helicarrier.alerts import engine
+from helicarrier.alerts.rules import validate_rule
+from helicarrier.data.models import Agent
+from helicarrier.data.queries.commands import Actor
+from helicarrier.layouts import alerts as page
+from helicarrier.webapp import create_app
+
+PASSWORD = "correct-horse-battery"
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def ids(component) -> set[str]:
+    found = set()
+
+    def walk(c):
+        cid = getattr(c, "id", None)
+        if isinstance(cid, str):
+            found.add(cid)
+        children = getattr(c, "children", None)
+        for child in children if isinstance(children, list | tuple) else [children]:
+            if hasattr(child, "to_plotly_json"):
+                walk(child)
+
+    walk(component)
+    return found
+
+
+def text(component) -> str:
+    if isinstance(component, str | int | float):
+        return str(component)
+    children = getattr(component, "children", None)
+    if children is None:
+        return ""
+    if isinstance(children, list | tuple):
+        return " ".join(text(c) for c in children)
+    return text(children)
+
+
+ALERT = {
+    "id": 5,
+    "rule_id": 1,
+    "rule_name": "agent offline",
+    "severity": "critical",
+    "metric": "agents_offline",
+    "state": "firing",
+    "labels": {"agent": "atlas-01"},
+    "value": "1",
+    "peak": "1",
+    "fired_at": T0,
+    "active_since": T0,
+    "resolved_at": None,
+    "silenced_by": [],
+    "inhibited_by": [],
+    "acked": False,
+}
+
+
+def test_layout_holds_every_component_for_every_role():
+    layout = page.layout()
+    assert {
+        "alerts-feed",
+        "alerts-ack-modal",
+        "alerts-silence-modal",
+        "alerts-rule-editor",
+        "alerts-eval",
+    } <= ids(layout)
+
+
+def test_feed_row_shows_state_value_and_what_mutes_it():
+    row = page.feed_row(ALERT, can_act=True)
+    assert row.className == "alerts-row alerts-state-firing"
+    assert "agent=atlas-01" in text(row) and "Ack" in text(row) and "Silence" in text(row)
+    muted = page.feed_row(
+        {
+            **ALERT,
+            "silenced_by": [3],
+            "inhibited_by": ["provider outage"],
+            "acked": True,
+            "acked_by": "omar",
+            "ack_note": "on it",
+            "acked_at": T0,
+        },
+        can_act=True,
+    )
+    assert "silenced #3" in text(muted) and "inhibited by provider outage" in text(muted)
+    assert "acknowledged by omar: on it" in text(muted)
+    assert "Ack" not in text(muted).split() and "Silence" not in text(muted).split()
+    assert "Ack" not in text(page.feed_row(ALERT, can_act=False))  # viewers get no buttons
+
+
+def test_summary_and_preview_text():
+    assert page.summary_text([]) == "All clear."
+    assert (
+        page.summary_text([ALERT, {**ALERT, "state": "pending", "silenced_by": [1]}])
+        == "1 firing · 1 pending · 1 muted"
+    )
+    preview = {"firing": 2, "groups": 5, "for_s": 300, "unit": "count", "alerts": [], "error": None}
+    assert text(page.preview_text(preview)).startswith("This rule would now fire for 2 groups (of 5).")
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings)
+    repo = app.server.config["HELICARRIER"].repo
+    for name, role in (("vera", "viewer"), ("omar", "operator"), ("ada", "admin")):
+        repo.create_user(name, PASSWORD, role)
+    return app
+
+
+def signed_in(app, username):
+    client = app.server.test_client()
+    login = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login).group(1)
+    client.post("/login", data={"username": username, "password": PASSWORD, "csrf": csrf})
+    return client
+
+
+def ack_request(alert_id: int, note: str) -> dict:
+    return {
+        "output": "..alerts-ack-result.children...alerts-tick-ack.data..",
+        "outputs": [
+            {"id": "alerts-ack-result", "property": "children"},
+            {"id": "alerts-tick-ack", "property": "data"},
+        ],
+        "inputs": [{"id": "alerts-ack-submit", "property": "n_clicks", "value": 1}],
+        "state": [
+            {"id": "alerts-ack-target", "property": "data", "value": alert_id},
+            {"id": "alerts-ack-note", "property": "value", "value": note},
+            {"id": "alerts-tick-ack", "property": "data", "value": 0},
+        ],
+        "changedPropIds": ["alerts-ack-submit.n_clicks"],
+    }
+
+
+def test_only_operators_acknowledge_and_the_server_enforces_it(app):
+    repo = app.server.config["HELICARRIER"].repo
+    seen = datetime.now(UTC) - timedelta(minutes=10)
+    with repo.engine.begin() as conn:
+        conn.execute(
+            insert(Agent).values(
+                id="a1", name="a1", status="idle", first_seen_at=seen, last_heartbeat_at=seen, updated_at=seen
+            )
+        )
+    repo.create_alert_rule(
+        validate_rule({"name": "offline", "metric": "agents_offline", "group_by": "agent", "threshold": "0"}),
+        Actor("ada", "user", "admin"),
+    )
+    engine.run_cycle(repo)
+    (alert,) = repo.list_alerts(states=["firing"])
+    refused = signed_in(app, "vera").post("/_dash-update-component", json=ack_request(alert["id"], "mine"))
+    assert refused.status_code == 403
+    assert repo.get_alert(alert["id"])["acked_by"] is None
+    assert list(repo.audit_entries(actor="vera", outcome="refused")["action"]) == ["callback"]
+    ok = signed_in(app, "omar").post(
+        "/_dash-update-component", json=ack_request(alert["id"], "restarting a1")
+    )
+    assert ok.status_code == 200 and "Acknowledged." in ok.get_data(as_text=True)
+    assert (repo.get_alert(alert["id"])["acked_by"], repo.get_alert(alert["id"])["ack_note"]) == (
+        "omar",
+        "restarting a1",
+    )
+
+
+def test_rule_save_is_for_admins(app):
+    operator = signed_in(app, "omar")
+    roles = app.server.config["HELICARRIER_CALLBACK_ROLES"]
+    save = next(k for k in roles if "alerts-rule-result.children" in k)
+    assert roles[save] == "admin"
+    body = {"output": save, "outputs": [], "inputs": [], "state": [], "changedPropIds": []}
+    assert operator.post("/_dash-update-component", json=body).status_code == 403
+    assert {roles[k] for k in roles if "alerts-silence" in k or "alerts-ack-result" in k} == {"operator"}
