@@ -12,6 +12,7 @@ from helicarrier.data.engine import make_engine
 from helicarrier.data.repository import Repository
 from helicarrier.data.schema import SchemaError, current_revision, downgrade, ensure_schema, head_revision
 from helicarrier.demo import commands as demo_commands
+from helicarrier.reports import commands as report_commands
 
 
 def _fail(message: str) -> None:
@@ -311,6 +312,7 @@ def init(seed_demo: bool) -> None:
 
 cli.add_command(demo_commands.seed_demo)
 cli.add_command(demo_commands.demo_agents)
+cli.add_command(report_commands.export_csv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,6 +42,12 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "on",
         "`off`: web processes run no background jobs (run `python -m helicarrier scheduler` instead).",
     ),
+    "HELICARRIER_REPORT_TIME": (
+        "00:15",
+        "Local time of day the daily usage and session CSV reports are written.",
+    ),
+    "HELICARRIER_REPORT_TZ": ("UTC", "Time zone of report days and of the report time."),
+    "HELICARRIER_REPORT_KEEP": ("30", "Daily reports of each kind kept in `<data dir>/reports`."),
     "HELICARRIER_COMMAND_TTL_S": ("300", "A command not fetched by its agent within this time expires."),
     "HELICARRIER_MAX_TASK_BYTES": ("16384", "Largest injected task (413 above)."),
     "HELICARRIER_KILL_SETTLE_S": (
@@ -72,6 +78,9 @@ class Settings:
     command_ttl_s: int = 300
     max_task_bytes: int = 16 * 1024
     kill_settle_s: int = 30
+    report_time: str = "00:15"
+    report_tz: str = "UTC"
+    report_keep: int = 30
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -122,6 +131,9 @@ def load_settings(**overrides: object) -> Settings:
         command_ttl_s=int(_env("HELICARRIER_COMMAND_TTL_S", "300")),
         max_task_bytes=int(_env("HELICARRIER_MAX_TASK_BYTES", "16384")),
         kill_settle_s=int(_env("HELICARRIER_KILL_SETTLE_S", "30")),
+        report_time=_env("HELICARRIER_REPORT_TIME", "00:15"),
+        report_tz=_env("HELICARRIER_REPORT_TZ", "UTC"),
+        report_keep=int(_env("HELICARRIER_REPORT_KEEP", "30")),
     )
     if overrides:
         settings = replace(settings, **overrides)

@@ -38,7 +38,30 @@ def default_jobs() -> list[Job]:
         Job("evaluate-alerts", 15, _evaluate_alerts),
         Job("dispatch-alerts", 5, _dispatch_alerts),
         Job("prune-alert-cycles", 3600, lambda ctx: ctx.repo.prune_alert_cycles()),
+        Job("daily-reports", 60, daily_reports),
     ]
+
+
+def daily_reports(ctx: AppContext, now=None) -> list:
+    """Write yesterday's CSV reports once the configured local time has passed (idempotent: a report
+    already written is not written again)."""
+    from datetime import UTC, datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from helicarrier.reports.jobs import write_scheduled_reports
+
+    s = ctx.settings
+    tz = ZoneInfo(s.report_tz)
+    local = (now or datetime.now(UTC)).astimezone(tz)
+    hour, minute = (int(x) for x in s.report_time.split(":"))
+    if local.time() < time(hour, minute):
+        return []
+    day = (local - timedelta(days=1)).date().isoformat()
+    if (s.data_dir / "reports" / f"usage-{day}.csv").exists():
+        return []
+    return write_scheduled_reports(
+        ctx.repo, s.data_dir, local.astimezone(UTC), tz=s.report_tz, keep=s.report_keep
+    )
 
 
 def _evaluate_alerts(ctx: AppContext) -> object:
