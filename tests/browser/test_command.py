@@ -89,6 +89,20 @@ def click(hud, selector: str, timeout: float = 10.0) -> None:
     wait_until(clicked, timeout, f"{selector} to take a click")
 
 
+def settled(hud, selector: str) -> None:
+    """Wait until an element stops moving (a drawer sliding in takes clicks meant for its buttons)."""
+    script = "var r = document.querySelector(arguments[0]).getBoundingClientRect(); return [r.left, r.top];"
+    last: list = []
+
+    def still() -> bool:
+        nonlocal last
+        now = hud.duo.driver.execute_script(script, selector)
+        same, last = now == last, now
+        return same
+
+    wait_until(still, 10, f"{selector} to settle")
+
+
 def card_says(hud, agent_id: str, status: str, timeout: float) -> None:
     """Wait until the agent's card on the Hero Grid shows ``status`` (textContent: CSS uppercases it)."""
 
@@ -162,6 +176,7 @@ def test_operator_kills_from_the_agent_drawer(hud, demo_fleet):
     hud.duo.wait_for_element('[data-agent="hermes-07"]', timeout=15)
     click(hud, '[data-agent="hermes-07"]')
     hud.duo.wait_for_element("#watchtower-detail [id*='detail-kill-open']", timeout=10)
+    settled(hud, "#watchtower-detail [id*='detail-kill-open']")
     click(hud, "#watchtower-detail [id*='detail-kill-open']")
     box = hud.duo.wait_for_element("#watchtower-detail textarea", timeout=10)
     wait_until(box.is_displayed, 10, "the confirmation to open")

@@ -9,7 +9,8 @@ from helicarrier.webapp import create_app
 
 
 def test_daily_reports_once_after_the_report_time(settings):
-    ctx = create_app(settings.with_(report_time="06:30", report_tz="Asia/Kolkata")).server.config["HELICARRIER"]
+    app = create_app(settings.with_(report_time="06:30", report_tz="Asia/Kolkata"))
+    ctx = app.server.config["HELICARRIER"]
     # 00:30 UTC is 06:00 in Kolkata: before the report time.
     assert daily_reports(ctx, datetime(2026, 3, 2, 0, 30, tzinfo=UTC)) == []
     written = daily_reports(ctx, datetime(2026, 3, 2, 1, 30, tzinfo=UTC))  # 07:00 local
