@@ -44,7 +44,9 @@ def token(hud):
 
 
 def card_status(hud, agent):
-    return hud.duo.find_element(f'[data-agent="{agent}"] .status-badge').get_attribute("textContent").strip()
+    # Read inside the page: the grid re-renders cards under our feet, so a held element can go stale.
+    script = "var el = document.querySelector(arguments[0]); return el ? el.textContent.trim() : null;"
+    return hud.duo.driver.execute_script(script, f'[data-agent="{agent}"] .status-badge')
 
 
 def test_heartbeat_shows_on_the_grid_and_opens_detail(hud, token):
