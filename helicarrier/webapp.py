@@ -8,6 +8,7 @@ from flask import jsonify
 
 from helicarrier import callbacks, layouts
 from helicarrier.alerts import routes as alert_routes
+from helicarrier.analytics import routes as analytics_routes
 from helicarrier.api import errors as api_errors
 from helicarrier.auth import web as web_auth
 from helicarrier.config import PROJECT_ROOT, Settings
@@ -58,6 +59,7 @@ def create_app(
     server.register_blueprint(control_routes.bp)
     server.register_blueprint(report_routes.bp)
     server.register_blueprint(alert_routes.bp)
+    server.register_blueprint(analytics_routes.bp)
     callbacks.register_all(app, ctx)
     if start_scheduler and should_start_in_web_process():
         scheduler = Scheduler(ctx)
