@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from helicarrier.data.engine import maybe_checkpoint, write_lock
 
@@ -24,7 +24,3 @@ class QueryBase:
     def _read(self):
         with self.engine.connect() as conn:
             yield conn
-
-
-def one_or_none(conn: Connection, stmt):
-    return conn.execute(stmt).one_or_none()

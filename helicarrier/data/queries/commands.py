@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from helicarrier.control.lifecycle import ACK_EVENTS, TERMINAL, IllegalTransition, transition
@@ -268,12 +268,6 @@ class CommandQueries(QueryBase):
             stmt = stmt.where(Command.kind == kind)
         with self._read() as conn:
             return [command_dict(r) for r in conn.execute(stmt).all()]
-
-    def count_matching_running(self, agent_ids: list[str]) -> int:
-        with self._read() as conn:
-            return conn.execute(
-                select(func.count()).select_from(Agent).where(Agent.id.in_(agent_ids))
-            ).scalar_one()
 
     # -- housekeeping (scheduler) ------------------------------------------------------------------
 
