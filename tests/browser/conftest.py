@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 import pytest
@@ -35,6 +36,14 @@ class Hud:
         self.duo.wait_for_element("#shell-page", timeout=10)
 
 
+def free_port() -> int:
+    """A port nobody listens on now. dash_duo counts up from 58050 in every process, so two test runs on one
+    machine (a developer's and a CI's) would otherwise start their apps on the same port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
 def hud(dash_duo, settings):
     app = create_app(settings)
@@ -42,6 +51,6 @@ def hud(dash_duo, settings):
     for name, role in USERS.items():
         ctx.repo.create_user(name, PASSWORD, role)
     # Not navigate=True: its wait for the Dash page would meet the sign-in form instead.
-    dash_duo.start_server(app, navigate=False)
+    dash_duo.start_server(app, navigate=False, port=free_port())
     dash_duo.driver.get(dash_duo.server.url)
     return Hud(dash_duo, app, ctx)

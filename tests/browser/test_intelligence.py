@@ -14,6 +14,7 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.common.by import By
 
 from helicarrier.demo.seed import seed_demo
+from tests.browser.conftest import free_port
 from helicarrier.reports import routes as report_routes
 from helicarrier.reports.jobs import write_scheduled_reports
 from helicarrier.webapp import create_app
@@ -111,7 +112,7 @@ def reports_hud(dash_duo, settings):
     ctx.repo.create_user("vera", PASSWORD, "viewer")
     seed_demo(ctx.ingest, days=2, now=datetime.now(UTC))
     write_scheduled_reports(ctx.repo, settings.data_dir, datetime.now(UTC))
-    dash_duo.start_server(app, navigate=False)
+    dash_duo.start_server(app, navigate=False, port=free_port())
     driver = dash_duo.driver
     driver.get(f"{dash_duo.server.url}/login")
     dash_duo.wait_for_element("#login-username", timeout=10).send_keys("vera")
