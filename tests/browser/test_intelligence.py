@@ -14,10 +14,10 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.common.by import By
 
 from helicarrier.demo.seed import seed_demo
-from tests.browser.conftest import free_port
 from helicarrier.reports import routes as report_routes
 from helicarrier.reports.jobs import write_scheduled_reports
 from helicarrier.webapp import create_app
+from tests.browser.conftest import free_port
 
 pytestmark = pytest.mark.browser
 
