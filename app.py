@@ -17,11 +17,12 @@ __all__ = ["create_app", "app", "server"]  # noqa: F822 - app and server are bui
 
 @cache
 def _default_app():
+    from helicarrier.config import ConfigError
     from helicarrier.data.schema import SchemaError
 
     try:
         return create_app(start_scheduler=True)
-    except SchemaError as exc:
+    except (SchemaError, ConfigError) as exc:
         # Fail closed with one line: gunicorn's worker exits, and the master with it.
         print(f"helicarrier: refusing to start: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -426,6 +426,7 @@ def _url(backend: str, reuse: bool) -> str:
 def run(backend: str, args) -> None:
     from sqlalchemy import delete, update
 
+    from helicarrier.actors import Actor
     from helicarrier.alerts import engine
     from helicarrier.alerts.rules import validate_rule
     from helicarrier.alerts.validation import validate_receiver
@@ -440,7 +441,6 @@ def run(backend: str, args) -> None:
         AlertReceiver,
         AlertRule,
     )
-    from helicarrier.data.queries.commands import Actor
 
     url = _url(backend, args.reuse)
     ctx = build_context(

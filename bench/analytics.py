@@ -530,6 +530,7 @@ def measure(url: str, runs: int, seed: int = 11) -> dict:
     import psutil
 
     from helicarrier.analytics.filters import SessionFilters
+    from helicarrier.analytics.matrix import model_matrix
     from helicarrier.config import load_settings
     from helicarrier.data.models import UsageEvent
     from helicarrier.data.repository import Repository
@@ -658,7 +659,7 @@ def measure(url: str, runs: int, seed: int = 11) -> dict:
         "month_to_date": lambda: repo.month_to_date(
             NOW - timedelta(days=rng.randrange(60)), tz=rng.choice(zones)
         ),
-        "model_matrix": lambda: repo.model_matrix(*a_range()),
+        "model_matrix": lambda: model_matrix(repo, *a_range()),
         "sessions_page (+ next page)": sessions_page,
         "sessions_rows (grid block)": lambda: repo.sessions_rows(
             a_filter(), sort=rng.choice(sorts), descending=True, offset=rng.choice([0, 100, 1000]), limit=100

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from helicarrier.config import load_settings
+from helicarrier.config import ConfigError, load_settings, settings_table
 from helicarrier.data.engine import make_engine
 from helicarrier.data.repository import Repository
 from helicarrier.data.schema import SchemaError, current_revision, downgrade, ensure_schema, head_revision
@@ -310,6 +310,12 @@ def init(seed_demo: bool) -> None:
         click.echo("=" * 64)
 
 
+@cli.command("settings")
+def show_settings() -> None:
+    """Print every setting with its default and meaning (the README's table)."""
+    click.echo(settings_table())
+
+
 cli.add_command(demo_commands.seed_demo)
 cli.add_command(demo_commands.demo_agents)
 cli.add_command(report_commands.export_csv)
@@ -318,6 +324,9 @@ cli.add_command(report_commands.export_csv)
 def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="python -m helicarrier", standalone_mode=True)
+    except ConfigError as exc:
+        click.echo(f"helicarrier: refusing to start: {exc}", err=True)
+        return 2
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     return 0

@@ -1,65 +1,167 @@
-"""Settings from environment variables, with documented defaults.
-
-Every setting is listed in ``SETTINGS_DOC`` so the README table and a test can check that nothing goes
-undocumented (the Datasette habit: documentation is tested).
+"""Settings, declared once: each is an environment variable with a default, a type and a line of help
+(``SETTINGS``). ``load_settings`` reads them, the README's configuration table is ``settings_table()``, and
+a test holds the two together (Datasette's habit: documentation is tested).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# name -> (default shown in the docs, description)
-SETTINGS_DOC: dict[str, tuple[str, str]] = {
-    "HELICARRIER_DATABASE_URL": (
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names it."""
+
+
+def _int(text: str) -> int:
+    return int(text)
+
+
+def _flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("not on/off")
+
+
+def _text(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str  # the environment variable
+    attr: str | None  # the Settings field it fills (None: read by one command, e.g. the demo fleet)
+    default: str  # as documented
+    parse: Callable[[str], Any]
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "HELICARRIER_DATABASE_URL",
+        "database_url",
         "sqlite:///<data dir>/helicarrier.db",
+        _text,
         "SQLAlchemy URL. `postgresql+psycopg://user@host/db` selects PostgreSQL; nothing else changes.",
     ),
-    "HELICARRIER_DATA_DIR": ("./var", "Where the SQLite file, the secret key and CSV reports live."),
-    "HELICARRIER_HOST": ("127.0.0.1", "Address `serve` binds to."),
-    "HELICARRIER_PORT": ("8050", "Port `serve` binds to."),
-    "HELICARRIER_SECRET_KEY": (
+    Setting(
+        "HELICARRIER_DATA_DIR",
+        "data_dir",
+        "./var",
+        Path,
+        "Where the SQLite file, the secret key and CSV reports live.",
+    ),
+    Setting("HELICARRIER_HOST", "host", "127.0.0.1", _text, "Address `serve` binds to."),
+    Setting("HELICARRIER_PORT", "port", "8050", _int, "Port `serve` binds to."),
+    Setting(
+        "HELICARRIER_PUBLIC_URL",
+        "public_url",
+        "http://<host>:<port>",
+        _text,
+        "Where people reach Helicarrier (`https://helicarrier.example.com`): links in alert notifications.",
+    ),
+    Setting(
+        "HELICARRIER_SECRET_KEY",
+        "secret_key",
         "generated once into `<data dir>/secret_key`",
+        _text,
         "Signs session cookies and Dash background-callback handles; the same for every worker.",
     ),
-    "HELICARRIER_LOG_LEVEL": ("INFO", "Python logging level."),
-    "HELICARRIER_AUTO_MIGRATE": (
+    Setting("HELICARRIER_LOG_LEVEL", "log_level", "INFO", str.upper, "Python logging level."),
+    Setting(
+        "HELICARRIER_AUTO_MIGRATE",
+        "auto_migrate",
         "1",
+        _flag,
         "Bring the database to head on start. `0`: only verify, refuse to start when behind (production).",
     ),
-    "HELICARRIER_PRICING_VERSION": (
+    Setting(
+        "HELICARRIER_PRICING_VERSION",
+        "pricing_version",
         "genai-prices-<package version>",
+        _text,
         "Price table used to cost new usage events.",
     ),
-    "HELICARRIER_MAX_BODY_BYTES": ("5242880", "Largest ingest request body (413 above)."),
-    "HELICARRIER_MAX_BATCH_EVENTS": ("5000", "Most events in one v2 batch (413 above)."),
-    "HELICARRIER_OFFLINE_AFTER_S": ("60", "An agent without a heartbeat for this long shows as offline."),
-    "HELICARRIER_SCHEDULER": (
+    Setting(
+        "HELICARRIER_MAX_BODY_BYTES",
+        "max_body_bytes",
+        "5242880",
+        _int,
+        "Largest ingest request body (413 above).",
+    ),
+    Setting(
+        "HELICARRIER_MAX_BATCH_EVENTS",
+        "max_batch_events",
+        "5000",
+        _int,
+        "Most events in one v2 batch (413 above).",
+    ),
+    Setting(
+        "HELICARRIER_OFFLINE_AFTER_S",
+        "offline_after_s",
+        "60",
+        _int,
+        "An agent without a heartbeat for this long shows as offline.",
+    ),
+    Setting(
+        "HELICARRIER_SCHEDULER",
+        "scheduler",
         "on",
+        _flag,
         "`off`: web processes run no background jobs (run `python -m helicarrier scheduler` instead).",
     ),
-    "HELICARRIER_REPORT_TIME": (
+    Setting(
+        "HELICARRIER_REPORT_TIME",
+        "report_time",
         "00:15",
+        _text,
         "Local time of day the daily usage and session CSV reports are written.",
     ),
-    "HELICARRIER_REPORT_TZ": ("UTC", "Time zone of report days and of the report time."),
-    "HELICARRIER_REPORT_KEEP": ("30", "Daily reports of each kind kept in `<data dir>/reports`."),
-    "HELICARRIER_COMMAND_TTL_S": ("300", "A command not fetched by its agent within this time expires."),
-    "HELICARRIER_MAX_TASK_BYTES": ("16384", "Largest injected task (413 above)."),
-    "HELICARRIER_KILL_SETTLE_S": (
-        "30",
-        "A confirmed kill is verified once no usage arrived from the agent for this long.",
+    Setting(
+        "HELICARRIER_REPORT_TZ", "report_tz", "UTC", _text, "Time zone of report days and of the report time."
     ),
-}
-
-
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return default if value is None or value == "" else value
+    Setting(
+        "HELICARRIER_REPORT_KEEP",
+        "report_keep",
+        "30",
+        _int,
+        "Daily reports of each kind kept in `<data dir>/reports`.",
+    ),
+    Setting(
+        "HELICARRIER_COMMAND_TTL_S",
+        "command_ttl_s",
+        "300",
+        _int,
+        "A command not fetched by its agent within this time expires.",
+    ),
+    Setting(
+        "HELICARRIER_MAX_TASK_BYTES", "max_task_bytes", "16384", _int, "Largest injected task (413 above)."
+    ),
+    Setting(
+        "HELICARRIER_KILL_SETTLE_S",
+        "kill_settle_s",
+        "30",
+        _int,
+        "A confirmed kill is verified once no usage arrived from the killed session for this long.",
+    ),
+    Setting(
+        "HELICARRIER_DEMO_TOKEN",
+        None,
+        "created once into `<data dir>/demo_token`",
+        _text,
+        "The ingest token `demo-agents` reports with.",
+    ),
+)
+BY_ENV = {s.env: s for s in SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -68,6 +170,7 @@ class Settings:
     database_url: str
     host: str = "127.0.0.1"
     port: int = 8050
+    public_url: str | None = None
     secret_key: str = ""
     log_level: str = "INFO"
     auto_migrate: bool = True
@@ -75,20 +178,39 @@ class Settings:
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch_events: int = 5000
     offline_after_s: int = 60
+    scheduler: bool = True
     command_ttl_s: int = 300
     max_task_bytes: int = 16 * 1024
     kill_settle_s: int = 30
     report_time: str = "00:15"
     report_tz: str = "UTC"
     report_keep: int = 30
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    def with_(self, **changes: object) -> Settings:
-        return replace(self, **changes)
+    @property
+    def base_url(self) -> str:
+        """Where people reach this Helicarrier: the public URL, else the served address."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def env(name: str) -> str | None:
+    """A declared setting's value from the environment (an empty value counts as unset)."""
+    if name not in BY_ENV:
+        raise KeyError(f"{name} is not a declared setting")
+    return os.environ.get(name) or None
+
+
+def _read(setting: Setting) -> Any:
+    raw = env(setting.env)
+    if raw is None:
+        return None
+    try:
+        return setting.parse(raw)
+    except ValueError:
+        raise ConfigError(f"{setting.env}={raw!r} is not a valid value ({setting.help})") from None
 
 
 def load_secret_key(data_dir: Path) -> str:
@@ -112,31 +234,22 @@ def load_secret_key(data_dir: Path) -> str:
     return key
 
 
-def load_settings(**overrides: object) -> Settings:
-    data_dir = Path(_env("HELICARRIER_DATA_DIR", str(PROJECT_ROOT / "var"))).resolve()
-    database_url = _env("HELICARRIER_DATABASE_URL", f"sqlite:///{data_dir / 'helicarrier.db'}")
-    secret_key = os.environ.get("HELICARRIER_SECRET_KEY") or ""
-    settings = Settings(
-        data_dir=data_dir,
-        database_url=database_url,
-        host=_env("HELICARRIER_HOST", "127.0.0.1"),
-        port=int(_env("HELICARRIER_PORT", "8050")),
-        secret_key=secret_key,
-        log_level=_env("HELICARRIER_LOG_LEVEL", "INFO").upper(),
-        auto_migrate=_env("HELICARRIER_AUTO_MIGRATE", "1") not in ("0", "false", "no"),
-        pricing_version=os.environ.get("HELICARRIER_PRICING_VERSION") or None,
-        max_body_bytes=int(_env("HELICARRIER_MAX_BODY_BYTES", str(5 * 1024 * 1024))),
-        max_batch_events=int(_env("HELICARRIER_MAX_BATCH_EVENTS", "5000")),
-        offline_after_s=int(_env("HELICARRIER_OFFLINE_AFTER_S", "60")),
-        command_ttl_s=int(_env("HELICARRIER_COMMAND_TTL_S", "300")),
-        max_task_bytes=int(_env("HELICARRIER_MAX_TASK_BYTES", "16384")),
-        kill_settle_s=int(_env("HELICARRIER_KILL_SETTLE_S", "30")),
-        report_time=_env("HELICARRIER_REPORT_TIME", "00:15"),
-        report_tz=_env("HELICARRIER_REPORT_TZ", "UTC"),
-        report_keep=int(_env("HELICARRIER_REPORT_KEEP", "30")),
-    )
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment; ``overrides`` (tests, tools) win. Raises ConfigError."""
+    names = {f.name for f in fields(Settings)}
+    values = {s.attr: v for s in SETTINGS if s.attr in names and (v := _read(s)) is not None}
+    data_dir = Path(values.pop("data_dir", PROJECT_ROOT / "var")).resolve()
+    values.setdefault("database_url", f"sqlite:///{data_dir / 'helicarrier.db'}")
+    settings = replace(Settings(data_dir=data_dir, database_url=values.pop("database_url")), **values)
     if overrides:
         settings = replace(settings, **overrides)
     if not settings.secret_key:
         settings = replace(settings, secret_key=load_secret_key(settings.data_dir))
     return settings
+
+
+def settings_table() -> str:
+    """The README's configuration table, from ``SETTINGS``."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    rows += [f"| `{s.env}` | {s.default} | {s.help} |" for s in SETTINGS]
+    return "\n".join(rows)

@@ -1,10 +1,11 @@
-"""What a running app holds: its settings and repository. Callbacks and routes receive it explicitly."""
+"""What a running app holds: its settings, repository and services. Callbacks and views receive it."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
+from helicarrier.alerts.service import AlertService
 from helicarrier.config import Settings, load_settings
 from helicarrier.control.service import ControlLimits, ControlService
 from helicarrier.data.engine import make_engine
@@ -25,6 +26,7 @@ class AppContext:
     price_books: PriceBooks
     ingest: IngestService
     control: ControlService
+    alerts: AlertService
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -43,7 +45,6 @@ def build_context(settings: Settings | None = None) -> AppContext:
         log.info("database migrated from %s to %s", status.upgraded_from or "empty", status.head)
     repo = Repository(engine)
     price_books = load_price_books(repo, settings.pricing_version)
-    ingest = IngestService(repo, price_books, max_batch_events=settings.max_batch_events)
     control = ControlService(
         repo,
         price_books,
@@ -54,6 +55,13 @@ def build_context(settings: Settings | None = None) -> AppContext:
             kill_settle_s=settings.kill_settle_s,
         ),
     )
+    ingest = IngestService(repo, price_books, control, max_batch_events=settings.max_batch_events)
     return AppContext(
-        settings=settings, repo=repo, schema=status, price_books=price_books, ingest=ingest, control=control
+        settings=settings,
+        repo=repo,
+        schema=status,
+        price_books=price_books,
+        ingest=ingest,
+        control=control,
+        alerts=AlertService(repo),
     )

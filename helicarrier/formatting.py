@@ -1,29 +1,9 @@
-"""Formatting figures for people: money from integer nano-dollars, token counts, durations."""
+"""Formatting figures for people: token counts and durations (money: ``helicarrier.money``)."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
-
-NANOS_PER_USD = 1_000_000_000
-
-
-def nanos_to_usd(nanos: int | None) -> Decimal | None:
-    return None if nanos is None else Decimal(nanos) / NANOS_PER_USD
-
-
-def usd_to_nanos(usd: Decimal) -> int:
-    return int((usd * NANOS_PER_USD).to_integral_value(rounding=ROUND_HALF_EVEN))
-
-
-def format_usd(nanos: int | None) -> str:
-    if nanos is None:
-        return "unpriced"
-    usd = Decimal(nanos) / NANOS_PER_USD
-    if abs(usd) >= 100:
-        return f"${usd:,.0f}"
-    if abs(usd) >= 1:
-        return f"${usd:,.2f}"
-    return f"${usd:,.4f}"
+# Money has its own module; the pages still import these from here until they move.
+from helicarrier.money import NANOS_PER_USD, format_usd  # noqa: F401
 
 
 def format_tokens(n: int | None) -> str:

@@ -51,7 +51,6 @@ STATUS_COLORS: dict[str, str] = {
     "offline": "#8d939c",
     "killing": "#fb923c",
     "killed": "#f87171",
-    "budget_locked": "#a78bfa",
 }
 
 # Log levels (Pulse log), matching .level-* classes.
@@ -148,8 +147,3 @@ def register_template() -> str:
     """
     pio.templates[TEMPLATE_NAME] = _build_template()
     return TEMPLATE_NAME
-
-
-def status_color(status: str) -> str:
-    """Colour for an agent status; unknown statuses fall back to the offline grey."""
-    return STATUS_COLORS.get(status, STATUS_COLORS["offline"])

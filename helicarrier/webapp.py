@@ -1,22 +1,16 @@
-"""The Dash app factory: the HUD shell, its pages, and the Flask routes beside them."""
+"""The Dash app factory: the HUD shell and its pages, and the route table's routes beside them."""
 
 from __future__ import annotations
 
 import dash
 from dash import html
-from flask import jsonify
 
 from helicarrier import callbacks, layouts
-from helicarrier.alerts import routes as alert_routes
-from helicarrier.analytics import routes as analytics_routes
-from helicarrier.api import errors as api_errors
+from helicarrier.api import routes as api_routes
 from helicarrier.auth import web as web_auth
 from helicarrier.config import PROJECT_ROOT, Settings
 from helicarrier.context import AppContext, build_context
-from helicarrier.control import routes as control_routes
-from helicarrier.ingest import routes as ingest_routes
 from helicarrier.layouts.shell import shell_layout
-from helicarrier.reports import routes as report_routes
 from helicarrier.scheduler.runner import Scheduler, should_start_in_web_process
 
 
@@ -45,23 +39,10 @@ def create_app(
         [shell_layout(), *(c for page in layouts.PAGES for c in page.validation_layouts())]
     )
 
-    @server.get("/healthz")
-    def healthz():
-        try:
-            ctx.repo.ping()
-        except Exception as exc:  # noqa: BLE001 - any failure means "not healthy", said in the body
-            return jsonify(status="error", database=ctx.repo.backend, error=str(exc).splitlines()[0]), 503
-        return jsonify(status="ok", database=ctx.repo.backend, revision=ctx.schema.head)
-
     web_auth.install(app, ctx)
-    api_errors.install(server)
-    server.register_blueprint(ingest_routes.bp)
-    server.register_blueprint(control_routes.bp)
-    server.register_blueprint(report_routes.bp)
-    server.register_blueprint(alert_routes.bp)
-    server.register_blueprint(analytics_routes.bp)
+    api_routes.install(server)
     callbacks.register_all(app, ctx)
-    if start_scheduler and should_start_in_web_process():
+    if start_scheduler and should_start_in_web_process(ctx.settings):
         scheduler = Scheduler(ctx)
         scheduler.start()
         server.config["HELICARRIER_SCHEDULER"] = scheduler

@@ -412,8 +412,3 @@ def dispatch(
     return DispatchReport(len(rows), attempts, sent, failed, disabled)
 
 
-def public_url(settings) -> str:
-    """The base of links in notifications: ``settings.extra["public_url"]`` when set, else the served
-    address."""
-    url = (settings.extra or {}).get("public_url")
-    return (url or f"http://{settings.host}:{settings.port}").rstrip("/")

@@ -366,3 +366,13 @@ def evaluate(
 def would_fire(rule: RuleSpec, samples: Sequence[Sample]) -> list[Sample]:
     """The groups whose condition holds now (the rule editor's preview, ``for`` aside)."""
     return [s for s in samples if compare(s.value, rule.comparator, rule.threshold)]
+
+
+def can_ack(state: str) -> bool:
+    """Acknowledgement is an overlay, not a state: only an alert that notifies can be acknowledged."""
+    return state in NOTIFYING_STATES
+
+
+def close_all(rule: RuleSpec, alerts: Sequence[AlertState], now: datetime) -> list[Outcome]:
+    """A rule disabled, or changed to watch something else: each of its open alerts clears now."""
+    return [step(rule, a, "clear", None, now) for a in alerts]

@@ -77,10 +77,6 @@ class Overlay:
         return bool(self.silenced_by or self.inhibited_by)
 
 
-def silencing(silences: Iterable[SilenceView], labels: Mapping[str, str], now: datetime) -> tuple[int, ...]:
-    return tuple(s.id for s in silences if s.active(now) and matches_all(s.matchers, labels))
-
-
 def compute(
     alerts: Sequence[AlertView],
     silences: Iterable[SilenceView],

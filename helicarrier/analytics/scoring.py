@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from helicarrier.money import NANOS_PER_USD
+
 Z95 = 1.959964  # two-sided 95%
-NANOS_PER_USD = 1_000_000_000
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:

@@ -15,6 +15,7 @@ from dash import ALL, Input, Output, State, html, no_update
 from dash import ctx as dash_ctx
 from flask import request
 
+from helicarrier.actors import Actor
 from helicarrier.alerts import engine
 from helicarrier.alerts.matchers import Matcher
 from helicarrier.alerts.rules import METRICS, RuleError, validate_rule
@@ -22,11 +23,10 @@ from helicarrier.alerts.validation import validate_receiver, validate_silence
 from helicarrier.auth.passwords import role_allows
 from helicarrier.auth.web import current_user, require_role, role_callback
 from helicarrier.context import AppContext
-from helicarrier.data.queries.alerts import AlertRefused
-from helicarrier.data.queries.commands import Actor
+from helicarrier.data.leader import current_holder
 from helicarrier.data.types import utcnow
+from helicarrier.errors import Refused as AlertRefused
 from helicarrier.layouts import alerts as page
-from helicarrier.scheduler.leader import current_holder
 
 FEED_ROWS = 200  # the page never holds more rows than this; the summary line counts them all
 
@@ -208,7 +208,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         if not (note or "").strip():
             return _error("Say what is being done about it."), no_update
         try:
-            repo.ack_alert(int(alert_id), _actor(user), note.strip())
+            ctx.alerts.ack(int(alert_id), _actor(user), note.strip())
         except AlertRefused as exc:
             return _error(exc.message), no_update
         return _ok("Acknowledged."), (tick or 0) + 1
@@ -424,7 +424,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             if rule_id is None:
                 rule = repo.create_alert_rule(body, _actor(user))
                 return _ok(f"Rule {rule['name']} created."), (tick or 0) + 1
-            rule = repo.update_alert_rule(int(rule_id), body, _actor(user))
+            rule = ctx.alerts.update_rule(int(rule_id), body, _actor(user), partial=False)
             return _ok(f"Rule {rule['name']} saved."), (tick or 0) + 1
         except RuleError as exc:
             return _error(str(exc)), no_update

@@ -5,7 +5,6 @@ are the same wherever a command comes from."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,10 +14,11 @@ from dash import Input, Output, State, html, no_update
 from dash import ctx as dash_ctx
 from flask import has_request_context, request
 
+from helicarrier.actors import Actor
 from helicarrier.auth.web import CurrentUser, require_role, role_callback
 from helicarrier.context import AppContext
-from helicarrier.data.queries.commands import Actor, CommandRefused
 from helicarrier.data.types import utcnow
+from helicarrier.errors import Refused as CommandRefused
 from helicarrier.fleet import grid
 from helicarrier.layouts.command import (
     HISTORY_LIMIT,
@@ -29,7 +29,6 @@ from helicarrier.layouts.command import (
 )
 
 KILLABLE_DEFAULT = ["running"]
-DUPLICATE_RETRIES = 5
 TRACK_LIMIT = 20
 
 
@@ -39,21 +38,12 @@ def actor_for(user: CurrentUser) -> Actor:
 
 def issue(ctx: AppContext, user: CurrentUser, agent_id: str, body: dict[str, Any], key: str | None):
     """One command through the control service: (command, created, None) or (None, False, refusal text).
-    A refusal is audited, as the API does."""
-    actor = actor_for(user)
-    for attempt in range(DUPLICATE_RETRIES + 1):
-        try:
-            command, created = ctx.control.issue(actor, agent_id, body, key)
-        except CommandRefused as exc:
-            if exc.code == "duplicate_request" and attempt < DUPLICATE_RETRIES:
-                # A double click's twin holds the key in a transaction: once it commits, this one gets
-                # the same command back.
-                time.sleep(0.1 * (attempt + 1))
-                continue
-            ctx.control.refuse(actor, f"command.{body.get('kind')}", agent_id, exc)
-            return None, False, f"{agent_id}: {exc.message} ({exc.status})"
-        return command, created, None
-    raise AssertionError("unreachable")
+    The service audits a refusal, as for the API."""
+    try:
+        command, created = ctx.control.issue(actor_for(user), agent_id, body, key)
+    except CommandRefused as exc:
+        return None, False, f"{agent_id}: {exc.message} ({exc.status})"
+    return command, created, None
 
 
 def _cards(ctx: AppContext) -> list[grid.CardModel]:

@@ -14,6 +14,7 @@ import pandas as pd
 from dash import Input, Output, State, no_update
 from dash import ctx as dash_ctx
 
+from helicarrier.analytics.matrix import model_matrix
 from helicarrier.context import AppContext
 from helicarrier.data.types import utcnow
 from helicarrier.layouts.intelligence import HOURLY_MAX_DAYS, MIN_SAMPLES, TOKEN_KINDS, default_range
@@ -85,7 +86,7 @@ def tokens_frame(ctx: AppContext, q: Query, kind: str) -> pd.DataFrame:
 
 
 def matrix_frame(ctx: AppContext, q: Query) -> pd.DataFrame:
-    return ctx.repo.model_matrix(q.start, q.end)
+    return model_matrix(ctx.repo, q.start, q.end)
 
 
 def download_payload(

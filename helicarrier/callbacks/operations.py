@@ -8,8 +8,8 @@ from dash import Input, Output, State, html, no_update
 from helicarrier.auth.tokens import ScopeError
 from helicarrier.auth.web import current_user, require_role, role_callback
 from helicarrier.context import AppContext
+from helicarrier.data.leader import current_holder
 from helicarrier.data.queries.tokens import TokenExists
-from helicarrier.scheduler.leader import current_holder
 
 
 def _rows(pairs: list[tuple[str, object]]) -> html.Table:

@@ -1,4 +1,7 @@
-"""The command lifecycle, written once as a table of transitions. Every caller goes through ``transition``.
+"""The two control state machines, each written once as a table of transitions; every caller goes through
+``transition`` (commands) or ``agent_transition`` (an agent's control state).
+
+The command lifecycle:
 
 pending --deliver--> delivered --accept--> accepted --complete--> completed
    |                    |  \\--reject--> rejected        \\--fail--> failed
@@ -33,11 +36,29 @@ KILL_STRENGTHS = ("graceful", "force")
 VERIFICATION_STATES = ("awaiting", "verified", "ineffective")
 
 
+# The agent's control state: what an operator imposed, beside the status the agent reports.
+#
+# active --kill--> killing --confirm--> killed --release--> active   (an operator lets it work again)
+#                     \--drop--> active                \--restart--> active (its next session.start)
+#
+# ``drop``: the kill was rejected, failed, expired or cancelled. While ``killing`` or ``killed`` a second kill
+# is refused, and so is a task for the agent's current run (steer, follow_up): a ``queue`` task waits for the
+# next run. Stored as NULL for ``active``.
+AGENT_CONTROL_STATES = ("active", "killing", "killed")
+AGENT_TRANSITIONS: dict[tuple[str, str], str] = {
+    ("active", "kill"): "killing",
+    ("killing", "confirm"): "killed",
+    ("killing", "drop"): "active",
+    ("killed", "release"): "active",
+    ("killed", "restart"): "active",
+}
+
+
 class IllegalTransition(ValueError):
-    def __init__(self, state: str, event: str):
-        allowed = sorted(e for (s, e) in TRANSITIONS if s == state)
+    def __init__(self, state: str, event: str, what: str = "command", table=TRANSITIONS):
+        allowed = sorted(e for (s, e) in table if s == state)
         super().__init__(
-            f"a {state} command cannot {event}"
+            f"a {state} {what} cannot {event}"
             + (f" (it can: {', '.join(allowed)})" if allowed else f" ({state} is final)")
         )
         self.state = state
@@ -51,5 +72,13 @@ def transition(state: str, event: str) -> str:
         raise IllegalTransition(state, event) from None
 
 
-def can(state: str, event: str) -> bool:
-    return (state, event) in TRANSITIONS
+def agent_transition(state: str | None, event: str) -> str:
+    """The agent's next control state; ``None`` (as stored) is ``active``."""
+    try:
+        return AGENT_TRANSITIONS[(state or "active", event)]
+    except KeyError:
+        raise IllegalTransition(state or "active", event, "agent", AGENT_TRANSITIONS) from None
+
+
+def stored_control_state(state: str) -> str | None:
+    return None if state == "active" else state

@@ -1,20 +1,29 @@
-"""Control actions, without Flask or Dash: the API routes and the HUD's buttons both call these.
+"""Command & Control, without Flask or Dash: the API's views and the HUD's buttons both call this, so
+validation, idempotency, the decisions and the audit trail are the same wherever a command comes from.
 
-Validation happens before anything is stored; a refused request changes nothing but leaves an audit entry.
+Each action runs in one transaction (``repo.transaction()``) with its audit entry; a refused request
+changes nothing and leaves an audit entry of the refusal. Every change of a command's state goes through
+the command lifecycle, every change of an agent's control state through the agent-control table
+(``helicarrier.control.lifecycle``).
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from helicarrier.control.lifecycle import KILL_STRENGTHS, KINDS
-from helicarrier.data.queries.commands import Actor, CommandRefused
+from helicarrier.actors import SYSTEM, Actor
+from helicarrier.control import lifecycle as lc
+from helicarrier.control.validation import INJECT_MODES, CommandRequest, check_request  # noqa: F401
+from helicarrier.data.queries.commands import CommandTx, DuplicateKey, command_dict
 from helicarrier.data.repository import Repository
+from helicarrier.data.types import utcnow
+from helicarrier.errors import Refused
 from helicarrier.pricing.registry import PriceBooks
 
-INJECT_MODES = ("steer", "follow_up", "queue")
-MAX_REASON = 2000
+DELIVER_LIMIT = 20
 
 
 @dataclass(frozen=True)
@@ -25,21 +34,8 @@ class ControlLimits:
     kill_settle_s: int = 30
 
 
-def _text(value: Any, field: str, *, required: bool, limit: int) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise CommandRefused(422, "schema_violation", f"{field}: must not be empty", {"field": field})
-        return None
-    if not isinstance(value, str):
-        raise CommandRefused(422, "schema_violation", f"{field}: must be a string", {"field": field})
-    if len(value.encode()) > limit:
-        raise CommandRefused(
-            413,
-            "too_large",
-            f"{field}: {len(value.encode())} bytes; the limit is {limit}",
-            {"field": field, "limit": limit},
-        )
-    return value
+def _refusal(exc: lc.IllegalTransition, state: str) -> Refused:
+    return Refused(409, "illegal_transition", str(exc), {"state": state})
 
 
 class ControlService:
@@ -48,72 +44,334 @@ class ControlService:
         self.price_books = price_books
         self.limits = limits
 
-    def issue(self, actor: Actor, agent_id: str, body: dict[str, Any], idempotency_key: str | None) -> tuple:
-        """Validate and issue one command from a request body with a ``kind``. Returns (command, created)."""
-        kind = body.get("kind")
-        if kind not in KINDS:
-            raise CommandRefused(
-                422,
-                "unknown_kind",
-                f"kind: unknown command kind {kind!r}; known: {', '.join(KINDS)}",
-                {"field": "kind", "known": list(KINDS)},
+    # -- operators ---------------------------------------------------------------------------------
+
+    def issue(
+        self, actor: Actor, agent_id: str, body: dict[str, Any], idempotency_key: str | None
+    ) -> tuple[dict[str, Any], bool]:
+        """Validate and issue one command from a request body with a ``kind``; returns (command, created).
+        A repeated Idempotency-Key returns the first command (created False)."""
+        action = f"command.{body.get('kind')}"[:64]
+        try:
+            request = check_request(body, self.limits.max_task_bytes, self._provider_check(agent_id))
+            try:
+                return self._issue(actor, agent_id, request, idempotency_key)
+            except DuplicateKey:
+                # A concurrent twin (a double click) committed the same key first: now it is found.
+                return self._issue(actor, agent_id, request, idempotency_key)
+        except Refused as refused:
+            self._refused(actor, action, "agent", agent_id, refused)
+            raise
+
+    def _issue(self, actor, agent_id, req: CommandRequest, key: str | None) -> tuple[dict[str, Any], bool]:
+        now = utcnow()
+        with self.repo.transaction() as tx:
+            if key:
+                existing = tx.command_by_key(actor.name, key)
+                if existing is not None:
+                    if (existing.agent_id, existing.kind, existing.payload or {}) != (
+                        agent_id,
+                        req.kind,
+                        req.payload,
+                    ):
+                        raise Refused(
+                            409,
+                            "idempotency_conflict",
+                            "this Idempotency-Key was used for another command",
+                            {"command_id": existing.id},
+                        )
+                    return command_dict(existing), False
+            agent = tx.agent(agent_id)
+            if agent is None:
+                raise Refused(404, "unknown_agent", f"no agent {agent_id!r}")
+            self._check_allowed(agent, req, now)
+            row = tx.insert_command(self._command_values(agent, req, actor, key, now))
+            if req.kind == "kill":
+                tx.set_control_state(agent_id, agent.control_state, lc.agent_transition(None, "kill"), now)
+            tx.audit(
+                actor,
+                f"command.{req.kind}",
+                "ok",
+                target_kind="agent",
+                target_id=agent_id,
+                reason=req.reason,
+                details={"command_id": row.id, "payload": req.payload, "strength": req.strength},
             )
-        reason = _text(body.get("reason"), "reason", required=kind == "kill", limit=MAX_REASON)
-        strength = None
-        if kind == "kill":
-            strength = body.get("strength") or "graceful"
-            if strength not in KILL_STRENGTHS:
-                raise CommandRefused(
-                    422,
-                    "schema_violation",
-                    f"strength: one of {', '.join(KILL_STRENGTHS)}",
-                    {"field": "strength"},
-                )
-            payload: dict[str, Any] = {"strength": strength}
-        elif kind == "inject":
-            task = _text(body.get("task"), "task", required=True, limit=self.limits.max_task_bytes)
-            mode = body.get("mode") or "steer"
-            if mode not in INJECT_MODES:
-                raise CommandRefused(
-                    422, "schema_violation", f"mode: one of {', '.join(INJECT_MODES)}", {"field": "mode"}
-                )
-            payload = {"task": task, "mode": mode}
-        else:
-            payload = self._model_payload(agent_id, body)
-        return self.repo.issue_command(
-            actor=actor,
-            agent_id=agent_id,
-            kind=kind,
-            payload=payload,
-            reason=reason,
-            strength=strength,
-            ttl_s=self.limits.ttl_s,
-            offline_after_s=self.limits.offline_after_s,
-            idempotency_key=idempotency_key,
+            return command_dict(row), True
+
+    def _command_values(self, agent, req: CommandRequest, actor: Actor, key, now: datetime) -> dict[str, Any]:
+        return dict(
+            id=str(uuid.uuid4()),
+            agent_id=agent.id,
+            session_id=agent.current_session_id,
+            kind=req.kind,
+            payload=req.payload,
+            state="pending",
+            strength=req.strength,
+            reason=req.reason,
+            issued_by=actor.name,
+            idempotency_key=key,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self.limits.ttl_s),
+            updated_at=now,
         )
 
-    def _model_payload(self, agent_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        model = _text(body.get("model"), "model", required=True, limit=200)
-        provider = body.get("provider")
-        if provider is None:
-            detail = self.repo.agent_detail(agent_id, log_limit=0)
-            provider = detail and detail["agent"]["provider"]
-        if not provider:
-            raise CommandRefused(
-                422,
-                "schema_violation",
-                "provider: needed (the agent has not reported one)",
-                {"field": "provider"},
+    def _check_allowed(self, agent, req: CommandRequest, now: datetime) -> None:
+        """What the agent's control state and liveness allow: one kill at a time, and only to an agent that
+        can hear it; no task for the current run of an agent that is being or was killed."""
+        state = agent.control_state or "active"
+        if req.kind == "kill":
+            if state != "active":
+                raise Refused(
+                    409, "already_killed", f"agent {agent.id} is already {state}", {"control_state": state}
+                )
+            seen = agent.last_heartbeat_at
+            if seen is None or (now - seen).total_seconds() > self.limits.offline_after_s:
+                raise Refused(
+                    409,
+                    "agent_offline",
+                    f"agent {agent.id} is offline (no heartbeat for over {self.limits.offline_after_s} s): "
+                    "a kill could not be delivered",
+                    {"last_heartbeat_at": seen and seen.isoformat()},
+                )
+        elif req.kind == "inject" and state != "active" and req.payload["mode"] != "queue":
+            raise Refused(
+                409,
+                "agent_killed",
+                f"agent {agent.id} is {state}: release it first, or queue the task for its next run",
+                {"control_state": state},
             )
-        book = self.price_books.active()
-        if not book.knows_model(provider, model):
-            raise CommandRefused(
-                422,
-                "unknown_model",
-                f"model: {provider}/{model} is not in the price table {book.version}",
-                {"field": "model", "pricing_version": book.version},
-            )
-        return {"model": model, "provider": provider}
 
-    def refuse(self, actor: Actor, action: str, agent_id: str | None, refused: CommandRefused) -> None:
-        self.repo.record_refusal(actor, action, agent_id, refused.message, {"code": refused.code})
+    def _provider_check(self, agent_id: str):
+        """For a model switch: the provider (the agent's own when not given) and that the model is priced."""
+
+        def check(model: str, provider: str | None) -> str:
+            if provider is None:
+                detail = self.repo.agent_detail(agent_id, log_limit=0)
+                provider = detail and detail["agent"]["provider"]
+            if not provider:
+                raise Refused.invalid("provider", "needed (the agent has not reported one)")
+            book = self.price_books.active()
+            if not book.knows_model(provider, model):
+                raise Refused.invalid(
+                    "model",
+                    f"{provider}/{model} is not in the price table {book.version}",
+                    code="unknown_model",
+                    pricing_version=book.version,
+                )
+            return provider
+
+        return check
+
+    def cancel(self, actor: Actor, command_id: str) -> dict[str, Any]:
+        """Cancel a command its agent has not fetched yet."""
+        now = utcnow()
+        try:
+            with self.repo.transaction() as tx:
+                row = tx.command(command_id)
+                if row is None:
+                    raise Refused(404, "unknown_command", f"no command {command_id}")
+                try:
+                    state = lc.transition(row.state, "cancel")
+                except lc.IllegalTransition as exc:
+                    raise _refusal(exc, row.state) from None
+                tx.set_command(command_id, row.state, state=state, updated_at=now, finished_at=now)
+                if row.kind == "kill":
+                    self._drop_kill(tx, row.agent_id, now)
+                tx.audit(actor, "command.cancel", "ok", target_kind="command", target_id=command_id)
+                return command_dict(tx.command(command_id))
+        except Refused as refused:
+            self._refused(actor, "command.cancel", "command", command_id, refused)
+            raise
+
+    def release(self, actor: Actor, agent_id: str, reason: Any = None) -> str:
+        """Let a killed agent work again; returns its control state (active)."""
+        now = utcnow()
+        try:
+            if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
+                raise Refused.invalid("reason", "text of at most 2000 characters")
+            with self.repo.transaction() as tx:
+                agent = tx.agent(agent_id)
+                if agent is None:
+                    raise Refused(404, "unknown_agent", f"no agent {agent_id!r}")
+                try:
+                    state = lc.agent_transition(agent.control_state, "release")
+                except lc.IllegalTransition as exc:
+                    raise Refused(
+                        409, "not_killed", str(exc), {"control_state": agent.control_state or "active"}
+                    ) from None
+                tx.set_control_state(agent_id, agent.control_state, lc.stored_control_state(state), now)
+                tx.audit(actor, "agent.release", "ok", target_kind="agent", target_id=agent_id, reason=reason)
+                return state
+        except Refused as refused:
+            self._refused(actor, "agent.release", "agent", agent_id, refused)
+            raise
+
+    def _refused(self, actor: Actor, action: str, kind: str, target: str | None, refused: Refused) -> None:
+        self.repo.record_audit(
+            actor=actor.name,
+            actor_kind=actor.kind,
+            role=actor.role,
+            action=action,
+            outcome="refused",
+            target_kind=kind,
+            target_id=target,
+            reason=refused.message,
+            details={"code": refused.code},
+            remote_addr=actor.remote_addr,
+        )
+
+    # -- agents ------------------------------------------------------------------------------------
+
+    def deliver(self, agent_id: str) -> list[dict[str, Any]]:
+        """The agent's poll: its pending commands become delivered (overdue ones expire on the way)."""
+        if not self.repo.has_pending_commands(agent_id):
+            return []
+        now = utcnow()
+        with self.repo.transaction() as tx:
+            self._expire(tx, tx.overdue_pending(now, agent_id), now)
+            out = []
+            for row in tx.pending_commands(agent_id, DELIVER_LIMIT):
+                state = lc.transition(row.state, "deliver")
+                if tx.set_command(row.id, row.state, state=state, delivered_at=now, updated_at=now):
+                    out.append({**command_dict(row), "state": state, "delivered_at": now})
+            return out
+
+    def ack(self, command_id: str, agent_id: str, state: Any, message: Any) -> dict[str, Any]:
+        """``POST /api/v1/commands/<id>/ack``: the same path as a ``command.ack`` event."""
+        with self.repo.transaction() as tx:
+            return command_dict(self.apply_ack(tx, command_id, agent_id, state, message, utcnow()))
+
+    def check_ack(self, tx: CommandTx, command_id: str, agent_id: str):
+        """The command an agent answers, if it exists and is addressed to that agent."""
+        row = tx.command(command_id)
+        if row is None:
+            raise Refused(404, "unknown_command", f"no command {command_id}")
+        if row.agent_id != agent_id:
+            raise Refused(403, "wrong_agent", f"command {command_id} is not for {agent_id}")
+        return row
+
+    def apply_ack(self, tx: CommandTx, command_id: str, agent_id: str, state: Any, message: Any, now):
+        """An agent's answer, inside the caller's transaction: the command moves on, and a confirmed kill
+        stops the agent and its session. Raises Refused."""
+        row = self.check_ack(tx, command_id, agent_id)
+        if state not in lc.ACK_EVENTS:
+            raise Refused.invalid("state", f"must be one of {', '.join(lc.ACK_EVENTS)}")
+        try:
+            new_state = lc.transition(row.state, lc.ACK_EVENTS[state])
+        except lc.IllegalTransition as exc:
+            raise _refusal(exc, row.state) from None
+        values: dict[str, Any] = {"state": new_state, "updated_at": now, "result_message": message}
+        if new_state == "accepted" or new_state in lc.TERMINAL:
+            values["answered_at"] = now
+        if new_state in lc.TERMINAL:
+            values["finished_at"] = now
+        if row.kind == "kill" and new_state == "completed":
+            values["verification"] = "awaiting"  # the settle time counts from the confirmation
+            self._confirm_kill(tx, row, now)
+        elif row.kind == "kill" and new_state in ("rejected", "failed"):
+            self._drop_kill(tx, row.agent_id, now)
+        elif row.kind == "model" and new_state == "completed":
+            tx.set_agent_model(row.agent_id, (row.payload or {}).get("model"), now)
+        tx.set_command(command_id, row.state, **values)
+        tx.audit(
+            Actor(agent_id, "agent"),
+            f"command.{lc.ACK_EVENTS[state]}",
+            "ok",
+            target_kind="command",
+            target_id=command_id,
+            reason=message,
+        )
+        return tx.command(command_id)
+
+    def _confirm_kill(self, tx: CommandTx, cmd, now: datetime) -> None:
+        self._move_agent(tx, cmd.agent_id, "confirm", now)
+        tx.stop_agent(cmd.agent_id, now)
+        if cmd.session_id:
+            tx.end_session(
+                cmd.session_id, "killed", f"killed by {cmd.issued_by}: {cmd.reason or 'no reason'}", now
+            )
+
+    def _drop_kill(self, tx: CommandTx, agent_id: str, now: datetime) -> None:
+        """A kill that will not happen (rejected, failed, expired, cancelled): the agent is active again."""
+        self._move_agent(tx, agent_id, "drop", now)
+
+    @staticmethod
+    def _move_agent(tx: CommandTx, agent_id: str, event: str, now: datetime) -> None:
+        agent = tx.agent(agent_id)
+        try:
+            state = lc.agent_transition(agent.control_state, event)
+        except lc.IllegalTransition:
+            return  # released or restarted meanwhile: the agent's state already says what is true
+        tx.set_control_state(agent_id, agent.control_state, lc.stored_control_state(state), now)
+
+    def restart_agents(self, tx: CommandTx, agent_ids, now: datetime) -> None:
+        """Killed agents that start a new session work again (their ``session.start`` is the way out)."""
+        for agent_id in tx.agents_in_control_state(agent_ids, "killed"):
+            self._move_agent(tx, agent_id, "restart", now)
+            tx.audit(Actor(agent_id, "agent"), "agent.restart", "ok", target_kind="agent", target_id=agent_id)
+
+    def flag_ineffective_kills(
+        self, tx: CommandTx, usage: list[tuple[str, str | None, datetime]], now
+    ) -> None:
+        """Usage after a confirmed kill, in the killed session or before the agent started a new one: the
+        kill did not take. ``usage``: (agent, session, time) of each usage event stored."""
+        if not usage:
+            return
+        awaiting = tx.kills_awaiting(agent_ids={a for a, _s, _t in usage})
+        if not awaiting:
+            return
+        still_killed = set(tx.agents_in_control_state({c.agent_id for c in awaiting}, "killed"))
+        for cmd in awaiting:
+            late = [
+                ts
+                for agent_id, session_id, ts in usage
+                if agent_id == cmd.agent_id
+                and ts > cmd.answered_at
+                and (session_id == cmd.session_id or agent_id in still_killed)
+            ]
+            if late:
+                tx.set_verification(cmd.id, "ineffective", now)
+                tx.audit(
+                    SYSTEM,
+                    "command.kill.ineffective",
+                    "error",
+                    target_kind="agent",
+                    target_id=cmd.agent_id,
+                    details={"command_id": cmd.id, "usage_at": max(late).isoformat()},
+                )
+
+    # -- housekeeping (the scheduler) ----------------------------------------------------------------
+
+    def expire_commands(self) -> int:
+        now = utcnow()
+        with self.repo.transaction() as tx:
+            return self._expire(tx, tx.overdue_pending(now), now)
+
+    def _expire(self, tx: CommandTx, rows, now: datetime) -> int:
+        for row in rows:
+            tx.set_command(
+                row.id, row.state, state=lc.transition(row.state, "expire"), updated_at=now, finished_at=now
+            )
+            if row.kind == "kill":
+                self._drop_kill(tx, row.agent_id, now)
+            tx.audit(SYSTEM, "command.expire", "ok", target_kind="command", target_id=row.id)
+        return len(rows)
+
+    def verify_kills(self, settle_s: int | None = None) -> list[str]:
+        """Confirmed kills with no usage from the agent for the settle time become verified."""
+        now = utcnow()
+        settle = self.limits.kill_settle_s if settle_s is None else settle_s
+        with self.repo.transaction() as tx:
+            rows = tx.kills_awaiting(answered_before=now - timedelta(seconds=settle))
+            for r in rows:
+                tx.set_verification(r.id, "verified", now)
+                tx.audit(
+                    SYSTEM,
+                    "command.kill.verified",
+                    "ok",
+                    target_kind="agent",
+                    target_id=r.agent_id,
+                    details={"command_id": r.id},
+                )
+        return [r.id for r in rows]

@@ -64,10 +64,6 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     return engine
 
 
-def backend_name(engine: Engine) -> str:
-    return engine.dialect.name
-
-
 class _SqliteWriteLock:
     """Queue SQLite writers on a file lock instead of SQLite's busy handler.
 

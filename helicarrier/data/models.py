@@ -49,7 +49,7 @@ class Agent(Base):
     name: Mapped[str] = mapped_column(String(200))
     # What the agent last reported (running, idle, stalled); offline is derived from last_heartbeat_at.
     status: Mapped[str] = mapped_column(String(20), default="idle")
-    # What an operator or a guard imposed (killing, killed, budget_locked); outranks the reported status.
+    # What an operator imposed (NULL: active, killing, killed; see control.lifecycle); outranks the status.
     control_state: Mapped[str | None] = mapped_column(String(20))
     model: Mapped[str | None] = mapped_column(String(200))
     provider: Mapped[str | None] = mapped_column(String(64))

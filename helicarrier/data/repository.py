@@ -6,29 +6,40 @@ Built from one mixin per concern (tokens, users, fleet, ...) so each file stays 
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, text
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
 
-from helicarrier.data.engine import make_engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+
+from helicarrier.data.engine import is_transient, make_engine
 from helicarrier.data.queries.alert_delivery import AlertDeliveryQueries
 from helicarrier.data.queries.alert_metrics import AlertMetricQueries
-from helicarrier.data.queries.alerts import AlertQueries
+from helicarrier.data.queries.alerts import AlertQueries, AlertTx
 from helicarrier.data.queries.analytics import AnalyticsQueries
 from helicarrier.data.queries.audit import AuditQueries
-from helicarrier.data.queries.commands import CommandQueries
+from helicarrier.data.queries.commands import CommandQueries, CommandTx
 from helicarrier.data.queries.fleet import FleetQueries
-from helicarrier.data.queries.ingest import IngestQueries, ReceiptPruning
+from helicarrier.data.queries.ingest import IngestTx, ReceiptPruning
 from helicarrier.data.queries.ingest_stats import IngestStatsQueries
 from helicarrier.data.queries.pricing import PricingQueries
 from helicarrier.data.queries.sessions import SessionQueries
 from helicarrier.data.queries.tokens import TokenQueries
 from helicarrier.data.queries.users import UserQueries
 
+T = TypeVar("T")
+_TRANSIENT_RETRIES = 3
+
+
+class Tx(CommandTx, IngestTx, AlertTx):
+    """One write transaction's questions and writes (see ``helicarrier.data.unit``)."""
+
 
 class Repository(
     TokenQueries,
     UserQueries,
     FleetQueries,
-    IngestQueries,
     ReceiptPruning,
     PricingQueries,
     AuditQueries,
@@ -42,6 +53,24 @@ class Repository(
 ):
     def __init__(self, engine: Engine):
         self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """A unit of work: everything done through the Tx commits together, or nothing does."""
+        with self._write() as conn:
+            yield Tx(conn)
+
+    def run_transaction(self, work: Callable[[Tx], T]) -> T:
+        """``work(tx)`` in a transaction, run again when the database rolled it back for a deadlock or a
+        serialization failure (nothing of it was kept, so running it again is safe)."""
+        for attempt in range(_TRANSIENT_RETRIES):
+            try:
+                with self.transaction() as tx:
+                    return work(tx)
+            except OperationalError as exc:
+                if attempt == _TRANSIENT_RETRIES - 1 or not is_transient(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     @classmethod
     def from_url(cls, url: str) -> Repository:

@@ -11,7 +11,11 @@ rebuild, a benchmark's data and a test's independent recount.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from helicarrier.usage_fields import TOKEN_FIELDS
 
 HOUR_S = 3600
 DAY_S = 86400
@@ -24,17 +28,7 @@ RUNTIME_COLUMNS = tuple(f"n{i:02d}" for i in range(BAND))
 RUNTIME_EDGES_MS: tuple[int, ...] = tuple(round(1000 * 2 ** ((k - 1) / 4)) for k in range(1, RUNTIME_BINS))
 
 # Sums kept per usage bucket, in table column order.
-USAGE_SUMS = (
-    "events",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost_nanos",
-    "unpriced_events",
-    "reported_cost_nanos",
-)
+USAGE_SUMS = ("events", *TOKEN_FIELDS, "cost_nanos", "unpriced_events", "reported_cost_nanos")
 SESSION_SUMS = ("sessions", "runtime_ms", "cost_nanos", "unpriced_events")
 SUCCESS = "succeeded"
 FAILURE_STATUSES = ("failed", "timeout", "killed")
@@ -47,10 +41,6 @@ def hour_of(ts: datetime) -> int:
 
 def day_of(ts: datetime) -> int:
     return int(ts.timestamp() // DAY_S)
-
-
-def hour_start(hour: int) -> datetime:
-    return EPOCH + timedelta(hours=hour)
 
 
 def failure_reason(status: str, error: str | None) -> str:
@@ -99,6 +89,23 @@ def percentile_from_histogram(counts: dict[int, int], q: float) -> float | None:
         cum += c
     low, _ = bin_bounds_s(max(counts))
     return low
+
+
+def usage_contribution(row: Mapping[str, Any]) -> list[int]:
+    """A priced usage row's part of its bucket, in ``USAGE_SUMS`` order."""
+    cost = row["cost_nanos"]
+    return [
+        1,
+        *(row[f] or 0 for f in TOKEN_FIELDS),
+        cost or 0,
+        1 if cost is None else 0,
+        row["reported_cost_nanos"] or 0,
+    ]
+
+
+def add_into(acc: list[int], values: list[int]) -> None:
+    for i, v in enumerate(values):
+        acc[i] += v
 
 
 def session_contribution(s) -> tuple[tuple, list[int], tuple, int, int] | None:

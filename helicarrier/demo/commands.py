@@ -12,6 +12,8 @@ import urllib.request
 
 import click
 
+from helicarrier.config import env
+
 TOKEN_ENV = "HELICARRIER_DEMO_TOKEN"
 
 
@@ -70,7 +72,7 @@ def demo_agents(count: int, url: str, token: str | None, seed: int | None, durat
     from helicarrier.demo.fleet import run_demo_fleet
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    token = token or os.environ.get(TOKEN_ENV) or _create_token()
+    token = token or env(TOKEN_ENV) or _create_token()
     if not _wait_until_up(url, timeout=30):
         click.echo(f"{url} does not answer yet; the agents will keep retrying in the background.", err=True)
     click.echo(f"{count} demo agents reporting to {url}; Ctrl-C stops them.")

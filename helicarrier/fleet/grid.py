@@ -23,7 +23,7 @@ SORTS = {
 # Most urgent first when sorting by status.
 STATUS_ORDER = {
     s: i
-    for i, s in enumerate(("killing", "stalled", "offline", "budget_locked", "running", "idle", "killed"))
+    for i, s in enumerate(("killing", "stalled", "offline", "running", "idle", "killed"))
 }
 
 

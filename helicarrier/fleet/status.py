@@ -1,15 +1,18 @@
 """An agent's status as the HUD shows it, from what it reported, what was imposed on it, and its silence.
 
-Precedence (first that applies): killed/killing/budget_locked imposed by an operator or a guard; offline
-when no sign of life for longer than the offline threshold; else what the agent last reported.
+Precedence (first that applies): the control state an operator imposed (killing, killed; see
+``helicarrier.control.lifecycle``); offline when no sign of life for longer than the offline threshold; else
+what the agent last reported.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-STATUSES = ("running", "idle", "stalled", "offline", "killing", "killed", "budget_locked")
-IMPOSED = frozenset({"killing", "killed", "budget_locked"})
+from helicarrier.control.lifecycle import AGENT_CONTROL_STATES
+
+IMPOSED = frozenset(s for s in AGENT_CONTROL_STATES if s != "active")
+STATUSES = ("running", "idle", "stalled", "offline", *sorted(IMPOSED))
 
 # Icon per status (bootstrap-icons), so status is never told by colour alone.
 STATUS_ICONS = {
@@ -19,7 +22,6 @@ STATUS_ICONS = {
     "offline": "bi-wifi-off",
     "killing": "bi-x-octagon",
     "killed": "bi-x-octagon-fill",
-    "budget_locked": "bi-lock-fill",
 }
 
 

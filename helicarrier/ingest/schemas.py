@@ -184,6 +184,11 @@ class IngestResponse(BaseModel):
     results: list[EventResult] | None = None
 
 
+class NormalizeResponse(BaseModel):
+    usage: dict[str, Any]
+    cost: dict[str, Any]
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str

@@ -6,18 +6,23 @@ rendered inside the transaction so that an Idempotency-Key replays exactly what 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from helicarrier.data.queries.ingest import IdempotencyConflict, Rejected, StoreOutcome
-from helicarrier.data.repository import Repository
-from helicarrier.ingest.errors import ApiError
+from helicarrier.control.service import ControlService
+from helicarrier.data.queries.ingest import IdempotencyConflict
+from helicarrier.data.repository import Repository, Tx
+from helicarrier.data.types import utcnow
+from helicarrier.errors import Refused
+from helicarrier.ingest.fold import fold_agents, started_agents
 from helicarrier.ingest.normalize import NORMALIZER_VERSION, NormalizedUsage
 from helicarrier.ingest.validate import Batch, body_digest, field_errors, parse_body
+from helicarrier.money import usd_text
 from helicarrier.pricing import Cost, PriceBook
 from helicarrier.pricing.registry import PriceBooks
+from helicarrier.usage_fields import TOKEN_FIELDS
 
 
 @dataclass(frozen=True)
@@ -31,11 +36,7 @@ def usage_row(usage: NormalizedUsage, cost: Cost, raw: dict[str, Any]) -> dict[s
     return {
         "provider": usage.provider,
         "model": usage.model,
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cache_read_tokens": usage.cache_read_tokens,
-        "cache_write_tokens": usage.cache_write_tokens,
-        "reasoning_tokens": usage.reasoning_tokens,
+        **{f: getattr(usage, f) for f in TOKEN_FIELDS},
         "total_tokens": usage.total_tokens,
         "cost_nanos": cost.total_nanos,
         "reported_cost_nanos": cost.reported_nanos,
@@ -54,17 +55,46 @@ def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
+@dataclass(slots=True)
+class StoreOutcome:
+    """What happened to each event that passed validation: stored, a duplicate of one already stored, or
+    refused by what the database knows (an answer to an unknown command)."""
+
+    stored: list[int] = field(default_factory=list)  # event indexes
+    duplicates: list[int] = field(default_factory=list)
+    # index -> (code, message, field of the event's data at fault)
+    refused: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+
+
+class Rejected(Exception):
+    """The rendered answer is an error: roll back, store nothing (not even the Idempotency-Key)."""
+
+    def __init__(self, status: int, body: str):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
 class IngestService:
-    def __init__(self, repo: Repository, price_books: PriceBooks, *, max_batch_events: int = 5000):
+    def __init__(
+        self,
+        repo: Repository,
+        price_books: PriceBooks,
+        control: ControlService,
+        *,
+        max_batch_events: int = 5000,
+    ):
         self.repo = repo
         self.price_books = price_books
+        self.control = control
         self.max_batch_events = max_batch_events
 
     def ingest(self, caller: Caller, body: bytes, idempotency_key: str | None, route: str) -> tuple[int, str]:
+        """parse and validate -> normalize -> price -> store in one transaction -> (status, JSON body)."""
         batch = parse_body(body, default_source=caller.token_name, max_events=self.max_batch_events)
         book = self._book(batch)
         if not batch.events:
-            raise ApiError(
+            raise Refused(
                 422,
                 "all_events_rejected",
                 f"none of the {batch.size} events is valid",
@@ -75,27 +105,12 @@ class IngestService:
             for e in batch.events
             if e.usage is not None and not e.duplicate
         }
-        idem = None
-        if idempotency_key:
-            if len(idempotency_key) > 255:
-                raise ApiError(
-                    422,
-                    "invalid_idempotency_key",
-                    "Idempotency-Key is longer than 255 characters",
-                    {"field": "Idempotency-Key", "limit": 255},
-                )
-            idem = (caller.token_id, idempotency_key, route, body_digest(body))
+        # The key is at most 255 characters: checked by the HTTP layer.
+        idem = (caller.token_id, idempotency_key, route, body_digest(body)) if idempotency_key else None
         try:
-            return self.repo.store_events(
-                source=batch.source,
-                events=batch.events,
-                usage_rows=usage_rows,
-                render=lambda outcome: render_outcome(batch, outcome),
-                idempotency=idem,
-                rejected=len(batch.rejections),
-            )
+            return self.repo.run_transaction(lambda tx: self._store(tx, batch, usage_rows, idem))
         except IdempotencyConflict:
-            raise ApiError(
+            raise Refused(
                 409,
                 "idempotency_conflict",
                 "this Idempotency-Key was used with a different request body; nothing was stored",
@@ -104,12 +119,93 @@ class IngestService:
         except Rejected as rejected:
             return rejected.status, rejected.body
 
+    def _store(self, tx: Tx, batch: Batch, usage_rows: dict[int, dict], idem) -> tuple[int, str]:
+        received = utcnow()
+        if idem is not None:
+            token_id, key, route, digest = idem
+            replay = tx.claim_idempotency_key(token_id, key, route, digest, received)
+            if replay is not None:
+                return replay.status_code, replay.response
+        outcome = StoreOutcome()
+        live = self._refuse_unknown_commands(tx, batch.events, outcome)
+        live = self._drop_duplicates(tx, batch.source, live, outcome)
+        live = self._apply_acks(tx, batch.source, live, outcome, received)
+        if live:
+            late_starts = tx.ended_session_ids(e.session_id for e in live if e.type == "session.start")
+            agents, ended = fold_agents(live, late_starts, received)
+            tx.store_batch(batch.source, live, agents, ended, usage_rows, received)
+            self.control.restart_agents(tx, started_agents(live, late_starts), received)
+            usage = [(e.agent_id, e.session_id, e.ts) for e in live if e.type == "usage"]
+            self.control.flag_ineffective_kills(tx, usage, received)
+        outcome.stored = [e.index for e in live]
+        status, body = render_outcome(batch, outcome)
+        if status >= 400:
+            raise Rejected(status, body)
+        # Counted for the ingest rejection-rate alert, in the same transaction as the events.
+        refused = len(outcome.refused) + len(batch.rejections)
+        tx.record_ingest_stats(len(outcome.stored), len(outcome.duplicates), refused, received)
+        if idem is not None:
+            tx.save_receipt(idem[0], idem[1], status, body)
+        return status, body
+
+    def _refuse_unknown_commands(self, tx: Tx, events: list, outcome: StoreOutcome) -> list:
+        """Answers to commands that do not exist, or were sent to another agent, are refused per event."""
+        acks = [e for e in events if e.type == "command.ack" and not e.duplicate]
+        if not acks:
+            return list(events)
+        owners = tx.command_owners(e.data.command_id for e in acks)
+        live = []
+        for e in events:
+            if e.type == "command.ack" and not e.duplicate:
+                owner = owners.get(e.data.command_id)
+                if owner is None:
+                    outcome.refused[e.index] = (
+                        "unknown_command",
+                        f"no command {e.data.command_id}",
+                        "command_id",
+                    )
+                    continue
+                if owner != e.agent_id:
+                    message = f"command {e.data.command_id} is not for {e.agent_id}"
+                    outcome.refused[e.index] = ("wrong_agent", message, "command_id")
+                    continue
+            live.append(e)
+        return live
+
+    @staticmethod
+    def _drop_duplicates(tx: Tx, source: str, events: list, outcome: StoreOutcome) -> list:
+        new_ids = tx.claim_event_ids(source, [e.id for e in events if e.id is not None and not e.duplicate])
+        live = []
+        for e in events:
+            if e.duplicate or (e.id is not None and e.id not in new_ids):
+                outcome.duplicates.append(e.index)
+            else:
+                live.append(e)
+        return live
+
+    def _apply_acks(self, tx: Tx, source: str, events: list, outcome: StoreOutcome, now) -> list:
+        """Move each answered command through its lifecycle; an illegal answer is refused per event."""
+        live = []
+        for e in events:
+            if e.type != "command.ack":
+                live.append(e)
+                continue
+            try:
+                self.control.apply_ack(tx, e.data.command_id, e.agent_id, e.data.state, e.data.message, now)
+            except Refused as refused:
+                outcome.refused[e.index] = (refused.code, refused.message, "command_id")
+                if e.id is not None:  # not stored, so a corrected resend is not taken for a duplicate
+                    tx.forget_event_id(source, e.id)
+                continue
+            live.append(e)
+        return live
+
     def _book(self, batch: Batch) -> PriceBook:
         if batch.pricing_version is None:
             return self.price_books.active()
         book = self.price_books.get(batch.pricing_version)
         if book is None:
-            raise ApiError(
+            raise Refused(
                 422,
                 "unknown_pricing_version",
                 f"pricingVersion: unknown price table {batch.pricing_version!r}",
@@ -126,18 +222,16 @@ class IngestService:
         from helicarrier.ingest.validate import normalize_checked
 
         if not isinstance(data, dict):
-            raise ApiError(422, "schema_violation", "the body must be a usage event's `data` object")
+            raise Refused(422, "schema_violation", "the body must be a usage event's `data` object")
         try:
             UsageData.model_validate(data)
             usage = normalize_checked(data)
         except UsageError as exc:
-            raise ApiError(
-                422, "invalid_usage", f"{exc.field}: {exc.message}", {"field": exc.field}
-            ) from None
+            raise Refused(422, "invalid_usage", f"{exc.field}: {exc.message}", {"field": exc.field}) from None
         except ValidationError as exc:
             errors = field_errors(exc)
             first = errors[0]
-            raise ApiError(422, "schema_violation", f"{first['field']}: {first['message']}", errors) from None
+            raise Refused(422, "schema_violation", f"{first['field']}: {first['message']}", errors) from None
         cost = self.price_books.active().price(usage, ts)
         return {"usage": usage_json(usage), "cost": cost_json(cost)}
 
@@ -146,11 +240,7 @@ def usage_json(u: NormalizedUsage) -> dict[str, Any]:
     return {
         "provider": u.provider,
         "model": u.model,
-        "input_tokens": u.input_tokens,
-        "output_tokens": u.output_tokens,
-        "cache_read_tokens": u.cache_read_tokens,
-        "cache_write_tokens": u.cache_write_tokens,
-        "reasoning_tokens": u.reasoning_tokens,
+        **{f: getattr(u, f) for f in TOKEN_FIELDS},
         "total_tokens": u.total_tokens,
         "reported_total_tokens": u.reported_total_tokens,
         "web_search_requests": u.web_search_requests,
@@ -161,11 +251,7 @@ def usage_json(u: NormalizedUsage) -> dict[str, Any]:
 
 
 def cost_json(c: Cost) -> dict[str, Any]:
-    from helicarrier.formatting import nanos_to_usd
-
-    def usd(n: int | None) -> str | None:
-        # Fixed-point, never exponent notation: 150 nano-dollars is "0.00000015", not "1.5E-7".
-        return None if n is None else format(nanos_to_usd(n), "f")
+    usd = usd_text  # fixed point, never exponent notation: 150 nano-dollars is "0.00000015", not "1.5E-7"
 
     # Money as decimal strings: JSON numbers are floats to most clients.
     return {

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, ValidationError
 
-from helicarrier.ingest.errors import ApiError
+from helicarrier.errors import Refused
 from helicarrier.ingest.normalize import NormalizedUsage, UsageError, normalize_usage
 from helicarrier.ingest.schemas import (
     DATA_MODELS,
@@ -24,6 +23,8 @@ from helicarrier.ingest.schemas import (
     V2Envelope,
     V2Event,
 )
+from helicarrier.jsonio import parse_json
+from helicarrier.money import NANOS_PER_USD
 
 _V1_HEADER_KEYS = frozenset({"version", "id", "type", "ts", "agent_id", "session_id"})
 
@@ -77,7 +78,7 @@ class Batch:
 # Bounds that keep one event's numbers (and a session's sums of them) inside BIGINT columns: no real model
 # call reports a trillion tokens or costs a million dollars, and beyond 2**63 the database refuses the row.
 MAX_TOKEN_COUNT = 10**12
-MAX_REPORTED_COST_NANOS = 10**6 * 10**9
+MAX_REPORTED_COST_NANOS = 10**6 * NANOS_PER_USD
 _COUNT_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -98,7 +99,7 @@ def normalize_checked(data: dict[str, Any]) -> NormalizedUsage:
                 where, f"{name} {value} is more than the {MAX_TOKEN_COUNT} a model call can report"
             )
     cost = usage.reported_cost_usd
-    if cost is not None and cost * 10**9 > MAX_REPORTED_COST_NANOS:
+    if cost is not None and cost * NANOS_PER_USD > MAX_REPORTED_COST_NANOS:
         raise UsageError("cost", f"reported cost {cost} USD is more than one model call can cost")
     return usage
 
@@ -125,13 +126,6 @@ def find_nul(value: Any, path: str) -> str | None:
 
 
 _NUL_MESSAGE = "the NUL character (\\u0000) cannot be stored; remove or replace it"
-
-
-def parse_json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "malformed_json", f"request body is not valid JSON: {exc}") from None
 
 
 _UNION_TAGS = frozenset({"str", "int", "float", "bool", "none", "bytes"})
@@ -204,7 +198,7 @@ def _event(
 def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) -> Batch:
     events_raw = doc.get("events")
     if isinstance(events_raw, list) and len(events_raw) > max_events:
-        raise ApiError(
+        raise Refused(
             413,
             "batch_too_large",
             f"batch has {len(events_raw)} events; the limit is {max_events}",
@@ -214,11 +208,11 @@ def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) ->
         envelope = V2Envelope.model_validate(doc)
     except ValidationError as exc:
         field, msg = _first_error(exc, "")
-        raise ApiError(422, "schema_violation", f"{field}: {msg}", _all_errors(exc, "")) from None
+        raise Refused(422, "schema_violation", f"{field}: {msg}", _all_errors(exc, "")) from None
     if scan_nul:
         hit = find_nul({k: v for k, v in doc.items() if k != "events"}, "")
         if hit is not None:
-            raise ApiError(422, "schema_violation", f"{hit}: {_NUL_MESSAGE}", {"field": hit})
+            raise Refused(422, "schema_violation", f"{hit}: {_NUL_MESSAGE}", {"field": hit})
     events: list[Event] = []
     rejections: list[Rejection] = []
     seen_ids: set[str] = set()
@@ -268,23 +262,23 @@ def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) ->
 def parse_v1(doc: dict[str, Any], *, source: str, scan_nul: bool = False) -> Batch:
     hit = find_nul(doc, "") if scan_nul else None
     if hit is not None:
-        raise ApiError(422, "schema_violation", f"{hit}: {_NUL_MESSAGE}", {"field": hit})
+        raise Refused(422, "schema_violation", f"{hit}: {_NUL_MESSAGE}", {"field": hit})
     try:
         header = V1Envelope.model_validate(doc)
     except ValidationError as exc:
         field, msg = _first_error(exc, "")
-        raise ApiError(422, "schema_violation", f"{field}: {msg}", _all_errors(exc, "")) from None
+        raise Refused(422, "schema_violation", f"{field}: {msg}", _all_errors(exc, "")) from None
     data = {k: v for k, v in doc.items() if k not in _V1_HEADER_KEYS}
     result = _check_event(0, header, data, "")
     if isinstance(result, Rejection):
-        raise ApiError(422, result.code, result.message, {"field": result.field})
+        raise Refused(422, result.code, result.message, {"field": result.field})
     return Batch("v1", source, None, None, [result], [])
 
 
 def parse_body(body: bytes, *, default_source: str, max_events: int) -> Batch:
     doc = parse_json(body)
     if not isinstance(doc, dict):
-        raise ApiError(422, "schema_violation", "the body must be a JSON object with a `version`")
+        raise Refused(422, "schema_violation", "the body must be a JSON object with a `version`")
     version = doc.get("version")
     # JSON can carry U+0000 only as the escape \u0000: look for the string only when that text is there.
     scan_nul = b"\\u0000" in body
@@ -292,7 +286,7 @@ def parse_body(body: bytes, *, default_source: str, max_events: int) -> Batch:
         return parse_v2(doc, max_events=max_events, scan_nul=scan_nul)
     if version == "v1":
         return parse_v1(doc, source=default_source, scan_nul=scan_nul)
-    raise ApiError(
+    raise Refused(
         422,
         "unknown_version",
         f"version: unknown envelope version {version!r}; supported: v1, v2",

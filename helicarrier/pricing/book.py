@@ -23,15 +23,10 @@ from genai_prices.data import providers as _BUNDLED_PROVIDERS  # the bundled sna
 from genai_prices.types import ClauseEquals, ClauseOr, ModelInfo, Provider, TimeOfDateConstraint
 
 from helicarrier.ingest.normalize import NO_USAGE_WARNING, NormalizedUsage, canonical_provider
+from helicarrier.money import NANOS_PER_USD, usd_to_nanos
 
 from ._plan import PricePlan
-from .records import (
-    DEFAULT_PRICING_VERSION,
-    NANOS_PER_USD,
-    Cost,
-    ModelPriceOverride,
-    usd_to_nanos,
-)
+from .records import DEFAULT_PRICING_VERSION, Cost, ModelPriceOverride
 
 __all__ = [
     "DEFAULT_PRICING_VERSION",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 import genai_prices
@@ -16,15 +16,7 @@ from helicarrier.ingest.normalize import canonical_provider
 DEFAULT_PRICING_VERSION = (
     f"genai-prices-{genai_prices.__version__ or importlib.metadata.version('genai-prices')}"
 )
-NANOS_PER_USD = 1_000_000_000
-
-_ONE = Decimal(1)
 _HUNDRED = Decimal(100)
-
-
-def usd_to_nanos(usd: Decimal) -> int:
-    """Decimal USD -> int nano-dollars, banker's rounding."""
-    return int(usd.scaleb(9).quantize(_ONE, rounding=ROUND_HALF_EVEN))
 
 
 def _decimal_or_none(value: Any, name: str) -> Decimal | None:

@@ -85,7 +85,7 @@ class RepriceReport:
     cells: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
 
     def lines(self) -> list[str]:
-        from helicarrier.formatting import format_usd
+        from helicarrier.money import format_usd
 
         out = [f"{'day':10}  {'model':32} {'recorded':>14} {self.version:>24} {'change':>10}"]
         total_old = total_new = 0

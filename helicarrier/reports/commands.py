@@ -45,7 +45,7 @@ def _repo():
 @click.option("--tz", default="UTC", show_default=True, help="IANA time zone of the days.")
 def export_csv(report: str, first: datetime, last: datetime, out: str, tz: str) -> None:
     """Write a usage or sessions CSV report (day x model x agent) for local days FROM..TO."""
-    from helicarrier.data.queries.analytics import zone
+    from helicarrier.localtime import zone
     from helicarrier.reports.jobs import write_report
 
     try:

@@ -31,19 +31,9 @@ from typing import IO, Any
 
 import orjson
 
-NANOS_PER_USD = Decimal(1_000_000_000)
+from helicarrier.money import usd_text
+
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def nanos_to_usd_text(nanos: int | None) -> str:
-    """Exact decimal USD in fixed point: 12345678901 -> "12.345678901", 150 -> "0.00000015"."""
-    if nanos is None:
-        return ""
-    d = Decimal(int(nanos)) / NANOS_PER_USD
-    text = format(d, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
 
 
 def neutralize(text: str) -> str:
@@ -151,7 +141,7 @@ def write_csv(first: Any, second: Any, third: Iterable[Sequence[Any]] | None = N
         for col, conv in plan:
             v = rec.get(col)
             if conv == "usd":
-                out.append("" if v is None or _is_na(v) else nanos_to_usd_text(int(v)))
+                out.append("" if v is None or _is_na(v) else usd_text(int(v)))
             elif col.endswith("_nanos") and v is not None and not _is_na(v):
                 out.append(str(int(v)))  # a frame with a missing value holds nanos as floats
             else:

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from helicarrier.config import Settings
 from helicarrier.context import AppContext
-from helicarrier.scheduler.leader import Leadership
+from helicarrier.data.leader import Leadership
 
 log = logging.getLogger("helicarrier.scheduler")
 LEADER_RETRY_S = 3
@@ -32,8 +33,8 @@ class Job:
 
 def default_jobs() -> list[Job]:
     return [
-        Job("expire-commands", 10, lambda ctx: ctx.repo.expire_commands()),
-        Job("verify-kills", 5, lambda ctx: ctx.repo.verify_kills(ctx.settings.kill_settle_s)),
+        Job("expire-commands", 10, lambda ctx: ctx.control.expire_commands()),
+        Job("verify-kills", 5, lambda ctx: ctx.control.verify_kills()),
         Job("prune-receipts", 3600, lambda ctx: ctx.repo.prune_receipts()),
         Job("evaluate-alerts", 15, _evaluate_alerts),
         Job("dispatch-alerts", 5, _dispatch_alerts),
@@ -66,7 +67,7 @@ def daily_reports(ctx: AppContext, now=None) -> list:
 
 def _evaluate_alerts(ctx: AppContext) -> object:
     from helicarrier.alerts import engine
-    from helicarrier.scheduler.leader import identity
+    from helicarrier.data.leader import identity
 
     return engine.run_cycle(ctx.repo, holder=identity())
 
@@ -74,7 +75,7 @@ def _evaluate_alerts(ctx: AppContext) -> object:
 def _dispatch_alerts(ctx: AppContext) -> object:
     from helicarrier.alerts import engine
 
-    return engine.dispatch(ctx.repo, base_url=engine.public_url(ctx.settings))
+    return engine.dispatch(ctx.repo, base_url=ctx.settings.base_url)
 
 
 class Scheduler:
@@ -125,10 +126,10 @@ def _now():
     return datetime.now(UTC)
 
 
-def should_start_in_web_process() -> bool:
+def should_start_in_web_process(settings: Settings) -> bool:
     """Off under the Werkzeug reloader's watcher process (it would run a second scheduler), and when
     HELICARRIER_SCHEDULER=off (a separate `python -m helicarrier scheduler` process does the work)."""
-    if os.environ.get("HELICARRIER_SCHEDULER", "on").lower() in ("off", "0", "false", "no"):
+    if not settings.scheduler:
         return False
     if os.environ.get("FLASK_RUN_FROM_CLI") or os.environ.get("WERKZEUG_SERVER_FD"):
         return os.environ.get("WERKZEUG_RUN_MAIN") == "true"

@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 from sqlalchemy import insert, update
 
+from helicarrier.actors import Actor
 from helicarrier.alerts.rules import validate_rule
 from helicarrier.alerts.validation import validate_receiver
 from helicarrier.context import AppContext
 from helicarrier.data.models import Agent
-from helicarrier.data.queries.commands import Actor
 from helicarrier.ingest.service import Caller
 
 ADMIN = Actor("ada", "user", "admin")

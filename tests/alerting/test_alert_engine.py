@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from helicarrier.alerts import engine
 from helicarrier.alerts.lifecycle import fingerprint
+from helicarrier.alerts.service import AlertService
 from helicarrier.data.models import Alert, AlertEvalCycle, AlertEvent
 
 
@@ -172,21 +173,21 @@ def test_silence_suppresses_while_active_and_expires_by_itself(ctx):
 def test_acknowledging_needs_a_firing_alert(ctx):
     import pytest
 
-    from helicarrier.data.queries.alerts import AlertRefused
+    from helicarrier.errors import Refused
 
     repo, t0 = ctx.repo, now_utc()
     add_agents(repo, 1, seen=t0 - secs(120))
     offline_rule(repo, for_s=300)
     engine.run_cycle(repo, t0)
     (row,) = alerts(repo)
-    with pytest.raises(AlertRefused) as err:
-        repo.ack_alert(row.id, OPERATOR, "on it", t0)
+    with pytest.raises(Refused) as err:
+        AlertService(repo).ack(row.id, OPERATOR, "on it", t0)
     assert err.value.status == 409
-    with pytest.raises(AlertRefused) as err:
-        repo.ack_alert(row.id + 1000, OPERATOR, "on it", t0)
+    with pytest.raises(Refused) as err:
+        AlertService(repo).ack(row.id + 1000, OPERATOR, "on it", t0)
     assert err.value.status == 404
     engine.run_cycle(repo, t0 + secs(300))
-    acked = repo.ack_alert(row.id, OPERATOR, "restarting the host", t0 + secs(310))
+    acked = AlertService(repo).ack(row.id, OPERATOR, "restarting the host", t0 + secs(310))
     assert (acked["state"], acked["acked_by"], acked["ack_note"]) == ("firing", "omar", "restarting the host")
     assert events(repo, row.id)[-1] == ("firing", "firing")  # the ack is in the history
     assert list(repo.audit_entries(action="alert.ack")["actor"]) == ["omar"]
@@ -225,7 +226,7 @@ def test_disabling_a_rule_resolves_its_alerts_and_deleting_removes_them(ctx):
     add_agents(repo, 2, seen=t0 - secs(300))
     rule = offline_rule(repo)
     engine.run_cycle(repo, t0)
-    repo.update_alert_rule(rule["id"], {"enabled": False}, ADMIN)
+    AlertService(repo).update_rule(rule["id"], {"enabled": False}, ADMIN)
     assert {a.state for a in alerts(repo)} == {"resolved"}
     engine.run_cycle(repo, t0 + secs(15))
     assert {a.state for a in alerts(repo)} == {"resolved"}

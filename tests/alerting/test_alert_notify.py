@@ -17,6 +17,7 @@ from alerting_helpers import (
 )
 
 from helicarrier.alerts import engine
+from helicarrier.alerts.service import AlertService
 
 
 def cycle_and_dispatch(repo, at, **kw):
@@ -78,7 +79,7 @@ def test_pending_silenced_inhibited_and_acknowledged_alerts_are_not_notified(ctx
     )
     engine.run_cycle(repo, t0)
     acked = next(a for a in repo.list_alerts(states=["firing"]) if a["labels"].get("agent") == "acked-000")
-    repo.ack_alert(acked["id"], OPERATOR, "on it", t0)
+    AlertService(repo).ack(acked["id"], OPERATOR, "on it", t0)
     engine.dispatch(repo, t0)
     notified = {
         (p["group_labels"]["alertname"], a["labels"].get("agent") or a["labels"].get("provider"))
@@ -96,7 +97,7 @@ def test_acknowledged_alert_is_notified_again_after_the_repeat_interval(ctx, hoo
     cycle_and_dispatch(repo, t0)
     assert len(hook.posts) == 1
     (alert,) = repo.list_alerts(states=["firing"])
-    repo.ack_alert(alert["id"], OPERATOR, "restarting it", t0 + secs(10))
+    AlertService(repo).ack(alert["id"], OPERATOR, "restarting it", t0 + secs(10))
     for s in range(15, 600, 15):
         cycle_and_dispatch(repo, t0 + secs(s))
     assert len(hook.posts) == 1  # paused

@@ -79,13 +79,9 @@ def sender(ctx) -> Sender:
 
 @pytest.fixture
 def api_app(settings, ctx):
-    from helicarrier.analytics.routes import bp
     from helicarrier.webapp import create_app
 
-    app = create_app(settings, context=ctx)
-    if "analytics" not in app.server.blueprints:
-        app.server.register_blueprint(bp)
-    return app
+    return create_app(settings, context=ctx)
 
 
 @pytest.fixture

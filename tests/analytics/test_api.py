@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from helicarrier.analytics import schemas
+from helicarrier.analytics.matrix import model_matrix
 from tests.analytics.conftest import provider_fixtures
 
 FIXTURES = provider_fixtures()
@@ -181,7 +182,7 @@ def test_model_matrix(world, ctx, client, read_headers):
     resp = _get(client, "/api/v1/models/matrix?from=2026-03-07&to=2026-03-09&min_samples=3", read_headers)
     body = resp.get_json()
     schemas.ModelMatrixResponse.model_validate(body)
-    frame = ctx.repo.model_matrix(datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC))
+    frame = model_matrix(ctx.repo, datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC))
     assert len(body["cells"]) == len(frame)
     assert sum(c["total"] for c in body["cells"]) == int(frame["total"].sum()) > 0
     failing = [c for c in body["cells"] if c["failures"]]

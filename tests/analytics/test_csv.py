@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pandas as pd
 
-from helicarrier.reports.csv import nanos_to_usd_text, write_csv
+from helicarrier.money import usd_text
+from helicarrier.reports.csv import write_csv
 
 
 def test_rfc4180_quoting_and_crlf():
@@ -24,8 +25,8 @@ def test_numbers_unformatted_and_money_exact():
         "tokens,rate,cost_nanos,cost_usd,tiny_nanos,tiny_usd",
         "1234567,0.1,12345678901,12.345678901,150,0.00000015",
     ]
-    assert nanos_to_usd_text(-5_000_000_000) == "-5"
-    assert nanos_to_usd_text(0) == "0"
+    assert usd_text(-5_000_000_000) == "-5"
+    assert usd_text(0) == "0"
 
 
 def test_formula_injection_neutralized_in_text_not_in_numbers():

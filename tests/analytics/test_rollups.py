@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
+from helicarrier.actors import Actor
 from helicarrier.data.models import Base, Session, SessionLabel, UsageEvent
-from helicarrier.data.queries.commands import Actor
 from helicarrier.data.rollups import RUNTIME_EDGES_MS
 from tests.analytics.conftest import Sender, provider_fixtures
 
@@ -241,19 +241,10 @@ def test_kill_confirmation_counts_the_session_as_killed(ctx, sender):
             sender.event("usage", now, "k1", "ks1", FIXTURES["openai_chat__full"]["data"]),
         ]
     )
-    cmd, _ = ctx.repo.issue_command(
-        actor=Actor("op", "user", "operator"),
-        agent_id="k1",
-        kind="kill",
-        payload={},
-        reason="runaway",
-        strength="graceful",
-        ttl_s=300,
-        offline_after_s=60,
-        idempotency_key=None,
-    )
-    ctx.repo.deliver_commands("k1")
-    ctx.repo.ack_command(cmd["id"], "k1", "completed", "stopped")
+    operator = Actor("op", "user", "operator")
+    cmd, _ = ctx.control.issue(operator, "k1", {"kind": "kill", "reason": "runaway"}, None)
+    ctx.control.deliver("k1")
+    ctx.control.ack(cmd["id"], "k1", "completed", "stopped")
     with ctx.repo.engine.connect() as conn:
         rows = conn.execute(text("SELECT status, reason, sessions FROM session_rollups")).all()
     assert [tuple(r) for r in rows] == [("killed", "killed by op", 1)]

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from helicarrier.analytics.matrix import model_matrix
 from helicarrier.data.rollups import RUNTIME_EDGES_MS
 from helicarrier.ingest.normalize import normalize_usage
 from tests.analytics.conftest import provider_fixtures
@@ -278,7 +279,7 @@ def _bin(ms: int) -> int:
 @pytest.mark.parametrize("rng_index", [0, 1, 3])
 def test_model_matrix(world, ctx, rng_index):
     a, b = RANGES[rng_index]
-    frame = ctx.repo.model_matrix(a, b)
+    frame = model_matrix(ctx.repo, a, b)
     cells: dict[tuple, list[dict]] = defaultdict(list)
     for s in world.sessions:
         if a <= s["end"] < b:

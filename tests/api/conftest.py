@@ -4,6 +4,8 @@ way to look at (and snapshot) every table the ingest path can touch."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -92,7 +94,7 @@ def make_app(settings) -> Iterator:
     made = []
 
     def make(**changes: Any):
-        app = create_app(settings.with_(**changes) if changes else settings)
+        app = create_app(replace(settings, **changes) if changes else settings)
         made.append(app)
         return app
 
@@ -140,3 +142,35 @@ def make_api(make_app, token):
         return Api(make_app(**changes), token)
 
     return make
+
+
+@pytest.fixture
+def ctl(api, make_token):
+    """The Api with a control token, and an agent atlas-01 running session s1."""
+    api.control_token = make_token("operator-bot", "control,read")
+    now = datetime.now(UTC).isoformat()
+    resp = api.post(
+        {
+            "version": "v2",
+            "source": {"name": "t"},
+            "events": [
+                {
+                    "id": "hb",
+                    "type": "agent.heartbeat",
+                    "ts": now,
+                    "agent_id": "atlas-01",
+                    "data": {"status": "running", "provider": "openai", "model": "gpt-4.1"},
+                },
+                {
+                    "id": "st",
+                    "type": "session.start",
+                    "ts": now,
+                    "agent_id": "atlas-01",
+                    "session_id": "s1",
+                    "data": {"model": "gpt-4.1", "provider": "openai", "task": "refactor"},
+                },
+            ],
+        }
+    )
+    assert resp.status_code == 200, resp.get_json()
+    return api

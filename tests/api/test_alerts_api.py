@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import insert
 
 from helicarrier.alerts import engine
-from helicarrier.alerts.routes import bp
 from helicarrier.data.models import Agent
 
 OFFLINE_RULE = {
@@ -36,8 +35,6 @@ class Client:
 
 @pytest.fixture
 def c(app, make_token) -> Client:
-    if "alerts" not in app.server.blueprints:  # until helicarrier.webapp registers it
-        app.server.register_blueprint(bp)
     tokens = {
         "admin": make_token("admin-bot", "admin"),
         "control": make_token("ops-bot", "control,read"),

@@ -9,46 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
+from helicarrier.actors import Actor
 from helicarrier.data.models import Agent, AuditEntry, Command, Session
-from helicarrier.data.queries.commands import Actor
 
 OPENAI = {
     "provider": "openai",
     "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
     "model": "gpt-4.1",
 }
-
-
-@pytest.fixture
-def ctl(api, make_token):
-    """The Api with a control token, an agent atlas-01 running session s1, and helpers."""
-    api.control_token = make_token("operator-bot", "control,read")
-    now = datetime.now(UTC).isoformat()
-    resp = api.post(
-        {
-            "version": "v2",
-            "source": {"name": "t"},
-            "events": [
-                {
-                    "id": "hb",
-                    "type": "agent.heartbeat",
-                    "ts": now,
-                    "agent_id": "atlas-01",
-                    "data": {"status": "running", "provider": "openai", "model": "gpt-4.1"},
-                },
-                {
-                    "id": "st",
-                    "type": "session.start",
-                    "ts": now,
-                    "agent_id": "atlas-01",
-                    "session_id": "s1",
-                    "data": {"model": "gpt-4.1", "provider": "openai", "task": "refactor"},
-                },
-            ],
-        }
-    )
-    assert resp.status_code == 200, resp.get_json()
-    return api
 
 
 def act(api, path, body, key=None, token=None):
@@ -85,7 +53,7 @@ def test_kill_full_lifecycle_and_verification(ctl):
 
     with ctl.repo.engine.begin() as conn:  # the settle time passes without usage
         conn.execute(update(Command).values(answered_at=datetime.now(UTC) - timedelta(seconds=60)))
-    assert ctl.repo.verify_kills(30) == [cmd["id"]]
+    assert ctl.ctx.control.verify_kills(30) == [cmd["id"]]
     got = ctl.client.get(f"/api/v1/commands/{cmd['id']}", headers=ctl.headers(ctl.control_token)).get_json()
     assert got["command"]["verification"] == "verified"
     actions = set(ctl.repo.audit_entries()["action"])
@@ -101,7 +69,7 @@ def test_usage_after_a_confirmed_kill_marks_it_ineffective(ctl):
         {"version": "v1", "type": "usage", "ts": later, "agent_id": "atlas-01", "session_id": "s1", **OPENAI}
     )
     assert ctl.repo.get_command(cmd["id"])["verification"] == "ineffective"
-    assert ctl.repo.verify_kills(0) == []
+    assert ctl.ctx.control.verify_kills(0) == []
     assert "command.kill.ineffective" in set(ctl.repo.audit_entries()["action"])
 
 
@@ -187,7 +155,7 @@ def test_commands_expire_when_not_fetched_within_ttl(ctl):
     cid = act(ctl, "/api/v1/agents/atlas-01/kill", {"reason": "x"}).get_json()["command"]["id"]
     with ctl.repo.engine.begin() as conn:
         conn.execute(update(Command).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
-    assert ctl.repo.expire_commands() == 1
+    assert ctl.ctx.control.expire_commands() == 1
     assert ctl.repo.get_command(cid)["state"] == "expired"
     assert ctl.one(Agent, Agent.id == "atlas-01").control_state is None
 
@@ -226,7 +194,7 @@ def test_killing_a_killed_or_offline_agent_is_a_conflict(ctl):
     cid = act(ctl, "/api/v1/agents/atlas-01/kill", {"reason": "x"}).get_json()["command"]["id"]
     again = act(ctl, "/api/v1/agents/atlas-01/kill", {"reason": "again"})
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_killed"
-    ctl.repo.cancel_command(cid, Actor("t", "token"))
+    ctl.ctx.control.cancel(Actor("t", "token"), cid)
     with ctl.repo.engine.begin() as conn:
         conn.execute(update(Agent).values(last_heartbeat_at=datetime.now(UTC) - timedelta(hours=1)))
     offline = act(ctl, "/api/v1/agents/atlas-01/kill", {"reason": "x"})

@@ -13,8 +13,8 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from helicarrier.actors import Actor
 from helicarrier.alerts.rules import validate_rule
-from helicarrier.data.queries.commands import Actor
 from helicarrier.scheduler.runner import Job, Scheduler, _evaluate_alerts
 
 pytestmark = pytest.mark.browser

@@ -14,7 +14,6 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.common.by import By
 
 from helicarrier.demo.seed import seed_demo
-from helicarrier.reports import routes as report_routes
 from helicarrier.reports.jobs import write_scheduled_reports
 from helicarrier.webapp import create_app
 from tests.browser.conftest import free_port
@@ -106,8 +105,6 @@ def test_a_chart_csv_download_holds_its_data(seeded):
 def reports_hud(dash_duo, settings):
     """The app with the reports blueprint (registered here until webapp.py does), and a signed-in viewer."""
     app = create_app(settings)
-    if "reports" not in app.server.blueprints:
-        app.server.register_blueprint(report_routes.bp)
     ctx = app.server.config["HELICARRIER"]
     ctx.repo.create_user("vera", PASSWORD, "viewer")
     seed_demo(ctx.ingest, days=2, now=datetime.now(UTC))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -77,7 +78,7 @@ def test_heartbeat_shows_on_the_grid_and_opens_detail(hud, token):
 
 
 def test_agent_goes_offline_when_heartbeats_stop(hud, token):
-    hud.ctx.settings = hud.ctx.settings.with_(offline_after_s=3)
+    hud.ctx.settings = replace(hud.ctx.settings, offline_after_s=3)
     hud.login("vera")
     post(hud, [event("h1", "agent.heartbeat", "vega-03", {"status": "idle"})], token)
     hud.duo.wait_for_element('[data-agent="vega-03"]', timeout=10)

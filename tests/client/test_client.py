@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -165,7 +166,7 @@ def test_retries_store_each_event_once(settings, serve_wsgi, make_client, before
 def test_a_batch_over_the_server_limit_is_split(settings, serve_wsgi, make_client):
     from helicarrier.webapp import create_app
 
-    app = create_app(settings.with_(max_batch_events=100))
+    app = create_app(replace(settings, max_batch_events=100))
     ctx = app.server.config["HELICARRIER"]
     token, _ = ctx.repo.create_token("small", "ingest")
     client = make_client(serve_wsgi(app.server), token, max_batch=500)

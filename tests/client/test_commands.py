@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ OPENAI = json.loads((FIXTURES / "openai_chat__full.json").read_text())["payload"
 
 @pytest.fixture
 def settings(settings):
-    return settings.with_(kill_settle_s=1)
+    return replace(settings, kill_settle_s=1)
 
 
 @pytest.fixture
@@ -163,7 +164,7 @@ def test_kill_ends_the_session_killed_and_is_verified(live_server, ingest_token,
     assert (row.status, row.error) == ("killed", "stopped on a graceful kill command")  # the client ended it
 
     time.sleep(1.2)  # the settle time, with no usage from the agent
-    assert ctx.repo.verify_kills(1) == [cid]
+    assert ctx.control.verify_kills(1) == [cid]
     assert ctx.repo.get_command(cid)["verification"] == "verified"
 
 
@@ -187,7 +188,7 @@ def test_usage_after_a_confirmed_kill_marks_it_ineffective(
     agent.usage("openai", response=OPENAI)
     assert client.flush(timeout=10)
     assert ctx.repo.get_command(cid)["verification"] == "ineffective"
-    assert ctx.repo.verify_kills(0) == []  # an ineffective kill is never verified later
+    assert ctx.control.verify_kills(0) == []  # an ineffective kill is never verified later
 
 
 def test_a_handler_rejects_with_command_rejected(live_server, ingest_token, control_token, make_client):

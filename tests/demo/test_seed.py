@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -66,7 +67,7 @@ def test_seed_stores_a_fleet_history(ctx):
 
 def test_same_seed_same_history_and_reseeding_adds_nothing(ctx, settings, empty_db_url):
     seed_demo(ctx.ingest, days=2, seed=11, now=NOW)
-    other = build_context(settings.with_(database_url=empty_db_url))
+    other = build_context(replace(settings, database_url=empty_db_url))
     try:
         seed_demo(other.ingest, days=2, seed=11, now=NOW)
         assert totals(other) == totals(ctx)

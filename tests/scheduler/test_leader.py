@@ -9,8 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from helicarrier.config import load_settings
 from helicarrier.data.engine import make_engine
-from helicarrier.scheduler.leader import Leadership, current_holder
+from helicarrier.data.leader import Leadership, current_holder
 from helicarrier.scheduler.runner import Job, Scheduler, should_start_in_web_process
 from helicarrier.webapp import create_app
 
@@ -19,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 HOLDER = """
 import sys, time
+from helicarrier.config import load_settings
 from helicarrier.data.engine import make_engine
-from helicarrier.scheduler.leader import Leadership
+from helicarrier.data.leader import Leadership
 lead = Leadership(make_engine(sys.argv[1]))
 print("leader" if lead.try_acquire() else "follower", flush=True)
 time.sleep(60)
@@ -78,8 +80,8 @@ def test_no_second_scheduler_under_the_reloader(monkeypatch):
     monkeypatch.delenv("HELICARRIER_SCHEDULER", raising=False)
     monkeypatch.setenv("WERKZEUG_SERVER_FD", "3")
     monkeypatch.delenv("WERKZEUG_RUN_MAIN", raising=False)
-    assert should_start_in_web_process() is False  # the reloader's watcher process
+    assert should_start_in_web_process(load_settings()) is False  # the reloader's watcher process
     monkeypatch.setenv("WERKZEUG_RUN_MAIN", "true")
-    assert should_start_in_web_process() is True  # the serving child
+    assert should_start_in_web_process(load_settings()) is True  # the serving child
     monkeypatch.setenv("HELICARRIER_SCHEDULER", "off")
-    assert should_start_in_web_process() is False
+    assert should_start_in_web_process(load_settings()) is False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from helicarrier.scheduler.runner import daily_reports
@@ -9,7 +10,7 @@ from helicarrier.webapp import create_app
 
 
 def test_daily_reports_once_after_the_report_time(settings):
-    app = create_app(settings.with_(report_time="06:30", report_tz="Asia/Kolkata"))
+    app = create_app(replace(settings, report_time="06:30", report_tz="Asia/Kolkata"))
     ctx = app.server.config["HELICARRIER"]
     # 00:30 UTC is 06:00 in Kolkata: before the report time.
     assert daily_reports(ctx, datetime(2026, 3, 2, 0, 30, tzinfo=UTC)) == []

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert
 
+from helicarrier.actors import Actor
 from helicarrier.alerts import engine
 from helicarrier.alerts.rules import validate_rule
 from helicarrier.data.models import Agent
-from helicarrier.data.queries.commands import Actor
 from helicarrier.layouts import alerts as page
 from helicarrier.webapp import create_app
 

@@ -22,7 +22,6 @@ from helicarrier.layouts.ledger_detail import provenance_rows, session_view
 from helicarrier.layouts.ledger_filters import build_filters, day_bounds
 from helicarrier.layouts.ledger_grid import cost_label, grid_row, sort_from_model
 from helicarrier.layouts.ledger_timeline import timeline_entries, usage_csv_rows
-from helicarrier.reports import routes as report_routes
 
 T0 = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 
@@ -383,8 +382,6 @@ def app(settings):
     from helicarrier.webapp import create_app
 
     app = create_app(settings)
-    if "reports" not in app.server.blueprints:  # until webapp.py registers it
-        app.server.register_blueprint(report_routes.bp)
     app.server.config["HELICARRIER"].repo.create_user("vera", "correct-horse-battery", "viewer")
     return app
 

@@ -12,12 +12,13 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from helicarrier.actors import Actor
 from helicarrier.alerts.grouping import LastSend
 from helicarrier.data.models import AlertDelivery, AlertReceiver
-from helicarrier.data.queries.alerts import AlertRefused
 from helicarrier.data.queries.base import QueryBase
-from helicarrier.data.queries.commands import Actor, _audit
 from helicarrier.data.types import utcnow
+from helicarrier.data.unit import audit_row
+from helicarrier.errors import Refused
 
 RECEIVER_COLUMNS = (
     "id", "name", "url", "enabled", "matchers", "group_by", "group_wait_s", "group_interval_s",
@@ -55,7 +56,7 @@ class AlertDeliveryQueries(QueryBase):
                     .values(**values, consecutive_failures=0, created_at=now, updated_at=now)
                     .returning(AlertReceiver.id)
                 ).scalar_one()
-                _audit(
+                audit_row(
                     conn,
                     actor,
                     "alert_receiver.create",
@@ -65,7 +66,7 @@ class AlertDeliveryQueries(QueryBase):
                     details={"name": values["name"]},
                 )
         except IntegrityError:
-            raise AlertRefused(409, "duplicate_name", f"a receiver named {values['name']!r} exists") from None
+            raise Refused(409, "duplicate_name", f"a receiver named {values['name']!r} exists") from None
         return self.get_receiver(rid)  # type: ignore[return-value]
 
     def update_receiver(self, receiver_id: int, values: dict[str, Any], actor: Actor) -> dict[str, Any]:
@@ -81,8 +82,8 @@ class AlertDeliveryQueries(QueryBase):
                     .values(**values, updated_at=utcnow())
                 ).rowcount
                 if not found:
-                    raise AlertRefused(404, "unknown_receiver", f"no receiver {receiver_id}")
-                _audit(
+                    raise Refused(404, "unknown_receiver", f"no receiver {receiver_id}")
+                audit_row(
                     conn,
                     actor,
                     "alert_receiver.update",
@@ -91,7 +92,7 @@ class AlertDeliveryQueries(QueryBase):
                     target_id=str(receiver_id),
                 )
         except IntegrityError:
-            raise AlertRefused(
+            raise Refused(
                 409, "duplicate_name", f"a receiver named {values.get('name')!r} exists"
             ) from None
         return self.get_receiver(receiver_id)  # type: ignore[return-value]
@@ -101,8 +102,8 @@ class AlertDeliveryQueries(QueryBase):
             conn.execute(delete(AlertDelivery).where(AlertDelivery.receiver_id == receiver_id))
             found = conn.execute(delete(AlertReceiver).where(AlertReceiver.id == receiver_id)).rowcount
             if not found:
-                raise AlertRefused(404, "unknown_receiver", f"no receiver {receiver_id}")
-            _audit(
+                raise Refused(404, "unknown_receiver", f"no receiver {receiver_id}")
+            audit_row(
                 conn,
                 actor,
                 "alert_receiver.delete",
@@ -232,7 +233,7 @@ class AlertDeliveryQueries(QueryBase):
                     .where(AlertDelivery.receiver_id == receiver_id, AlertDelivery.status == "retrying")
                     .values(status="failed", next_attempt_at=None, error="receiver disabled")
                 )
-                _audit(
+                audit_row(
                     conn,
                     Actor("system", "system"),
                     "alert_receiver.disable",
@@ -270,9 +271,3 @@ class AlertDeliveryQueries(QueryBase):
             stmt = stmt.where(AlertDelivery.receiver_id == receiver_id)
         with self._read() as conn:
             return [r._asdict() for r in conn.execute(stmt).all()]
-
-    def get_delivery_payload(self, delivery_id: int) -> dict | None:
-        with self._read() as conn:
-            return conn.execute(
-                select(AlertDelivery.payload).where(AlertDelivery.id == delivery_id)
-            ).scalar_one_or_none()

@@ -32,8 +32,8 @@ from helicarrier.data.models import (
     UsageRollup,
 )
 from helicarrier.data.queries.base import QueryBase
+from helicarrier.money import nanos_to_usd
 
-NANOS = Decimal(1_000_000_000)
 RATIO = Decimal("0.000001")
 HOUR_S = 3600
 DEFAULT_FAILURE_STATUSES = ("failed", "killed", "timeout")  # as the Intelligence page counts failures
@@ -58,7 +58,7 @@ def _key(*parts: Any) -> tuple:
 
 
 def _usd(nanos: int | None) -> Decimal:
-    return Decimal(int(nanos or 0)) / NANOS
+    return nanos_to_usd(int(nanos or 0))
 
 
 def _ratio(num: int, den: int) -> Decimal:

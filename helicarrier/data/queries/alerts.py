@@ -20,12 +20,13 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from helicarrier.alerts.lifecycle import CLOSED_STATES, OPEN_STATES, AlertState, Outcome, step
-from helicarrier.alerts.rules import spec
+from helicarrier.actors import Actor
+from helicarrier.alerts.lifecycle import CLOSED_STATES, OPEN_STATES, AlertState, Outcome
 from helicarrier.data.models import Alert, AlertEvalCycle, AlertEvent, AlertRule, Silence
 from helicarrier.data.queries.base import QueryBase
-from helicarrier.data.queries.commands import Actor, _audit
 from helicarrier.data.types import utcnow
+from helicarrier.data.unit import TxBase, audit_row
+from helicarrier.errors import Refused
 
 RULE_COLUMNS = (
     "id", "name", "description", "metric", "params", "group_by", "comparator", "threshold", "window_s",
@@ -38,14 +39,6 @@ ALERT_COLUMNS = (
     "ack_note", "message",
 )  # fmt: skip
 CYCLES_KEPT = 2000
-
-
-class AlertRefused(Exception):
-    """A request that must change nothing: HTTP-ish status, machine code, message."""
-
-    def __init__(self, status: int, code: str, message: str, details: Any = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
 
 
 @dataclass
@@ -88,10 +81,6 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _upsert(conn: Connection, model):
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(model)
-
-
 _FEED_COLUMNS = (
     *(getattr(Alert, c) for c in ALERT_COLUMNS),
     AlertRule.name.label("rule_name"),
@@ -127,7 +116,7 @@ class AlertQueries(QueryBase):
                     .values(**values, created_by=actor.name, created_at=now, updated_at=now)
                     .returning(AlertRule.id)
                 ).scalar_one()
-                _audit(
+                audit_row(
                     conn,
                     actor,
                     "alert_rule.create",
@@ -137,7 +126,7 @@ class AlertQueries(QueryBase):
                     details={"name": values["name"]},
                 )
         except IntegrityError:
-            raise AlertRefused(409, "duplicate_name", f"a rule named {values['name']!r} exists") from None
+            raise Refused(409, "duplicate_name", f"a rule named {values['name']!r} exists") from None
         return self.get_alert_rule(rule_id)  # type: ignore[return-value]
 
     def ensure_alert_rule(self, values: dict[str, Any]) -> int:
@@ -148,50 +137,22 @@ class AlertQueries(QueryBase):
             return int(found)
         try:
             return int(self.create_alert_rule(values, Actor("system", "system"))["id"])
-        except AlertRefused:  # created meanwhile by someone else
+        except Refused:  # created meanwhile by someone else
             with self._read() as conn:
                 return int(
                     conn.execute(select(AlertRule.id).where(AlertRule.name == values["name"])).scalar_one()
                 )
 
-    def update_alert_rule(self, rule_id: int, values: dict[str, Any], actor: Actor) -> dict[str, Any]:
-        now = utcnow()
-        try:
-            with self._write() as conn:
-                old = conn.execute(select(AlertRule).where(AlertRule.id == rule_id)).one_or_none()
-                if old is None:
-                    raise AlertRefused(404, "unknown_rule", f"no alert rule {rule_id}")
-                conn.execute(
-                    update(AlertRule).where(AlertRule.id == rule_id).values(**values, updated_at=now)
-                )
-                if old.enabled and values.get("enabled") is False:
-                    self._close_rule_alerts(conn, old, now, actor, "rule disabled")
-                elif _identity_changed(old, values):
-                    # Another metric or grouping: the old groups mean nothing now; they end here.
-                    self._close_rule_alerts(conn, old, now, actor, "rule changed")
-                _audit(
-                    conn,
-                    actor,
-                    "alert_rule.update",
-                    "ok",
-                    target_kind="alert_rule",
-                    target_id=str(rule_id),
-                    details={"name": values.get("name", old.name)},
-                )
-        except IntegrityError:
-            raise AlertRefused(409, "duplicate_name", f"a rule named {values.get('name')!r} exists") from None
-        return self.get_alert_rule(rule_id)  # type: ignore[return-value]
-
     def delete_alert_rule(self, rule_id: int, actor: Actor) -> None:
         with self._write() as conn:
             old = conn.execute(select(AlertRule.name).where(AlertRule.id == rule_id)).one_or_none()
             if old is None:
-                raise AlertRefused(404, "unknown_rule", f"no alert rule {rule_id}")
+                raise Refused(404, "unknown_rule", f"no alert rule {rule_id}")
             ids = select(Alert.id).where(Alert.rule_id == rule_id)
             conn.execute(delete(AlertEvent).where(AlertEvent.alert_id.in_(ids)))
             conn.execute(delete(Alert).where(Alert.rule_id == rule_id))
             conn.execute(delete(AlertRule).where(AlertRule.id == rule_id))
-            _audit(
+            audit_row(
                 conn,
                 actor,
                 "alert_rule.delete",
@@ -200,16 +161,6 @@ class AlertQueries(QueryBase):
                 target_id=str(rule_id),
                 details={"name": old.name},
             )
-
-    def _close_rule_alerts(self, conn: Connection, rule, now: datetime, actor: Actor, why: str) -> None:
-        rows = conn.execute(
-            select(Alert).where(Alert.rule_id == rule.id, Alert.state.in_(tuple(OPEN_STATES)))
-        ).all()
-        rs = spec(rule._asdict())
-        for row in rows:
-            prev = _state(row)
-            outcome = step(rs, prev, "clear", None, now)
-            self._write_change(conn, rule.id, outcome, now, actor=actor.name, details={"reason": why})
 
     # -- evaluation --------------------------------------------------------------------------------
 
@@ -249,9 +200,9 @@ class AlertQueries(QueryBase):
         with self._write() as conn:
             events: list[dict[str, Any]] = []
             if fresh:
-                events += self._insert_fresh(conn, fresh, now)
+                events += _insert_fresh(conn, fresh, now)
             for rule_id, o in moves:
-                event = self._move(conn, rule_id, o, now)
+                event = _move(conn, rule_id, o, now)
                 if event is not None:
                     events.append(event)
             if events:
@@ -272,52 +223,6 @@ class AlertQueries(QueryBase):
                 )
             )
         return changed
-
-    def _insert_fresh(self, conn: Connection, batch: list[tuple[int, Outcome]], now: datetime) -> list[dict]:
-        """New alerts, in one executemany: insert, or take over a closed row of the same fingerprint (never
-        an open one: that would be a double run's twin, and that row is left as it is). Returns the history
-        entries to write."""
-        rows = [
-            {
-                "rule_id": rule_id,
-                "fingerprint": o.fingerprint,
-                "eval_count": 1,
-                "episode": 1,
-                **_move_params(o, now),
-            }
-            for rule_id, o in batch
-        ]
-        written = {r.fingerprint: r for r in conn.execute(_fresh_statement(conn.dialect.name), rows).all()}
-        return [
-            _event_row(rule_id, written[o.fingerprint], "inactive", o, now)
-            for rule_id, o in batch
-            if o.fingerprint in written
-        ]
-
-    def _move(self, conn: Connection, rule_id: int, o: Outcome, now: datetime, actor=None, details=None):
-        """One alert's state change, guarded on the state it was computed from; its history entry, or None
-        when another evaluation got there first."""
-        params = {**_move_params(o, now), "b_fp": o.fingerprint, "b_before": o.before, "episode": o.episode}
-        row = conn.execute(_move_statement(o.clear_ack), params).one_or_none()
-        if row is None or o.before == o.after:
-            return None
-        return _event_row(rule_id, row, o.before, o, now, actor, details)
-
-    def _write_change(
-        self,
-        conn: Connection,
-        rule_id: int,
-        o: Outcome,
-        now: datetime,
-        *,
-        actor: str | None = None,
-        details: dict | None = None,
-    ) -> int:
-        event = self._move(conn, rule_id, o, now, actor, details)
-        if event is None:
-            return 0
-        conn.execute(insert(AlertEvent), [event])
-        return 1
 
     def prune_alert_cycles(self, keep: int = CYCLES_KEPT) -> int:
         with self._write() as conn:
@@ -377,58 +282,6 @@ class AlertQueries(QueryBase):
         with self._read() as conn:
             return [r._asdict() for r in conn.execute(stmt).all()]
 
-    def count_alerts(self, state: str) -> int:
-        with self._read() as conn:
-            return conn.execute(
-                select(func.count()).select_from(Alert).where(Alert.state == state)
-            ).scalar_one()
-
-    def ack_alert(self, alert_id: int, actor: Actor, note: str | None, now: datetime | None = None) -> dict:
-        """Acknowledge an alert that notifies (firing, nodata, error): it stays in its state, and its
-        notifications pause until it resolves or the receiver's repeat interval passes."""
-        now = now or utcnow()
-        with self._write() as conn:
-            row = conn.execute(select(Alert).where(Alert.id == alert_id)).one_or_none()
-            if row is None:
-                raise AlertRefused(404, "unknown_alert", f"no alert {alert_id}")
-            if row.state not in ("firing", "nodata", "error"):
-                raise AlertRefused(
-                    409,
-                    "not_firing",
-                    f"alert {alert_id} is {row.state}: only a firing alert can be acknowledged",
-                    {"state": row.state},
-                )
-            conn.execute(
-                update(Alert)
-                .where(Alert.id == alert_id)
-                .values(acked_by=actor.name, acked_at=now, ack_note=note or None)
-            )
-            conn.execute(
-                insert(AlertEvent).values(
-                    alert_id=alert_id,
-                    rule_id=row.rule_id,
-                    ts=now,
-                    from_state=row.state,
-                    to_state=row.state,
-                    event="ack",
-                    value=row.value,
-                    episode=row.episode,
-                    actor=actor.name,
-                    details={"note": note} if note else None,
-                )
-            )
-            _audit(
-                conn,
-                actor,
-                "alert.ack",
-                "ok",
-                target_kind="alert",
-                target_id=str(alert_id),
-                reason=note,
-                details={"fingerprint": row.fingerprint},
-            )
-        return self.get_alert(alert_id)  # type: ignore[return-value]
-
     # -- silences ----------------------------------------------------------------------------------
 
     def list_silences(self, *, active_at: datetime | None = None, limit: int = 500) -> list[dict[str, Any]]:
@@ -460,7 +313,7 @@ class AlertQueries(QueryBase):
                 )
                 .returning(Silence.id)
             ).scalar_one()
-            _audit(
+            audit_row(
                 conn,
                 actor,
                 "silence.create",
@@ -476,8 +329,8 @@ class AlertQueries(QueryBase):
         with self._write() as conn:
             found = conn.execute(update(Silence).where(Silence.id == silence_id).values(**values)).rowcount
             if not found:
-                raise AlertRefused(404, "unknown_silence", f"no silence {silence_id}")
-            _audit(
+                raise Refused(404, "unknown_silence", f"no silence {silence_id}")
+            audit_row(
                 conn,
                 actor,
                 "silence.update",
@@ -494,14 +347,72 @@ class AlertQueries(QueryBase):
         with self._write() as conn:
             row = conn.execute(select(Silence).where(Silence.id == silence_id)).one_or_none()
             if row is None:
-                raise AlertRefused(404, "unknown_silence", f"no silence {silence_id}")
+                raise Refused(404, "unknown_silence", f"no silence {silence_id}")
             if row.ends_at > now:
                 values: dict[str, Any] = {"ends_at": now}
                 if row.starts_at > now:
                     values["starts_at"] = now
                 conn.execute(update(Silence).where(Silence.id == silence_id).values(**values))
-                _audit(conn, actor, "silence.expire", "ok", target_kind="silence", target_id=str(silence_id))
+                audit_row(
+                    conn, actor, "silence.expire", "ok", target_kind="silence", target_id=str(silence_id)
+                )
         return self.get_silence(silence_id)  # type: ignore[return-value]
+
+
+class AlertTx(TxBase):
+    """The questions and writes ``AlertService`` composes in one transaction."""
+
+    def alert_rule(self, rule_id: int) -> dict[str, Any] | None:
+        stmt = select(*(getattr(AlertRule, c) for c in RULE_COLUMNS)).where(AlertRule.id == rule_id)
+        row = self.conn.execute(stmt).one_or_none()
+        return None if row is None else _rule_dict(row)
+
+    def update_alert_rule(self, rule_id: int, values: dict[str, Any], now: datetime) -> None:
+        """Raises Refused (409 duplicate_name) when another rule has the name."""
+        try:
+            self.conn.execute(
+                update(AlertRule).where(AlertRule.id == rule_id).values(**values, updated_at=now)
+            )
+        except IntegrityError:
+            raise Refused(409, "duplicate_name", f"a rule named {values.get('name')!r} exists") from None
+
+    def open_alerts(self, rule_id: int) -> list[AlertState]:
+        stmt = select(*(getattr(Alert, c) for c in _STATE_COLUMNS)).where(
+            Alert.rule_id == rule_id, Alert.state.in_(tuple(OPEN_STATES))
+        )
+        return [_state(r) for r in self.conn.execute(stmt)]
+
+    def write_alert_change(self, rule_id: int, outcome: Outcome, now: datetime, actor: str, details) -> int:
+        """One alert's change, guarded on the state it was computed from; 0 when it had moved on."""
+        return _write_change(self.conn, rule_id, outcome, now, actor=actor, details=details)
+
+    def alert(self, alert_id: int):
+        return self.conn.execute(select(Alert).where(Alert.id == alert_id)).one_or_none()
+
+    def ack_alert(self, alert, actor: str, note: str | None, now: datetime) -> bool:
+        """Mark ``alert`` (a row) acknowledged if it is still in the state it was read in, with its
+        history entry; False when it has moved on."""
+        done = self.conn.execute(
+            update(Alert)
+            .where(Alert.id == alert.id, Alert.state == alert.state)
+            .values(acked_by=actor, acked_at=now, ack_note=note or None)
+        ).rowcount
+        if done:
+            self.conn.execute(
+                insert(AlertEvent).values(
+                    alert_id=alert.id,
+                    rule_id=alert.rule_id,
+                    ts=now,
+                    from_state=alert.state,
+                    to_state=alert.state,
+                    event="ack",
+                    value=alert.value,
+                    episode=alert.episode,
+                    actor=actor,
+                    details={"note": note} if note else None,
+                )
+            )
+        return bool(done)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -692,3 +603,51 @@ def _identity_changed(old, values: dict[str, Any]) -> bool:
 
 def fingerprints_of(alerts: Iterable[dict]) -> set[str]:
     return {a["fingerprint"] for a in alerts}
+
+
+def _insert_fresh(conn: Connection, batch: list[tuple[int, Outcome]], now: datetime) -> list[dict]:
+    """New alerts, in one executemany: insert, or take over a closed row of the same fingerprint (never
+    an open one: that would be a double run's twin, and that row is left as it is). Returns the history
+    entries to write."""
+    rows = [
+        {
+            "rule_id": rule_id,
+            "fingerprint": o.fingerprint,
+            "eval_count": 1,
+            "episode": 1,
+            **_move_params(o, now),
+        }
+        for rule_id, o in batch
+    ]
+    written = {r.fingerprint: r for r in conn.execute(_fresh_statement(conn.dialect.name), rows).all()}
+    return [
+        _event_row(rule_id, written[o.fingerprint], "inactive", o, now)
+        for rule_id, o in batch
+        if o.fingerprint in written
+    ]
+
+
+def _move(conn: Connection, rule_id: int, o: Outcome, now: datetime, actor=None, details=None):
+    """One alert's state change, guarded on the state it was computed from; its history entry, or None
+    when another evaluation got there first."""
+    params = {**_move_params(o, now), "b_fp": o.fingerprint, "b_before": o.before, "episode": o.episode}
+    row = conn.execute(_move_statement(o.clear_ack), params).one_or_none()
+    if row is None or o.before == o.after:
+        return None
+    return _event_row(rule_id, row, o.before, o, now, actor, details)
+
+
+def _write_change(
+    conn: Connection,
+    rule_id: int,
+    o: Outcome,
+    now: datetime,
+    *,
+    actor: str | None = None,
+    details: dict | None = None,
+) -> int:
+    event = _move(conn, rule_id, o, now, actor, details)
+    if event is None:
+        return 0
+    conn.execute(insert(AlertEvent), [event])
+    return 1

@@ -22,12 +22,11 @@ import calendar
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import Connection, bindparam, case, func, literal_column, select, text
 
-from helicarrier.analytics.scoring import wilson_interval
 from helicarrier.data.models import (
     Session,
     SessionRollup,
@@ -47,8 +46,8 @@ from helicarrier.data.rollups import (
     SUCCESS,
     USAGE_SUMS,
     failure_reason,
-    percentile_from_histogram,
 )
+from helicarrier.localtime import zone
 
 UNKNOWN = "(unknown)"
 GROUP_COLUMNS = {None: None, "model": "model", "provider": "provider", "agent": "agent_id"}
@@ -100,40 +99,12 @@ SESSION_REPORT_COLUMNS = (
     "cost_nanos",
     "unpriced_events",
 )
-MATRIX_COLUMNS = (
-    "model",
-    "task_kind",
-    "successes",
-    "failures",
-    "failed",
-    "timeout",
-    "killed",
-    "total",
-    "success_rate",
-    "wilson_low",
-    "wilson_high",
-    "median_runtime_s",
-    "p95_runtime_s",
-    "cost_nanos",
-    "cost_per_success_nanos",
-    "unpriced_events",
-    "top_failure_reasons",
-)
-TOP_REASONS = 5
 _US = timedelta(microseconds=1)
 _HOUR_US = 3600 * 1_000_000
 _DAY_US = 86400 * 1_000_000
 
 
 # -- ranges, zones, buckets ----------------------------------------------------------------------------
-
-
-def zone(tz: str) -> ZoneInfo:
-    """The IANA zone ``tz``; ValueError naming it when unknown."""
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(f"unknown time zone {tz!r} (use an IANA name such as Europe/Paris)") from None
 
 
 def _check_range(start: datetime, end: datetime) -> None:
@@ -532,9 +503,10 @@ class AnalyticsQueries(QueryBase):
             "month_start": month_start,
         }
 
-    def model_matrix(self, start: datetime, end: datetime) -> pd.DataFrame:
-        """One row per (model, task kind) of sessions that ended in [start, end): outcomes with a 95% Wilson
-        interval, median and p95 runtime (from a histogram, within ~9%), cost, top failure reasons."""
+    def model_outcomes(self, start: datetime, end: datetime) -> dict[tuple[str, str], dict[str, Any]]:
+        """Per (model, task kind) of sessions that ended in [start, end): counts by status (``status``) and
+        by failure reason (``reasons``), the runtime histogram (``hist``: bin -> count), ``cost`` and
+        ``unpriced`` events. Rollups for whole days, raw sessions for the ragged ends."""
         _check_range(start, end)
         with self._read() as conn:
             whole, rolled, windows = _session_parts(
@@ -594,50 +566,7 @@ class AnalyticsQueries(QueryBase):
         for model, kind, b, n in raw_bins:
             h = cell(model, kind)["hist"]
             h[int(b)] = h.get(int(b), 0) + int(n)
-        rows = []
-        for (model, kind), c in sorted(cells.items()):
-            st = c["status"]
-            total = sum(st.values())
-            if total == 0:
-                continue
-            ok = st.get(SUCCESS, 0)
-            low, high = wilson_interval(ok, total)
-            reasons = sorted(c["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_REASONS]
-            rows.append(
-                {
-                    "model": model or UNKNOWN,
-                    "task_kind": kind or UNKNOWN,
-                    "successes": ok,
-                    "failures": total - ok,
-                    "failed": st.get("failed", 0),
-                    "timeout": st.get("timeout", 0),
-                    "killed": st.get("killed", 0),
-                    "total": total,
-                    "success_rate": ok / total,
-                    "wilson_low": low,
-                    "wilson_high": high,
-                    "median_runtime_s": percentile_from_histogram(c["hist"], 0.5),
-                    "p95_runtime_s": percentile_from_histogram(c["hist"], 0.95),
-                    "cost_nanos": c["cost"],
-                    "cost_per_success_nanos": None if ok == 0 else (c["cost"] + ok // 2) // ok,
-                    "unpriced_events": c["unpriced"],
-                    "top_failure_reasons": reasons,
-                }
-            )
-        frame = pd.DataFrame(rows, columns=list(MATRIX_COLUMNS))
-        for col in (
-            "successes",
-            "failures",
-            "failed",
-            "timeout",
-            "killed",
-            "total",
-            "cost_nanos",
-            "unpriced_events",
-        ):
-            frame[col] = frame[col].astype("int64")
-        frame["cost_per_success_nanos"] = frame["cost_per_success_nanos"].astype("Int64")
-        return frame
+        return cells
 
     # -- reports -----------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Leader election: one scheduler runs jobs at a time.
+"""Leader election, in the database: one scheduler runs jobs at a time (``helicarrier.scheduler`` asks).
 
 - PostgreSQL: a session-level advisory lock held on a dedicated connection. If the leader dies, its
   connection closes and the lock is free at once; the connection's application_name says who holds it.

@@ -1,0 +1,16 @@
+"""Who acts: a signed-in user, an API token, an agent, or the system itself (the scheduler, a guard)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    kind: str  # user | token | agent | system
+    role: str | None = None
+    remote_addr: str | None = None
+
+
+SYSTEM = Actor("system", "system")

@@ -1,0 +1,478 @@
+"""Every HTTP route of Helicarrier but the Dash pages, in one table (as Flower's ``urls.py`` and Datasette's
+``_routes()``): method, path, view, who may call it, what it takes and what it answers.
+
+``install`` turns the table into Flask rules with their scope checks; ``helicarrier.api.openapi`` turns the
+same table into ``GET /api/v1/openapi.json``. A test fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Flask
+
+from helicarrier.alerts import schemas as al
+from helicarrier.analytics import schemas as an
+from helicarrier.api import auth, errors
+from helicarrier.api.spec import USER, Param, Route
+from helicarrier.api.views import alerts, analytics, control, ingest, meta, reports
+from helicarrier.control import schemas as ct
+from helicarrier.ingest import documented
+from helicarrier.ingest import schemas as ig
+from helicarrier.reports.schemas import ReportsResponse
+
+V1 = "/api/v1"
+IDEMPOTENCY_KEY = Param(
+    "Idempotency-Key",
+    "Any text up to 255 characters: a retry with the same key replays the first answer.",
+    {"type": "string", "maxLength": 255},
+    where="header",
+)
+_DATE = "A date YYYY-MM-DD (a whole local day in `tz`) or an ISO 8601 time with an offset."
+TZ = Param(
+    "tz", "IANA time zone of dates and day buckets. Default UTC.", {"type": "string", "default": "UTC"}
+)
+RANGE = (
+    Param("from", f"Start. {_DATE} Default: 30 days before `to`."),
+    Param("to", f"End. {_DATE} A date is included, a time excluded. Default: today."),
+    TZ,
+)
+SESSION_PARAMS = (
+    Param("agent", "Agent id(s); repeat or comma-separate.", repeat=True),
+    Param("model", "Model(s).", repeat=True),
+    Param("provider", "Provider(s).", repeat=True),
+    Param(
+        "status",
+        "Status(es).",
+        {"type": "string", "enum": ["running", "succeeded", "failed", "timeout", "killed"]},
+        repeat=True,
+    ),
+    Param("label", "`key=value`; repeat for several (same key: any of them).", repeat=True),
+    Param("from", f"Sessions started at or after. {_DATE}"),
+    Param("to", f"Sessions started before. {_DATE} A date is included."),
+    TZ,
+    Param("q", "Case-insensitive text in the task or the error."),
+    Param(
+        "sort",
+        "Sort column.",
+        {
+            "type": "string",
+            "enum": ["started_at", "cost_nanos", "runtime_s", "total_tokens", "agent_id", "model", "status"],
+            "default": "started_at",
+        },
+    ),
+    Param("order", "Sort order.", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}),
+    Param("cursor", "`next_cursor` of the previous page."),
+    Param("limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}),
+)
+_ALERT_STATES = {"type": "string", "description": "Comma-separated alert states."}
+_SILENCE_STATE = {"type": "string", "enum": ["active", "pending", "expired"]}
+
+
+def _commands(kind: str, summary: str, request) -> Route:
+    return Route(
+        "POST",
+        f"{V1}/agents/<agent_id>/{kind}",
+        getattr(
+            control, {"kill": "kill", "tasks": "inject", "model": "switch_model", "commands": "issue"}[kind]
+        ),
+        summary,
+        "control",
+        request,
+        {201: ct.IssuedResponse, 200: ct.IssuedResponse},
+        errors=(409,),
+        params=(IDEMPOTENCY_KEY,),
+    )
+
+
+ROUTES: tuple[Route, ...] = (
+    # -- the service itself
+    Route("GET", "/healthz", meta.healthz, "Liveness: the database answers", errors=(503,)),
+    Route("GET", f"{V1}/openapi.json", meta.openapi, "This API, as an OpenAPI 3.1 document"),
+    # -- agents report (docs/api.md#ingest)
+    Route(
+        "POST",
+        f"{V1}/ingest",
+        ingest.ingest,
+        "Report events: one v1 event or a v2 batch",
+        "ingest",
+        (ig.V1Envelope, documented.V2Envelope),
+        {200: ig.IngestResponse, 207: ig.IngestResponse},
+        errors=(409,),
+        params=(IDEMPOTENCY_KEY,),
+    ),
+    Route(
+        "POST",
+        f"{V1}/usage/normalize",
+        ingest.normalize,
+        "Normalize and price one usage event's data, storing nothing",
+        "ingest",
+        ig.UsageData,
+        {200: ig.NormalizeResponse},
+    ),
+    # -- agents obey (docs/api.md#commands)
+    Route(
+        "GET",
+        f"{V1}/agents/<agent_id>/commands",
+        control.poll,
+        "The agent's poll: its pending commands, now delivered",
+        "ingest",
+        responses={200: ct.CommandsResponse},
+        params=(
+            Param(
+                "wait",
+                "Hold the request up to this many seconds (at most 30 are held) until a command arrives.",
+                {"type": "number", "minimum": 0, "maximum": 3600, "default": 0},
+            ),
+        ),
+    ),
+    Route(
+        "POST",
+        f"{V1}/commands/<command_id>/ack",
+        control.ack,
+        "The agent's answer to a command",
+        "ingest",
+        ct.AckRequest,
+        {200: ct.CommandResponse},
+        errors=(403, 409),
+    ),
+    # -- operators act
+    _commands("kill", "Kill the agent's current session (Tactical Override)", ct.KillRequest),
+    _commands("tasks", "Hand the agent a task (Jarvis Terminal)", ct.InjectRequest),
+    _commands("model", "Switch the agent to another model", ct.ModelRequest),
+    _commands("commands", "Issue any command kind", ct.CommandRequest),
+    Route(
+        "POST",
+        f"{V1}/agents/<agent_id>/release",
+        control.release,
+        "Let a killed agent work again",
+        "control",
+        ct.ReleaseRequest,
+        {200: ct.AgentControlResponse},
+        errors=(409,),
+    ),
+    Route(
+        "GET",
+        f"{V1}/commands/<command_id>",
+        control.get_command,
+        "One command and where it is in its lifecycle",
+        "read",
+        responses={200: ct.CommandResponse},
+    ),
+    Route(
+        "POST",
+        f"{V1}/commands/<command_id>/cancel",
+        control.cancel,
+        "Cancel a command its agent has not fetched yet",
+        "control",
+        responses={200: ct.CommandResponse},
+        errors=(409,),
+    ),
+    # -- analysts read (docs/api.md#analytics)
+    Route(
+        "GET",
+        f"{V1}/sessions",
+        analytics.sessions,
+        "Sessions (the Ledger): filtered, sorted, cursor-paginated",
+        "read",
+        responses={200: an.SessionsResponse},
+        params=SESSION_PARAMS,
+    ),
+    Route(
+        "GET",
+        f"{V1}/sessions/<session_id>",
+        analytics.session_detail,
+        "One session: usage timeline, logs, commands, token and cost breakdown",
+        "read",
+        responses={200: an.SessionDetailResponse},
+    ),
+    Route(
+        "GET",
+        f"{V1}/usage",
+        analytics.usage,
+        "Usage totals and a daily or hourly series of cost and tokens",
+        "read",
+        responses={200: an.UsageResponse},
+        params=(
+            *RANGE,
+            Param(
+                "group_by",
+                "Split the series by: nothing (day), model, provider or agent.",
+                {"type": "string", "enum": ["day", "model", "provider", "agent"], "default": "day"},
+            ),
+            Param(
+                "granularity",
+                "Day buckets (local days in tz) or hour buckets (ranges up to 31 days).",
+                {"type": "string", "enum": ["day", "hour"], "default": "day"},
+            ),
+        ),
+    ),
+    Route(
+        "GET",
+        f"{V1}/models/matrix",
+        analytics.model_matrix,
+        "Model x task kind success matrix with 95% intervals, ranking and ties",
+        "read",
+        responses={200: an.ModelMatrixResponse},
+        params=(
+            *RANGE,
+            Param(
+                "min_samples",
+                "Cells with fewer sessions are marked insufficient.",
+                {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 20},
+            ),
+        ),
+    ),
+    Route(
+        "GET",
+        f"{V1}/reports",
+        reports.list_all,
+        "The scheduled CSV reports",
+        "read",
+        None,
+        {200: ReportsResponse},
+    ),
+    Route(
+        "GET",
+        f"{V1}/reports/<name>",
+        reports.download,
+        "Download one scheduled CSV report",
+        "read",
+        media_type="text/csv",
+    ),
+    # -- alerts (docs/api.md#alerts)
+    Route(
+        "GET",
+        f"{V1}/alerts",
+        alerts.list_alerts,
+        "Alerts: open ones and those resolved in the last hour",
+        "read",
+        None,
+        {200: al.AlertsResponse},
+        params=(Param("state", "Only these states.", _ALERT_STATES),),
+    ),
+    Route(
+        "GET",
+        f"{V1}/alerts/<int:alert_id>",
+        alerts.get_alert,
+        "One alert with its history",
+        "read",
+        None,
+        {200: al.AlertResponse},
+    ),
+    Route(
+        "POST",
+        f"{V1}/alerts/<int:alert_id>/ack",
+        alerts.ack_alert,
+        "Acknowledge a firing alert",
+        "control",
+        al.AckAlertRequest,
+        {200: al.AlertResponse},
+        errors=(409,),
+    ),
+    Route(
+        "GET",
+        f"{V1}/silences",
+        alerts.list_silences,
+        "Silences, newest first",
+        "read",
+        None,
+        {200: al.SilencesResponse},
+        params=(Param("state", "Only these.", _SILENCE_STATE),),
+    ),
+    Route(
+        "POST",
+        f"{V1}/silences",
+        alerts.create_silence,
+        "Silence alerts matching labels for a while",
+        "control",
+        al.SilenceIn,
+        {201: al.SilenceResponse},
+    ),
+    Route(
+        "GET",
+        f"{V1}/silences/<int:silence_id>",
+        alerts.get_silence,
+        "One silence",
+        "read",
+        None,
+        {200: al.SilenceResponse},
+    ),
+    Route(
+        "PATCH",
+        f"{V1}/silences/<int:silence_id>",
+        alerts.update_silence,
+        "Change a silence",
+        "control",
+        al.SilenceIn,
+        {200: al.SilenceResponse},
+        errors=(409,),
+    ),
+    Route(
+        "DELETE",
+        f"{V1}/silences/<int:silence_id>",
+        alerts.expire_silence,
+        "End a silence now",
+        "control",
+        None,
+        {200: al.SilenceResponse},
+    ),
+    Route(
+        "GET",
+        f"{V1}/alert-rules",
+        alerts.list_rules,
+        "Alert rules, and the metrics a rule can watch",
+        "admin",
+        None,
+        {200: al.RulesResponse},
+    ),
+    Route(
+        "POST",
+        f"{V1}/alert-rules",
+        alerts.create_rule,
+        "Create an alert rule",
+        "admin",
+        al.RuleIn,
+        {201: al.RuleResponse},
+        errors=(409,),
+    ),
+    Route(
+        "POST",
+        f"{V1}/alert-rules/preview",
+        alerts.preview_rule,
+        "How many groups a rule would fire for now",
+        "admin",
+        al.RuleIn,
+        {200: al.PreviewResponse},
+    ),
+    Route(
+        "GET",
+        f"{V1}/alert-rules/<int:rule_id>",
+        alerts.get_rule,
+        "One alert rule",
+        "admin",
+        None,
+        {200: al.RuleResponse},
+    ),
+    Route(
+        "PATCH",
+        f"{V1}/alert-rules/<int:rule_id>",
+        alerts.patch_rule,
+        "Change some fields of a rule",
+        "admin",
+        al.RuleIn,
+        {200: al.RuleResponse},
+        errors=(409,),
+    ),
+    Route(
+        "PUT",
+        f"{V1}/alert-rules/<int:rule_id>",
+        alerts.replace_rule,
+        "Replace a rule",
+        "admin",
+        al.RuleIn,
+        {200: al.RuleResponse},
+        errors=(409,),
+    ),
+    Route(
+        "DELETE",
+        f"{V1}/alert-rules/<int:rule_id>",
+        alerts.delete_rule,
+        "Delete a rule and its alerts",
+        "admin",
+        None,
+        {200: al.DeletedResponse},
+    ),
+    Route(
+        "GET",
+        f"{V1}/alert-receivers",
+        alerts.list_receivers,
+        "Notification receivers",
+        "admin",
+        None,
+        {200: al.ReceiversResponse},
+    ),
+    Route(
+        "POST",
+        f"{V1}/alert-receivers",
+        alerts.create_receiver,
+        "Add a webhook receiver",
+        "admin",
+        al.ReceiverIn,
+        {201: al.ReceiverResponse},
+        errors=(409,),
+    ),
+    Route(
+        "GET",
+        f"{V1}/alert-receivers/<int:receiver_id>",
+        alerts.get_receiver,
+        "One receiver",
+        "admin",
+        None,
+        {200: al.ReceiverResponse},
+    ),
+    Route(
+        "PATCH",
+        f"{V1}/alert-receivers/<int:receiver_id>",
+        alerts.update_receiver,
+        "Change a receiver",
+        "admin",
+        al.ReceiverIn,
+        {200: al.ReceiverResponse},
+        errors=(409,),
+    ),
+    Route(
+        "DELETE",
+        f"{V1}/alert-receivers/<int:receiver_id>",
+        alerts.delete_receiver,
+        "Remove a receiver",
+        "admin",
+        None,
+        {200: al.DeletedResponse},
+    ),
+    Route(
+        "GET",
+        f"{V1}/alert-deliveries",
+        alerts.list_deliveries,
+        "Notifications sent, newest first",
+        "read",
+        None,
+        {200: al.DeliveriesResponse},
+        params=(
+            Param("receiver_id", "Only this receiver's.", {"type": "integer", "minimum": 1}),
+            Param("limit", "At most.", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}),
+        ),
+    ),
+    # -- the HUD's downloads (a signed-in user)
+    Route(
+        "GET",
+        "/reports/<name>",
+        reports.download,
+        "Download a scheduled report from the HUD",
+        USER,
+        media_type="text/csv",
+    ),
+)
+
+
+def _guarded(route: Route):
+    check = auth.require_user if route.scope == USER else auth.require_token_scope
+    view = route.view
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if route.scope is not None:
+            check(route.scope)
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def install(server: Flask) -> None:
+    """Every route of the table as a Flask rule, behind its scope check; JSON errors under /api/."""
+    errors.install(server)
+    for route in ROUTES:
+        server.add_url_rule(
+            route.path, f"{route.endpoint}.{route.method.lower()}", _guarded(route), methods=[route.method]
+        )
+    errors.install_api_fallback(server)

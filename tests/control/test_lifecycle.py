@@ -1,0 +1,79 @@
+"""The two control state machines, as tables: every (state, event) pair is either the transition written
+here or refused, so a change to either table shows up as a failing row."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from helicarrier.control.lifecycle import (
+    ACK_EVENTS,
+    AGENT_CONTROL_STATES,
+    AGENT_TRANSITIONS,
+    STATES,
+    TERMINAL,
+    TRANSITIONS,
+    IllegalTransition,
+    agent_transition,
+    stored_control_state,
+    transition,
+)
+
+COMMAND_EVENTS = ("deliver", "accept", "reject", "complete", "fail", "expire", "cancel")
+COMMAND_TABLE = {
+    ("pending", "deliver"): "delivered",
+    ("pending", "expire"): "expired",
+    ("pending", "cancel"): "cancelled",
+    ("delivered", "accept"): "accepted",
+    ("delivered", "reject"): "rejected",
+    ("delivered", "complete"): "completed",
+    ("delivered", "fail"): "failed",
+    ("accepted", "complete"): "completed",
+    ("accepted", "fail"): "failed",
+}
+AGENT_EVENTS = ("kill", "confirm", "drop", "release", "restart")
+AGENT_TABLE = {
+    ("active", "kill"): "killing",
+    ("killing", "confirm"): "killed",
+    ("killing", "drop"): "active",
+    ("killed", "release"): "active",
+    ("killed", "restart"): "active",
+}
+
+
+@pytest.mark.parametrize("state,event", list(itertools.product(STATES, COMMAND_EVENTS)))
+def test_command_table(state, event):
+    expected = COMMAND_TABLE.get((state, event))
+    if expected is None:
+        with pytest.raises(IllegalTransition) as err:
+            transition(state, event)
+        assert state in str(err.value) and event in str(err.value)
+    else:
+        assert transition(state, event) == expected
+
+
+def test_command_table_is_the_whole_table():
+    assert TRANSITIONS == COMMAND_TABLE
+    # Terminal states take no event; every ack names an event of the table.
+    assert not any(s in TERMINAL for s, _e in TRANSITIONS)
+    assert set(ACK_EVENTS.values()) <= set(COMMAND_EVENTS)
+
+
+@pytest.mark.parametrize("state,event", list(itertools.product(AGENT_CONTROL_STATES, AGENT_EVENTS)))
+def test_agent_control_table(state, event):
+    expected = AGENT_TABLE.get((state, event))
+    stored = stored_control_state(state)
+    if expected is None:
+        with pytest.raises(IllegalTransition) as err:
+            agent_transition(stored, event)
+        assert f"a {state} agent cannot {event}" in str(err.value)
+    else:
+        assert agent_transition(stored, event) == expected
+
+
+def test_agent_control_table_is_the_whole_table():
+    assert AGENT_TRANSITIONS == AGENT_TABLE
+    # Active is stored as NULL, and every state can be left again (none is a dead end).
+    assert stored_control_state("active") is None and agent_transition(None, "kill") == "killing"
+    assert {s for s, _e in AGENT_TRANSITIONS} == set(AGENT_CONTROL_STATES)
