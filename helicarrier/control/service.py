@@ -10,6 +10,7 @@ the command lifecycle, every change of an agent's control state through the agen
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,16 +53,13 @@ class ControlService:
         """Validate and issue one command from a request body with a ``kind``; returns (command, created).
         A repeated Idempotency-Key returns the first command (created False)."""
         action = f"command.{body.get('kind')}"[:64]
-        try:
+        with self._refusals_audited(actor, action, "agent", agent_id):
             request = check_request(body, self.limits.max_task_bytes, self._provider_check(agent_id))
             try:
                 return self._issue(actor, agent_id, request, idempotency_key)
             except DuplicateKey:
                 # A concurrent twin (a double click) committed the same key first: now it is found.
                 return self._issue(actor, agent_id, request, idempotency_key)
-        except Refused as refused:
-            self._refused(actor, action, "agent", agent_id, refused)
-            raise
 
     def _issue(self, actor, agent_id, req: CommandRequest, key: str | None) -> tuple[dict[str, Any], bool]:
         now = utcnow()
@@ -166,28 +164,27 @@ class ControlService:
     def cancel(self, actor: Actor, command_id: str) -> dict[str, Any]:
         """Cancel a command its agent has not fetched yet."""
         now = utcnow()
-        try:
-            with self.repo.transaction() as tx:
-                row = tx.command(command_id)
-                if row is None:
-                    raise Refused(404, "unknown_command", f"no command {command_id}")
-                try:
-                    state = lc.transition(row.state, "cancel")
-                except lc.IllegalTransition as exc:
-                    raise _refusal(exc, row.state) from None
-                tx.set_command(command_id, row.state, state=state, updated_at=now, finished_at=now)
-                if row.kind == "kill":
-                    self._drop_kill(tx, row.agent_id, now)
-                tx.audit(actor, "command.cancel", "ok", target_kind="command", target_id=command_id)
-                return command_dict(tx.command(command_id))
-        except Refused as refused:
-            self._refused(actor, "command.cancel", "command", command_id, refused)
-            raise
+        with (
+            self._refusals_audited(actor, "command.cancel", "command", command_id),
+            self.repo.transaction() as tx,
+        ):
+            row = tx.command(command_id)
+            if row is None:
+                raise Refused(404, "unknown_command", f"no command {command_id}")
+            try:
+                state = lc.transition(row.state, "cancel")
+            except lc.IllegalTransition as exc:
+                raise _refusal(exc, row.state) from None
+            tx.set_command(command_id, row.state, state=state, updated_at=now, finished_at=now)
+            if row.kind == "kill":
+                self._drop_kill(tx, row.agent_id, now)
+            tx.audit(actor, "command.cancel", "ok", target_kind="command", target_id=command_id)
+            return command_dict(tx.command(command_id))
 
     def release(self, actor: Actor, agent_id: str, reason: Any = None) -> str:
         """Let a killed agent work again; returns its control state (active)."""
         now = utcnow()
-        try:
+        with self._refusals_audited(actor, "agent.release", "agent", agent_id):
             if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
                 raise Refused.invalid("reason", "text of at most 2000 characters")
             with self.repo.transaction() as tx:
@@ -203,23 +200,26 @@ class ControlService:
                 tx.set_control_state(agent_id, agent.control_state, lc.stored_control_state(state), now)
                 tx.audit(actor, "agent.release", "ok", target_kind="agent", target_id=agent_id, reason=reason)
                 return state
-        except Refused as refused:
-            self._refused(actor, "agent.release", "agent", agent_id, refused)
-            raise
 
-    def _refused(self, actor: Actor, action: str, kind: str, target: str | None, refused: Refused) -> None:
-        self.repo.record_audit(
-            actor=actor.name,
-            actor_kind=actor.kind,
-            role=actor.role,
-            action=action,
-            outcome="refused",
-            target_kind=kind,
-            target_id=target,
-            reason=refused.message,
-            details={"code": refused.code},
-            remote_addr=actor.remote_addr,
-        )
+    @contextmanager
+    def _refusals_audited(self, actor: Actor, action: str, kind: str, target: str | None):
+        """A refused action changes nothing but leaves an audit entry saying who tried what and why not."""
+        try:
+            yield
+        except Refused as refused:
+            self.repo.record_audit(
+                actor=actor.name,
+                actor_kind=actor.kind,
+                role=actor.role,
+                action=action,
+                outcome="refused",
+                target_kind=kind,
+                target_id=target,
+                reason=refused.message,
+                details={"code": refused.code},
+                remote_addr=actor.remote_addr,
+            )
+            raise
 
     # -- agents ------------------------------------------------------------------------------------
 

@@ -8,9 +8,11 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import delete, func, insert, select
 
+from helicarrier.actors import Actor
 from helicarrier.data.models import AuditEntry, LoginAttempt
 from helicarrier.data.queries.base import QueryBase
 from helicarrier.data.types import utcnow
+from helicarrier.data.unit import audit_row
 
 
 class AuditQueries(QueryBase):
@@ -22,32 +24,13 @@ class AuditQueries(QueryBase):
         action: str,
         outcome: str,
         role: str | None = None,
-        target_kind: str | None = None,
-        target_id: str | None = None,
-        reason: str | None = None,
-        details: dict[str, Any] | None = None,
         remote_addr: str | None = None,
-        conn=None,
+        **target: Any,
     ) -> None:
-        """Append one entry; pass ``conn`` to make it part of the caller's transaction."""
-        values = dict(
-            ts=utcnow(),
-            actor=actor,
-            actor_kind=actor_kind,
-            role=role,
-            action=action,
-            target_kind=target_kind,
-            target_id=target_id,
-            reason=reason,
-            outcome=outcome,
-            details=details,
-            remote_addr=remote_addr,
-        )
-        if conn is not None:
-            conn.execute(insert(AuditEntry).values(**values))
-            return
-        with self._write() as c:
-            c.execute(insert(AuditEntry).values(**values))
+        """Append one entry in a transaction of its own (``target``: target_kind, target_id, reason,
+        details). Inside a unit of work, ``tx.audit`` does the same."""
+        with self._write() as conn:
+            audit_row(conn, Actor(actor, actor_kind, role, remote_addr), action, outcome, **target)
 
     def audit_entries(
         self,
