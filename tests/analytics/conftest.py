@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from helicarrier.context import AppContext, build_context
+from helicarrier.context import AppContext
 from helicarrier.ingest.service import Caller
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers"
@@ -63,13 +62,6 @@ class Sender:
             )
             status, text = self.ctx.ingest.ingest(Caller(0, "tests"), body, None, "/api/v1/ingest")
             assert status == 200, text
-
-
-@pytest.fixture
-def ctx(settings) -> Iterator[AppContext]:
-    context = build_context(settings)
-    yield context
-    context.repo.dispose()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from werkzeug.serving import make_server
 
+from helicarrier.client import HelicarrierClient
 from helicarrier.context import AppContext
 from helicarrier.webapp import create_app
 
@@ -57,3 +58,19 @@ def dead_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def make_client() -> Callable[..., HelicarrierClient]:
+    """Clients closed at teardown, with short backoff so retries happen within a test."""
+    clients: list[HelicarrierClient] = []
+
+    def make(url: str, token: str, **kwargs) -> HelicarrierClient:
+        kwargs = {"source": "test-host", "backoff_base": 0.05, "backoff_max": 0.2, "timeout": 5.0, **kwargs}
+        client = HelicarrierClient(url, token, **kwargs)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close(timeout=1)

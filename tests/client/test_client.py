@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from helicarrier.client import HelicarrierClient, _retry_after, new_id
+from helicarrier.client import _retry_after, new_id
 from helicarrier.data.models import Agent, IngestReceipt, LogEvent, Session, UsageEvent
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers"
@@ -35,22 +35,6 @@ def count(ctx, model, *where) -> int:
 def one(ctx, model, *where):
     with ctx.repo.engine.connect() as conn:
         return conn.execute(select(model.__table__).where(*where)).one()
-
-
-@pytest.fixture
-def make_client() -> Callable[..., HelicarrierClient]:
-    """Clients closed at teardown, with short backoff so retries happen within a test."""
-    clients: list[HelicarrierClient] = []
-
-    def make(url: str, token: str, **kwargs) -> HelicarrierClient:
-        kwargs = {"source": "test-host", "backoff_base": 0.05, "backoff_max": 0.2, "timeout": 5.0, **kwargs}
-        client = HelicarrierClient(url, token, **kwargs)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close(timeout=1)
 
 
 def test_events_arrive_with_session_totals(live_server, ingest_token, make_client):

@@ -38,21 +38,6 @@ def control_token(live_server) -> str:
     return token
 
 
-@pytest.fixture
-def make_client() -> Callable[..., HelicarrierClient]:
-    clients: list[HelicarrierClient] = []
-
-    def make(url: str, token: str, **kwargs) -> HelicarrierClient:
-        kwargs = {"source": "test-host", "backoff_base": 0.05, "backoff_max": 0.2, "timeout": 5.0, **kwargs}
-        client = HelicarrierClient(url, token, **kwargs)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close(timeout=1)
-
-
 def api(url: str, token: str, path: str, body: dict, key: str | None = None) -> tuple[int, dict]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     headers["Idempotency-Key"] = key or uuid.uuid4().hex

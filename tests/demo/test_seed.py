@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -16,13 +15,6 @@ from helicarrier.demo.scenario import FLEET, MODELS
 from helicarrier.demo.seed import seed_demo
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def ctx(settings):
-    context = build_context(settings)
-    yield context
-    context.repo.dispose()
 
 
 def totals(ctx) -> dict:

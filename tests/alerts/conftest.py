@@ -12,13 +12,6 @@ from helicarrier.context import AppContext, build_context
 
 
 @pytest.fixture
-def ctx(settings) -> Iterator[AppContext]:
-    context = build_context(settings)
-    yield context
-    context.repo.dispose()
-
-
-@pytest.fixture
 def make_ctx(settings):
     """Another context on the same database: a restarted process, or a second one."""
     made: list[AppContext] = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from helicarrier.data.models import Agent
-from tests.api.test_control import ack, act, poll
+from tests.control.test_control_api import ack, act, poll
 
 
 def _killed(ctl) -> str:
