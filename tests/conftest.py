@@ -28,6 +28,7 @@ from helicarrier.data.models import Base
 from helicarrier.data.repository import Repository
 from helicarrier.data.schema import ensure_schema
 from helicarrier.webapp import create_app
+from tests.ingesting import Sender
 
 PG_URL = os.environ.get("HELICARRIER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -328,3 +329,9 @@ def ctx(settings) -> Iterator[AppContext]:
     context = build_context(settings)
     yield context
     context.repo.dispose()
+
+
+@pytest.fixture
+def sender(ctx) -> Sender:
+    """Sends v2 batches through the ingest service, as agents' events go."""
+    return Sender(ctx)

@@ -12,7 +12,7 @@ import pytest
 
 from helicarrier.analytics import schemas
 from helicarrier.analytics.matrix import model_matrix
-from tests.analytics.conftest import provider_fixtures
+from tests.ingesting import provider_fixtures
 
 FIXTURES = provider_fixtures()
 T0 = datetime(2026, 3, 7, 22, tzinfo=UTC)

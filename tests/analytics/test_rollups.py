@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from helicarrier.actors import Actor
 from helicarrier.data.models import Base, Session, SessionLabel, UsageEvent
 from helicarrier.data.rollups import RUNTIME_EDGES_MS
-from tests.analytics.conftest import Sender, provider_fixtures
+from tests.ingesting import Sender, provider_fixtures
 
 FIXTURES = provider_fixtures()
 BASE = datetime(2026, 3, 7, 20, 0, tzinfo=UTC)  # spans the US DST change and several UTC days

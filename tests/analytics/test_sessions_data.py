@@ -10,7 +10,7 @@ import pytest
 
 from helicarrier.analytics.filters import SessionFilters
 from helicarrier.data.queries.sessions import SORTS, CursorError
-from tests.analytics.conftest import provider_fixtures
+from tests.ingesting import provider_fixtures
 
 FIXTURES = provider_fixtures()
 T0 = datetime(2026, 5, 1, tzinfo=UTC)

@@ -18,7 +18,7 @@ import pytest
 from helicarrier.analytics.matrix import model_matrix
 from helicarrier.data.rollups import RUNTIME_EDGES_MS
 from helicarrier.ingest.normalize import normalize_usage
-from tests.analytics.conftest import provider_fixtures
+from tests.ingesting import provider_fixtures
 
 FIXTURES = provider_fixtures()
 NY = ZoneInfo("America/New_York")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from helicarrier.reports.jobs import list_reports, prune_reports, write_scheduled_reports
-from tests.analytics.conftest import provider_fixtures
+from tests.ingesting import provider_fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = provider_fixtures()

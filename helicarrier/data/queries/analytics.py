@@ -48,6 +48,7 @@ from helicarrier.data.rollups import (
     failure_reason,
 )
 from helicarrier.localtime import zone
+from helicarrier.usage_fields import TOKEN_FIELDS
 
 UNKNOWN = "(unknown)"
 GROUP_COLUMNS = {None: None, "model": "model", "provider": "provider", "agent": "agent_id"}
@@ -67,21 +68,9 @@ SERIES_COLUMNS = (
     "reported_cost_nanos",
 )
 USAGE_REPORT_COLUMNS = (
-    "day",
-    "agent_id",
-    "model",
-    "provider",
-    "events",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "cost_nanos",
-    "reported_cost_nanos",
-    "unpriced_events",
-)
+    "day", "agent_id", "model", "provider", "events", *TOKEN_FIELDS, "total_tokens", "cost_nanos",
+    "reported_cost_nanos", "unpriced_events",
+)  # fmt: skip
 SESSION_REPORT_COLUMNS = (
     "day",
     "agent_id",
