@@ -9,6 +9,7 @@ from typing import Any
 import dash_ag_grid as dag
 
 from helicarrier.formatting import format_duration, format_tokens, format_usd
+from helicarrier.layouts.ledger_ids import ID
 
 BLOCK_SIZE = 100  # rows per getRowsRequest
 
@@ -97,7 +98,7 @@ COLUMNS: list[dict[str, Any]] = [
 
 def sessions_grid() -> dag.AgGrid:
     return dag.AgGrid(
-        id="ledger-grid",
+        id=ID.GRID,
         columnDefs=COLUMNS,
         defaultColDef={
             "sortable": True,

@@ -18,6 +18,7 @@ from helicarrier.layouts import intelligence, ledger
 from helicarrier.layouts.intelligence_charts import chart_frame, heatmap_figure
 from helicarrier.layouts.intelligence_matrix import ALL_KINDS, matrix_cells, ranked_rows, value_rows
 from helicarrier.layouts.intelligence_panels import kpi_cards, mtd_view, reports_list
+from helicarrier.layouts.ledger import ID as LEDGER
 from helicarrier.layouts.ledger_detail import provenance_rows, session_view
 from helicarrier.layouts.ledger_filters import build_filters, day_bounds
 from helicarrier.layouts.ledger_grid import cost_label, grid_row, sort_from_model
@@ -58,7 +59,7 @@ def text_of(node) -> str:
 
 def test_ledger_list_layout_has_filters_a_server_side_grid_and_a_download():
     tree = ledger.layout(None)
-    grid = by_id(tree, "ledger-grid")
+    grid = by_id(tree, LEDGER.GRID)
     assert grid.rowModelType == "infinite"
     assert grid.getRowId == "params.data.id"
     headers = [c["headerName"] for c in grid.columnDefs]
@@ -73,21 +74,19 @@ def test_ledger_list_layout_has_filters_a_server_side_grid_and_a_download():
         "Cost",
         "Pricing",
     ]
-    for cid in ("ledger-search", "ledger-dates", "ledger-download-btn", "ledger-download", "ledger-nav"):
+    for cid in (LEDGER.SEARCH, LEDGER.DATES, LEDGER.DOWNLOAD_BUTTON, LEDGER.DOWNLOAD, LEDGER.NAV):
         by_id(tree, cid)
-    for key in ("agent", "model", "provider", "status", "label"):
-        assert by_id(tree, f"ledger-filter-{key}").multi is True
-    assert "100,000" in text_of(by_id(tree, "ledger-download-note"))
+    filters = (LEDGER.FILTER_AGENT, LEDGER.FILTER_MODEL, LEDGER.FILTER_PROVIDER, LEDGER.FILTER_STATUS)
+    for cid in (*filters, LEDGER.FILTER_LABEL):
+        assert by_id(tree, cid).multi is True
+    assert "100,000" in text_of(by_id(tree, LEDGER.DOWNLOAD_NOTE))
 
 
 def test_ledger_subpath_is_a_session_detail_with_the_decoded_id():
     tree = ledger.layout("abc%2F1")
-    assert by_id(tree, "ledger-detail-id").data == "abc/1"
-    by_id(tree, "ledger-detail-download-btn")
-    assert [getattr(t, "id", None) for t in ledger.validation_layouts()] == [
-        "ledger-page",
-        "ledger-detail-page",
-    ]
+    assert by_id(tree, LEDGER.DETAIL_SESSION).data == "abc/1"
+    by_id(tree, LEDGER.DETAIL_DOWNLOAD_BUTTON)
+    assert [getattr(t, "id", None) for t in ledger.validation_layouts()] == [LEDGER.PAGE, LEDGER.DETAIL_PAGE]
 
 
 def test_grid_rows_say_unpriced_instead_of_zero_dollars():
@@ -217,15 +216,15 @@ def _detail():
 
 def test_session_view_renders_user_text_as_plain_strings():
     tree = session_view(_detail())
-    assert by_id(tree, "ledger-detail-task").children == "<img src=x onerror=alert(1)>"
-    assert by_id(tree, "ledger-detail-error").children == "<script>alert(1)</script>"
-    assert by_id(tree, "ledger-detail-input_tokens").children == "1,000"
-    assert by_id(tree, "ledger-detail-cost").children == "$0.0040 + 1 unpriced"
+    assert by_id(tree, LEDGER.DETAIL_TASK).children == "<img src=x onerror=alert(1)>"
+    assert by_id(tree, LEDGER.DETAIL_ERROR).children == "<script>alert(1)</script>"
+    assert by_id(tree, LEDGER.DETAIL_TOKENS["input_tokens"]).children == "1,000"
+    assert by_id(tree, LEDGER.DETAIL_COST).children == "$0.0040 + 1 unpriced"
     assert not [c for c in walk(tree) if type(c).__name__ in ("Markdown", "Iframe")]
     assert not [c for c in walk(tree) if getattr(c, "dangerously_allow_html", False)]
-    timeline = text_of(by_id(tree, "ledger-detail-timeline"))
+    timeline = text_of(by_id(tree, LEDGER.DETAIL_TIMELINE))
     assert "<b>boom</b>" in timeline and "kill → completed" in timeline
-    usage = text_of(by_id(tree, "ledger-detail-usage"))
+    usage = text_of(by_id(tree, LEDGER.DETAIL_USAGE))
     assert "genai-prices-0.2.3" in usage and "unpriced" in usage and "computed" in usage
 
 
