@@ -15,6 +15,7 @@ from dash.development.base_component import Component
 from helicarrier.callbacks import intelligence as intel_cb
 from helicarrier.callbacks import ledger as ledger_cb
 from helicarrier.layouts import intelligence, ledger
+from helicarrier.layouts.intelligence import ID as INTELLIGENCE
 from helicarrier.layouts.intelligence_charts import chart_frame, heatmap_figure
 from helicarrier.layouts.intelligence_matrix import ALL_KINDS, matrix_cells, ranked_rows, value_rows
 from helicarrier.layouts.intelligence_panels import kpi_cards, mtd_view, reports_list
@@ -247,19 +248,19 @@ def test_timeline_merges_by_time_and_provenance_counts_confidence():
 
 def test_intelligence_layout_defaults():
     tree = intelligence.layout(None)
-    dates = by_id(tree, "intelligence-dates")
+    dates = by_id(tree, INTELLIGENCE.DATES)
     first, last = date.fromisoformat(dates.start_date), date.fromisoformat(dates.end_date)
     assert (last - first).days == intelligence.DEFAULT_DAYS - 1
-    assert by_id(tree, "intelligence-tz").value == "UTC"
-    assert by_id(tree, "intelligence-group").value == "model"
-    gran = by_id(tree, "intelligence-granularity")
+    assert by_id(tree, INTELLIGENCE.TZ).value == "UTC"
+    assert by_id(tree, INTELLIGENCE.GROUP).value == "model"
+    gran = by_id(tree, INTELLIGENCE.GRANULARITY)
     assert gran.value == "day" and gran.options[1] == {"label": "Hour", "value": "hour", "disabled": True}
     for key in intel_cb.DOWNLOADS:
-        by_id(tree, f"intelligence-dl-{key}")
-    for cid in ("intelligence-cost-chart", "intelligence-tokens-chart", "intelligence-matrix-chart"):
+        by_id(tree, INTELLIGENCE.DOWNLOAD_BUTTON[key])
+    for cid in (INTELLIGENCE.COST_CHART, INTELLIGENCE.TOKENS_CHART, INTELLIGENCE.MATRIX_CHART):
         by_id(tree, cid)
-    by_id(tree, "intelligence-download")
-    by_id(tree, "intelligence-reports")
+    by_id(tree, INTELLIGENCE.DOWNLOAD)
+    by_id(tree, INTELLIGENCE.REPORTS)
 
 
 def test_query_allows_hourly_only_for_short_ranges():
@@ -288,10 +289,10 @@ def test_kpis_show_unpriced_usage_explicitly_never_as_zero_dollars():
         "runtime_s": 60,
     }
     tree = html.Div(kpi_cards(totals))
-    assert by_id(tree, "intelligence-kpi-cost").children == "unpriced"
-    assert by_id(tree, "intelligence-kpi-unpriced").children == "4"
-    assert by_id(tree, "intelligence-kpi-success").children == "50.0%"
-    assert by_id(tree, "intelligence-kpi-cost-per-success").children == "–"
+    assert by_id(tree, INTELLIGENCE.KPI["cost"]).children == "unpriced"
+    assert by_id(tree, INTELLIGENCE.KPI["unpriced"]).children == "4"
+    assert by_id(tree, INTELLIGENCE.KPI["success"]).children == "50.0%"
+    assert by_id(tree, INTELLIGENCE.KPI["cost-per-success"]).children == "–"
     assert "$0" not in text_of(tree)
     mtd = mtd_view(
         {
@@ -303,7 +304,7 @@ def test_kpis_show_unpriced_usage_explicitly_never_as_zero_dollars():
         },
         "UTC",
     )
-    assert by_id(mtd, "intelligence-mtd-projected").children == "$3.00"
+    assert by_id(mtd, INTELLIGENCE.MTD_PROJECTED).children == "$3.00"
     assert "2 unpriced usage events" in text_of(mtd)
 
 
@@ -371,7 +372,7 @@ def test_reports_list_links_to_the_download_route():
     link = next(c for c in walk(tree) if isinstance(c, html.A))
     assert link.href == "/reports/usage-2025-03-09.csv"
     assert "2.0 kB" in text_of(tree)
-    assert by_id(reports_list([]), "intelligence-reports-empty")
+    assert by_id(reports_list([]), INTELLIGENCE.REPORTS_EMPTY)
 
 
 # -- against the repository ----------------------------------------------------------------------------
