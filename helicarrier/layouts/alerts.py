@@ -2,7 +2,8 @@
 editor, silences, receivers and deliveries, and the evaluator's health.
 
 The page's components are all in the layout for every role (Dash validates callback ids against it);
-what a role may not use is hidden here and refused on the server (helicarrier.auth.web).
+what a role may not use is hidden here and refused on the server (helicarrier.auth.web). The page's ids are
+in alerts_ids.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dash import dcc, html
 
 from helicarrier.alerts.lifecycle import COMPARATORS, ERROR_SETTINGS, NODATA_SETTINGS, STATES
 from helicarrier.alerts.rules import METRICS, SEVERITIES, describe, format_duration, format_value
+from helicarrier.layouts.alerts_ids import ID, TICKS
 
 FEED_REFRESH_MS = 2000
 SLOW_REFRESH_MS = 5000
@@ -126,7 +128,7 @@ def feed_row(alert: Mapping[str, Any], can_act: bool) -> html.Tr:
         actions.append(
             dbc.Button(
                 "Ack",
-                id={"type": "alerts-ack-open", "alert": alert["id"]},
+                id={"type": ID.ACK_OPEN, "alert": alert["id"]},
                 size="sm",
                 color="info",
                 outline=True,
@@ -138,7 +140,7 @@ def feed_row(alert: Mapping[str, Any], can_act: bool) -> html.Tr:
         actions.append(
             dbc.Button(
                 "Silence",
-                id={"type": "alerts-silence-open", "alert": alert["id"]},
+                id={"type": ID.SILENCE_OPEN, "alert": alert["id"]},
                 size="sm",
                 color="secondary",
                 outline=True,
@@ -179,7 +181,7 @@ def feed_table(
     alerts: list[Mapping[str, Any]], can_act: bool, total: int | None = None
 ) -> html.Div | html.Table:
     if not alerts:
-        return html.Div("Nothing is firing.", className="muted", id="alerts-feed-empty")
+        return html.Div("Nothing is firing.", className="muted", id=ID.FEED_EMPTY)
     head = html.Thead(
         html.Tr([html.Th(h) for h in ("state", "rule · group", "value / peak", "since", "muted by", "")])
     )
@@ -223,7 +225,7 @@ def eval_panel(
     table = html.Table(
         [html.Tr([html.Td(k, className="muted pe-3"), html.Td(v, className="num")]) for k, v in rows],
         className="table table-sm table-borderless mb-0",
-        id="alerts-eval-table",
+        id=ID.EVAL_TABLE,
     )
     errors = [
         html.Div([html.B(r["name"]), ": ", r.get("last_error") or "error"], className="text-danger small")
@@ -242,7 +244,7 @@ def silences_table(silences: list[Mapping[str, Any]], now: datetime, can_act: bo
         expire = (
             dbc.Button(
                 "Expire",
-                id={"type": "alerts-silence-expire", "silence": s["id"]},
+                id={"type": ID.SILENCE_EXPIRE, "silence": s["id"]},
                 size="sm",
                 color="secondary",
                 outline=True,
@@ -278,7 +280,7 @@ def rules_table(rules: list[Mapping[str, Any]], can_edit: bool) -> html.Div | ht
         health = r.get("health") or "–"
         edit = (
             dbc.Button(
-                "Edit", id={"type": "alerts-rule-edit", "rule": r["id"]}, size="sm", outline=True, n_clicks=0
+                "Edit", id={"type": ID.RULE_EDIT, "rule": r["id"]}, size="sm", outline=True, n_clicks=0
             )
             if can_edit
             else ""
@@ -314,7 +316,7 @@ def receivers_table(receivers: list[Mapping[str, Any]], can_edit: bool) -> html.
         toggle = (
             dbc.Button(
                 "Disable" if r["enabled"] else "Enable",
-                id={"type": "alerts-receiver-toggle", "receiver": r["id"]},
+                id={"type": ID.RECEIVER_TOGGLE, "receiver": r["id"]},
                 size="sm",
                 outline=True,
                 n_clicks=0,
@@ -381,14 +383,12 @@ def deliveries_table(deliveries: list[Mapping[str, Any]]) -> html.Div | html.Tab
 
 def preview_text(result: Mapping[str, Any]) -> html.Div:
     if result.get("error"):
-        return html.Div(
-            f"The metric failed: {result['error']}", className="text-danger", id="alerts-preview-text"
-        )
+        return html.Div(f"The metric failed: {result['error']}", className="text-danger", id=ID.PREVIEW_TEXT)
     if result.get("no_data"):
         return html.Div(
             f"No data now: the rule would go to {result.get('nodata_outcome') or 'its no-data setting'}.",
             className="text-warning",
-            id="alerts-preview-text",
+            id=ID.PREVIEW_TEXT,
         )
     n, groups = result["firing"], result["groups"]
     text = f"This rule would now fire for {n} group{'s' if n != 1 else ''} (of {groups})."
@@ -400,7 +400,7 @@ def preview_text(result: Mapping[str, Any]) -> html.Div:
         )
         for a in result.get("alerts", [])[:10]
     ]
-    return html.Div([html.Div(text, id="alerts-preview-text"), html.Ul(items, className="mb-0")])
+    return html.Div([html.Div(text, id=ID.PREVIEW_TEXT), html.Ul(items, className="mb-0")])
 
 
 # -- the page ---------------------------------------------------------------------------------------
@@ -416,14 +416,14 @@ def _ack_modal() -> dbc.Modal:
             dbc.ModalHeader(dbc.ModalTitle("Acknowledge alert")),
             dbc.ModalBody(
                 [
-                    html.Div(id="alerts-ack-what", className="mb-2"),
-                    dbc.Textarea(id="alerts-ack-note", placeholder="What is being done about it?", rows=3),
-                    html.Div(id="alerts-ack-result", className="mt-2"),
+                    html.Div(id=ID.ACK_WHAT, className="mb-2"),
+                    dbc.Textarea(id=ID.ACK_NOTE, placeholder="What is being done about it?", rows=3),
+                    html.Div(id=ID.ACK_RESULT, className="mt-2"),
                 ]
             ),
-            dbc.ModalFooter(dbc.Button("Acknowledge", id="alerts-ack-submit", color="info", n_clicks=0)),
+            dbc.ModalFooter(dbc.Button("Acknowledge", id=ID.ACK_SUBMIT, color="info", n_clicks=0)),
         ],
-        id="alerts-ack-modal",
+        id=ID.ACK_MODAL,
         is_open=False,
     )
 
@@ -436,24 +436,24 @@ def _silence_modal() -> dbc.Modal:
                 [
                     dbc.Label(
                         'Matchers (one per line: name="value", !=, =~ regex, !~)',
-                        html_for="alerts-silence-matchers",
+                        html_for=ID.SILENCE_MATCHERS,
                     ),
-                    dbc.Textarea(id="alerts-silence-matchers", rows=3, className="mono mb-2"),
-                    dbc.Label("For", html_for="alerts-silence-duration"),
+                    dbc.Textarea(id=ID.SILENCE_MATCHERS, rows=3, className="mono mb-2"),
+                    dbc.Label("For", html_for=ID.SILENCE_DURATION),
                     dcc.Dropdown(
-                        id="alerts-silence-duration",
+                        id=ID.SILENCE_DURATION,
                         options=_options(SILENCE_DURATIONS),
                         value=3600,
                         clearable=False,
                     ),
-                    dbc.Label("Why", html_for="alerts-silence-comment", className="mt-2"),
-                    dbc.Input(id="alerts-silence-comment", placeholder="maintenance, known issue…"),
-                    html.Div(id="alerts-silence-result", className="mt-2"),
+                    dbc.Label("Why", html_for=ID.SILENCE_COMMENT, className="mt-2"),
+                    dbc.Input(id=ID.SILENCE_COMMENT, placeholder="maintenance, known issue…"),
+                    html.Div(id=ID.SILENCE_RESULT, className="mt-2"),
                 ]
             ),
-            dbc.ModalFooter(dbc.Button("Silence", id="alerts-silence-submit", color="secondary", n_clicks=0)),
+            dbc.ModalFooter(dbc.Button("Silence", id=ID.SILENCE_SUBMIT, color="secondary", n_clicks=0)),
         ],
-        id="alerts-silence-modal",
+        id=ID.SILENCE_MODAL,
         is_open=False,
     )
 
@@ -466,29 +466,29 @@ def _rule_editor() -> html.Div:
     metric_options = [{"label": m.title, "value": m.name} for m in METRICS.values()]
     return html.Div(
         [
-            dcc.Store(id="alerts-rule-id"),
-            dcc.Store(id="alerts-rule-group-want"),
+            dcc.Store(id=ID.RULE_ID),
+            dcc.Store(id=ID.RULE_GROUP_WANT),
             dbc.Row(
                 [
-                    _field("Name", dbc.Input(id="alerts-rule-name")),
+                    _field("Name", dbc.Input(id=ID.RULE_NAME)),
                     _field(
                         "Metric",
-                        dcc.Dropdown(id="alerts-rule-metric", options=metric_options, clearable=False),
+                        dcc.Dropdown(id=ID.RULE_METRIC, options=metric_options, clearable=False),
                     ),
                     _field(
                         "Group by",
-                        dcc.Dropdown(id="alerts-rule-group-by", options=GROUP_CHOICES, clearable=False),
+                        dcc.Dropdown(id=ID.RULE_GROUP_BY, options=GROUP_CHOICES, clearable=False),
                         4,
                     ),
                     _field(
                         "Label key (group by label)",
-                        dbc.Input(id="alerts-rule-label-key", placeholder="team"),
+                        dbc.Input(id=ID.RULE_LABEL_KEY, placeholder="team"),
                         4,
                     ),
                     _field(
                         "Severity",
                         dcc.Dropdown(
-                            id="alerts-rule-severity",
+                            id=ID.RULE_SEVERITY,
                             options=list(SEVERITIES),
                             value="warning",
                             clearable=False,
@@ -498,29 +498,29 @@ def _rule_editor() -> html.Div:
                     _field(
                         "Comparator",
                         dcc.Dropdown(
-                            id="alerts-rule-comparator", options=list(COMPARATORS), value=">", clearable=False
+                            id=ID.RULE_COMPARATOR, options=list(COMPARATORS), value=">", clearable=False
                         ),
                         3,
                     ),
-                    _field("Threshold", dbc.Input(id="alerts-rule-threshold", placeholder="25.00"), 3),
+                    _field("Threshold", dbc.Input(id=ID.RULE_THRESHOLD, placeholder="25.00"), 3),
                     _field(
                         "Window",
                         dcc.Dropdown(
-                            id="alerts-rule-window", options=_options(DURATIONS), value=3600, clearable=False
+                            id=ID.RULE_WINDOW, options=_options(DURATIONS), value=3600, clearable=False
                         ),
                         3,
                     ),
                     _field(
                         "For",
                         dcc.Dropdown(
-                            id="alerts-rule-for", options=_options(FOR_DURATIONS), value=0, clearable=False
+                            id=ID.RULE_FOR, options=_options(FOR_DURATIONS), value=0, clearable=False
                         ),
                         3,
                     ),
                     _field(
                         "No data",
                         dcc.Dropdown(
-                            id="alerts-rule-nodata",
+                            id=ID.RULE_NODATA,
                             options=list(NODATA_SETTINGS),
                             value="nodata",
                             clearable=False,
@@ -530,43 +530,39 @@ def _rule_editor() -> html.Div:
                     _field(
                         "On error",
                         dcc.Dropdown(
-                            id="alerts-rule-error",
+                            id=ID.RULE_ERROR,
                             options=list(ERROR_SETTINGS),
                             value="error",
                             clearable=False,
                         ),
                         3,
                     ),
-                    _field(
-                        "Reopen within (s)", dbc.Input(id="alerts-rule-reopen", type="number", value=300), 3
-                    ),
+                    _field("Reopen within (s)", dbc.Input(id=ID.RULE_REOPEN, type="number", value=300), 3),
                     _field(
                         "Enabled",
                         dbc.Checklist(
-                            id="alerts-rule-enabled", options=[{"label": "on", "value": "on"}], value=["on"]
+                            id=ID.RULE_ENABLED, options=[{"label": "on", "value": "on"}], value=["on"]
                         ),
                         3,
                     ),
-                    _field(
-                        "Params (JSON)", dbc.Textarea(id="alerts-rule-params", rows=2, className="mono"), 6
-                    ),
-                    _field("Labels (k=v, k=v)", dbc.Input(id="alerts-rule-labels"), 6),
+                    _field("Params (JSON)", dbc.Textarea(id=ID.RULE_PARAMS, rows=2, className="mono"), 6),
+                    _field("Labels (k=v, k=v)", dbc.Input(id=ID.RULE_LABELS), 6),
                     _field(
                         'Inhibits while firing (JSON: {"matchers": [...], "equal": [...]})',
-                        dbc.Textarea(id="alerts-rule-inhibits", rows=2, className="mono"),
+                        dbc.Textarea(id=ID.RULE_INHIBITS, rows=2, className="mono"),
                         6,
                     ),
-                    _field("Description", dbc.Textarea(id="alerts-rule-description", rows=2), 6),
+                    _field("Description", dbc.Textarea(id=ID.RULE_DESCRIPTION, rows=2), 6),
                 ]
             ),
             html.Div(
                 [
                     dbc.Button(
-                        "Preview", id="alerts-rule-preview", color="info", outline=True, size="sm", n_clicks=0
+                        "Preview", id=ID.RULE_PREVIEW, color="info", outline=True, size="sm", n_clicks=0
                     ),
                     dbc.Button(
                         "Save",
-                        id="alerts-rule-save",
+                        id=ID.RULE_SAVE,
                         color="primary",
                         size="sm",
                         className="ms-2",
@@ -574,7 +570,7 @@ def _rule_editor() -> html.Div:
                     ),
                     dbc.Button(
                         "Delete",
-                        id="alerts-rule-delete",
+                        id=ID.RULE_DELETE,
                         color="danger",
                         outline=True,
                         size="sm",
@@ -583,10 +579,10 @@ def _rule_editor() -> html.Div:
                     ),
                 ]
             ),
-            html.Div(id="alerts-rule-preview-result", className="mt-2"),
-            html.Div(id="alerts-rule-result", className="mt-2"),
+            html.Div(id=ID.RULE_PREVIEW_RESULT, className="mt-2"),
+            html.Div(id=ID.RULE_RESULT, className="mt-2"),
         ],
-        id="alerts-rule-editor",
+        id=ID.RULE_EDITOR,
         className="border-top pt-3 mt-3",
         style={"display": "none"},
     )
@@ -597,22 +593,20 @@ def _receiver_form() -> html.Div:
         [
             dbc.Row(
                 [
-                    _field("Name", dbc.Input(id="alerts-receiver-name"), 4),
-                    _field("Webhook URL", dbc.Input(id="alerts-receiver-url", placeholder="https://…"), 8),
-                    _field(
-                        "Group by (labels)", dbc.Input(id="alerts-receiver-group-by", value="alertname"), 6
-                    ),
+                    _field("Name", dbc.Input(id=ID.RECEIVER_NAME), 4),
+                    _field("Webhook URL", dbc.Input(id=ID.RECEIVER_URL, placeholder="https://…"), 8),
+                    _field("Group by (labels)", dbc.Input(id=ID.RECEIVER_GROUP_BY, value="alertname"), 6),
                     _field(
                         "Wait / interval / repeat (s)",
-                        dbc.Input(id="alerts-receiver-timing", value="30/300/14400"),
+                        dbc.Input(id=ID.RECEIVER_TIMING, value="30/300/14400"),
                         6,
                     ),
                 ]
             ),
-            dbc.Button("Add receiver", id="alerts-receiver-create", size="sm", n_clicks=0),
-            html.Div(id="alerts-receiver-result", className="mt-2"),
+            dbc.Button("Add receiver", id=ID.RECEIVER_CREATE, size="sm", n_clicks=0),
+            html.Div(id=ID.RECEIVER_RESULT, className="mt-2"),
         ],
-        id="alerts-receiver-form",
+        id=ID.RECEIVER_FORM,
         className="border-top pt-3 mt-3",
     )
 
@@ -624,24 +618,21 @@ def layout(subpath: str | None = None) -> html.Div:
     user = current_user()
     is_admin = user is not None and role_allows(user.role, "admin")
     feed_filter = dcc.Dropdown(
-        id="alerts-state-filter",
+        id=ID.STATE_FILTER,
         options=FEED_STATES,
         value=FEED_STATES,
         multi=True,
         style={"minWidth": "22rem"},
     )
-    ticks = [
-        dcc.Store(id=f"alerts-tick-{name}", data=0)
-        for name in ("ack", "silence", "expire", "rule", "receiver", "toggle")
-    ]
+    ticks = [dcc.Store(id=ID.TICK[name], data=0) for name in TICKS]
     return html.Div(
         [
             html.H1("Alerts", className="page-title"),
-            html.Div(id="alerts-summary", className="muted mb-2"),
-            dcc.Interval(id="alerts-interval", interval=FEED_REFRESH_MS),
-            dcc.Interval(id="alerts-slow-interval", interval=SLOW_REFRESH_MS),
-            dcc.Store(id="alerts-feed-hash"),
-            dcc.Store(id="alerts-ack-target"),
+            html.Div(id=ID.SUMMARY, className="muted mb-2"),
+            dcc.Interval(id=ID.INTERVAL, interval=FEED_REFRESH_MS),
+            dcc.Interval(id=ID.SLOW_INTERVAL, interval=SLOW_REFRESH_MS),
+            dcc.Store(id=ID.FEED_HASH),
+            dcc.Store(id=ID.ACK_TARGET),
             *ticks,
             dbc.Row(
                 [
@@ -650,17 +641,17 @@ def layout(subpath: str | None = None) -> html.Div:
                             _panel(
                                 "Live feed",
                                 "bi-bell",
-                                [html.Div(feed_filter, className="mb-2"), html.Div(id="alerts-feed")],
-                                "alerts-feed-panel",
+                                [html.Div(feed_filter, className="mb-2"), html.Div(id=ID.FEED)],
+                                ID.FEED_PANEL,
                             ),
                             _panel(
                                 "Rules",
                                 "bi-sliders",
-                                [html.Div(id="alerts-rules"), _rule_editor()],
-                                "alerts-rules-panel",
+                                [html.Div(id=ID.RULES), _rule_editor()],
+                                ID.RULES_PANEL,
                                 right=dbc.Button(
                                     "New rule",
-                                    id="alerts-rule-new",
+                                    id=ID.RULE_NEW,
                                     size="sm",
                                     outline=True,
                                     n_clicks=0,
@@ -672,28 +663,28 @@ def layout(subpath: str | None = None) -> html.Div:
                     ),
                     dbc.Col(
                         [
-                            _panel("Evaluation", "bi-cpu", html.Div(id="alerts-eval"), "alerts-eval-panel"),
+                            _panel("Evaluation", "bi-cpu", html.Div(id=ID.EVAL), ID.EVAL_PANEL),
                             _panel(
                                 "Silences",
                                 "bi-volume-mute",
-                                [html.Div(id="alerts-silences"), html.Div(id="alerts-silence-expire-result")],
-                                "alerts-silences-panel",
+                                [html.Div(id=ID.SILENCES), html.Div(id=ID.SILENCE_EXPIRE_RESULT)],
+                                ID.SILENCES_PANEL,
                             ),
                             _panel(
                                 "Receivers",
                                 "bi-broadcast",
                                 [
-                                    html.Div(id="alerts-receivers"),
+                                    html.Div(id=ID.RECEIVERS),
                                     html.Div(_receiver_form(), style=_hidden_unless(is_admin)),
-                                    html.Div(id="alerts-receiver-toggle-result"),
+                                    html.Div(id=ID.RECEIVER_TOGGLE_RESULT),
                                 ],
-                                "alerts-receivers-panel",
+                                ID.RECEIVERS_PANEL,
                             ),
                             _panel(
                                 "Deliveries",
                                 "bi-send",
-                                html.Div(id="alerts-deliveries"),
-                                "alerts-deliveries-panel",
+                                html.Div(id=ID.DELIVERIES),
+                                ID.DELIVERIES_PANEL,
                             ),
                         ],
                         lg=4,
@@ -703,5 +694,5 @@ def layout(subpath: str | None = None) -> html.Div:
             _ack_modal(),
             _silence_modal(),
         ],
-        id="alerts-page",
+        id=ID.PAGE,
     )

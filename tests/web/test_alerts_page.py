@@ -14,26 +14,23 @@ from helicarrier.alerts.rules import validate_rule
 from helicarrier.data.models import Agent
 from helicarrier.data.queries.commands import Actor
 from helicarrier.layouts import alerts as page
+from helicarrier.layouts.alerts import ID
 from helicarrier.webapp import create_app
 
 PASSWORD = "correct-horse-battery"
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
+def walk(component):
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from walk(child)
+
+
 def ids(component) -> set[str]:
-    found = set()
-
-    def walk(c):
-        cid = getattr(c, "id", None)
-        if isinstance(cid, str):
-            found.add(cid)
-        children = getattr(c, "children", None)
-        for child in children if isinstance(children, list | tuple) else [children]:
-            if hasattr(child, "to_plotly_json"):
-                walk(child)
-
-    walk(component)
-    return found
+    return {c.id for c in walk(component) if isinstance(getattr(c, "id", None), str)}
 
 
 def text(component) -> str:
@@ -68,13 +65,7 @@ ALERT = {
 
 def test_layout_holds_every_component_for_every_role():
     layout = page.layout()
-    assert {
-        "alerts-feed",
-        "alerts-ack-modal",
-        "alerts-silence-modal",
-        "alerts-rule-editor",
-        "alerts-eval",
-    } <= ids(layout)
+    assert {ID.FEED, ID.ACK_MODAL, ID.SILENCE_MODAL, ID.RULE_EDITOR, ID.EVAL} <= ids(layout)
 
 
 def test_feed_row_shows_state_value_and_what_mutes_it():
@@ -128,18 +119,18 @@ def signed_in(app, username):
 
 def ack_request(alert_id: int, note: str) -> dict:
     return {
-        "output": "..alerts-ack-result.children...alerts-tick-ack.data..",
+        "output": f"..{ID.ACK_RESULT}.children...{ID.TICK['ack']}.data..",
         "outputs": [
-            {"id": "alerts-ack-result", "property": "children"},
-            {"id": "alerts-tick-ack", "property": "data"},
+            {"id": ID.ACK_RESULT, "property": "children"},
+            {"id": ID.TICK["ack"], "property": "data"},
         ],
-        "inputs": [{"id": "alerts-ack-submit", "property": "n_clicks", "value": 1}],
+        "inputs": [{"id": ID.ACK_SUBMIT, "property": "n_clicks", "value": 1}],
         "state": [
-            {"id": "alerts-ack-target", "property": "data", "value": alert_id},
-            {"id": "alerts-ack-note", "property": "value", "value": note},
-            {"id": "alerts-tick-ack", "property": "data", "value": 0},
+            {"id": ID.ACK_TARGET, "property": "data", "value": alert_id},
+            {"id": ID.ACK_NOTE, "property": "value", "value": note},
+            {"id": ID.TICK["ack"], "property": "data", "value": 0},
         ],
-        "changedPropIds": ["alerts-ack-submit.n_clicks"],
+        "changedPropIds": [f"{ID.ACK_SUBMIT}.n_clicks"],
     }
 
 
@@ -175,8 +166,9 @@ def test_only_operators_acknowledge_and_the_server_enforces_it(app):
 def test_rule_save_is_for_admins(app):
     operator = signed_in(app, "omar")
     roles = app.server.config["HELICARRIER_CALLBACK_ROLES"]
-    save = next(k for k in roles if "alerts-rule-result.children" in k)
+    save = next(k for k in roles if f"{ID.RULE_RESULT}.children" in k)
     assert roles[save] == "admin"
     body = {"output": save, "outputs": [], "inputs": [], "state": [], "changedPropIds": []}
     assert operator.post("/_dash-update-component", json=body).status_code == 403
-    assert {roles[k] for k in roles if "alerts-silence" in k or "alerts-ack-result" in k} == {"operator"}
+    operator_outputs = (ID.SILENCE_RESULT, ID.SILENCE_EXPIRE_RESULT, ID.ACK_RESULT)
+    assert {roles[k] for k in roles if any(o in k for o in operator_outputs)} == {"operator"}
