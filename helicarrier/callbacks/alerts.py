@@ -7,7 +7,6 @@ declared with that role (the gate refuses others with 403 and an audit entry; th
 from __future__ import annotations
 
 import hashlib
-import json
 
 import dash
 import orjson
@@ -28,37 +27,25 @@ from helicarrier.data.queries.commands import Actor
 from helicarrier.data.types import utcnow
 from helicarrier.layouts import alerts as page
 from helicarrier.layouts.alerts import ID
+from helicarrier.layouts.alerts_forms import (
+    GROUP_LABELS,
+    RECEIVER_FIELDS,
+    RULE_FIELDS,
+    receiver_body,
+    rule_body,
+    rule_form_values,
+)
 from helicarrier.layouts.alerts_ids import TICKS
 from helicarrier.scheduler.leader import current_holder
 
 FEED_ROWS = 200  # the page never holds more rows than this; the summary line counts them all
 TICK_INPUTS = [Input(ID.TICK[name], "data") for name in TICKS]
+# The rule editor, from its spec: what an edit fills (the rule's id first) and what Preview and Save read.
 RULE_FORM_OUTPUTS = [
     Output(ID.RULE_ID, "data"),
-    Output(ID.RULE_NAME, "value"),
-    Output(ID.RULE_METRIC, "value"),
-    Output(ID.RULE_GROUP_WANT, "data"),  # the dropdown takes it once its options fit the metric
-    Output(ID.RULE_LABEL_KEY, "value"),
-    Output(ID.RULE_SEVERITY, "value"),
-    Output(ID.RULE_COMPARATOR, "value"),
-    Output(ID.RULE_THRESHOLD, "value"),
-    Output(ID.RULE_WINDOW, "value"),
-    Output(ID.RULE_FOR, "value"),
-    Output(ID.RULE_NODATA, "value"),
-    Output(ID.RULE_ERROR, "value"),
-    Output(ID.RULE_REOPEN, "value"),
-    Output(ID.RULE_ENABLED, "value"),
-    Output(ID.RULE_PARAMS, "value"),
-    Output(ID.RULE_LABELS, "value"),
-    Output(ID.RULE_INHIBITS, "value"),
-    Output(ID.RULE_DESCRIPTION, "value"),
+    *(Output(f.fill_via, "data") if f.fill_via else Output(f.id, "value") for f in RULE_FIELDS),
 ]
-RULE_FORM_STATES = [
-    State(ID.RULE_GROUP_BY, "value")
-    if o.component_id == ID.RULE_GROUP_WANT
-    else State(o.component_id, o.component_property)
-    for o in RULE_FORM_OUTPUTS
-]
+RULE_FORM_STATES = [State(ID.RULE_ID, "data"), *(State(f.id, "value") for f in RULE_FIELDS)]
 EDITOR_OUTPUTS = 1 + len(RULE_FORM_OUTPUTS)
 
 CALLBACKS = Callbacks()
@@ -88,122 +75,9 @@ def _ok(text: str, tick: int | None) -> tuple[html.Span, int]:
     return html.Span(text, className="text-success"), (tick or 0) + 1
 
 
-def _labels(text: str | None) -> dict[str, str]:
-    out = {}
-    for part in (text or "").replace("\n", ",").split(","):
-        if part.strip():
-            if "=" not in part:
-                raise RuleError("labels", f"{part.strip()!r} is not key=value")
-            k, v = part.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
-
-
-def _json_field(text: str | None, field: str):
-    if not (text or "").strip():
-        return None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise RuleError(field, f"not valid JSON: {exc}") from None
-
-
 def rule_form(rule: dict | None) -> tuple:
-    """The editor's field values for a rule (None: a new rule's defaults)."""
-    r = rule or {
-        "metric": "spend_usd",
-        "group_by": "fleet",
-        "severity": "warning",
-        "comparator": ">",
-        "window_s": 3600,
-        "for_s": 0,
-        "nodata_state": "nodata",
-        "error_state": "error",
-        "reopen_s": 300,
-        "enabled": True,
-        "params": None,
-    }
-    group_by = r["group_by"]
-    label_key = group_by.split(":", 1)[1] if group_by.startswith("label:") else ""
-    params = r.get("params")
-    if params is None:
-        params = {k: p.default for k, p in METRICS[r["metric"]].params.items() if p.default is not None}
-    return (
-        r.get("id"),
-        r.get("name") or "",
-        r["metric"],
-        "label" if label_key else group_by,
-        label_key,
-        r["severity"],
-        r["comparator"],
-        r.get("threshold") or "",
-        r["window_s"],
-        r["for_s"],
-        r["nodata_state"],
-        r["error_state"],
-        r["reopen_s"],
-        ["on"] if r["enabled"] else [],
-        json.dumps(params) if params else "",
-        ", ".join(f"{k}={v}" for k, v in (r.get("labels") or {}).items()),
-        json.dumps(r["inhibits"]) if r.get("inhibits") else "",
-        r.get("description") or "",
-    )
-
-
-def rule_body(values: tuple) -> dict:
-    """The rule the editor's values (after the rule's id) make, as validate_rule takes it."""
-    (
-        name,
-        metric,
-        group,
-        label_key,
-        severity,
-        comparator,
-        threshold,
-        window_s,
-        for_s,
-        nodata,
-        error,
-        reopen,
-        enabled,
-        params,
-        labels,
-        inhibits,
-        description,
-    ) = values
-    group_by = f"label:{(label_key or '').strip()}" if group == "label" else group
-    return {
-        "name": name,
-        "metric": metric,
-        "group_by": group_by,
-        "severity": severity,
-        "comparator": comparator,
-        "threshold": threshold,
-        "window_s": window_s,
-        "for_s": for_s,
-        "nodata_state": nodata,
-        "error_state": error,
-        "reopen_s": reopen,
-        "enabled": bool(enabled),
-        "params": _json_field(params, "params"),
-        "labels": _labels(labels),
-        "inhibits": _json_field(inhibits, "inhibits"),
-        "description": description or None,
-    }
-
-
-def receiver_body(name, url, group_by, timing) -> dict:
-    parts = [p.strip() for p in (timing or "").split("/")]
-    if len(parts) != 3:
-        raise RuleError("timing", "write group wait / group interval / repeat interval in seconds")
-    return {
-        "name": name,
-        "url": (url or "").strip(),
-        "group_by": [g.strip() for g in (group_by or "").split(",") if g.strip()],
-        "group_wait_s": parts[0],
-        "group_interval_s": parts[1],
-        "repeat_interval_s": parts[2],
-    }
+    """The editor's values for a rule (None: a new rule's defaults), its id first."""
+    return ((rule or {}).get("id"), *rule_form_values(rule))
 
 
 # -- the feed and the tables -------------------------------------------------------------------------
@@ -394,7 +268,7 @@ def group_options(_ctx: AppContext, metric, want, current):
     pick = want if dash_ctx.triggered_id == ID.RULE_GROUP_WANT else current
     if pick not in groups:
         pick = want if want in groups else (groups[0] if groups else None)
-    return [{"label": page.GROUP_LABELS.get(g, g), "value": g} for g in groups], pick
+    return [{"label": GROUP_LABELS.get(g, g), "value": g} for g in groups], pick
 
 
 @CALLBACKS.on(
@@ -456,10 +330,7 @@ def save_rule(ctx: AppContext, save, delete, rule_id, *rest):
     Output(ID.RECEIVER_RESULT, "children"),
     Output(ID.TICK["receiver"], "data"),
     Input(ID.RECEIVER_CREATE, "n_clicks"),
-    State(ID.RECEIVER_NAME, "value"),
-    State(ID.RECEIVER_URL, "value"),
-    State(ID.RECEIVER_GROUP_BY, "value"),
-    State(ID.RECEIVER_TIMING, "value"),
+    *(State(f.id, "value") for f in RECEIVER_FIELDS),
     State(ID.TICK["receiver"], "data"),
     role="admin",
     prevent_initial_call=True,
@@ -469,7 +340,7 @@ def create_receiver(ctx: AppContext, n, *rest):
     if not n:
         return no_update, no_update
     try:
-        receiver = ctx.repo.create_receiver(validate_receiver(receiver_body(*values)), _actor())
+        receiver = ctx.repo.create_receiver(validate_receiver(receiver_body(values)), _actor())
     except RuleError as exc:
         return _error(str(exc)), no_update
     except AlertRefused as exc:

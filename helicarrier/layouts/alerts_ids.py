@@ -1,5 +1,5 @@
-"""The Alerts page's component ids (alerts.ID re-exports them). Pattern-matching ids use the ``*_OPEN``,
-``*_EDIT``, ``*_EXPIRE`` and ``*_TOGGLE`` types with the row's id, e.g.
+"""The Alerts page's component ids (its layout spans alerts.py and alerts_forms.py). Pattern-matching ids
+use the ``*_OPEN``, ``*_EDIT``, ``*_EXPIRE`` and ``*_TOGGLE`` types with the row's id, e.g.
 ``{"type": ACK_OPEN, "alert": alert_id}``."""
 
 from __future__ import annotations

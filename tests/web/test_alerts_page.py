@@ -10,11 +10,19 @@ import pytest
 from sqlalchemy import insert
 
 from helicarrier.alerts import engine
-from helicarrier.alerts.rules import validate_rule
+from helicarrier.alerts.rules import RuleError, validate_rule
 from helicarrier.data.models import Agent
 from helicarrier.data.queries.commands import Actor
 from helicarrier.layouts import alerts as page
 from helicarrier.layouts.alerts import ID
+from helicarrier.layouts.alerts_forms import (
+    RECEIVER_FIELDS,
+    RULE_FIELDS,
+    receiver_body,
+    rule_body,
+    rule_editor,
+    rule_form_values,
+)
 from helicarrier.webapp import create_app
 
 PASSWORD = "correct-horse-battery"
@@ -98,6 +106,66 @@ def test_summary_and_preview_text():
     )
     preview = {"firing": 2, "groups": 5, "for_s": 300, "unit": "count", "alerts": [], "error": None}
     assert text(page.preview_text(preview)).startswith("This rule would now fire for 2 groups (of 5).")
+
+
+RULE = {
+    "name": "team spend",
+    "metric": "spend_usd",
+    "group_by": "label:team",
+    "severity": "critical",
+    "comparator": ">=",
+    "threshold": "25.00",
+    "window_s": 7200,
+    "for_s": 60,
+    "nodata_state": "ok",
+    "error_state": "alert",
+    "reopen_s": 120,
+    "enabled": False,
+    "params": {"model": "gpt-4.1"},
+    "labels": {"team": "core", "tier": "1"},
+    "inhibits": {"matchers": ['alertname="x"'], "equal": ["team"]},
+    "description": "Spend per team",
+}
+
+
+def test_the_rule_form_shows_a_rule_and_reads_the_same_rule_back():
+    values = rule_form_values({"id": 7, **RULE})
+    shown = {f.key: v for f, v in zip(RULE_FIELDS, values, strict=True)}
+    assert (shown["group_by"], shown["label_key"]) == ("label", "team")
+    assert shown["enabled"] == [] and shown["labels"] == "team=core, tier=1"
+    assert shown["params"] == '{"model": "gpt-4.1"}'
+    assert rule_body(values) == RULE
+
+
+def test_a_new_rule_starts_from_the_specs_defaults_in_the_layout_too():
+    values = rule_form_values(None)
+    shown = {f.key: v for f, v in zip(RULE_FIELDS, values, strict=True)}
+    assert shown["metric"] == "spend_usd" and shown["group_by"] == "fleet" and shown["enabled"] == ["on"]
+    assert (shown["window_s"], shown["reopen_s"], shown["name"], shown["params"]) == (3600, 300, "", "")
+    editor = rule_editor()
+    controls = {c.id: c for c in walk(editor) if getattr(c, "id", None) in {f.id for f in RULE_FIELDS}}
+    assert [controls[f.id].value for f in RULE_FIELDS] == values
+    body = rule_body([*values[:6], "10", *values[7:]])  # a threshold is all a new rule needs
+    assert body["group_by"] == "fleet" and body["description"] is None and body["labels"] == {}
+    assert validate_rule({**body, "name": "spend"})["threshold"] == "10"
+
+
+def test_the_forms_refuse_text_that_does_not_parse():
+    values = rule_form_values(RULE)
+    labels = [f.key for f in RULE_FIELDS].index("labels")
+    with pytest.raises(RuleError, match="labels"):
+        rule_body([*values[:labels], "team", *values[labels + 1 :]])
+    assert receiver_body(["ops", " https://hooks.example/x ", "alertname, team", "30/300/14400"]) == {
+        "name": "ops",
+        "url": "https://hooks.example/x",
+        "group_by": ["alertname", "team"],
+        "group_wait_s": "30",
+        "group_interval_s": "300",
+        "repeat_interval_s": "14400",
+    }
+    assert len(RECEIVER_FIELDS) == 4
+    with pytest.raises(RuleError, match="timing"):
+        receiver_body(["ops", "https://hooks.example/x", "", "30/300"])
 
 
 @pytest.fixture
