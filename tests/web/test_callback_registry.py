@@ -9,7 +9,10 @@ from dash import Input, Output, html
 from flask import g
 
 from helicarrier.auth.web import CurrentUser
+from helicarrier.callbacks import alerts, command, intelligence, ledger, operations, shell, watchtower
 from helicarrier.callbacks.registry import Callbacks, bind_context
+from helicarrier.layouts.command import ID as COMMAND
+from helicarrier.webapp import create_app
 
 
 def test_a_role_is_enforced_by_the_gate_and_checked_again_when_the_callback_runs():
@@ -41,3 +44,14 @@ def test_a_role_is_enforced_by_the_gate_and_checked_again_when_the_callback_runs
         g.user = CurrentUser("omar", "operator")
         assert bound(3) == "done"
     assert calls == [("a test's context", 1), ("the context", 3)]
+
+
+def test_every_page_registers_its_callbacks_through_the_registry():
+    for module in (shell, watchtower, command, ledger, intelligence, alerts, operations):
+        assert isinstance(module.CALLBACKS, Callbacks), module.__name__
+
+
+def test_a_callback_called_directly_with_the_apps_context(settings):
+    ctx = create_app(settings).server.config["HELICARRIER"]
+    assert command.history(ctx, 0).id == COMMAND.HISTORY_EMPTY
+    assert shell.kpis(ctx, 0) == ("0", "0", "$0.0000", "0")
