@@ -1,5 +1,7 @@
 /* Jarvis Terminal: up/down arrows recall what was sent (kept per browser tab in sessionStorage), and the
-   transcript stays scrolled to the newest line unless the operator scrolled up to read. */
+   transcript stays scrolled to the newest line unless the operator scrolled up to read.
+   It finds the terminal by the classes helicarrier/layouts/command.py gives it (.terminal holding the task
+   <input>, .terminal-send and .terminal-output), never by component id: the ids are defined in Python only. */
 (function () {
   var KEY = "helicarrier.jarvis.history";
   var MAX = 50;
@@ -25,7 +27,7 @@
 
   function inputOf(el) {
     if (!el || el.tagName !== "INPUT") { return null; }
-    return el.id === "jarvis-input" || (el.closest && el.closest("#jarvis-input")) ? el : null;
+    return el.closest && el.closest(".terminal") ? el : null;
   }
 
   // A React-controlled input: set through the native setter, then tell React with an input event.
@@ -78,16 +80,15 @@
   }, true);
 
   document.addEventListener("click", function (ev) {
-    var button = ev.target && ev.target.closest && ev.target.closest("#jarvis-send");
-    if (!button) { return; }
-    var wrapper = document.getElementById("jarvis-input");
-    var el = wrapper && (wrapper.tagName === "INPUT" ? wrapper : wrapper.querySelector("input"));
+    var button = ev.target && ev.target.closest && ev.target.closest(".terminal-send");
+    var terminal = button && button.closest(".terminal");
+    var el = terminal && terminal.querySelector("input");
     if (el) { remember(el); }
   }, true);
 
   var lastHeight = 0;
   setInterval(function () {
-    var out = document.getElementById("jarvis-output");
+    var out = document.querySelector(".terminal .terminal-output");
     if (!out || out.scrollHeight === lastHeight) { return; }
     var nearBottom = out.scrollTop + out.clientHeight >= lastHeight - 40;
     lastHeight = out.scrollHeight;

@@ -36,7 +36,7 @@ new MutationObserver(function (muts) {
     var t = n.textContent || ""; var i = t.indexOf("mark-");
     if (i >= 0) { window.hcSeen[t.substr(i, 41)] = now; }
   }); });
-}).observe(document.getElementById("pulse-log"), {childList: true});
+}).observe(document.getElementById(arguments[0]), {childList: true});
 """
 
 
@@ -59,6 +59,7 @@ def main() -> None:
     from helicarrier.data.engine import make_engine
     from helicarrier.data.repository import Repository
     from helicarrier.data.schema import ensure_schema
+    from helicarrier.layouts.watchtower import ID
 
     data_dir = Path(tempfile.mkdtemp(prefix="hc-pulse-"))
     url = args.database_url or f"sqlite:///{data_dir / 'pulse.db'}"
@@ -119,10 +120,10 @@ def main() -> None:
         driver.find_element("id", "login-password").send_keys("bench-password")
         driver.find_element("id", "login-submit").click()
         deadline = time.time() + 20
-        while time.time() < deadline and not driver.find_elements("id", "pulse-log"):
+        while time.time() < deadline and not driver.find_elements("id", ID.LOG):
             time.sleep(0.1)
         time.sleep(1.5)  # let the first full load land
-        driver.execute_script(OBSERVER)
+        driver.execute_script(OBSERVER, ID.LOG)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         latencies = []

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-# Money has its own module; the pages still import these from here until they move.
-from helicarrier.money import NANOS_PER_USD, format_usd  # noqa: F401
-
 
 def format_tokens(n: int | None) -> str:
     if n is None:

@@ -1,4 +1,6 @@
-"""Dash callbacks, one module per page; each module has ``register(app, ctx)``."""
+"""Dash callbacks, one module per page (named as its layout module); each declares its callbacks as
+module-level functions with ``CALLBACKS = Callbacks()`` (helicarrier.callbacks.registry) and has
+``register(app, ctx)``."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Command page callbacks. Every control action is registered with ``role_callback(app, "operator", ...)``
-(the server refuses lower roles with 403 and an audit entry) and checks ``require_role`` again inside;
-actions go through ``ctx.control`` exactly like the HTTP API, so validation, idempotency and the audit trail
-are the same wherever a command comes from."""
+"""Command page callbacks. Every control action is declared with ``role="operator"`` (the server refuses lower
+roles with 403 and an audit entry, and the registry checks the role again when it runs); actions go through
+``ctx.control`` exactly like the HTTP API, so validation, idempotency and the audit trail are the same
+wherever a command comes from."""
 
 from __future__ import annotations
 
@@ -15,21 +15,28 @@ from dash import ctx as dash_ctx
 from flask import has_request_context, request
 
 from helicarrier.actors import Actor
-from helicarrier.auth.web import CurrentUser, require_role, role_callback
+from helicarrier.auth.web import CurrentUser
+from helicarrier.callbacks.registry import Callbacks, signed_in_user
 from helicarrier.context import AppContext
 from helicarrier.data.types import utcnow
-from helicarrier.errors import Refused as CommandRefused
+from helicarrier.errors import Refused
 from helicarrier.fleet import grid
 from helicarrier.layouts.command import (
     HISTORY_LIMIT,
+    ID,
     audit_table,
     history_table,
+    kill_matching_question,
+    kill_one_question,
     lifecycle,
     terminal_lines,
 )
 
 KILLABLE_DEFAULT = ["running"]
 TRACK_LIMIT = 20
+KILL_OUTPUTS = 8  # kill_flow's outputs
+
+CALLBACKS = Callbacks()
 
 
 def actor_for(user: CurrentUser) -> Actor:
@@ -41,7 +48,7 @@ def issue(ctx: AppContext, user: CurrentUser, agent_id: str, body: dict[str, Any
     The service audits a refusal, as for the API."""
     try:
         command, created = ctx.control.issue(actor_for(user), agent_id, body, key)
-    except CommandRefused as exc:
+    except Refused as exc:
         return None, False, f"{agent_id}: {exc.message} ({exc.status})"
     return command, created, None
 
@@ -66,280 +73,270 @@ def _line(text: str, cls: str = "text-success") -> html.Div:
     return html.Div(text, className=cls)
 
 
-def register(app: dash.Dash, ctx: AppContext) -> None:
-    # -- for everyone who may open the page: the command history ---------------------------------------
+def _plural(n: int, word: str = "agent") -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
-    @app.callback(
-        Output("command-history", "children"),
-        Input("command-interval", "n_intervals"),
-    )
-    def history(_n):
-        return history_table(ctx.repo.commands_list(limit=HISTORY_LIMIT))
 
-    # -- operators: the pickers ----------------------------------------------------------------------
+# -- for everyone who may open the page: the command history -------------------------------------------
 
-    @role_callback(
-        app,
-        "operator",
-        Output("jarvis-agents", "options"),
-        Output("kill-agent", "options"),
-        Output("model-agent", "options"),
-        Output("killall-labels", "options"),
-        Input("command-options-interval", "n_intervals"),
-        State("jarvis-agents", "options"),
-    )
-    def pickers(_n, current):
-        require_role("operator")
-        cards = grid.sort_cards(_cards(ctx), "name")
-        # No live status in the labels: options that change under an open menu would jump about.
-        options = [{"label": f"{c.name} · {c.id}" if c.name != c.id else c.id, "value": c.id} for c in cards]
-        if options == current:
-            return no_update, no_update, no_update, no_update
-        return options, options, options, grid.label_options(cards)
 
-    @role_callback(
-        app,
-        "operator",
-        Output("killall-count", "children"),
-        Input("killall-status", "value"),
-        Input("killall-labels", "value"),
-        Input("command-options-interval", "n_intervals"),
-    )
-    def killall_count(statuses, labels, _n):
-        require_role("operator")
-        n = len(matching_agents(ctx, statuses, labels))
-        return f"{n} agent{'s' if n != 1 else ''} match"
+@CALLBACKS.on(Output(ID.HISTORY, "children"), Input(ID.INTERVAL, "n_intervals"))
+def history(ctx: AppContext, _n):
+    return history_table(ctx.repo.commands_list(limit=HISTORY_LIMIT))
 
-    # -- Jarvis Terminal ---------------------------------------------------------------------------
 
-    @role_callback(
-        app,
-        "operator",
-        Output("jarvis-status", "children"),
-        Output("jarvis-input", "value"),
-        Output("jarvis-draft", "data"),
-        Input("jarvis-send", "n_clicks"),
-        Input("jarvis-input", "n_submit"),
-        State("jarvis-input", "value"),
-        State("jarvis-agents", "value"),
-        State("jarvis-mode", "value"),
-        State("jarvis-draft", "data"),
-        prevent_initial_call=True,
-    )
-    def send_task(_clicks, _submits, task, agents, mode, draft):
-        user = require_role("operator")
-        if not task or not task.strip():
-            return no_update, no_update, no_update
-        agents = _as_list(agents)
-        if not agents:
-            return _line("Pick at least one agent first.", "text-danger"), no_update, no_update
-        # One key per submission and agent: a double click or a resent request issues one command each.
-        draft = draft or uuid.uuid4().hex
-        sent, refused = [], []
-        for agent_id in agents:
-            command, created, error = issue(
-                ctx,
-                user,
-                agent_id,
-                {"kind": "inject", "task": task, "mode": mode or "steer"},
-                f"{draft}:{agent_id}",
-            )
-            if error:
-                refused.append(error)
-            else:
-                sent.append(f"{agent_id} ({command['id'][:8]}{'' if created else ', already sent'})")
-        lines = []
-        if sent:
-            lines.append(_line("Sent to " + ", ".join(sent)))
-        lines += [_line(f"Refused: {e}", "text-danger") for e in refused]
-        if not sent:  # nothing went out: keep the text to fix it
-            return lines, no_update, no_update
-        return lines, "", uuid.uuid4().hex
+# -- operators: the pickers ----------------------------------------------------------------------------
 
-    @role_callback(
-        app,
-        "operator",
-        Output("jarvis-output", "children"),
-        Output("jarvis-sig", "data"),
-        Input("command-ops-interval", "n_intervals"),
-        Input("jarvis-status", "children"),
-        State("jarvis-sig", "data"),
-    )
-    def transcript(_n, _status, sig):
-        require_role("operator")
-        commands = ctx.repo.commands_list(kind="inject", limit=30)
-        new_sig = [[c["id"], c["state"], c["result_message"]] for c in commands]
-        if new_sig == sig:
-            return no_update, no_update
-        return terminal_lines(commands), new_sig
 
-    # -- Tactical Override: kill one, kill all matching ------------------------------------------------
+@CALLBACKS.on(
+    Output(ID.INJECT_AGENTS, "options"),
+    Output(ID.KILL_AGENT, "options"),
+    Output(ID.MODEL_AGENT, "options"),
+    Output(ID.KILLALL_LABELS, "options"),
+    Input(ID.OPTIONS_INTERVAL, "n_intervals"),
+    State(ID.INJECT_AGENTS, "options"),
+    role="operator",
+)
+def pickers(ctx: AppContext, _n, current):
+    cards = grid.sort_cards(_cards(ctx), "name")
+    # No live status in the labels: options that change under an open menu would jump about.
+    options = [{"label": f"{c.name} · {c.id}" if c.name != c.id else c.id, "value": c.id} for c in cards]
+    if options == current:
+        return no_update, no_update, no_update, no_update
+    return options, options, options, grid.label_options(cards)
 
-    @role_callback(
-        app,
-        "operator",
-        Output("kill-modal", "is_open"),
-        Output("kill-modal-text", "children"),
-        Output("kill-targets", "data"),
-        Output("kill-key", "data"),
-        Output("kill-modal-error", "children"),
-        Output("kill-reason", "value"),
-        Output("kill-feedback", "children"),
-        Output("kill-tracking", "data"),
-        Input("kill-open", "n_clicks"),
-        Input("killall-open", "n_clicks"),
-        Input("kill-cancel", "n_clicks"),
-        Input("kill-confirm", "n_clicks"),
-        State("kill-agent", "value"),
-        State("killall-status", "value"),
-        State("killall-labels", "value"),
-        State("kill-targets", "data"),
-        State("kill-key", "data"),
-        State("kill-reason", "value"),
-        State("kill-strength", "value"),
-        State("kill-tracking", "data"),
-        prevent_initial_call=True,
-    )
-    def kill_flow(_o, _a, _c, _k, agent, statuses, labels, targets, key, reason, strength, tracking):
-        user = require_role("operator")
-        nothing = [no_update] * 8
-        trigger = dash_ctx.triggered_id
-        if trigger == "kill-cancel":
-            return [False, *nothing[1:]]
-        if trigger in ("kill-open", "killall-open"):
-            if trigger == "kill-open":
-                if not agent:
-                    return [*nothing[:6], _line("Pick an agent to kill.", "text-danger"), no_update]
-                targets = [agent]
-                text = html.Div(
-                    ["Kill agent ", html.B(agent, className="mono"), "? Its current session ends killed."],
-                    id="kill-modal-count",
-                    **{"data-count": "1"},
-                )
-            else:
-                targets = matching_agents(ctx, statuses, labels)
-                if not targets:
-                    return [*nothing[:6], _line("No agent matches this filter.", "text-danger"), no_update]
-                n = len(targets)
-                text = html.Div(
-                    [
-                        html.Div(
-                            [
-                                "Kill ",
-                                html.B(f"{n} agent{'s' if n != 1 else ''}"),
-                                f" ({', '.join(statuses or KILLABLE_DEFAULT)}",
-                                f"; {', '.join(labels)}" if labels else "",
-                                ")?",
-                            ]
-                        ),
-                        html.Div(", ".join(targets), className="mono muted small mt-1"),
-                    ],
-                    id="kill-modal-count",
-                    **{"data-count": str(n)},
-                )
-            # A fresh key per confirmation: a double click on "Confirm" issues one kill per agent.
-            return True, text, targets, uuid.uuid4().hex, "", "", no_update, no_update
-        if trigger != "kill-confirm" or not targets:
-            return nothing
-        body = {"kind": "kill", "reason": reason, "strength": strength or "graceful"}
-        issued, refused = [], []
-        for agent_id in targets:
-            command, _created, error = issue(ctx, user, agent_id, body, f"{key}:{agent_id}" if key else None)
-            if error:
-                refused.append(error)
-            else:
-                issued.append(command["id"])
-        if not issued:
-            return [True, no_update, no_update, no_update, html.Div([html.Div(e) for e in refused])] + [
-                no_update
-            ] * 3
-        feedback = [_line(f"Kill sent to {len(issued)} agent{'s' if len(issued) != 1 else ''}.")]
-        feedback += [_line(f"Refused: {e}", "text-danger") for e in refused]
-        tracked = [cid for cid in (tracking or []) if cid not in issued]
-        return False, no_update, [], None, "", "", feedback, (issued + tracked)[:TRACK_LIMIT]
 
-    @role_callback(
-        app,
-        "operator",
-        Output("kill-lifecycle", "children"),
-        Input("command-ops-interval", "n_intervals"),
-        Input("kill-tracking", "data"),
-    )
-    def kill_lifecycle(_n, tracking):
-        require_role("operator")
-        commands = [c for c in (ctx.repo.get_command(cid) for cid in tracking or []) if c]
-        return [lifecycle(c) for c in commands]
+@CALLBACKS.on(
+    Output(ID.KILLALL_COUNT, "children"),
+    Input(ID.KILLALL_STATUS, "value"),
+    Input(ID.KILLALL_LABELS, "value"),
+    Input(ID.OPTIONS_INTERVAL, "n_intervals"),
+    role="operator",
+)
+def killall_count(ctx: AppContext, statuses, labels, _n):
+    return f"{_plural(len(matching_agents(ctx, statuses, labels)))} match"
 
-    # -- model override ------------------------------------------------------------------------------
 
-    @role_callback(
-        app,
-        "operator",
-        Output("model-result", "children"),
-        Output("model-key", "data"),
-        Input("model-apply", "n_clicks"),
-        State("model-agent", "value"),
-        State("model-provider", "value"),
-        State("model-name", "value"),
-        State("model-reason", "value"),
-        State("model-key", "data"),
-        prevent_initial_call=True,
-    )
-    def switch_model(_n, agent, provider, model, reason, key):
-        user = require_role("operator")
-        if not agent:
-            return _line("Pick an agent first.", "text-danger"), no_update
-        body = {"kind": "model", "model": model, "reason": reason}
-        if provider:
-            body["provider"] = provider
-        command, created, error = issue(ctx, user, agent, body, f"{key}:{agent}" if key else None)
+# -- Jarvis Terminal -------------------------------------------------------------------------------------
+
+
+def _inject(ctx: AppContext, agents: list[str], task: str, mode: str | None, draft: str):
+    """Hand ``task`` to each agent: what went out ("agent (command id)") and the refusals."""
+    user = signed_in_user()
+    sent, refused = [], []
+    for agent_id in agents:
+        body = {"kind": "inject", "task": task, "mode": mode or "steer"}
+        command, created, error = issue(ctx, user, agent_id, body, f"{draft}:{agent_id}")
         if error:
-            return _line(error, "text-danger"), no_update
-        payload = command["payload"] or {}
-        text = f"Sent: {agent} → {payload.get('provider')}/{payload.get('model')} ({command['id'][:8]})"
-        return _line(text + ("" if created else ", already sent")), uuid.uuid4().hex
+            refused.append(error)
+        else:
+            sent.append(f"{agent_id} ({command['id'][:8]}{'' if created else ', already sent'})")
+    return sent, refused
 
-    # -- audit ---------------------------------------------------------------------------------------
 
-    def _audit_frame(actor, action, target):
-        return ctx.repo.audit_entries(
-            actor=actor or None, action=action or None, target_id=(target or "").strip() or None, limit=500
-        )
+@CALLBACKS.on(
+    Output(ID.INJECT_STATUS, "children"),
+    Output(ID.INJECT_INPUT, "value"),
+    Output(ID.INJECT_DRAFT, "data"),
+    Input(ID.INJECT_SEND, "n_clicks"),
+    Input(ID.INJECT_INPUT, "n_submit"),
+    State(ID.INJECT_INPUT, "value"),
+    State(ID.INJECT_AGENTS, "value"),
+    State(ID.INJECT_MODE, "value"),
+    State(ID.INJECT_DRAFT, "data"),
+    role="operator",
+    prevent_initial_call=True,
+)
+def send_task(ctx: AppContext, _clicks, _submits, task, agents, mode, draft):
+    if not task or not task.strip():
+        return no_update, no_update, no_update
+    agents = _as_list(agents)
+    if not agents:
+        return _line("Pick at least one agent first.", "text-danger"), no_update, no_update
+    # One key per submission and agent: a double click or a resent request issues one command each.
+    sent, refused = _inject(ctx, agents, task, mode, draft or uuid.uuid4().hex)
+    lines = [_line("Sent to " + ", ".join(sent))] if sent else []
+    lines += [_line(f"Refused: {e}", "text-danger") for e in refused]
+    if not sent:  # nothing went out: keep the text to fix it
+        return lines, no_update, no_update
+    return lines, "", uuid.uuid4().hex
 
-    @role_callback(
-        app,
-        "operator",
-        Output("audit-table", "children"),
-        Output("audit-actor", "options"),
-        Input("audit-actor", "value"),
-        Input("audit-action", "value"),
-        Input("audit-agent", "value"),
-        Input("audit-refresh", "n_clicks"),
-        Input("command-options-interval", "n_intervals"),
-        State("audit-actor", "options"),
+
+@CALLBACKS.on(
+    Output(ID.INJECT_TRANSCRIPT, "children"),
+    Output(ID.INJECT_SIG, "data"),
+    Input(ID.OPS_INTERVAL, "n_intervals"),
+    Input(ID.INJECT_STATUS, "children"),
+    State(ID.INJECT_SIG, "data"),
+    role="operator",
+)
+def transcript(ctx: AppContext, _n, _status, sig):
+    commands = ctx.repo.commands_list(kind="inject", limit=30)
+    new_sig = [[c["id"], c["state"], c["result_message"]] for c in commands]
+    if new_sig == sig:
+        return no_update, no_update
+    return terminal_lines(commands), new_sig
+
+
+# -- Tactical Override: kill one, kill all matching ----------------------------------------------------
+
+
+def _ask(targets: list[str], question: html.Div) -> list:
+    # A fresh key per confirmation: a double click on "Confirm" issues one kill per agent.
+    return [True, question, targets, uuid.uuid4().hex, "", "", no_update, no_update]
+
+
+def _refuse_to_ask(text: str) -> list:
+    return [*[no_update] * 6, _line(text, "text-danger"), no_update]
+
+
+def _kill(ctx: AppContext, targets: list[str], key, reason, strength, tracking) -> list:
+    """Issue the confirmed kills; the dialog stays open, with the refusals, when none went out."""
+    user = signed_in_user()
+    body = {"kind": "kill", "reason": reason, "strength": strength or "graceful"}
+    issued, refused = [], []
+    for agent_id in targets:
+        command, _created, error = issue(ctx, user, agent_id, body, f"{key}:{agent_id}" if key else None)
+        if error:
+            refused.append(error)
+        else:
+            issued.append(command["id"])
+    if not issued:
+        errors = html.Div([html.Div(e) for e in refused])
+        return [True, no_update, no_update, no_update, errors, no_update, no_update, no_update]
+    feedback = [_line(f"Kill sent to {_plural(len(issued))}.")]
+    feedback += [_line(f"Refused: {e}", "text-danger") for e in refused]
+    tracked = [cid for cid in (tracking or []) if cid not in issued]
+    return [False, no_update, [], None, "", "", feedback, (issued + tracked)[:TRACK_LIMIT]]
+
+
+@CALLBACKS.on(
+    Output(ID.KILL_MODAL, "is_open"),
+    Output(ID.KILL_MODAL_TEXT, "children"),
+    Output(ID.KILL_TARGETS, "data"),
+    Output(ID.KILL_KEY, "data"),
+    Output(ID.KILL_MODAL_ERROR, "children"),
+    Output(ID.KILL_REASON, "value"),
+    Output(ID.KILL_FEEDBACK, "children"),
+    Output(ID.KILL_TRACKING, "data"),
+    Input(ID.KILL_OPEN, "n_clicks"),
+    Input(ID.KILLALL_OPEN, "n_clicks"),
+    Input(ID.KILL_CANCEL, "n_clicks"),
+    Input(ID.KILL_CONFIRM, "n_clicks"),
+    State(ID.KILL_AGENT, "value"),
+    State(ID.KILLALL_STATUS, "value"),
+    State(ID.KILLALL_LABELS, "value"),
+    State(ID.KILL_TARGETS, "data"),
+    State(ID.KILL_KEY, "data"),
+    State(ID.KILL_REASON, "value"),
+    State(ID.KILL_STRENGTH, "value"),
+    State(ID.KILL_TRACKING, "data"),
+    role="operator",
+    prevent_initial_call=True,
+)
+def kill_flow(
+    ctx: AppContext, _o, _a, _c, _k, agent, statuses, labels, targets, key, reason, strength, tracking
+):
+    """Kill or Kill all opens the confirmation dialog; Confirm issues the kills, Cancel closes it."""
+    trigger = dash_ctx.triggered_id
+    if trigger == ID.KILL_CANCEL:
+        return [False, *[no_update] * (KILL_OUTPUTS - 1)]
+    if trigger == ID.KILL_OPEN:
+        return _ask([agent], kill_one_question(agent)) if agent else _refuse_to_ask("Pick an agent to kill.")
+    if trigger == ID.KILLALL_OPEN:
+        matching = matching_agents(ctx, statuses, labels)
+        if not matching:
+            return _refuse_to_ask("No agent matches this filter.")
+        return _ask(matching, kill_matching_question(matching, statuses or KILLABLE_DEFAULT, labels))
+    if trigger != ID.KILL_CONFIRM or not targets:
+        return [no_update] * KILL_OUTPUTS
+    return _kill(ctx, targets, key, reason, strength, tracking)
+
+
+@CALLBACKS.on(
+    Output(ID.KILL_LIFECYCLE, "children"),
+    Input(ID.OPS_INTERVAL, "n_intervals"),
+    Input(ID.KILL_TRACKING, "data"),
+    role="operator",
+)
+def kill_lifecycle(ctx: AppContext, _n, tracking):
+    commands = [c for c in (ctx.repo.get_command(cid) for cid in tracking or []) if c]
+    return [lifecycle(c) for c in commands]
+
+
+# -- model override --------------------------------------------------------------------------------------
+
+
+@CALLBACKS.on(
+    Output(ID.MODEL_RESULT, "children"),
+    Output(ID.MODEL_KEY, "data"),
+    Input(ID.MODEL_APPLY, "n_clicks"),
+    State(ID.MODEL_AGENT, "value"),
+    State(ID.MODEL_PROVIDER, "value"),
+    State(ID.MODEL_NAME, "value"),
+    State(ID.MODEL_REASON, "value"),
+    State(ID.MODEL_KEY, "data"),
+    role="operator",
+    prevent_initial_call=True,
+)
+def switch_model(ctx: AppContext, _n, agent, provider, model, reason, key):
+    if not agent:
+        return _line("Pick an agent first.", "text-danger"), no_update
+    body = {"kind": "model", "model": model, "reason": reason}
+    if provider:
+        body["provider"] = provider
+    command, created, error = issue(ctx, signed_in_user(), agent, body, f"{key}:{agent}" if key else None)
+    if error:
+        return _line(error, "text-danger"), no_update
+    payload = command["payload"] or {}
+    text = f"Sent: {agent} → {payload.get('provider')}/{payload.get('model')} ({command['id'][:8]})"
+    return _line(text + ("" if created else ", already sent")), uuid.uuid4().hex
+
+
+# -- audit -----------------------------------------------------------------------------------------------
+
+
+def _audit_frame(ctx: AppContext, actor, action, target):
+    return ctx.repo.audit_entries(
+        actor=actor or None, action=action or None, target_id=(target or "").strip() or None, limit=500
     )
-    def audit(actor, action, target, _r, _n, actor_options):
-        require_role("operator")
-        df = _audit_frame(actor, action, target)
-        actors = sorted(set(ctx.repo.audit_entries(limit=2000)["actor"].dropna()))
-        return audit_table(df.head(200)), (actors if actors != actor_options else no_update)
 
-    @role_callback(
-        app,
-        "operator",
-        Output("audit-download", "data"),
-        Input("audit-csv", "n_clicks"),
-        State("audit-actor", "value"),
-        State("audit-action", "value"),
-        State("audit-agent", "value"),
-        prevent_initial_call=True,
-    )
-    def audit_csv(_n, actor, action, target):
-        require_role("operator")
-        df = _audit_frame(actor, action, target)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        return {
-            "content": df.to_csv(index=False),
-            "filename": f"helicarrier-audit-{stamp}.csv",
-            "type": "text/csv",
-        }
+
+@CALLBACKS.on(
+    Output(ID.AUDIT_TABLE, "children"),
+    Output(ID.AUDIT_ACTOR, "options"),
+    Input(ID.AUDIT_ACTOR, "value"),
+    Input(ID.AUDIT_ACTION, "value"),
+    Input(ID.AUDIT_AGENT, "value"),
+    Input(ID.AUDIT_REFRESH, "n_clicks"),
+    Input(ID.OPTIONS_INTERVAL, "n_intervals"),
+    State(ID.AUDIT_ACTOR, "options"),
+    role="operator",
+)
+def audit(ctx: AppContext, actor, action, target, _r, _n, actor_options):
+    df = _audit_frame(ctx, actor, action, target)
+    actors = sorted(set(ctx.repo.audit_entries(limit=2000)["actor"].dropna()))
+    return audit_table(df.head(200)), (actors if actors != actor_options else no_update)
+
+
+@CALLBACKS.on(
+    Output(ID.AUDIT_DOWNLOAD, "data"),
+    Input(ID.AUDIT_CSV, "n_clicks"),
+    State(ID.AUDIT_ACTOR, "value"),
+    State(ID.AUDIT_ACTION, "value"),
+    State(ID.AUDIT_AGENT, "value"),
+    role="operator",
+    prevent_initial_call=True,
+)
+def audit_csv(ctx: AppContext, _n, actor, action, target):
+    df = _audit_frame(ctx, actor, action, target)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return {
+        "content": df.to_csv(index=False),
+        "filename": f"helicarrier-audit-{stamp}.csv",
+        "type": "text/csv",
+    }
+
+
+def register(app: dash.Dash, ctx: AppContext) -> None:
+    CALLBACKS.register(app, ctx)

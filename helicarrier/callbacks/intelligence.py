@@ -15,9 +15,10 @@ from dash import Input, Output, State, no_update
 from dash import ctx as dash_ctx
 
 from helicarrier.analytics.matrix import model_matrix
+from helicarrier.callbacks.registry import Callbacks
 from helicarrier.context import AppContext
 from helicarrier.data.types import utcnow
-from helicarrier.layouts.intelligence import HOURLY_MAX_DAYS, MIN_SAMPLES, TOKEN_KINDS, default_range
+from helicarrier.layouts.intelligence import HOURLY_MAX_DAYS, ID, MIN_SAMPLES, TOKEN_KINDS, default_range
 from helicarrier.layouts.intelligence_charts import (
     chart_frame,
     cost_figure,
@@ -25,6 +26,7 @@ from helicarrier.layouts.intelligence_charts import (
     heatmap_height,
     tokens_figure,
 )
+from helicarrier.layouts.intelligence_ids import DOWNLOADS
 from helicarrier.layouts.intelligence_matrix import ALL_KINDS, matrix_cells, ranked_rows, value_rows
 from helicarrier.layouts.intelligence_panels import (
     kpi_cards,
@@ -37,8 +39,11 @@ from helicarrier.layouts.ledger_csv import records_download
 from helicarrier.layouts.ledger_filters import day_bounds
 from helicarrier.reports.jobs import list_reports
 
-DOWNLOADS = ("totals", "cost", "tokens", "mtd", "matrix", "ranked", "value")
 TOKEN_LABELS = dict(TOKEN_KINDS)
+DOWNLOAD_OF = {button: key for key, button in ID.DOWNLOAD_BUTTON.items()}  # button id -> what it downloads
+DATES = (Input(ID.DATES, "start_date"), Input(ID.DATES, "end_date"))
+
+CALLBACKS = Callbacks()
 
 
 @dataclass(frozen=True)
@@ -121,121 +126,120 @@ def _range_note(q: Query, unpriced: int) -> str:
     return note + (f" · {unpriced:,} unpriced events not in cost" if unpriced else "")
 
 
+@CALLBACKS.on(
+    Output(ID.GRANULARITY, "options"),
+    Output(ID.GRANULARITY, "value"),
+    *DATES,
+    State(ID.GRANULARITY, "value"),
+)
+def granularity(_ctx: AppContext, start, end, value):
+    q = make_query(start, end, "UTC")
+    short = q.days <= HOURLY_MAX_DAYS
+    options = [
+        {"label": "Day", "value": "day"},
+        {"label": "Hour", "value": "hour", "disabled": not short},
+    ]
+    return options, value if short else "day"
+
+
+@CALLBACKS.on(
+    Output(ID.TOTALS, "children"), Output(ID.TOTALS_NOTE, "children"), *DATES, Input(ID.TZ, "value")
+)
+def totals(ctx: AppContext, start, end, tz):
+    q = make_query(start, end, tz)
+    return kpi_cards(ctx.repo.usage_totals(q.start, q.end)), f"{q.first} → {q.last} · {q.tz}"
+
+
+@CALLBACKS.on(
+    Output(ID.COST_CHART, "figure"),
+    Output(ID.COST_NOTE, "children"),
+    Output(ID.TOKENS_CHART, "figure"),
+    Output(ID.TOKENS_NOTE, "children"),
+    *DATES,
+    Input(ID.TZ, "value"),
+    Input(ID.GROUP, "value"),
+    Input(ID.GRANULARITY, "value"),
+    Input(ID.TOKEN_KIND, "value"),
+)
+def charts(ctx: AppContext, start, end, tz, group, gran, kind):
+    q = make_query(start, end, tz, group, gran)
+    kind = kind if kind in TOKEN_LABELS else "input_tokens"
+    data = series(ctx, q)
+    costs = chart_frame(data, ["cost_nanos", "unpriced_events"])
+    tokens = chart_frame(data, [kind])
+    unpriced = int(costs["unpriced_events"].sum()) if not costs.empty else 0
+    return (
+        cost_figure(costs),
+        _range_note(q, unpriced),
+        tokens_figure(tokens, kind, TOKEN_LABELS[kind]),
+        _range_note(q, 0),
+    )
+
+
+@CALLBACKS.on(Output(ID.MTD, "children"), Input(ID.TZ, "value"))
+def month_to_date(ctx: AppContext, tz):
+    tz = tz or "UTC"
+    return mtd_view(ctx.repo.month_to_date(utcnow(), tz=tz), tz)
+
+
+@CALLBACKS.on(
+    Output(ID.MATRIX_CHART, "figure"),
+    Output(ID.MATRIX_CHART, "style"),
+    Output(ID.MATRIX_NOTE, "children"),
+    Output(ID.MATRIX_KIND, "options"),
+    Output(ID.RANKED, "children"),
+    Output(ID.VALUE, "children"),
+    Output(ID.RANKED_HINT, "style"),
+    *DATES,
+    Input(ID.TZ, "value"),
+    Input(ID.MATRIX_KIND, "value"),
+)
+def matrix(ctx: AppContext, start, end, tz, kind):
+    q = make_query(start, end, tz)
+    frame = matrix_frame(ctx, q)
+    cells = matrix_cells(frame, MIN_SAMPLES)
+    kinds = sorted({str(k) for k in frame["task_kind"].dropna()}) if not frame.empty else []
+    kind = kind if kind in kinds else ALL_KINDS
+    options = [{"label": "All task kinds", "value": ALL_KINDS}] + [{"label": k, "value": k} for k in kinds]
+    sessions = int(frame["total"].sum()) if not frame.empty else 0
+    note = f"{sessions:,} finished sessions · {q.first} → {q.last}"
+    return (
+        heatmap_figure(cells, MIN_SAMPLES),
+        {"height": f"{heatmap_height(cells)}px"},
+        note,
+        options,
+        ranked_table(ranked_rows(frame, kind, MIN_SAMPLES)),
+        value_table(value_rows(frame, kind, MIN_SAMPLES)),
+        None if kind == ALL_KINDS else {"display": "none"},
+    )
+
+
+@CALLBACKS.on(Output(ID.REPORTS, "children"), Input(ID.REPORTS_REFRESH, "n_clicks"))
+def reports(ctx: AppContext, _n):
+    return reports_list(list_reports(ctx.settings.data_dir))
+
+
+@CALLBACKS.on(
+    Output(ID.DOWNLOAD, "data"),
+    *(Input(ID.DOWNLOAD_BUTTON[k], "n_clicks") for k in DOWNLOADS),
+    State(ID.DATES, "start_date"),
+    State(ID.DATES, "end_date"),
+    State(ID.TZ, "value"),
+    State(ID.GROUP, "value"),
+    State(ID.GRANULARITY, "value"),
+    State(ID.TOKEN_KIND, "value"),
+    State(ID.MATRIX_KIND, "value"),
+    prevent_initial_call=True,
+)
+def download(ctx: AppContext, *args):
+    start, end, tz, group, gran, kind, matrix_kind = args[len(DOWNLOADS) :]
+    which = DOWNLOAD_OF.get(dash_ctx.triggered_id or "")
+    if which is None or not any(args[: len(DOWNLOADS)]):
+        return no_update
+    q = make_query(start, end, tz, group, gran)
+    kind = kind if kind in TOKEN_LABELS else "input_tokens"
+    return download_payload(ctx, which, q, kind, matrix_kind or ALL_KINDS)
+
+
 def register(app: dash.Dash, ctx: AppContext) -> None:
-    dates = [Input("intelligence-dates", "start_date"), Input("intelligence-dates", "end_date")]
-
-    @app.callback(
-        Output("intelligence-granularity", "options"),
-        Output("intelligence-granularity", "value"),
-        *dates,
-        State("intelligence-granularity", "value"),
-    )
-    def granularity(start, end, value):
-        q = make_query(start, end, "UTC")
-        short = q.days <= HOURLY_MAX_DAYS
-        options = [
-            {"label": "Day", "value": "day"},
-            {"label": "Hour", "value": "hour", "disabled": not short},
-        ]
-        return options, value if short else "day"
-
-    @app.callback(
-        Output("intelligence-kpis", "children"),
-        Output("intelligence-totals-note", "children"),
-        *dates,
-        Input("intelligence-tz", "value"),
-    )
-    def totals(start, end, tz):
-        q = make_query(start, end, tz)
-        return kpi_cards(ctx.repo.usage_totals(q.start, q.end)), f"{q.first} → {q.last} · {q.tz}"
-
-    @app.callback(
-        Output("intelligence-cost-chart", "figure"),
-        Output("intelligence-cost-note", "children"),
-        Output("intelligence-tokens-chart", "figure"),
-        Output("intelligence-tokens-note", "children"),
-        *dates,
-        Input("intelligence-tz", "value"),
-        Input("intelligence-group", "value"),
-        Input("intelligence-granularity", "value"),
-        Input("intelligence-token-kind", "value"),
-    )
-    def charts(start, end, tz, group, gran, kind):
-        q = make_query(start, end, tz, group, gran)
-        kind = kind if kind in TOKEN_LABELS else "input_tokens"
-        data = series(ctx, q)
-        costs = chart_frame(data, ["cost_nanos", "unpriced_events"])
-        tokens = chart_frame(data, [kind])
-        unpriced = int(costs["unpriced_events"].sum()) if not costs.empty else 0
-        return (
-            cost_figure(costs),
-            _range_note(q, unpriced),
-            tokens_figure(tokens, kind, TOKEN_LABELS[kind]),
-            _range_note(q, 0),
-        )
-
-    @app.callback(Output("intelligence-mtd", "children"), Input("intelligence-tz", "value"))
-    def month_to_date(tz):
-        tz = tz or "UTC"
-        return mtd_view(ctx.repo.month_to_date(utcnow(), tz=tz), tz)
-
-    @app.callback(
-        Output("intelligence-matrix-chart", "figure"),
-        Output("intelligence-matrix-chart", "style"),
-        Output("intelligence-matrix-note", "children"),
-        Output("intelligence-matrix-kind", "options"),
-        Output("intelligence-ranked", "children"),
-        Output("intelligence-value", "children"),
-        Output("intelligence-ranked-hint", "style"),
-        *dates,
-        Input("intelligence-tz", "value"),
-        Input("intelligence-matrix-kind", "value"),
-    )
-    def matrix(start, end, tz, kind):
-        q = make_query(start, end, tz)
-        frame = matrix_frame(ctx, q)
-        cells = matrix_cells(frame, MIN_SAMPLES)
-        kinds = sorted({str(k) for k in frame["task_kind"].dropna()}) if not frame.empty else []
-        kind = kind if kind in kinds else ALL_KINDS
-        options = [{"label": "All task kinds", "value": ALL_KINDS}] + [
-            {"label": k, "value": k} for k in kinds
-        ]
-        sessions = int(frame["total"].sum()) if not frame.empty else 0
-        note = f"{sessions:,} finished sessions · {q.first} → {q.last}"
-        return (
-            heatmap_figure(cells, MIN_SAMPLES),
-            {"height": f"{heatmap_height(cells)}px"},
-            note,
-            options,
-            ranked_table(ranked_rows(frame, kind, MIN_SAMPLES)),
-            value_table(value_rows(frame, kind, MIN_SAMPLES)),
-            None if kind == ALL_KINDS else {"display": "none"},
-        )
-
-    @app.callback(
-        Output("intelligence-reports", "children"), Input("intelligence-reports-refresh", "n_clicks")
-    )
-    def reports(_n):
-        return reports_list(list_reports(ctx.settings.data_dir))
-
-    @app.callback(
-        Output("intelligence-download", "data"),
-        *(Input(f"intelligence-dl-{k}", "n_clicks") for k in DOWNLOADS),
-        State("intelligence-dates", "start_date"),
-        State("intelligence-dates", "end_date"),
-        State("intelligence-tz", "value"),
-        State("intelligence-group", "value"),
-        State("intelligence-granularity", "value"),
-        State("intelligence-token-kind", "value"),
-        State("intelligence-matrix-kind", "value"),
-        prevent_initial_call=True,
-    )
-    def download(*args):
-        start, end, tz, group, gran, kind, matrix_kind = args[len(DOWNLOADS) :]
-        trigger = dash_ctx.triggered_id or ""
-        which = trigger.removeprefix("intelligence-dl-")
-        if which not in DOWNLOADS or not any(args[: len(DOWNLOADS)]):
-            return no_update
-        q = make_query(start, end, tz, group, gran)
-        kind = kind if kind in TOKEN_LABELS else "input_tokens"
-        return download_payload(ctx, which, q, kind, matrix_kind or ALL_KINDS)
+    CALLBACKS.register(app, ctx)

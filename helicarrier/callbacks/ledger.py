@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -10,14 +10,15 @@ import dash
 from dash import Input, Output, State, no_update
 
 from helicarrier.analytics.filters import SessionFilters
+from helicarrier.callbacks.registry import Callbacks
 from helicarrier.context import AppContext
-from helicarrier.formatting import NANOS_PER_USD
-from helicarrier.layouts.ledger import EXPORT_CAP
+from helicarrier.layouts.ledger import EXPORT_CAP, ID
 from helicarrier.layouts.ledger_csv import csv_download
 from helicarrier.layouts.ledger_detail import not_found, session_view
 from helicarrier.layouts.ledger_filters import FILTER_IDS, MULTI_FILTERS, build_filters
 from helicarrier.layouts.ledger_grid import BLOCK_SIZE, grid_row, sort_from_model
 from helicarrier.layouts.ledger_timeline import usage_csv_rows
+from helicarrier.money import nanos_to_usd
 
 EXPORT_CHUNK = 5000
 SESSION_CSV_COLUMNS = (
@@ -45,14 +46,16 @@ SESSION_CSV_COLUMNS = (
     "labels",
 )
 
+CALLBACKS = Callbacks()
+
 
 def _filter_deps(kind: type) -> list:
     """The filter controls, in build_filters' argument order."""
     return [
         *(kind(i, "value") for i in FILTER_IDS),
-        kind("ledger-dates", "start_date"),
-        kind("ledger-dates", "end_date"),
-        kind("ledger-search", "value"),
+        kind(ID.DATES, "start_date"),
+        kind(ID.DATES, "end_date"),
+        kind(ID.SEARCH, "value"),
     ]
 
 
@@ -69,7 +72,7 @@ def _options(values: list[Any] | None) -> list[dict[str, str]]:
 
 def csv_cell(row: dict[str, Any], key: str) -> Any:
     if key == "cost_usd":
-        return None if row.get("cost_nanos") is None else Decimal(row["cost_nanos"]) / NANOS_PER_USD
+        return nanos_to_usd(row.get("cost_nanos"))
     v = row.get(key)
     if key == "labels":
         return ";".join(f"{k}={val}" for k, val in sorted((v or {}).items()))
@@ -105,101 +108,104 @@ def rows_response(ctx: AppContext, request: dict | None, filters: SessionFilters
     return {"rowData": [grid_row(r) for r in rows], "rowCount": count}
 
 
+def _download_note(ctx: AppContext, filters: SessionFilters, rows: list, more: bool) -> str:
+    if not more:
+        return f"Downloaded {len(rows):,} session{'s' if len(rows) != 1 else ''}."
+    total = ctx.repo.session_count(filters)
+    return f"Downloaded the first {len(rows):,} of {total:,} matching sessions (the cap is {EXPORT_CAP:,})."
+
+
+@CALLBACKS.on(*(Output(i, "options") for i in FILTER_IDS), Input(ID.OPTIONS_LOAD, "data"))
+def load_options(ctx: AppContext, _):
+    opts = ctx.repo.filter_options()
+    return tuple(_options(opts.get(key)) for _, _, key in MULTI_FILTERS)
+
+
+@CALLBACKS.on(
+    *(Output(i, "value") for i in FILTER_IDS),
+    Output(ID.DATES, "start_date"),
+    Output(ID.DATES, "end_date"),
+    Output(ID.SEARCH, "value"),
+    Input(ID.CLEAR, "n_clicks"),
+    prevent_initial_call=True,
+)
+def clear(_ctx: AppContext, _n):
+    return (*([] for _ in FILTER_IDS), None, None, "")
+
+
+@CALLBACKS.on(Output(ID.COUNT, "children"), *_filter_deps(Input))
+def count(ctx: AppContext, *values):
+    n = ctx.repo.session_count(build_filters(*values))
+    return f"{n:,} session{'s' if n != 1 else ''}"
+
+
+# A filter changed: the grid drops its cached blocks and asks again (getRowsRequest below).
+CALLBACKS.clientside(
+    f"""function() {{
+        const api = window.dash_ag_grid && window.dash_ag_grid.getApi({json.dumps(ID.GRID)});
+        if (api) {{ api.purgeInfiniteCache(); }}
+        return Date.now();
+    }}""",
+    Output(ID.REFRESH, "data"),
+    *_filter_deps(Input),
+    prevent_initial_call=True,
+)
+
+
+@CALLBACKS.on(
+    Output(ID.GRID, "getRowsResponse"),
+    Input(ID.GRID, "getRowsRequest"),
+    *_filter_deps(State),
+    prevent_initial_call=True,
+)
+def rows(ctx: AppContext, request, *values):
+    if request is None:
+        return no_update
+    return rows_response(ctx, request, build_filters(*values))
+
+
+@CALLBACKS.on(Output(ID.NAV, "pathname"), Input(ID.GRID, "cellClicked"), prevent_initial_call=True)
+def open_session(_ctx: AppContext, clicked):
+    row_id = (clicked or {}).get("rowId")
+    if not row_id:
+        return no_update
+    return f"/ledger/{quote(str(row_id), safe='')}"
+
+
+@CALLBACKS.on(
+    Output(ID.DOWNLOAD, "data"),
+    Output(ID.DOWNLOAD_NOTE, "children"),
+    Input(ID.DOWNLOAD_BUTTON, "n_clicks"),
+    State(ID.GRID, "getRowsRequest"),
+    *_filter_deps(State),
+    prevent_initial_call=True,
+)
+def download(ctx: AppContext, _n, request, *values):
+    filters = build_filters(*values)
+    sort, descending = sort_from_model((request or {}).get("sortModel"))
+    rows, more = export_rows(ctx, filters, sort, descending, EXPORT_CAP)
+    return csv_download("sessions", SESSION_CSV_COLUMNS, rows), _download_note(ctx, filters, rows, more)
+
+
+@CALLBACKS.on(Output(ID.DETAIL_BODY, "children"), Input(ID.DETAIL_SESSION, "data"))
+def detail(ctx: AppContext, session_id):
+    found = ctx.repo.session_detail(session_id) if session_id else None
+    return session_view(found) if found else not_found(session_id or "")
+
+
+@CALLBACKS.on(
+    Output(ID.DETAIL_DOWNLOAD, "data"),
+    Input(ID.DETAIL_DOWNLOAD_BUTTON, "n_clicks"),
+    State(ID.DETAIL_SESSION, "data"),
+    prevent_initial_call=True,
+)
+def download_usage(ctx: AppContext, _n, session_id):
+    found = ctx.repo.session_detail(session_id) if session_id else None
+    if not found:
+        return no_update
+    header, rows = usage_csv_rows(found.get("usage") or [])
+    return csv_download(f"session-{session_id}-usage", header, rows)
+
+
 def register(app: dash.Dash, ctx: AppContext) -> None:
-    @app.callback(
-        *(Output(i, "options") for i in FILTER_IDS),
-        Input("ledger-options-load", "data"),
-    )
-    def load_options(_):
-        opts = ctx.repo.filter_options()
-        return tuple(_options(opts.get(key)) for _, _, key in MULTI_FILTERS)
-
-    @app.callback(
-        *(Output(i, "value") for i in FILTER_IDS),
-        Output("ledger-dates", "start_date"),
-        Output("ledger-dates", "end_date"),
-        Output("ledger-search", "value"),
-        Input("ledger-clear", "n_clicks"),
-        prevent_initial_call=True,
-    )
-    def clear(_n):
-        return (*([] for _ in FILTER_IDS), None, None, "")
-
-    @app.callback(Output("ledger-count", "children"), *_filter_deps(Input))
-    def count(*values):
-        n = ctx.repo.session_count(build_filters(*values))
-        return f"{n:,} session{'s' if n != 1 else ''}"
-
-    # A filter changed: the grid drops its cached blocks and asks again (getRowsRequest below).
-    app.clientside_callback(
-        """function() {
-            const api = window.dash_ag_grid && window.dash_ag_grid.getApi('ledger-grid');
-            if (api) { api.purgeInfiniteCache(); }
-            return Date.now();
-        }""",
-        Output("ledger-refresh", "data"),
-        *_filter_deps(Input),
-        prevent_initial_call=True,
-    )
-
-    @app.callback(
-        Output("ledger-grid", "getRowsResponse"),
-        Input("ledger-grid", "getRowsRequest"),
-        *_filter_deps(State),
-        prevent_initial_call=True,
-    )
-    def rows(request, *values):
-        if request is None:
-            return no_update
-        return rows_response(ctx, request, build_filters(*values))
-
-    @app.callback(
-        Output("ledger-nav", "pathname"),
-        Input("ledger-grid", "cellClicked"),
-        prevent_initial_call=True,
-    )
-    def open_session(clicked):
-        row_id = (clicked or {}).get("rowId")
-        if not row_id:
-            return no_update
-        return f"/ledger/{quote(str(row_id), safe='')}"
-
-    @app.callback(
-        Output("ledger-download", "data"),
-        Output("ledger-download-note", "children"),
-        Input("ledger-download-btn", "n_clicks"),
-        State("ledger-grid", "getRowsRequest"),
-        *_filter_deps(State),
-        prevent_initial_call=True,
-    )
-    def download(_n, request, *values):
-        filters = build_filters(*values)
-        sort, descending = sort_from_model((request or {}).get("sortModel"))
-        rows, more = export_rows(ctx, filters, sort, descending, EXPORT_CAP)
-        if more:
-            total = ctx.repo.session_count(filters)
-            note = (
-                f"Downloaded the first {len(rows):,} of {total:,} matching sessions "
-                f"(the cap is {EXPORT_CAP:,})."
-            )
-        else:
-            note = f"Downloaded {len(rows):,} session{'s' if len(rows) != 1 else ''}."
-        return csv_download("sessions", SESSION_CSV_COLUMNS, rows), note
-
-    @app.callback(Output("ledger-detail-body", "children"), Input("ledger-detail-id", "data"))
-    def detail(session_id):
-        found = ctx.repo.session_detail(session_id) if session_id else None
-        return session_view(found) if found else not_found(session_id or "")
-
-    @app.callback(
-        Output("ledger-detail-download", "data"),
-        Input("ledger-detail-download-btn", "n_clicks"),
-        State("ledger-detail-id", "data"),
-        prevent_initial_call=True,
-    )
-    def download_usage(_n, session_id):
-        found = ctx.repo.session_detail(session_id) if session_id else None
-        if not found:
-            return no_update
-        header, rows = usage_csv_rows(found.get("usage") or [])
-        return csv_download(f"session-{session_id}-usage", header, rows)
+    CALLBACKS.register(app, ctx)

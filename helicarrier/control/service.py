@@ -17,7 +17,7 @@ from typing import Any
 
 from helicarrier.actors import SYSTEM, Actor
 from helicarrier.control import lifecycle as lc
-from helicarrier.control.validation import INJECT_MODES, CommandRequest, check_request  # noqa: F401
+from helicarrier.control.validation import CommandRequest, check_request
 from helicarrier.data.queries.commands import CommandTx, DuplicateKey, command_dict
 from helicarrier.data.repository import Repository
 from helicarrier.data.types import utcnow

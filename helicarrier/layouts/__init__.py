@@ -1,8 +1,14 @@
 """Page layouts. Each page is a module with ``layout(subpath=None)``; ``PAGES`` is the one list the router,
-the navbar and the callback validation read.
+the navbar and the callback validation read. Its callbacks are in the module of the same name in
+``helicarrier.callbacks``.
 
 A page that has sub-pages (``/ledger/<session id>``) receives the rest of the path as ``subpath``; such a
 module lists every layout it can return in ``validation_layouts()``, so Dash can check every callback id.
+
+Each page module has ``ID``, its component ids as constants, every one starting with the module's name
+(``command-kill-agent``; ``shell-`` for the shell). A page built over several modules (``ledger_*.py``) keeps
+them in ``<page>_ids.py``. Callbacks, tests and scripts use the constants, never the strings
+(tests/web/test_page_ids.py checks it).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 editor, silences, receivers and deliveries, and the evaluator's health.
 
 The page's components are all in the layout for every role (Dash validates callback ids against it);
-what a role may not use is hidden here and refused on the server (helicarrier.auth.web).
+what a role may not use is hidden here and refused on the server (helicarrier.auth.web). The rule editor and
+the receiver form are built in alerts_forms.py; the page's ids are in alerts_ids.py.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from helicarrier.alerts.lifecycle import COMPARATORS, ERROR_SETTINGS, NODATA_SETTINGS, STATES
-from helicarrier.alerts.rules import METRICS, SEVERITIES, describe, format_duration, format_value
+from helicarrier.alerts.lifecycle import STATES
+from helicarrier.alerts.rules import METRICS, describe, format_duration, format_value
+from helicarrier.layouts.alerts_forms import choices, receiver_form, rule_editor
+from helicarrier.layouts.alerts_ids import ID, TICKS
 
 FEED_REFRESH_MS = 2000
 SLOW_REFRESH_MS = 5000
@@ -29,24 +32,12 @@ STATE_CLASS = {
     "resolved": "status-running",
     "inactive": "status-offline",
 }
-GROUP_LABELS = {
-    "fleet": "whole fleet",
-    "agent": "agent",
-    "model": "model",
-    "provider": "provider",
-    "label": "agent label",
-    "session": "session",
-    "receiver": "receiver",
-}
-GROUP_CHOICES = [{"label": v, "value": k} for k, v in GROUP_LABELS.items()]
 # The alert fields a feed row shows (the feed is redrawn only when one of them changes).
 FEED_FIELDS = (
     "id", "state", "severity", "rule_name", "metric", "labels", "value", "peak", "fired_at", "active_since",
     "resolved_at", "silenced_by", "inhibited_by", "acked", "acked_by", "acked_at", "ack_note",
 )  # fmt: skip
 SEVERITY_CLASS = {"critical": "text-danger", "warning": "text-warning", "info": "text-info"}
-DURATIONS = [(s, format_duration(s)) for s in (300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 604800)]
-FOR_DURATIONS = [(0, "at once")] + [(s, format_duration(s)) for s in (15, 30, 60, 120, 300, 900, 1800, 3600)]
 SILENCE_DURATIONS = [(s, format_duration(s)) for s in (1800, 3600, 7200, 14400, 28800, 86400, 604800)]
 
 
@@ -71,6 +62,19 @@ def _panel(title: str, icon: str, body, panel_id: str | None = None, right=None)
 
 def _hidden_unless(allowed: bool) -> dict[str, str]:
     return {} if allowed else {"display": "none"}
+
+
+def _table(head: tuple[str, ...], rows: list, empty: str) -> html.Div | html.Table:
+    if not rows:
+        return html.Div(empty, className="muted")
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="table table-sm mb-0"
+    )
+
+
+def _row_button(label: str, kind: str, row: tuple[str, Any], **style) -> dbc.Button:
+    """A button of a table row: its id is the pattern ``{"type": kind, <row kind>: <row id>}``."""
+    return dbc.Button(label, id={"type": kind, row[0]: row[1]}, size="sm", outline=True, n_clicks=0, **style)
 
 
 # -- plain builders (tested without a browser) --------------------------------------------------------
@@ -113,6 +117,23 @@ def mutes(alert: Mapping[str, Any]) -> list:
     return out
 
 
+def _feed_actions(alert: Mapping[str, Any]) -> list:
+    """Ack and Silence, for an alert that still wants them."""
+    state, row = alert["state"], ("alert", alert["id"])
+    actions = []
+    if state in ("firing", "nodata", "error") and not alert.get("acked"):
+        actions.append(
+            _row_button("Ack", ID.ACK_OPEN, row, color="info", className="me-1 py-0 alerts-ack-btn")
+        )
+    if state != "resolved" and not alert.get("silenced_by"):
+        actions.append(
+            _row_button(
+                "Silence", ID.SILENCE_OPEN, row, color="secondary", className="py-0 alerts-silence-btn"
+            )
+        )
+    return actions
+
+
 def feed_row(alert: Mapping[str, Any], can_act: bool) -> html.Tr:
     unit = METRICS[alert["metric"]].unit if alert.get("metric") in METRICS else ""
     state = alert["state"]
@@ -121,31 +142,6 @@ def feed_row(alert: Mapping[str, Any], can_act: bool) -> html.Tr:
         if state == "resolved"
         else alert.get("fired_at") or alert.get("active_since")
     )
-    actions = []
-    if can_act and state in ("firing", "nodata", "error") and not alert.get("acked"):
-        actions.append(
-            dbc.Button(
-                "Ack",
-                id={"type": "alerts-ack-open", "alert": alert["id"]},
-                size="sm",
-                color="info",
-                outline=True,
-                className="me-1 py-0 alerts-ack-btn",
-                n_clicks=0,
-            )
-        )
-    if can_act and state != "resolved" and not alert.get("silenced_by"):
-        actions.append(
-            dbc.Button(
-                "Silence",
-                id={"type": "alerts-silence-open", "alert": alert["id"]},
-                size="sm",
-                color="secondary",
-                outline=True,
-                className="py-0 alerts-silence-btn",
-                n_clicks=0,
-            )
-        )
     value = format_value(alert.get("value"), unit)
     peak = format_value(alert.get("peak"), unit)
     return html.Tr(
@@ -168,7 +164,7 @@ def feed_row(alert: Mapping[str, Any], can_act: bool) -> html.Tr:
             html.Td(f"{value} / {peak}" if peak != value else value, className="num"),
             html.Td(_since(since)),
             html.Td(mutes(alert), className="alerts-mutes"),
-            html.Td(actions, className="text-end text-nowrap"),
+            html.Td(_feed_actions(alert) if can_act else [], className="text-end text-nowrap"),
         ],
         className=f"alerts-row alerts-state-{state}",
         **{"data-alert": str(alert["id"]), "data-state": state},
@@ -179,13 +175,9 @@ def feed_table(
     alerts: list[Mapping[str, Any]], can_act: bool, total: int | None = None
 ) -> html.Div | html.Table:
     if not alerts:
-        return html.Div("Nothing is firing.", className="muted", id="alerts-feed-empty")
-    head = html.Thead(
-        html.Tr([html.Th(h) for h in ("state", "rule · group", "value / peak", "since", "muted by", "")])
-    )
-    table = html.Table(
-        [head, html.Tbody([feed_row(a, can_act) for a in alerts])], className="table table-sm mb-0"
-    )
+        return html.Div("Nothing is firing.", className="muted", id=ID.FEED_EMPTY)
+    head = ("state", "rule · group", "value / peak", "since", "muted by", "")
+    table = _table(head, [feed_row(a, can_act) for a in alerts], "")
     more = (total or 0) - len(alerts)
     note = (
         [html.Div(f"… and {more} more (the API lists them all)", className="muted small")] if more > 0 else []
@@ -223,7 +215,7 @@ def eval_panel(
     table = html.Table(
         [html.Tr([html.Td(k, className="muted pe-3"), html.Td(v, className="num")]) for k, v in rows],
         className="table table-sm table-borderless mb-0",
-        id="alerts-eval-table",
+        id=ID.EVAL_TABLE,
     )
     errors = [
         html.Div([html.B(r["name"]), ": ", r.get("last_error") or "error"], className="text-danger small")
@@ -232,128 +224,92 @@ def eval_panel(
     return html.Div([table, *errors])
 
 
+def _silence_row(s: Mapping[str, Any], now: datetime, can_act: bool) -> html.Tr:
+    status = "pending" if now < s["starts_at"] else "active" if now < s["ends_at"] else "expired"
+    matchers = ", ".join(f'{m["name"]}{m["op"]}"{m["value"]}"' for m in s["matchers"])
+    expire = (
+        _row_button("Expire", ID.SILENCE_EXPIRE, ("silence", s["id"]), color="secondary")
+        if can_act and status != "expired"
+        else ""
+    )
+    return html.Tr(
+        [
+            html.Td(f"#{s['id']}", className="num"),
+            html.Td(status, className=f"alerts-silence-{status}"),
+            html.Td(matchers, className="mono small"),
+            html.Td([s["comment"], html.Div(f"by {s['created_by']}", className="muted small")]),
+            html.Td(s["ends_at"].strftime("%m-%d %H:%M"), className="num", title=s["ends_at"].isoformat()),
+            html.Td(expire, className="text-end"),
+        ],
+        **{"data-silence": str(s["id"])},
+    )
+
+
 def silences_table(silences: list[Mapping[str, Any]], now: datetime, can_act: bool) -> html.Div | html.Table:
-    if not silences:
-        return html.Div("No silences.", className="muted")
-    rows = []
-    for s in silences:
-        status = "pending" if now < s["starts_at"] else "active" if now < s["ends_at"] else "expired"
-        matchers = ", ".join(f'{m["name"]}{m["op"]}"{m["value"]}"' for m in s["matchers"])
-        expire = (
-            dbc.Button(
-                "Expire",
-                id={"type": "alerts-silence-expire", "silence": s["id"]},
-                size="sm",
-                color="secondary",
-                outline=True,
-                n_clicks=0,
-            )
-            if can_act and status != "expired"
-            else ""
-        )
-        rows.append(
-            html.Tr(
-                [
-                    html.Td(f"#{s['id']}", className="num"),
-                    html.Td(status, className=f"alerts-silence-{status}"),
-                    html.Td(matchers, className="mono small"),
-                    html.Td([s["comment"], html.Div(f"by {s['created_by']}", className="muted small")]),
-                    html.Td(
-                        s["ends_at"].strftime("%m-%d %H:%M"), className="num", title=s["ends_at"].isoformat()
-                    ),
-                    html.Td(expire, className="text-end"),
-                ],
-                **{"data-silence": str(s["id"])},
-            )
-        )
-    head = html.Thead(html.Tr([html.Th(h) for h in ("", "status", "matchers", "comment", "ends", "")]))
-    return html.Table([head, html.Tbody(rows)], className="table table-sm mb-0")
+    rows = [_silence_row(s, now, can_act) for s in silences]
+    return _table(("", "status", "matchers", "comment", "ends", ""), rows, "No silences.")
+
+
+def _rule_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
+    health = r.get("health") or "–"
+    return html.Tr(
+        [
+            html.Td(r["name"]),
+            html.Td(describe(r), className="mono small"),
+            html.Td(r["severity"], className=SEVERITY_CLASS.get(r["severity"], "")),
+            html.Td("on" if r["enabled"] else "off"),
+            html.Td(
+                health, className="text-danger" if health == "error" else "", title=r.get("last_error") or ""
+            ),
+            html.Td(
+                _row_button("Edit", ID.RULE_EDIT, ("rule", r["id"])) if can_edit else "", className="text-end"
+            ),
+        ],
+        **{"data-rule": str(r["id"])},
+    )
 
 
 def rules_table(rules: list[Mapping[str, Any]], can_edit: bool) -> html.Div | html.Table:
-    if not rules:
-        return html.Div("No rules yet.", className="muted")
-    rows = []
-    for r in rules:
-        health = r.get("health") or "–"
-        edit = (
-            dbc.Button(
-                "Edit", id={"type": "alerts-rule-edit", "rule": r["id"]}, size="sm", outline=True, n_clicks=0
-            )
-            if can_edit
-            else ""
-        )
-        rows.append(
-            html.Tr(
-                [
-                    html.Td(r["name"]),
-                    html.Td(describe(r), className="mono small"),
-                    html.Td(r["severity"], className=SEVERITY_CLASS.get(r["severity"], "")),
-                    html.Td("on" if r["enabled"] else "off"),
-                    html.Td(
-                        health,
-                        className="text-danger" if health == "error" else "",
-                        title=r.get("last_error") or "",
-                    ),
-                    html.Td(edit, className="text-end"),
-                ],
-                **{"data-rule": str(r["id"])},
-            )
-        )
-    head = html.Thead(
-        html.Tr([html.Th(h) for h in ("name", "condition", "severity", "enabled", "health", "")])
+    rows = [_rule_row(r, can_edit) for r in rules]
+    return _table(("name", "condition", "severity", "enabled", "health", ""), rows, "No rules yet.")
+
+
+def _receiver_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
+    toggle = (
+        _row_button("Disable" if r["enabled"] else "Enable", ID.RECEIVER_TOGGLE, ("receiver", r["id"]))
+        if can_edit
+        else ""
     )
-    return html.Table([head, html.Tbody(rows)], className="table table-sm mb-0")
+    state = "enabled" if r["enabled"] else ("disabled: failing" if r.get("disabled_reason") else "disabled")
+    timing = "/".join(
+        format_duration(r[k]) for k in ("group_wait_s", "group_interval_s", "repeat_interval_s")
+    )
+    return html.Tr(
+        [
+            html.Td(r["name"]),
+            html.Td(r["url"], className="mono small text-break"),
+            html.Td(
+                state, className="" if r["enabled"] else "text-warning", title=r.get("disabled_reason") or ""
+            ),
+            html.Td(str(r["consecutive_failures"]), className="num"),
+            html.Td(timing, className="num small", title="group wait / group interval / repeat interval"),
+            html.Td(toggle, className="text-end"),
+        ],
+        **{"data-receiver": str(r["id"])},
+    )
 
 
 def receivers_table(receivers: list[Mapping[str, Any]], can_edit: bool) -> html.Div | html.Table:
-    if not receivers:
-        return html.Div("No receivers: alerts show here only.", className="muted")
-    rows = []
-    for r in receivers:
-        toggle = (
-            dbc.Button(
-                "Disable" if r["enabled"] else "Enable",
-                id={"type": "alerts-receiver-toggle", "receiver": r["id"]},
-                size="sm",
-                outline=True,
-                n_clicks=0,
-            )
-            if can_edit
-            else ""
-        )
-        state = (
-            "enabled" if r["enabled"] else ("disabled: failing" if r.get("disabled_reason") else "disabled")
-        )
-        timing = "/".join(
-            format_duration(r[k]) for k in ("group_wait_s", "group_interval_s", "repeat_interval_s")
-        )
-        rows.append(
-            html.Tr(
-                [
-                    html.Td(r["name"]),
-                    html.Td(r["url"], className="mono small text-break"),
-                    html.Td(
-                        state,
-                        className="" if r["enabled"] else "text-warning",
-                        title=r.get("disabled_reason") or "",
-                    ),
-                    html.Td(str(r["consecutive_failures"]), className="num"),
-                    html.Td(
-                        timing, className="num small", title="group wait / group interval / repeat interval"
-                    ),
-                    html.Td(toggle, className="text-end"),
-                ],
-                **{"data-receiver": str(r["id"])},
-            )
-        )
-    head = html.Thead(html.Tr([html.Th(h) for h in ("name", "url", "state", "failures", "timing", "")]))
-    return html.Table([head, html.Tbody(rows)], className="table table-sm mb-0")
+    rows = [_receiver_row(r, can_edit) for r in receivers]
+    return _table(
+        ("name", "url", "state", "failures", "timing", ""), rows, "No receivers: alerts show here only."
+    )
+
+
+DELIVERY_STATUS_CLASS = {"sent": "text-success", "failed": "text-danger"}
 
 
 def deliveries_table(deliveries: list[Mapping[str, Any]]) -> html.Div | html.Table:
-    if not deliveries:
-        return html.Div("Nothing delivered yet.", className="muted")
     rows = [
         html.Tr(
             [
@@ -361,34 +317,25 @@ def deliveries_table(deliveries: list[Mapping[str, Any]]) -> html.Div | html.Tab
                 html.Td(d["receiver"]),
                 html.Td(labels_text(d.get("group_labels")), className="mono small"),
                 html.Td(f"{len(d['alerts'])} ({d['reason']})", className="num"),
-                html.Td(
-                    d["status"],
-                    className={"sent": "text-success", "failed": "text-danger"}.get(
-                        d["status"], "text-warning"
-                    ),
-                ),
+                html.Td(d["status"], className=DELIVERY_STATUS_CLASS.get(d["status"], "text-warning")),
                 html.Td(str(d["attempts"]), className="num"),
                 html.Td(d.get("error") or "", className="small text-danger"),
             ]
         )
         for d in deliveries
     ]
-    head = html.Thead(
-        html.Tr([html.Th(h) for h in ("at", "receiver", "group", "alerts", "status", "attempts", "error")])
-    )
-    return html.Table([head, html.Tbody(rows)], className="table table-sm mb-0")
+    head = ("at", "receiver", "group", "alerts", "status", "attempts", "error")
+    return _table(head, rows, "Nothing delivered yet.")
 
 
 def preview_text(result: Mapping[str, Any]) -> html.Div:
     if result.get("error"):
-        return html.Div(
-            f"The metric failed: {result['error']}", className="text-danger", id="alerts-preview-text"
-        )
+        return html.Div(f"The metric failed: {result['error']}", className="text-danger", id=ID.PREVIEW_TEXT)
     if result.get("no_data"):
         return html.Div(
             f"No data now: the rule would go to {result.get('nodata_outcome') or 'its no-data setting'}.",
             className="text-warning",
-            id="alerts-preview-text",
+            id=ID.PREVIEW_TEXT,
         )
     n, groups = result["firing"], result["groups"]
     text = f"This rule would now fire for {n} group{'s' if n != 1 else ''} (of {groups})."
@@ -400,221 +347,83 @@ def preview_text(result: Mapping[str, Any]) -> html.Div:
         )
         for a in result.get("alerts", [])[:10]
     ]
-    return html.Div([html.Div(text, id="alerts-preview-text"), html.Ul(items, className="mb-0")])
+    return html.Div([html.Div(text, id=ID.PREVIEW_TEXT), html.Ul(items, className="mb-0")])
 
 
 # -- the page ---------------------------------------------------------------------------------------
 
 
-def _options(pairs) -> list[dict]:
-    return [{"label": label, "value": value} for value, label in pairs]
+def _modal(modal_id: str, title: str, body: list, submit: dbc.Button) -> dbc.Modal:
+    return dbc.Modal(
+        [dbc.ModalHeader(dbc.ModalTitle(title)), dbc.ModalBody(body), dbc.ModalFooter(submit)],
+        id=modal_id,
+        is_open=False,
+    )
 
 
 def _ack_modal() -> dbc.Modal:
-    return dbc.Modal(
-        [
-            dbc.ModalHeader(dbc.ModalTitle("Acknowledge alert")),
-            dbc.ModalBody(
-                [
-                    html.Div(id="alerts-ack-what", className="mb-2"),
-                    dbc.Textarea(id="alerts-ack-note", placeholder="What is being done about it?", rows=3),
-                    html.Div(id="alerts-ack-result", className="mt-2"),
-                ]
-            ),
-            dbc.ModalFooter(dbc.Button("Acknowledge", id="alerts-ack-submit", color="info", n_clicks=0)),
-        ],
-        id="alerts-ack-modal",
-        is_open=False,
-    )
+    body = [
+        html.Div(id=ID.ACK_WHAT, className="mb-2"),
+        dbc.Textarea(id=ID.ACK_NOTE, placeholder="What is being done about it?", rows=3),
+        html.Div(id=ID.ACK_RESULT, className="mt-2"),
+    ]
+    submit = dbc.Button("Acknowledge", id=ID.ACK_SUBMIT, color="info", n_clicks=0)
+    return _modal(ID.ACK_MODAL, "Acknowledge alert", body, submit)
 
 
 def _silence_modal() -> dbc.Modal:
-    return dbc.Modal(
-        [
-            dbc.ModalHeader(dbc.ModalTitle("Silence")),
-            dbc.ModalBody(
-                [
-                    dbc.Label(
-                        'Matchers (one per line: name="value", !=, =~ regex, !~)',
-                        html_for="alerts-silence-matchers",
-                    ),
-                    dbc.Textarea(id="alerts-silence-matchers", rows=3, className="mono mb-2"),
-                    dbc.Label("For", html_for="alerts-silence-duration"),
-                    dcc.Dropdown(
-                        id="alerts-silence-duration",
-                        options=_options(SILENCE_DURATIONS),
-                        value=3600,
-                        clearable=False,
-                    ),
-                    dbc.Label("Why", html_for="alerts-silence-comment", className="mt-2"),
-                    dbc.Input(id="alerts-silence-comment", placeholder="maintenance, known issue…"),
-                    html.Div(id="alerts-silence-result", className="mt-2"),
-                ]
-            ),
-            dbc.ModalFooter(dbc.Button("Silence", id="alerts-silence-submit", color="secondary", n_clicks=0)),
-        ],
-        id="alerts-silence-modal",
-        is_open=False,
+    body = [
+        dbc.Label('Matchers (one per line: name="value", !=, =~ regex, !~)', html_for=ID.SILENCE_MATCHERS),
+        dbc.Textarea(id=ID.SILENCE_MATCHERS, rows=3, className="mono mb-2"),
+        dbc.Label("For", html_for=ID.SILENCE_DURATION),
+        dcc.Dropdown(id=ID.SILENCE_DURATION, options=choices(SILENCE_DURATIONS), value=3600, clearable=False),
+        dbc.Label("Why", html_for=ID.SILENCE_COMMENT, className="mt-2"),
+        dbc.Input(id=ID.SILENCE_COMMENT, placeholder="maintenance, known issue…"),
+        html.Div(id=ID.SILENCE_RESULT, className="mt-2"),
+    ]
+    submit = dbc.Button("Silence", id=ID.SILENCE_SUBMIT, color="secondary", n_clicks=0)
+    return _modal(ID.SILENCE_MODAL, "Silence", body, submit)
+
+
+def _feed_and_rules(is_admin: bool) -> list[html.Div]:
+    feed_filter = dcc.Dropdown(
+        id=ID.STATE_FILTER, options=FEED_STATES, value=FEED_STATES, multi=True, style={"minWidth": "22rem"}
     )
-
-
-def _field(label: str, component, width: int = 6) -> dbc.Col:
-    return dbc.Col([dbc.Label(label, className="small muted mb-1"), component], md=width, className="mb-2")
-
-
-def _rule_editor() -> html.Div:
-    metric_options = [{"label": m.title, "value": m.name} for m in METRICS.values()]
-    return html.Div(
-        [
-            dcc.Store(id="alerts-rule-id"),
-            dcc.Store(id="alerts-rule-group-want"),
-            dbc.Row(
-                [
-                    _field("Name", dbc.Input(id="alerts-rule-name")),
-                    _field(
-                        "Metric",
-                        dcc.Dropdown(id="alerts-rule-metric", options=metric_options, clearable=False),
-                    ),
-                    _field(
-                        "Group by",
-                        dcc.Dropdown(id="alerts-rule-group-by", options=GROUP_CHOICES, clearable=False),
-                        4,
-                    ),
-                    _field(
-                        "Label key (group by label)",
-                        dbc.Input(id="alerts-rule-label-key", placeholder="team"),
-                        4,
-                    ),
-                    _field(
-                        "Severity",
-                        dcc.Dropdown(
-                            id="alerts-rule-severity",
-                            options=list(SEVERITIES),
-                            value="warning",
-                            clearable=False,
-                        ),
-                        4,
-                    ),
-                    _field(
-                        "Comparator",
-                        dcc.Dropdown(
-                            id="alerts-rule-comparator", options=list(COMPARATORS), value=">", clearable=False
-                        ),
-                        3,
-                    ),
-                    _field("Threshold", dbc.Input(id="alerts-rule-threshold", placeholder="25.00"), 3),
-                    _field(
-                        "Window",
-                        dcc.Dropdown(
-                            id="alerts-rule-window", options=_options(DURATIONS), value=3600, clearable=False
-                        ),
-                        3,
-                    ),
-                    _field(
-                        "For",
-                        dcc.Dropdown(
-                            id="alerts-rule-for", options=_options(FOR_DURATIONS), value=0, clearable=False
-                        ),
-                        3,
-                    ),
-                    _field(
-                        "No data",
-                        dcc.Dropdown(
-                            id="alerts-rule-nodata",
-                            options=list(NODATA_SETTINGS),
-                            value="nodata",
-                            clearable=False,
-                        ),
-                        3,
-                    ),
-                    _field(
-                        "On error",
-                        dcc.Dropdown(
-                            id="alerts-rule-error",
-                            options=list(ERROR_SETTINGS),
-                            value="error",
-                            clearable=False,
-                        ),
-                        3,
-                    ),
-                    _field(
-                        "Reopen within (s)", dbc.Input(id="alerts-rule-reopen", type="number", value=300), 3
-                    ),
-                    _field(
-                        "Enabled",
-                        dbc.Checklist(
-                            id="alerts-rule-enabled", options=[{"label": "on", "value": "on"}], value=["on"]
-                        ),
-                        3,
-                    ),
-                    _field(
-                        "Params (JSON)", dbc.Textarea(id="alerts-rule-params", rows=2, className="mono"), 6
-                    ),
-                    _field("Labels (k=v, k=v)", dbc.Input(id="alerts-rule-labels"), 6),
-                    _field(
-                        'Inhibits while firing (JSON: {"matchers": [...], "equal": [...]})',
-                        dbc.Textarea(id="alerts-rule-inhibits", rows=2, className="mono"),
-                        6,
-                    ),
-                    _field("Description", dbc.Textarea(id="alerts-rule-description", rows=2), 6),
-                ]
-            ),
-            html.Div(
-                [
-                    dbc.Button(
-                        "Preview", id="alerts-rule-preview", color="info", outline=True, size="sm", n_clicks=0
-                    ),
-                    dbc.Button(
-                        "Save",
-                        id="alerts-rule-save",
-                        color="primary",
-                        size="sm",
-                        className="ms-2",
-                        n_clicks=0,
-                    ),
-                    dbc.Button(
-                        "Delete",
-                        id="alerts-rule-delete",
-                        color="danger",
-                        outline=True,
-                        size="sm",
-                        className="ms-2",
-                        n_clicks=0,
-                    ),
-                ]
-            ),
-            html.Div(id="alerts-rule-preview-result", className="mt-2"),
-            html.Div(id="alerts-rule-result", className="mt-2"),
-        ],
-        id="alerts-rule-editor",
-        className="border-top pt-3 mt-3",
-        style={"display": "none"},
+    new_rule = dbc.Button(
+        "New rule", id=ID.RULE_NEW, size="sm", outline=True, n_clicks=0, style=_hidden_unless(is_admin)
     )
+    return [
+        _panel(
+            "Live feed",
+            "bi-bell",
+            [html.Div(feed_filter, className="mb-2"), html.Div(id=ID.FEED)],
+            ID.FEED_PANEL,
+        ),
+        _panel("Rules", "bi-sliders", [html.Div(id=ID.RULES), rule_editor()], ID.RULES_PANEL, right=new_rule),
+    ]
 
 
-def _receiver_form() -> html.Div:
-    return html.Div(
-        [
-            dbc.Row(
-                [
-                    _field("Name", dbc.Input(id="alerts-receiver-name"), 4),
-                    _field("Webhook URL", dbc.Input(id="alerts-receiver-url", placeholder="https://…"), 8),
-                    _field(
-                        "Group by (labels)", dbc.Input(id="alerts-receiver-group-by", value="alertname"), 6
-                    ),
-                    _field(
-                        "Wait / interval / repeat (s)",
-                        dbc.Input(id="alerts-receiver-timing", value="30/300/14400"),
-                        6,
-                    ),
-                ]
-            ),
-            dbc.Button("Add receiver", id="alerts-receiver-create", size="sm", n_clicks=0),
-            html.Div(id="alerts-receiver-result", className="mt-2"),
-        ],
-        id="alerts-receiver-form",
-        className="border-top pt-3 mt-3",
-    )
+def _side_panels(is_admin: bool) -> list[html.Div]:
+    return [
+        _panel("Evaluation", "bi-cpu", html.Div(id=ID.EVAL), ID.EVAL_PANEL),
+        _panel(
+            "Silences",
+            "bi-volume-mute",
+            [html.Div(id=ID.SILENCES), html.Div(id=ID.SILENCE_EXPIRE_RESULT)],
+            ID.SILENCES_PANEL,
+        ),
+        _panel(
+            "Receivers",
+            "bi-broadcast",
+            [
+                html.Div(id=ID.RECEIVERS),
+                html.Div(receiver_form(), style=_hidden_unless(is_admin)),
+                html.Div(id=ID.RECEIVER_TOGGLE_RESULT),
+            ],
+            ID.RECEIVERS_PANEL,
+        ),
+        _panel("Deliveries", "bi-send", html.Div(id=ID.DELIVERIES), ID.DELIVERIES_PANEL),
+    ]
 
 
 def layout(subpath: str | None = None) -> html.Div:
@@ -623,85 +432,18 @@ def layout(subpath: str | None = None) -> html.Div:
 
     user = current_user()
     is_admin = user is not None and role_allows(user.role, "admin")
-    feed_filter = dcc.Dropdown(
-        id="alerts-state-filter",
-        options=FEED_STATES,
-        value=FEED_STATES,
-        multi=True,
-        style={"minWidth": "22rem"},
-    )
-    ticks = [
-        dcc.Store(id=f"alerts-tick-{name}", data=0)
-        for name in ("ack", "silence", "expire", "rule", "receiver", "toggle")
-    ]
     return html.Div(
         [
             html.H1("Alerts", className="page-title"),
-            html.Div(id="alerts-summary", className="muted mb-2"),
-            dcc.Interval(id="alerts-interval", interval=FEED_REFRESH_MS),
-            dcc.Interval(id="alerts-slow-interval", interval=SLOW_REFRESH_MS),
-            dcc.Store(id="alerts-feed-hash"),
-            dcc.Store(id="alerts-ack-target"),
-            *ticks,
-            dbc.Row(
-                [
-                    dbc.Col(
-                        [
-                            _panel(
-                                "Live feed",
-                                "bi-bell",
-                                [html.Div(feed_filter, className="mb-2"), html.Div(id="alerts-feed")],
-                                "alerts-feed-panel",
-                            ),
-                            _panel(
-                                "Rules",
-                                "bi-sliders",
-                                [html.Div(id="alerts-rules"), _rule_editor()],
-                                "alerts-rules-panel",
-                                right=dbc.Button(
-                                    "New rule",
-                                    id="alerts-rule-new",
-                                    size="sm",
-                                    outline=True,
-                                    n_clicks=0,
-                                    style=_hidden_unless(is_admin),
-                                ),
-                            ),
-                        ],
-                        lg=8,
-                    ),
-                    dbc.Col(
-                        [
-                            _panel("Evaluation", "bi-cpu", html.Div(id="alerts-eval"), "alerts-eval-panel"),
-                            _panel(
-                                "Silences",
-                                "bi-volume-mute",
-                                [html.Div(id="alerts-silences"), html.Div(id="alerts-silence-expire-result")],
-                                "alerts-silences-panel",
-                            ),
-                            _panel(
-                                "Receivers",
-                                "bi-broadcast",
-                                [
-                                    html.Div(id="alerts-receivers"),
-                                    html.Div(_receiver_form(), style=_hidden_unless(is_admin)),
-                                    html.Div(id="alerts-receiver-toggle-result"),
-                                ],
-                                "alerts-receivers-panel",
-                            ),
-                            _panel(
-                                "Deliveries",
-                                "bi-send",
-                                html.Div(id="alerts-deliveries"),
-                                "alerts-deliveries-panel",
-                            ),
-                        ],
-                        lg=4,
-                    ),
-                ]
-            ),
+            html.Div(id=ID.SUMMARY, className="muted mb-2"),
+            dcc.Interval(id=ID.INTERVAL, interval=FEED_REFRESH_MS),
+            dcc.Interval(id=ID.SLOW_INTERVAL, interval=SLOW_REFRESH_MS),
+            dcc.Store(id=ID.FEED_HASH),
+            dcc.Store(id=ID.ACK_TARGET),
+            *(dcc.Store(id=ID.TICK[name], data=0) for name in TICKS),
+            dbc.Row([dbc.Col(_feed_and_rules(is_admin), lg=8), dbc.Col(_side_panels(is_admin), lg=4)]),
             _ack_modal(),
             _silence_modal(),
         ],
-        id="alerts-page",
+        id=ID.PAGE,
     )

@@ -12,7 +12,7 @@ import uuid
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from helicarrier.control.service import INJECT_MODES
+from helicarrier.control.validation import INJECT_MODES
 
 HISTORY_REFRESH_MS = 1000
 OPTIONS_REFRESH_MS = 5000
@@ -33,6 +33,63 @@ AUDIT_ACTIONS = (
     "callback",
     "login",
 )
+
+
+class ID:
+    """The Command page's component ids."""
+
+    PAGE = "command-page"
+    READ_ONLY = "command-readonly"
+    # the Jarvis Terminal: hand agents a task
+    INJECT_AGENTS = "command-inject-agents"
+    INJECT_MODE = "command-inject-mode"
+    INJECT_TRANSCRIPT = "command-inject-transcript"
+    INJECT_INPUT = "command-inject-input"
+    INJECT_SEND = "command-inject-send"
+    INJECT_STATUS = "command-inject-status"
+    INJECT_DRAFT = "command-inject-draft"
+    INJECT_SIG = "command-inject-sig"
+    # the Tactical Override: kill one agent, kill all matching, switch a model
+    KILL_AGENT = "command-kill-agent"
+    KILL_OPEN = "command-kill-open"
+    KILLALL_STATUS = "command-killall-status"
+    KILLALL_LABELS = "command-killall-labels"
+    KILLALL_OPEN = "command-killall-open"
+    KILLALL_COUNT = "command-killall-count"
+    KILL_FEEDBACK = "command-kill-feedback"
+    KILL_LIFECYCLE = "command-kill-lifecycle"
+    KILL_MODAL = "command-kill-modal"
+    KILL_MODAL_TEXT = "command-kill-modal-text"
+    KILL_MODAL_COUNT = "command-kill-modal-count"
+    KILL_MODAL_ERROR = "command-kill-modal-error"
+    KILL_REASON = "command-kill-reason"
+    KILL_STRENGTH = "command-kill-strength"
+    KILL_CANCEL = "command-kill-cancel"
+    KILL_CONFIRM = "command-kill-confirm"
+    KILL_TARGETS = "command-kill-targets"
+    KILL_KEY = "command-kill-key"
+    KILL_TRACKING = "command-kill-tracking"
+    MODEL_AGENT = "command-model-agent"
+    MODEL_PROVIDER = "command-model-provider"
+    MODEL_NAME = "command-model-name"
+    MODEL_REASON = "command-model-reason"
+    MODEL_APPLY = "command-model-apply"
+    MODEL_RESULT = "command-model-result"
+    MODEL_KEY = "command-model-key"
+    # command history and the audit view
+    HISTORY = "command-history"
+    HISTORY_EMPTY = "command-history-empty"
+    INTERVAL = "command-interval"
+    OPS_INTERVAL = "command-ops-interval"
+    OPTIONS_INTERVAL = "command-options-interval"
+    AUDIT_ACTOR = "command-audit-actor"
+    AUDIT_ACTION = "command-audit-action"
+    AUDIT_AGENT = "command-audit-agent"
+    AUDIT_REFRESH = "command-audit-refresh"
+    AUDIT_CSV = "command-audit-csv"
+    AUDIT_DOWNLOAD = "command-audit-download"
+    AUDIT_TABLE = "command-audit-table"
+    AUDIT_EMPTY = "command-audit-empty"
 
 
 def can_control() -> bool:
@@ -62,14 +119,14 @@ def _terminal() -> html.Div:
             html.Div(
                 [
                     dcc.Dropdown(
-                        id="jarvis-agents",
+                        id=ID.INJECT_AGENTS,
                         options=[],
                         multi=True,
                         placeholder="Agents…",
                         style={"minWidth": "16rem", "flex": "1 1 16rem"},
                     ),
                     dcc.Dropdown(
-                        id="jarvis-mode",
+                        id=ID.INJECT_MODE,
                         options=[{"label": m.replace("_", " "), "value": m} for m in INJECT_MODES],
                         value="steer",
                         clearable=False,
@@ -85,17 +142,17 @@ def _terminal() -> html.Div:
                             "Pick agents, type a task, press Enter. ↑ recalls what you sent.",
                             className="terminal-line is-system",
                         ),
-                        id="jarvis-output",
+                        id=ID.INJECT_TRANSCRIPT,
                         className="terminal-output",
                         role="log",
                         **{"aria-live": "polite"},
                     ),
                     html.Div(
                         [
-                            html.Label("Task", htmlFor="jarvis-input", className="visually-hidden"),
+                            html.Label("Task", htmlFor=ID.INJECT_INPUT, className="visually-hidden"),
                             html.Span("›", className="terminal-prompt", **{"aria-hidden": "true"}),
                             dcc.Input(
-                                id="jarvis-input",
+                                id=ID.INJECT_INPUT,
                                 type="text",
                                 value="",
                                 placeholder="Type a task for the selected agents…",
@@ -105,11 +162,11 @@ def _terminal() -> html.Div:
                             ),
                             dbc.Button(
                                 [html.I(className="bi bi-send-fill me-1", **{"aria-hidden": "true"}), "Send"],
-                                id="jarvis-send",
+                                id=ID.INJECT_SEND,
                                 size="sm",
                                 color="primary",
                                 n_clicks=0,
-                                className="text-nowrap d-inline-flex align-items-center",
+                                className="terminal-send text-nowrap d-inline-flex align-items-center",
                             ),
                         ],
                         className="terminal-inputline",
@@ -117,9 +174,9 @@ def _terminal() -> html.Div:
                 ],
                 className="terminal mx-3",
             ),
-            html.Div(id="jarvis-status", className="mx-3 my-2 small", role="status"),
-            dcc.Store(id="jarvis-draft", data=uuid.uuid4().hex),
-            dcc.Store(id="jarvis-sig"),
+            html.Div(id=ID.INJECT_STATUS, className="mx-3 my-2 small", role="status"),
+            dcc.Store(id=ID.INJECT_DRAFT, data=uuid.uuid4().hex),
+            dcc.Store(id=ID.INJECT_SIG),
         ],
         className="glass pb-1",
     )
@@ -131,15 +188,18 @@ def _override() -> html.Div:
             _header("bi-x-octagon", "Tactical Override"),
             html.Div(
                 [
-                    html.Label("Kill one agent", className="kpi-label d-block mb-1", htmlFor="kill-agent"),
+                    html.Label("Kill one agent", className="kpi-label d-block mb-1", htmlFor=ID.KILL_AGENT),
                     html.Div(
                         [
                             dcc.Dropdown(
-                                id="kill-agent", options=[], placeholder="Agent…", style={"flex": "1 1 12rem"}
+                                id=ID.KILL_AGENT,
+                                options=[],
+                                placeholder="Agent…",
+                                style={"flex": "1 1 12rem"},
                             ),
                             html.Button(
                                 [html.I(className="bi bi-x-octagon-fill", **{"aria-hidden": "true"}), "Kill"],
-                                id="kill-open",
+                                id=ID.KILL_OPEN,
                                 className="btn-kill",
                                 n_clicks=0,
                             ),
@@ -150,7 +210,7 @@ def _override() -> html.Div:
                     html.Div(
                         [
                             dcc.Dropdown(
-                                id="killall-status",
+                                id=ID.KILLALL_STATUS,
                                 options=[{"label": s, "value": s} for s in ("running", "stalled", "idle")],
                                 value=["running"],
                                 multi=True,
@@ -158,7 +218,7 @@ def _override() -> html.Div:
                                 style={"flex": "1 1 9rem"},
                             ),
                             dcc.Dropdown(
-                                id="killall-labels",
+                                id=ID.KILLALL_LABELS,
                                 options=[],
                                 multi=True,
                                 placeholder="Labels",
@@ -169,16 +229,16 @@ def _override() -> html.Div:
                                     html.I(className="bi bi-x-octagon-fill", **{"aria-hidden": "true"}),
                                     "Kill all",
                                 ],
-                                id="killall-open",
+                                id=ID.KILLALL_OPEN,
                                 className="btn-kill",
                                 n_clicks=0,
                             ),
                         ],
                         className="d-flex flex-wrap gap-2 align-items-center mb-1",
                     ),
-                    html.Div(id="killall-count", className="muted small mb-2"),
-                    html.Div(id="kill-feedback", className="small", role="status"),
-                    html.Div(id="kill-lifecycle", className="mt-2"),
+                    html.Div(id=ID.KILLALL_COUNT, className="muted small mb-2"),
+                    html.Div(id=ID.KILL_FEEDBACK, className="small", role="status"),
+                    html.Div(id=ID.KILL_LIFECYCLE, className="mt-2"),
                 ],
                 className="p-3",
             ),
@@ -188,13 +248,13 @@ def _override() -> html.Div:
                     html.Div(
                         [
                             dcc.Dropdown(
-                                id="model-agent",
+                                id=ID.MODEL_AGENT,
                                 options=[],
                                 placeholder="Agent…",
                                 style={"flex": "1 1 10rem"},
                             ),
                             dcc.Dropdown(
-                                id="model-provider",
+                                id=ID.MODEL_PROVIDER,
                                 options=list(PROVIDERS),
                                 placeholder="Provider (agent's)",
                                 style={"flex": "1 1 9rem"},
@@ -205,23 +265,23 @@ def _override() -> html.Div:
                     html.Div(
                         [
                             dcc.Input(
-                                id="model-name",
+                                id=ID.MODEL_NAME,
                                 type="text",
                                 placeholder="Model, e.g. gpt-4.1-mini",
                                 className="form-control form-control-sm",
                             ),
                             dcc.Input(
-                                id="model-reason",
+                                id=ID.MODEL_REASON,
                                 type="text",
                                 placeholder="Reason (optional)",
                                 className="form-control form-control-sm",
                             ),
-                            dbc.Button("Switch", id="model-apply", size="sm", color="primary", n_clicks=0),
+                            dbc.Button("Switch", id=ID.MODEL_APPLY, size="sm", color="primary", n_clicks=0),
                         ],
                         className="d-flex gap-2 mb-2",
                     ),
-                    html.Div(id="model-result", className="small", role="status"),
-                    dcc.Store(id="model-key", data=uuid.uuid4().hex),
+                    html.Div(id=ID.MODEL_RESULT, className="small", role="status"),
+                    dcc.Store(id=ID.MODEL_KEY, data=uuid.uuid4().hex),
                 ],
                 className="px-3 pb-3",
             ),
@@ -236,38 +296,38 @@ def _kill_modal() -> dbc.Modal:
             dbc.ModalHeader(dbc.ModalTitle("Confirm kill")),
             dbc.ModalBody(
                 [
-                    html.Div(id="kill-modal-text", className="mb-3"),
-                    html.Label("Reason (required, goes to the audit log)", htmlFor="kill-reason"),
+                    html.Div(id=ID.KILL_MODAL_TEXT, className="mb-3"),
+                    html.Label("Reason (required, goes to the audit log)", htmlFor=ID.KILL_REASON),
                     dcc.Textarea(
-                        id="kill-reason",
+                        id=ID.KILL_REASON,
                         value="",
                         className="form-control mb-3",
                         style={"minHeight": "4.5rem"},
                     ),
                     dbc.RadioItems(
-                        id="kill-strength",
+                        id=ID.KILL_STRENGTH,
                         options=[
                             {"label": "Graceful: finish the current step, then stop", "value": "graceful"},
                             {"label": "Force: stop now", "value": "force"},
                         ],
                         value="graceful",
                     ),
-                    html.Div(id="kill-modal-error", className="text-danger small mt-2", role="alert"),
+                    html.Div(id=ID.KILL_MODAL_ERROR, className="text-danger small mt-2", role="alert"),
                 ]
             ),
             dbc.ModalFooter(
                 [
-                    dbc.Button("Cancel", id="kill-cancel", color="secondary", n_clicks=0),
+                    dbc.Button("Cancel", id=ID.KILL_CANCEL, color="secondary", n_clicks=0),
                     html.Button(
                         [html.I(className="bi bi-x-octagon-fill", **{"aria-hidden": "true"}), "Confirm kill"],
-                        id="kill-confirm",
+                        id=ID.KILL_CONFIRM,
                         className="btn-kill",
                         n_clicks=0,
                     ),
                 ]
             ),
         ],
-        id="kill-modal",
+        id=ID.KILL_MODAL,
         is_open=False,
         centered=True,
     )
@@ -277,8 +337,8 @@ def _history() -> html.Div:
     return html.Div(
         [
             _header("bi-clock-history", "Command history", html.Span("live", className="muted mono")),
-            html.Div(id="command-history", className="px-3 pb-3", children=[]),
-            dcc.Interval(id="command-interval", interval=HISTORY_REFRESH_MS),
+            html.Div(id=ID.HISTORY, className="px-3 pb-3", children=[]),
+            dcc.Interval(id=ID.INTERVAL, interval=HISTORY_REFRESH_MS),
         ],
         className="glass",
     )
@@ -291,16 +351,16 @@ def _audit() -> html.Div:
             html.Div(
                 [
                     dcc.Dropdown(
-                        id="audit-actor", options=[], placeholder="Actor", style={"minWidth": "10rem"}
+                        id=ID.AUDIT_ACTOR, options=[], placeholder="Actor", style={"minWidth": "10rem"}
                     ),
                     dcc.Dropdown(
-                        id="audit-action",
+                        id=ID.AUDIT_ACTION,
                         options=list(AUDIT_ACTIONS),
                         placeholder="Action",
                         style={"minWidth": "12rem"},
                     ),
                     dcc.Input(
-                        id="audit-agent",
+                        id=ID.AUDIT_AGENT,
                         type="search",
                         placeholder="Agent / target id",
                         debounce=True,
@@ -312,7 +372,7 @@ def _audit() -> html.Div:
                             html.I(className="bi bi-arrow-clockwise me-1", **{"aria-hidden": "true"}),
                             "Refresh",
                         ],
-                        id="audit-refresh",
+                        id=ID.AUDIT_REFRESH,
                         size="sm",
                         color="secondary",
                         outline=True,
@@ -320,17 +380,17 @@ def _audit() -> html.Div:
                     ),
                     dbc.Button(
                         [html.I(className="bi bi-download me-1", **{"aria-hidden": "true"}), "CSV"],
-                        id="audit-csv",
+                        id=ID.AUDIT_CSV,
                         size="sm",
                         color="secondary",
                         outline=True,
                         n_clicks=0,
                     ),
-                    dcc.Download(id="audit-download"),
+                    dcc.Download(id=ID.AUDIT_DOWNLOAD),
                 ],
                 className="d-flex flex-wrap gap-2 p-3",
             ),
-            html.Div(id="audit-table", className="px-3 pb-3", children=[]),
+            html.Div(id=ID.AUDIT_TABLE, className="px-3 pb-3", children=[]),
         ],
         className="glass",
     )
@@ -342,11 +402,11 @@ def _controls() -> list:
         html.Div(_history(), className="mb-3"),
         html.Div(_audit(), className="mb-3"),
         _kill_modal(),
-        dcc.Store(id="kill-targets", data=[]),
-        dcc.Store(id="kill-key"),
-        dcc.Store(id="kill-tracking", data=[]),
-        dcc.Interval(id="command-ops-interval", interval=HISTORY_REFRESH_MS),
-        dcc.Interval(id="command-options-interval", interval=OPTIONS_REFRESH_MS),
+        dcc.Store(id=ID.KILL_TARGETS, data=[]),
+        dcc.Store(id=ID.KILL_KEY),
+        dcc.Store(id=ID.KILL_TRACKING, data=[]),
+        dcc.Interval(id=ID.OPS_INTERVAL, interval=HISTORY_REFRESH_MS),
+        dcc.Interval(id=ID.OPTIONS_INTERVAL, interval=OPTIONS_REFRESH_MS),
     ]
 
 
@@ -357,7 +417,7 @@ def _read_only() -> list:
                 _icon("bi-eye"),
                 "Read-only: sending tasks, kills and model switches is for operators and admins.",
             ],
-            id="command-readonly",
+            id=ID.READ_ONLY,
             className="glass p-3 mb-3 muted",
         ),
         html.Div(_history(), className="mb-3"),
@@ -368,7 +428,7 @@ def layout(subpath: str | None = None, *, controls: bool | None = None) -> html.
     show = can_control() if controls is None else controls
     return html.Div(
         [html.H1("Command", className="page-title"), *(_controls() if show else _read_only())],
-        id="command-page",
+        id=ID.PAGE,
     )
 
 
@@ -408,7 +468,7 @@ def command_summary(c: dict) -> str:
 
 def history_table(commands: list[dict]) -> html.Div:
     if not commands:
-        return html.Div("No commands yet.", className="muted", id="command-history-empty")
+        return html.Div("No commands yet.", className="muted", id=ID.HISTORY_EMPTY)
     rows = []
     for c in commands:
         verification = c.get("verification")
@@ -474,6 +534,36 @@ def terminal_lines(commands: list[dict]) -> list:
     return lines
 
 
+def kill_one_question(agent_id: str) -> html.Div:
+    """The confirmation dialog's question for Kill."""
+    return html.Div(
+        ["Kill agent ", html.B(agent_id, className="mono"), "? Its current session ends killed."],
+        id=ID.KILL_MODAL_COUNT,
+        **{"data-count": "1"},
+    )
+
+
+def kill_matching_question(targets: list[str], statuses: list[str], labels: list[str] | None) -> html.Div:
+    """The confirmation dialog's question for Kill all: how many, the filter, and who."""
+    n = len(targets)
+    return html.Div(
+        [
+            html.Div(
+                [
+                    "Kill ",
+                    html.B(f"{n} agent{'s' if n != 1 else ''}"),
+                    f" ({', '.join(statuses)}",
+                    f"; {', '.join(labels)}" if labels else "",
+                    ")?",
+                ]
+            ),
+            html.Div(", ".join(targets), className="mono muted small mt-1"),
+        ],
+        id=ID.KILL_MODAL_COUNT,
+        **{"data-count": str(n)},
+    )
+
+
 def lifecycle(c: dict) -> html.Div:
     """A kill's steps, live: pending → delivered → accepted → completed → verified."""
     state = c["state"]
@@ -521,7 +611,7 @@ def _text(value) -> str:
 
 def audit_table(df) -> html.Div:
     if df is None or df.empty:
-        return html.Div("No audit entries match.", className="muted", id="audit-empty")
+        return html.Div("No audit entries match.", className="muted", id=ID.AUDIT_EMPTY)
     rows = [
         html.Tr(
             [

@@ -1,5 +1,6 @@
 """Intelligence: usage analytics (totals, daily/hourly cost and tokens), month-to-date spend, the model
-performance matrix, and the scheduled reports. Figures and panels are built in intelligence_*.py."""
+performance matrix, and the scheduled reports. Figures and panels are built in intelligence_*.py; the page's
+ids are in intelligence_ids.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from helicarrier.layouts.intelligence_charts import empty_figure
+from helicarrier.layouts.intelligence_ids import ID
 
 DEFAULT_DAYS = 30
 HOURLY_MAX_DAYS = 3
@@ -52,7 +54,7 @@ def _label(text: str, target: str) -> html.Label:
 def download_button(key: str, title: str) -> dbc.Button:
     return dbc.Button(
         [html.I(className="bi bi-download me-1", **{"aria-hidden": "true"}), "CSV"],
-        id=f"intelligence-dl-{key}",
+        id=ID.DOWNLOAD_BUTTON[key],
         size="sm",
         color="secondary",
         outline=True,
@@ -83,9 +85,9 @@ def controls() -> html.Div:
         [
             html.Div(
                 [
-                    _label("Date range", "intelligence-dates"),
+                    _label("Date range", ID.DATES),
                     dcc.DatePickerRange(
-                        id="intelligence-dates",
+                        id=ID.DATES,
                         start_date=start,
                         end_date=end,
                         display_format="YYYY-MM-DD",
@@ -95,9 +97,9 @@ def controls() -> html.Div:
             ),
             html.Div(
                 [
-                    _label("Time zone", "intelligence-tz"),
+                    _label("Time zone", ID.TZ),
                     dcc.Dropdown(
-                        id="intelligence-tz",
+                        id=ID.TZ,
                         options=[{"label": z, "value": z} for z in TIMEZONES],
                         value="UTC",
                         clearable=False,
@@ -107,9 +109,9 @@ def controls() -> html.Div:
             ),
             html.Div(
                 [
-                    _label("Group by", "intelligence-group"),
+                    _label("Group by", ID.GROUP),
                     dbc.RadioItems(
-                        id="intelligence-group",
+                        id=ID.GROUP,
                         options=[{"label": label, "value": v} for v, label in GROUPS],
                         value="model",
                         inline=True,
@@ -122,9 +124,9 @@ def controls() -> html.Div:
             ),
             html.Div(
                 [
-                    _label("Granularity", "intelligence-granularity"),
+                    _label("Granularity", ID.GRANULARITY),
                     dbc.RadioItems(
-                        id="intelligence-granularity",
+                        id=ID.GRANULARITY,
                         options=[
                             {"label": "Day", "value": "day"},
                             {"label": "Hour", "value": "hour", "disabled": True},
@@ -141,21 +143,21 @@ def controls() -> html.Div:
             ),
         ],
         className="glass glass-body d-flex flex-wrap gap-4 align-items-end mb-3",
-        id="intelligence-controls",
+        id=ID.CONTROLS,
     )
 
 
-def _chart_panel(key: str, icon: str, title: str, extra=None) -> html.Div:
+def _chart_panel(key: str, chart_id: str, note_id: str, icon: str, title: str, extra=None) -> html.Div:
     right = html.Div(
         [extra, download_button(key, "The data of this chart, as CSV")],
         className="d-flex align-items-center gap-2",
     )
     return html.Div(
         [
-            _header(icon, title, right, note_id=f"intelligence-{key}-note"),
+            _header(icon, title, right, note_id=note_id),
             dcc.Loading(
                 dcc.Graph(
-                    id=f"intelligence-{key}-chart",
+                    id=chart_id,
                     figure=empty_figure("Loading…"),
                     config=GRAPH_CONFIG,
                     style={"height": "340px"},
@@ -170,7 +172,7 @@ def _chart_panel(key: str, icon: str, title: str, extra=None) -> html.Div:
 
 def usage_section() -> html.Div:
     token_kind = dcc.Dropdown(
-        id="intelligence-token-kind",
+        id=ID.TOKEN_KIND,
         options=[{"label": label, "value": v} for v, label in TOKEN_KINDS],
         value="input_tokens",
         clearable=False,
@@ -185,16 +187,26 @@ def usage_section() -> html.Div:
                         "bi-speedometer2",
                         "Totals",
                         download_button("totals", "These totals, as CSV"),
-                        note_id="intelligence-totals-note",
+                        note_id=ID.TOTALS_NOTE,
                     ),
-                    html.Div(id="intelligence-kpis", className="glass-body"),
+                    html.Div(id=ID.TOTALS, className="glass-body"),
                 ],
                 className="glass mb-3",
             ),
             dbc.Row(
                 [
-                    dbc.Col(_chart_panel("cost", "bi-currency-dollar", "Cost"), xl=6, className="mb-3"),
-                    dbc.Col(_chart_panel("tokens", "bi-cpu", "Tokens", token_kind), xl=6, className="mb-3"),
+                    dbc.Col(
+                        _chart_panel("cost", ID.COST_CHART, ID.COST_NOTE, "bi-currency-dollar", "Cost"),
+                        xl=6,
+                        className="mb-3",
+                    ),
+                    dbc.Col(
+                        _chart_panel(
+                            "tokens", ID.TOKENS_CHART, ID.TOKENS_NOTE, "bi-cpu", "Tokens", token_kind
+                        ),
+                        xl=6,
+                        className="mb-3",
+                    ),
                 ]
             ),
         ]
@@ -205,7 +217,7 @@ def mtd_panel() -> html.Div:
     return html.Div(
         [
             _header("bi-calendar3", "Month to date", download_button("mtd", "Month-to-date figures, as CSV")),
-            html.Div(id="intelligence-mtd", className="glass-body"),
+            html.Div(id=ID.MTD, className="glass-body"),
         ],
         className="glass h-100",
     )
@@ -219,7 +231,7 @@ def reports_panel() -> html.Div:
                 "Scheduled reports",
                 dbc.Button(
                     html.I(className="bi bi-arrow-clockwise", **{"aria-label": "Refresh the list"}),
-                    id="intelligence-reports-refresh",
+                    id=ID.REPORTS_REFRESH,
                     size="sm",
                     color="secondary",
                     outline=True,
@@ -228,7 +240,7 @@ def reports_panel() -> html.Div:
                 ),
             ),
             html.Div(
-                id="intelligence-reports",
+                id=ID.REPORTS,
                 className="glass-body",
                 style={"maxHeight": "260px", "overflowY": "auto"},
             ),
@@ -239,7 +251,7 @@ def reports_panel() -> html.Div:
 
 def matrix_section() -> html.Div:
     kind = dcc.Dropdown(
-        id="intelligence-matrix-kind",
+        id=ID.MATRIX_KIND,
         options=[{"label": "All task kinds", "value": "__all__"}],
         value="__all__",
         clearable=False,
@@ -255,7 +267,7 @@ def matrix_section() -> html.Div:
                     ),
                     dcc.Loading(
                         dcc.Graph(
-                            id="intelligence-matrix-chart",
+                            id=ID.MATRIX_CHART,
                             figure=empty_figure("Loading…"),
                             config=GRAPH_CONFIG,
                             style={"height": "440px"},
@@ -279,10 +291,10 @@ def matrix_section() -> html.Div:
                     ),
                     html.Div(
                         "Summed over task kinds, runtimes cannot be combined: pick a task kind to see them.",
-                        id="intelligence-ranked-hint",
+                        id=ID.RANKED_HINT,
                         className="muted small px-3 pt-2",
                     ),
-                    html.Div(id="intelligence-ranked", className="p-3"),
+                    html.Div(id=ID.RANKED, className="p-3"),
                 ],
                 label="Ranking",
                 tab_id="ranked",
@@ -293,19 +305,19 @@ def matrix_section() -> html.Div:
                         [download_button("value", "This table, as CSV")],
                         className="d-flex justify-content-end px-3 pt-2",
                     ),
-                    html.Div(id="intelligence-value", className="p-3"),
+                    html.Div(id=ID.VALUE, className="p-3"),
                 ],
                 label="Successes per dollar",
                 tab_id="value",
             ),
         ],
-        id="intelligence-matrix-tabs",
+        id=ID.MATRIX_TABS,
         active_tab="heatmap",
         className="px-3 pt-2",
     )
     return html.Div(
         [
-            _header("bi-grid-3x3", "Model performance", note_id="intelligence-matrix-note"),
+            _header("bi-grid-3x3", "Model performance", note_id=ID.MATRIX_NOTE),
             html.P(
                 [
                     "Coloured and ranked by the lower bound of the 95% Wilson interval of the success rate, "
@@ -335,7 +347,7 @@ def layout(subpath: str | None = None) -> html.Div:
                 ]
             ),
             matrix_section(),
-            dcc.Download(id="intelligence-download"),
+            dcc.Download(id=ID.DOWNLOAD),
         ],
-        id="intelligence-page",
+        id=ID.PAGE,
     )

@@ -10,7 +10,9 @@ from urllib.parse import quote
 import dash_bootstrap_components as dbc
 from dash import html
 
-from helicarrier.formatting import format_duration, format_tokens, format_usd
+from helicarrier.formatting import format_duration, format_tokens
+from helicarrier.layouts.intelligence_ids import ID
+from helicarrier.money import format_usd
 
 AMBER = "#fbbf24"
 
@@ -24,7 +26,7 @@ def kpi(
             html.Div(
                 value,
                 className="kpi-value num",
-                id=f"intelligence-kpi-{key}",
+                id=ID.KPI[key],
                 style={"color": AMBER} if warn else None,
             ),
             html.Div(sub, className="kpi-sub"),
@@ -115,7 +117,7 @@ def mtd_view(mtd: dict[str, Any], tz: str) -> html.Div:
                             html.Div(
                                 cost_text(mtd.get("spend_nanos"), unpriced),
                                 className="kpi-value num",
-                                id="intelligence-mtd-spend",
+                                id=ID.MTD_SPEND,
                             ),
                         ]
                     ),
@@ -125,7 +127,7 @@ def mtd_view(mtd: dict[str, Any], tz: str) -> html.Div:
                             html.Div(
                                 "–" if projected is None else format_usd(projected),
                                 className="kpi-value num",
-                                id="intelligence-mtd-projected",
+                                id=ID.MTD_PROJECTED,
                                 style={"color": "#38e1ff"},
                             ),
                         ],
@@ -246,7 +248,7 @@ def ranked_table(rows: list[dict[str, Any]]) -> dbc.Table:
         )
         for r in rows
     ]
-    return _table(head, body, "intelligence-ranked-table", {2, 3, 4, 6, 7, 8})
+    return _table(head, body, ID.RANKED_TABLE, {2, 3, 4, 6, 7, 8})
 
 
 def _cost_per_success(r: dict[str, Any]) -> str:
@@ -290,7 +292,7 @@ def value_table(rows: list[dict[str, Any]]) -> dbc.Table:
                 style={"opacity": 0.7} if r.get("insufficient") or per is None else None,
             )
         )
-    return _table(head, body, "intelligence-value-table", {2, 3, 4, 5})
+    return _table(head, body, ID.VALUE_TABLE, {2, 3, 4, 5})
 
 
 def _size(n: int) -> str:
@@ -305,7 +307,7 @@ def reports_list(reports: list[dict[str, Any]]) -> html.Div:
         return html.Div(
             "No scheduled reports yet. The daily job writes usage and session CSVs into the data directory.",
             className="muted small",
-            id="intelligence-reports-empty",
+            id=ID.REPORTS_EMPTY,
         )
     items = []
     for r in reports:
@@ -327,4 +329,4 @@ def reports_list(reports: list[dict[str, Any]]) -> html.Div:
                 className="list-group-item d-flex justify-content-between align-items-center px-0",
             )
         )
-    return html.Ul(items, className="list-group list-group-flush", id="intelligence-reports-list")
+    return html.Ul(items, className="list-group list-group-flush", id=ID.REPORTS_LIST)

@@ -1,4 +1,5 @@
-"""Ledger: the searchable history of sessions (/ledger) and one session in detail (/ledger/<session id>)."""
+"""Ledger: the searchable history of sessions (/ledger) and one session in detail (/ledger/<session id>).
+The grid, filters, detail and timeline are built in ledger_*.py; the page's ids are in ledger_ids.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dash import dcc, html
 from helicarrier.layouts.ledger_detail import detail_layout
 from helicarrier.layouts.ledger_filters import filter_bar
 from helicarrier.layouts.ledger_grid import sessions_grid
+from helicarrier.layouts.ledger_ids import ID
 
 EXPORT_CAP = 100_000  # rows in one CSV download; the UI says so
 
@@ -20,10 +22,10 @@ def list_layout() -> html.Div:
             html.Span([html.I(className="bi bi-journal-text", **{"aria-hidden": "true"}), "Sessions"]),
             html.Div(
                 [
-                    html.Span("…", id="ledger-count", className="muted num"),
+                    html.Span("…", id=ID.COUNT, className="muted num"),
                     dbc.Button(
                         [html.I(className="bi bi-download me-1", **{"aria-hidden": "true"}), "Download CSV"],
-                        id="ledger-download-btn",
+                        id=ID.DOWNLOAD_BUTTON,
                         size="sm",
                         color="primary",
                         outline=True,
@@ -50,18 +52,18 @@ def list_layout() -> html.Div:
                     html.Div(sessions_grid(), className="px-3"),
                     html.Div(
                         f"CSV downloads hold at most {EXPORT_CAP:,} rows; narrow the filters for more.",
-                        id="ledger-download-note",
+                        id=ID.DOWNLOAD_NOTE,
                         className="muted small px-3 py-2",
                     ),
                 ],
                 className="glass",
             ),
-            dcc.Download(id="ledger-download"),
-            dcc.Store(id="ledger-options-load", data=0),
-            dcc.Store(id="ledger-refresh"),
-            dcc.Location(id="ledger-nav", refresh="callback-nav"),
+            dcc.Download(id=ID.DOWNLOAD),
+            dcc.Store(id=ID.OPTIONS_LOAD, data=0),
+            dcc.Store(id=ID.REFRESH),
+            dcc.Location(id=ID.NAV, refresh="callback-nav"),
         ],
-        id="ledger-page",
+        id=ID.PAGE,
     )
 
 

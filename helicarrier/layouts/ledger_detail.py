@@ -12,9 +12,11 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from helicarrier.formatting import format_duration, format_tokens, format_usd
+from helicarrier.formatting import format_duration, format_tokens
 from helicarrier.layouts.ledger_grid import SESSION_STATUS_COLORS, SESSION_STATUS_ICONS, cost_label
+from helicarrier.layouts.ledger_ids import ID
 from helicarrier.layouts.ledger_timeline import timeline_panel, usage_panel
+from helicarrier.money import format_usd
 
 TOKEN_KINDS = (
     ("input_tokens", "Input"),
@@ -69,8 +71,8 @@ def header_panel(s: dict[str, Any]) -> html.Div:
     labels = ", ".join(f"{k}={v}" for k, v in sorted((s.get("labels") or {}).items())) or "–"
     fields = dbc.Row(
         [
-            dbc.Col(_field("Agent", s.get("agent_id") or "–", "ledger-detail-agent"), md=3, sm=6),
-            dbc.Col(_field("Model", s.get("model") or "–", "ledger-detail-model"), md=3, sm=6),
+            dbc.Col(_field("Agent", s.get("agent_id") or "–", ID.DETAIL_AGENT), md=3, sm=6),
+            dbc.Col(_field("Model", s.get("model") or "–", ID.DETAIL_MODEL), md=3, sm=6),
             dbc.Col(_field("Provider", s.get("provider") or "–"), md=2, sm=6),
             dbc.Col(_field("Task kind", s.get("task_kind") or "–"), md=2, sm=6),
             dbc.Col(_field("Pricing version", s.get("pricing_version") or "–"), md=2, sm=6),
@@ -84,14 +86,14 @@ def header_panel(s: dict[str, Any]) -> html.Div:
     parts: list = [
         html.Div(
             [
-                session_status_badge(s.get("status") or "?", "ledger-detail-status"),
-                html.Span(s["id"], className="mono muted ms-2", id="ledger-detail-session-id"),
+                session_status_badge(s.get("status") or "?", ID.DETAIL_STATUS),
+                html.Span(s["id"], className="mono muted ms-2", id=ID.DETAIL_SESSION_ID),
             ],
             className="mb-3",
         ),
         html.Div(
             s.get("task") or "No task recorded.",
-            id="ledger-detail-task",
+            id=ID.DETAIL_TASK,
             className="mb-3",
             style={"fontSize": "1.05rem", "whiteSpace": "pre-wrap", "overflowWrap": "anywhere"},
         ),
@@ -109,7 +111,7 @@ def header_panel(s: dict[str, Any]) -> html.Div:
                         className="kpi-label mb-1",
                         style={"color": "#f87171"},
                     ),
-                    html.Pre(s["error"], id="ledger-detail-error", className="mono mb-0"),
+                    html.Pre(s["error"], id=ID.DETAIL_ERROR, className="mono mb-0"),
                 ],
                 className="mt-3 p-3",
                 style={
@@ -144,7 +146,7 @@ def token_breakdown(s: dict[str, Any]) -> html.Div:
             html.Tr(
                 [
                     html.Td(label),
-                    html.Td(f"{n:,}", className="num text-end", id=f"ledger-detail-{key}"),
+                    html.Td(f"{n:,}", className="num text-end", id=ID.DETAIL_TOKENS[key]),
                     html.Td(
                         dbc.Progress(value=100 * n / total, style={"height": "6px", "minWidth": "6rem"}),
                         style={"width": "40%", "verticalAlign": "middle"},
@@ -258,7 +260,7 @@ def cost_breakdown(s: dict[str, Any], breakdown: dict[str, Any], usage: list[dic
                             ]
                         )
                     ),
-                    html.Tbody(body, id="ledger-detail-provenance"),
+                    html.Tbody(body, id=ID.DETAIL_PROVENANCE),
                 ],
                 className="mb-2 mx-3 mt-1",
                 size="sm",
@@ -286,14 +288,12 @@ def session_view(detail: dict[str, Any]) -> html.Div:
     usage = detail.get("usage") or []
     kpis = html.Div(
         [
-            _kpi(
-                "Cost", cost_label(s.get("cost_nanos"), s.get("unpriced_events")), None, "ledger-detail-cost"
-            ),
+            _kpi("Cost", cost_label(s.get("cost_nanos"), s.get("unpriced_events")), None, ID.DETAIL_COST),
             _kpi(
                 "Tokens",
                 format_tokens(s.get("total_tokens")),
                 f"{s.get('total_tokens') or 0:,} total",
-                "ledger-detail-tokens",
+                ID.DETAIL_TOTAL_TOKENS,
             ),
             _kpi("Runtime", format_duration(s.get("runtime_s"))),
             _kpi("Usage events", f"{len(usage):,}", f"{len(detail.get('logs') or []):,} log lines"),
@@ -329,7 +329,7 @@ def not_found(session_id: str) -> html.Div:
             html.P(["No session has the id ", html.Code(session_id), "."], className="mb-2"),
             dcc.Link("Back to the Ledger", href="/ledger"),
         ],
-        id="ledger-detail-not-found",
+        id=ID.DETAIL_NOT_FOUND,
         className="glass glass-body",
     )
 
@@ -342,12 +342,12 @@ def detail_layout(session_id: str) -> html.Div:
                     dcc.Link(
                         [html.I(className="bi bi-arrow-left me-1", **{"aria-hidden": "true"}), "Ledger"],
                         href="/ledger",
-                        id="ledger-detail-back",
+                        id=ID.DETAIL_BACK,
                         className="hud-nav-link ps-0",
                     ),
                     dbc.Button(
                         [html.I(className="bi bi-download me-1", **{"aria-hidden": "true"}), "Usage CSV"],
-                        id="ledger-detail-download-btn",
+                        id=ID.DETAIL_DOWNLOAD_BUTTON,
                         size="sm",
                         color="primary",
                         outline=True,
@@ -358,9 +358,9 @@ def detail_layout(session_id: str) -> html.Div:
                 className="d-flex justify-content-between align-items-center mb-2",
             ),
             html.H1(["Session ", html.Span(session_id, className="mono muted")], className="page-title"),
-            html.Div(dbc.Spinner(color="info", size="sm"), id="ledger-detail-body", className="mb-3"),
-            dcc.Store(id="ledger-detail-id", data=session_id),
-            dcc.Download(id="ledger-detail-download"),
+            html.Div(dbc.Spinner(color="info", size="sm"), id=ID.DETAIL_BODY, className="mb-3"),
+            dcc.Store(id=ID.DETAIL_SESSION, data=session_id),
+            dcc.Download(id=ID.DETAIL_DOWNLOAD),
         ],
-        id="ledger-detail-page",
+        id=ID.DETAIL_PAGE,
     )

@@ -9,17 +9,18 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from helicarrier.analytics.filters import SessionFilters
+from helicarrier.layouts.ledger_ids import ID
 
-# (control id suffix, placeholder, filter_options() key)
+# (control id, placeholder, filter_options() key)
 MULTI_FILTERS = (
-    ("agent", "Agent", "agents"),
-    ("model", "Model", "models"),
-    ("provider", "Provider", "providers"),
-    ("status", "Status", "statuses"),
-    ("label", "Label", "labels"),
+    (ID.FILTER_AGENT, "Agent", "agents"),
+    (ID.FILTER_MODEL, "Model", "models"),
+    (ID.FILTER_PROVIDER, "Provider", "providers"),
+    (ID.FILTER_STATUS, "Status", "statuses"),
+    (ID.FILTER_LABEL, "Label", "labels"),
 )
 # The order the callbacks pass the control values in: the multi-selects, the dates, the search text.
-FILTER_IDS = tuple(f"ledger-filter-{key}" for key, _, _ in MULTI_FILTERS)
+FILTER_IDS = tuple(control_id for control_id, _, _ in MULTI_FILTERS)
 
 
 def _day(value: str | None) -> date | None:
@@ -69,18 +70,18 @@ def build_filters(
 def filter_bar() -> html.Div:
     selects = [
         dcc.Dropdown(
-            id=f"ledger-filter-{key}",
+            id=control_id,
             options=[],
             multi=True,
             placeholder=placeholder,
             style={"minWidth": "9.5rem", "flex": "1 1 9.5rem"},
         )
-        for key, placeholder, _ in MULTI_FILTERS
+        for control_id, placeholder, _ in MULTI_FILTERS
     ]
     return html.Div(
         [
             dcc.Input(
-                id="ledger-search",
+                id=ID.SEARCH,
                 type="search",
                 placeholder="Search task and error…",
                 debounce=True,
@@ -89,7 +90,7 @@ def filter_bar() -> html.Div:
             ),
             *selects,
             dcc.DatePickerRange(
-                id="ledger-dates",
+                id=ID.DATES,
                 clearable=True,
                 display_format="YYYY-MM-DD",
                 start_date_placeholder_text="From",
@@ -98,7 +99,7 @@ def filter_bar() -> html.Div:
             ),
             dbc.Button(
                 [html.I(className="bi bi-x-lg me-1", **{"aria-hidden": "true"}), "Clear"],
-                id="ledger-clear",
+                id=ID.CLEAR,
                 size="sm",
                 color="secondary",
                 outline=True,

@@ -8,7 +8,9 @@ from typing import Any
 
 import dash_ag_grid as dag
 
-from helicarrier.formatting import format_duration, format_tokens, format_usd
+from helicarrier.formatting import format_duration, format_tokens
+from helicarrier.layouts.ledger_ids import ID
+from helicarrier.money import format_usd
 
 BLOCK_SIZE = 100  # rows per getRowsRequest
 
@@ -97,7 +99,7 @@ COLUMNS: list[dict[str, Any]] = [
 
 def sessions_grid() -> dag.AgGrid:
     return dag.AgGrid(
-        id="ledger-grid",
+        id=ID.GRID,
         columnDefs=COLUMNS,
         defaultColDef={
             "sortable": True,

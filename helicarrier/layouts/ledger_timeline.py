@@ -8,7 +8,9 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import html
 
-from helicarrier.formatting import format_tokens, format_usd
+from helicarrier.formatting import format_tokens
+from helicarrier.layouts.ledger_ids import ID
+from helicarrier.money import format_usd
 
 TIMELINE_LIMIT = 2000  # rows shown; the usage CSV has every usage event
 KIND_STYLE = {
@@ -146,7 +148,7 @@ def timeline_panel(detail: dict[str, Any]) -> html.Div:
         note += f" (first {TIMELINE_LIMIT:,} shown)"
     if detail.get("usage_truncated") or detail.get("logs_truncated"):
         note += " · long session: the oldest events only"
-    return _panel("bi-clock-history", "Timeline", note, table, "ledger-detail-timeline")
+    return _panel("bi-clock-history", "Timeline", note, table, ID.DETAIL_TIMELINE)
 
 
 def _confidence(value: str | None) -> html.Span:
@@ -212,7 +214,7 @@ def usage_panel(usage: list[dict[str, Any]], truncated: bool = False) -> html.Di
         className="mb-0",
     )
     note = f"{len(usage):,} events" + (" (the first ones; the CSV has the same)" if truncated else "")
-    return _panel("bi-receipt", "Usage events", note, table, "ledger-detail-usage")
+    return _panel("bi-receipt", "Usage events", note, table, ID.DETAIL_USAGE)
 
 
 def usage_csv_rows(usage: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:

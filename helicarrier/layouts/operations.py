@@ -2,8 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+
+REFRESH_MS = 5000
+
+
+class ID:
+    """The Operations page's component ids."""
+
+    PAGE = "operations-page"
+    INTERVAL = "operations-interval"
+    SYSTEM = "operations-system"
+    PRICING = "operations-pricing"
+    TOKENS_PANEL = "operations-tokens-panel"
+    TOKENS = "operations-tokens"
+    USERS = "operations-users"
+    TOKEN_FORM = "operations-token-form"
+    TOKEN_NAME = "operations-token-name"
+    TOKEN_SCOPES = "operations-token-scopes"
+    TOKEN_CREATE = "operations-token-create"
+    TOKEN_RESULT = "operations-token-result"
+    TOKEN_VALUE = "operations-token-value"
 
 
 def _panel(title: str, icon: str, body, panel_id: str) -> html.Div:
@@ -22,47 +44,105 @@ def _panel(title: str, icon: str, body, panel_id: str) -> html.Div:
 def layout(subpath: str | None = None) -> html.Div:
     token_form = html.Div(
         [
-            dbc.Input(id="operations-token-name", placeholder="token name", size="sm", className="mb-2"),
+            dbc.Input(id=ID.TOKEN_NAME, placeholder="token name", size="sm", className="mb-2"),
             dcc.Checklist(
-                id="operations-token-scopes",
+                id=ID.TOKEN_SCOPES,
                 options=["ingest", "read", "control", "admin"],
                 value=["ingest"],
                 inline=True,
                 inputClassName="me-1",
                 labelClassName="me-3",
             ),
-            dbc.Button("Create token", id="operations-token-create", size="sm", className="mt-2", n_clicks=0),
-            html.Div(id="operations-token-result", className="mono mt-2"),
+            dbc.Button("Create token", id=ID.TOKEN_CREATE, size="sm", className="mt-2", n_clicks=0),
+            html.Div(id=ID.TOKEN_RESULT, className="mono mt-2"),
         ],
-        id="operations-token-form",
+        id=ID.TOKEN_FORM,
     )
     return html.Div(
         [
             html.H1("Operations", className="page-title"),
-            dcc.Interval(id="operations-interval", interval=5000),
+            dcc.Interval(id=ID.INTERVAL, interval=REFRESH_MS),
             dbc.Row(
                 [
                     dbc.Col(
                         [
-                            _panel("System", "bi-hdd-stack", [], "operations-system"),
-                            _panel("Price tables", "bi-currency-dollar", [], "operations-pricing"),
+                            _panel("System", "bi-hdd-stack", [], ID.SYSTEM),
+                            _panel("Price tables", "bi-currency-dollar", [], ID.PRICING),
                         ],
                         lg=6,
                     ),
                     dbc.Col(
                         [
                             _panel(
-                                "API tokens",
-                                "bi-key",
-                                [html.Div(id="operations-tokens"), token_form],
-                                "operations-tokens-panel",
+                                "API tokens", "bi-key", [html.Div(id=ID.TOKENS), token_form], ID.TOKENS_PANEL
                             ),
-                            _panel("Users", "bi-people", [], "operations-users"),
+                            _panel("Users", "bi-people", [], ID.USERS),
                         ],
                         lg=6,
                     ),
                 ]
             ),
         ],
-        id="operations-page",
+        id=ID.PAGE,
+    )
+
+
+# --- pieces the callbacks render ------------------------------------------------------------------
+
+
+def facts_table(pairs: Iterable[tuple[str, object]]) -> html.Table:
+    return html.Table(
+        [html.Tr([html.Td(k, className="muted pe-3"), html.Td(str(v), className="num")]) for k, v in pairs],
+        className="table table-sm table-borderless mb-0",
+    )
+
+
+def price_books_list(names: Iterable[str], active: str) -> html.Ul:
+    return html.Ul(
+        [
+            html.Li(
+                [
+                    html.Span(n, className="mono"),
+                    html.Span(" active", className="ms-2 status-badge status-running") if n == active else "",
+                ]
+            )
+            for n in names
+        ],
+        className="list-unstyled mb-0",
+    )
+
+
+def tokens_table(tokens) -> html.Table:
+    return html.Table(
+        [html.Tr([html.Th(h) for h in ("name", "prefix", "scopes", "last used", "revoked")])]
+        + [
+            html.Tr(
+                [
+                    html.Td(t.name),
+                    html.Td(t.prefix, className="mono"),
+                    html.Td(",".join(t.scopes)),
+                    html.Td(
+                        t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never",
+                        className="num",
+                    ),
+                    html.Td("revoked" if t.revoked_at else ""),
+                ]
+            )
+            for t in tokens
+        ],
+        className="table table-sm mb-3",
+    )
+
+
+def users_table(users) -> html.Table:
+    return html.Table(
+        [html.Tr([html.Th("user"), html.Th("role")])]
+        + [html.Tr([html.Td(u.username), html.Td(u.role)]) for u in users],
+        className="table table-sm mb-0",
+    )
+
+
+def token_created(value: str) -> html.Div:
+    return html.Div(
+        [html.Div("Shown only once — copy it now:", className="muted"), html.Code(value, id=ID.TOKEN_VALUE)]
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from helicarrier.layouts import PAGES
+
 KPI_REFRESH_MS = 5000
 
 KPIS = (
@@ -14,11 +16,26 @@ KPIS = (
 )
 
 
+class ID:
+    """The shell's component ids."""
+
+    URL = "shell-url"
+    PAGE = "shell-page"
+    KPI_STRIP = "shell-kpis"
+    KPI = {key: f"shell-kpi-{key}" for key, _ in KPIS}
+    KPI_INTERVAL = "shell-kpi-interval"
+    USER = "shell-user"
+    USERNAME = "shell-username"
+    ROLE = "shell-role"
+    LOGOUT = "shell-logout"
+    NAV = {page.name: f"shell-nav-{page.name.lower()}" for page in PAGES}  # the navbar's link to each page
+
+
 def _kpi(key: str, label: str) -> html.Div:
     return html.Div(
         [
             html.Div(label, className="kpi-label"),
-            html.Div("–", id=f"shell-kpi-{key}", className="kpi-value num"),
+            html.Div("–", id=ID.KPI[key], className="kpi-value num"),
         ],
         className="kpi glass",
     )
@@ -29,27 +46,25 @@ def _user_box() -> html.Div:
 
     user = current_user()
     if user is None:
-        return html.Div(id="shell-user", className="hud-user")
+        return html.Div(id=ID.USER, className="hud-user")
     return html.Div(
         [
             html.I(className="bi bi-person-circle me-1", **{"aria-hidden": "true"}),
-            html.Span(user.username, id="shell-username"),
-            html.Span(user.role, id="shell-role", className=f"role-badge role-{user.role} ms-2"),
-            html.A("Sign out", href="/logout", id="shell-logout", className="ms-3 hud-signout"),
+            html.Span(user.username, id=ID.USERNAME),
+            html.Span(user.role, id=ID.ROLE, className=f"role-badge role-{user.role} ms-2"),
+            html.A("Sign out", href="/logout", id=ID.LOGOUT, className="ms-3 hud-signout"),
         ],
-        id="shell-user",
+        id=ID.USER,
         className="hud-user muted",
     )
 
 
 def navbar() -> html.Nav:
-    from helicarrier.layouts import PAGES
-
     links = [
         dcc.Link(
             [html.I(className=f"bi {page.icon} me-1", **{"aria-hidden": "true"}), page.name],
             href=page.path,
-            id=f"shell-nav-{page.name.lower()}",
+            id=ID.NAV[page.name],
             className="hud-nav-link",
         )
         for page in PAGES
@@ -77,11 +92,11 @@ def navbar() -> html.Nav:
 def shell_layout() -> html.Div:
     return html.Div(
         [
-            dcc.Location(id="shell-url"),
+            dcc.Location(id=ID.URL),
             navbar(),
-            html.Div([_kpi(k, label) for k, label in KPIS], className="kpi-strip", id="shell-kpis"),
-            dcc.Interval(id="shell-kpi-interval", interval=KPI_REFRESH_MS),
-            html.Main(id="shell-page", className="hud-page"),
+            html.Div([_kpi(k, label) for k, label in KPIS], className="kpi-strip", id=ID.KPI_STRIP),
+            dcc.Interval(id=ID.KPI_INTERVAL, interval=KPI_REFRESH_MS),
+            html.Main(id=ID.PAGE, className="hud-page"),
         ],
         className="hud-body",
         **{"data-bs-theme": "dark"},

@@ -1,4 +1,5 @@
-"""Watchtower: the Hero Grid of agents and the System Pulse log tail."""
+"""Watchtower: the Hero Grid of agents and the System Pulse log tail. Cards and the agent drawer are built in
+watchtower_cards.py and watchtower_detail.py; the page's ids are in watchtower_ids.py."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from dash import dcc, html
 
 from helicarrier.fleet.grid import SORTS
 from helicarrier.fleet.status import STATUSES
+from helicarrier.layouts.watchtower_ids import ID
 
 GRID_REFRESH_MS = 2000
-PULSE_REFRESH_MS = 500
-PULSE_BUFFER = 500  # rows kept in the browser: the page never grows without limit
+LOG_REFRESH_MS = 500
+LOG_BUFFER = 500  # rows kept in the browser: the page never grows without limit
 LEVEL_OPTIONS = [{"label": f"{lvl} and above", "value": lvl} for lvl in ("debug", "info", "warning", "error")]
 
 
@@ -18,7 +20,7 @@ def _grid_panel() -> html.Div:
     filters = html.Div(
         [
             dcc.Input(
-                id="watchtower-search",
+                id=ID.SEARCH,
                 type="search",
                 placeholder="Search agents…",
                 debounce=True,
@@ -26,21 +28,21 @@ def _grid_panel() -> html.Div:
                 style={"maxWidth": "14rem"},
             ),
             dcc.Dropdown(
-                id="watchtower-status-filter",
+                id=ID.STATUS_FILTER,
                 options=[{"label": s.replace("_", " "), "value": s} for s in STATUSES],
                 multi=True,
                 placeholder="Status",
                 style={"minWidth": "12rem"},
             ),
             dcc.Dropdown(
-                id="watchtower-label-filter",
+                id=ID.LABEL_FILTER,
                 options=[],
                 multi=True,
                 placeholder="Label",
                 style={"minWidth": "12rem"},
             ),
             dcc.Dropdown(
-                id="watchtower-sort",
+                id=ID.SORT,
                 options=[{"label": v, "value": k} for k, v in SORTS.items()],
                 value="name",
                 clearable=False,
@@ -56,35 +58,35 @@ def _grid_panel() -> html.Div:
                     html.Span(
                         [html.I(className="bi bi-grid-3x3-gap me-2", **{"aria-hidden": "true"}), "Hero Grid"]
                     ),
-                    html.Span(id="watchtower-count", className="muted num"),
+                    html.Span(id=ID.COUNT, className="muted num"),
                 ],
                 className="glass-header d-flex justify-content-between",
             ),
             filters,
-            html.Div(id="watchtower-grid", className="hero-grid px-3 pb-3", children=[]),
-            dcc.Store(id="watchtower-shown"),
-            dcc.Store(id="watchtower-heartbeats", data={}),
-            dcc.Interval(id="watchtower-interval", interval=GRID_REFRESH_MS),
+            html.Div(id=ID.GRID, className="hero-grid px-3 pb-3", children=[]),
+            dcc.Store(id=ID.SHOWN),
+            dcc.Store(id=ID.HEARTBEATS, data={}),
+            dcc.Interval(id=ID.INTERVAL, interval=GRID_REFRESH_MS),
         ],
         className="glass",
     )
 
 
-def _pulse_panel() -> html.Div:
+def _log_panel() -> html.Div:
     controls = html.Div(
         [
             dcc.Dropdown(
-                id="pulse-agent-filter", options=[], placeholder="All agents", style={"minWidth": "10rem"}
+                id=ID.LOG_AGENT_FILTER, options=[], placeholder="All agents", style={"minWidth": "10rem"}
             ),
             dcc.Dropdown(
-                id="pulse-level-filter",
+                id=ID.LOG_LEVEL_FILTER,
                 options=LEVEL_OPTIONS,
                 value="debug",
                 clearable=False,
                 style={"minWidth": "10rem"},
             ),
             dcc.Input(
-                id="pulse-text-filter",
+                id=ID.LOG_TEXT_FILTER,
                 type="search",
                 placeholder="Filter text…",
                 debounce=True,
@@ -92,8 +94,8 @@ def _pulse_panel() -> html.Div:
                 style={"maxWidth": "12rem"},
             ),
             dbc.Button(
-                [html.I(className="bi bi-pause-fill me-1", id="pulse-pause-icon"), "Pause"],
-                id="pulse-pause",
+                [html.I(className="bi bi-pause-fill me-1", id=ID.LOG_PAUSE_ICON), "Pause"],
+                id=ID.LOG_PAUSE,
                 size="sm",
                 color="secondary",
                 outline=True,
@@ -109,20 +111,20 @@ def _pulse_panel() -> html.Div:
                     html.Span(
                         [html.I(className="bi bi-activity me-2", **{"aria-hidden": "true"}), "System Pulse"]
                     ),
-                    html.Span("live", id="pulse-state", className="muted mono"),
+                    html.Span("live", id=ID.LOG_STATE, className="muted mono"),
                 ],
                 className="glass-header d-flex justify-content-between",
             ),
             controls,
             html.Div(
-                id="pulse-log",
+                id=ID.LOG,
                 className="pulse-log mx-3 mb-3",
                 children=[],
                 role="log",
                 **{"aria-live": "polite"},
             ),
-            dcc.Store(id="pulse-cursor", data={"seq": None, "n": 0}),
-            dcc.Interval(id="pulse-interval", interval=PULSE_REFRESH_MS),
+            dcc.Store(id=ID.LOG_CURSOR, data={"seq": None, "n": 0}),
+            dcc.Interval(id=ID.LOG_INTERVAL, interval=LOG_REFRESH_MS),
         ],
         className="glass",
     )
@@ -130,13 +132,13 @@ def _pulse_panel() -> html.Div:
 
 def _detail_drawer() -> dbc.Offcanvas:
     return dbc.Offcanvas(
-        id="watchtower-detail",
+        id=ID.DETAIL,
         title="Agent",
         placement="end",
         is_open=False,
         className="hud-drawer",
         style={"width": "32rem"},
-        children=html.Div(id="watchtower-detail-body"),
+        children=html.Div(id=ID.DETAIL_BODY),
     )
 
 
@@ -144,14 +146,14 @@ def layout(subpath: str | None = None) -> html.Div:
     return html.Div(
         [
             html.H1("Watchtower", className="page-title"),
-            html.Div(id="watchtower-summary", className="muted mb-2"),
+            html.Div(id=ID.SUMMARY, className="muted mb-2"),
             dbc.Row(
                 [
                     dbc.Col(_grid_panel(), lg=8, className="mb-3"),
-                    dbc.Col(_pulse_panel(), lg=4, className="mb-3"),
+                    dbc.Col(_log_panel(), lg=4, className="mb-3"),
                 ]
             ),
             _detail_drawer(),
         ],
-        id="watchtower-page",
+        id=ID.PAGE,
     )

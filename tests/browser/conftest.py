@@ -7,10 +7,26 @@ from dataclasses import dataclass
 
 import pytest
 
+from helicarrier.layouts.shell import ID as SHELL
 from helicarrier.webapp import create_app
 
 PASSWORD = "correct-horse-battery"
 USERS = {"vera": "viewer", "omar": "operator", "ada": "admin"}
+# The sign-in form is plain HTML from helicarrier/auth/web.py, not a Dash page, so its ids carry no page
+# prefix; the browser tests name them here, once.
+LOGIN_USERNAME = "#login-username"
+LOGIN_PASSWORD = "#login-password"
+LOGIN_SUBMIT = "#login-submit"
+LOGIN_ERROR = "#login-error"
+
+
+def sign_in(duo, base_url: str, username: str, password: str = PASSWORD) -> None:
+    """Sign in through the real login form and wait until the HUD greets the user."""
+    duo.driver.get(f"{base_url}/login")
+    duo.wait_for_element(LOGIN_USERNAME, timeout=10).send_keys(username)
+    duo.driver.find_element("css selector", LOGIN_PASSWORD).send_keys(password)
+    duo.driver.find_element("css selector", LOGIN_SUBMIT).click()
+    duo.wait_for_text_to_equal(f"#{SHELL.USERNAME}", username, timeout=10)
 
 
 @dataclass
@@ -24,16 +40,11 @@ class Hud:
         return self.duo.server.url
 
     def login(self, username: str, password: str = PASSWORD) -> None:
-        driver = self.duo.driver
-        driver.get(f"{self.url}/login")
-        self.duo.wait_for_element("#login-username", timeout=10).send_keys(username)
-        driver.find_element("css selector", "#login-password").send_keys(password)
-        driver.find_element("css selector", "#login-submit").click()
-        self.duo.wait_for_text_to_equal("#shell-username", username, timeout=10)
+        sign_in(self.duo, self.url, username, password)
 
     def visit(self, path: str) -> None:
         self.duo.driver.get(f"{self.url}{path}")
-        self.duo.wait_for_element("#shell-page", timeout=10)
+        self.duo.wait_for_element(f"#{SHELL.PAGE}", timeout=10)
 
 
 def free_port() -> int:

@@ -15,6 +15,8 @@ from selenium.webdriver.common.keys import Keys
 
 from helicarrier.actors import Actor
 from helicarrier.alerts.rules import validate_rule
+from helicarrier.layouts.alerts import ID
+from helicarrier.layouts.shell import ID as SHELL
 from helicarrier.scheduler.runner import Job, Scheduler, _evaluate_alerts
 
 pytestmark = pytest.mark.browser
@@ -56,8 +58,13 @@ def pick(hud, dropdown_id, value):
     hud.duo.driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
 
 
+def js_click(hud, component_id):
+    """Click through the page's own script rather than through Selenium's pointer."""
+    hud.duo.driver.execute_script("document.getElementById(arguments[0]).click()", component_id)
+
+
 def row(hud, agent):
-    for el in hud.duo.driver.find_elements(By.CSS_SELECTOR, "#alerts-feed tr.alerts-row"):
+    for el in hud.duo.driver.find_elements(By.CSS_SELECTOR, f"#{ID.FEED} tr.alerts-row"):
         if f"agent={agent}" in el.text:
             return el
     return None
@@ -91,30 +98,30 @@ def test_offline_alert_fires_shows_and_is_acknowledged_and_silenced(hud, evaluat
     heartbeat(hud, token, "vega-03", "hb-1")
     hud.login("omar")
     hud.visit("/alerts")
-    hud.duo.wait_for_element("#alerts-feed", timeout=10)
+    hud.duo.wait_for_element(f"#{ID.FEED}", timeout=10)
     # Nobody posts anything: three seconds later the evaluation fires it.
-    hud.duo.wait_for_element('#alerts-feed tr[data-state="firing"]', timeout=20)
+    hud.duo.wait_for_element(f'#{ID.FEED} tr[data-state="firing"]', timeout=20)
     firing = row(hud, "vega-03")
     assert "agent offline" in firing.text and "critical" in firing.text
-    hud.duo.wait_for_text_to_equal("#shell-kpi-alerts_firing", "1", timeout=15)
+    hud.duo.wait_for_text_to_equal(f"#{SHELL.KPI['alerts_firing']}", "1", timeout=15)
 
     click_in_row(hud, "vega-03", ".alerts-ack-btn")
-    hud.duo.wait_for_element("#alerts-ack-note", timeout=10).send_keys("restarting vega-03")
-    hud.duo.find_element("#alerts-ack-submit").click()
-    hud.duo.wait_for_text_to_equal("#alerts-ack-result", "Acknowledged.", timeout=10)
-    hud.duo.find_element("#alerts-ack-modal .btn-close").click()
-    hud.duo.wait_for_contains_text("#alerts-feed", "acknowledged by omar: restarting vega-03", timeout=10)
+    hud.duo.wait_for_element(f"#{ID.ACK_NOTE}", timeout=10).send_keys("restarting vega-03")
+    hud.duo.find_element(f"#{ID.ACK_SUBMIT}").click()
+    hud.duo.wait_for_text_to_equal(f"#{ID.ACK_RESULT}", "Acknowledged.", timeout=10)
+    hud.duo.find_element(f"#{ID.ACK_MODAL} .btn-close").click()
+    hud.duo.wait_for_contains_text(f"#{ID.FEED}", "acknowledged by omar: restarting vega-03", timeout=10)
 
     click_in_row(hud, "vega-03", ".alerts-silence-btn")
-    matchers = hud.duo.wait_for_element("#alerts-silence-matchers", timeout=10)
-    hud.duo.wait_for_contains_text("#alerts-silence-matchers", 'agent="vega-03"', timeout=10)
+    matchers = hud.duo.wait_for_element(f"#{ID.SILENCE_MATCHERS}", timeout=10)
+    hud.duo.wait_for_contains_text(f"#{ID.SILENCE_MATCHERS}", 'agent="vega-03"', timeout=10)
     assert 'alertname="agent offline"' in matchers.get_attribute("value")
-    hud.duo.find_element("#alerts-silence-comment").send_keys("host maintenance")
-    hud.duo.find_element("#alerts-silence-submit").click()
-    hud.duo.wait_for_contains_text("#alerts-silence-result", "Silence #", timeout=10)
-    hud.duo.find_element("#alerts-silence-modal .btn-close").click()
-    hud.duo.wait_for_contains_text("#alerts-feed", "silenced #", timeout=10)
-    hud.duo.wait_for_contains_text("#alerts-silences", "host maintenance", timeout=10)
+    hud.duo.find_element(f"#{ID.SILENCE_COMMENT}").send_keys("host maintenance")
+    hud.duo.find_element(f"#{ID.SILENCE_SUBMIT}").click()
+    hud.duo.wait_for_contains_text(f"#{ID.SILENCE_RESULT}", "Silence #", timeout=10)
+    hud.duo.find_element(f"#{ID.SILENCE_MODAL} .btn-close").click()
+    hud.duo.wait_for_contains_text(f"#{ID.FEED}", "silenced #", timeout=10)
+    hud.duo.wait_for_contains_text(f"#{ID.SILENCES}", "host maintenance", timeout=10)
     # still firing (suppressed is not a state), so the badge still counts it
     assert row(hud, "vega-03").get_attribute("data-state") == "firing"
     (silence,) = repo.list_silences()
@@ -139,10 +146,10 @@ def test_viewers_see_the_feed_without_actions(hud, evaluator):
     heartbeat(hud, token, "atlas-01", "hb-1")
     hud.login("vera")
     hud.visit("/alerts")
-    hud.duo.wait_for_element('#alerts-feed tr[data-state="firing"]', timeout=20)
-    assert hud.duo.driver.find_elements(By.CSS_SELECTOR, "#alerts-feed .alerts-ack-btn") == []
-    assert not hud.duo.find_element("#alerts-rule-new").is_displayed()
-    hud.duo.wait_for_contains_text("#alerts-eval", "Scheduler lock held by", timeout=10)
+    hud.duo.wait_for_element(f'#{ID.FEED} tr[data-state="firing"]', timeout=20)
+    assert hud.duo.driver.find_elements(By.CSS_SELECTOR, f"#{ID.FEED} .alerts-ack-btn") == []
+    assert not hud.duo.find_element(f"#{ID.RULE_NEW}").is_displayed()
+    hud.duo.wait_for_contains_text(f"#{ID.EVAL}", "Scheduler lock held by", timeout=10)
     assert hud.duo.get_logs() == []
 
 
@@ -153,20 +160,20 @@ def test_admin_previews_and_saves_a_rule(hud):
         heartbeat(hud, token, f"hermes-0{i}", f"hb-{i}")
     hud.login("ada")
     hud.visit("/alerts")
-    hud.duo.wait_for_element("#alerts-rule-new", timeout=10)
-    hud.duo.driver.execute_script("document.getElementById('alerts-rule-new').click()")
-    hud.duo.wait_for_element("#alerts-rule-name", timeout=10).send_keys("fleet online")
-    pick(hud, "alerts-rule-metric", "agents_offline")
-    pick(hud, "alerts-rule-comparator", "<=")
-    hud.duo.find_element("#alerts-rule-threshold").send_keys("0")
-    hud.duo.find_element("#alerts-rule-params").clear()
-    hud.duo.driver.execute_script("document.getElementById('alerts-rule-preview').click()")
+    hud.duo.wait_for_element(f"#{ID.RULE_NEW}", timeout=10)
+    js_click(hud, ID.RULE_NEW)
+    hud.duo.wait_for_element(f"#{ID.RULE_NAME}", timeout=10).send_keys("fleet online")
+    pick(hud, ID.RULE_METRIC, "agents_offline")
+    pick(hud, ID.RULE_COMPARATOR, "<=")
+    hud.duo.find_element(f"#{ID.RULE_THRESHOLD}").send_keys("0")
+    hud.duo.find_element(f"#{ID.RULE_PARAMS}").clear()
+    js_click(hud, ID.RULE_PREVIEW)
     hud.duo.wait_for_text_to_equal(
-        "#alerts-preview-text", "This rule would now fire for 1 group (of 1).", timeout=10
+        f"#{ID.PREVIEW_TEXT}", "This rule would now fire for 1 group (of 1).", timeout=10
     )
-    hud.duo.driver.execute_script("document.getElementById('alerts-rule-save').click()")
-    hud.duo.wait_for_text_to_equal("#alerts-rule-result", "Rule fleet online created.", timeout=10)
-    hud.duo.wait_for_contains_text("#alerts-rules", "agents_offline <= 0", timeout=10)
+    js_click(hud, ID.RULE_SAVE)
+    hud.duo.wait_for_text_to_equal(f"#{ID.RULE_RESULT}", "Rule fleet online created.", timeout=10)
+    hud.duo.wait_for_contains_text(f"#{ID.RULES}", "agents_offline <= 0", timeout=10)
     (rule,) = repo.list_alert_rules()
     assert (rule["metric"], rule["comparator"], rule["threshold"], rule["created_by"]) == (
         "agents_offline",

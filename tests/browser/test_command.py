@@ -19,6 +19,8 @@ from helicarrier.client import Command, HelicarrierClient
 from helicarrier.data.types import utcnow
 from helicarrier.demo.fleet import run_demo_fleet
 from helicarrier.fleet import grid
+from helicarrier.layouts.command import ID
+from helicarrier.layouts.watchtower import ID as WATCHTOWER
 
 pytestmark = pytest.mark.browser
 
@@ -140,21 +142,21 @@ def test_operator_kills_a_demo_agent_and_its_card_turns_killed(hud, demo_fleet):
     wait_until(lambda: status_of(hud, "atlas-01") == "running", what="atlas-01 running")
     hud.login("omar")
     hud.visit("/command")
-    pick(hud, "#kill-agent", "atlas-01")
-    click(hud, "#kill-open")
-    hud.duo.wait_for_contains_text("#kill-modal-count", "atlas-01", timeout=10)
+    pick(hud, f"#{ID.KILL_AGENT}", "atlas-01")
+    click(hud, f"#{ID.KILL_OPEN}")
+    hud.duo.wait_for_contains_text(f"#{ID.KILL_MODAL_COUNT}", "atlas-01", timeout=10)
 
     # The reason is required: the server's refusal shows in the dialog, nothing is issued.
-    click(hud, "#kill-confirm")
-    hud.duo.wait_for_contains_text("#kill-modal-error", "reason", timeout=10)
+    click(hud, f"#{ID.KILL_CONFIRM}")
+    hud.duo.wait_for_contains_text(f"#{ID.KILL_MODAL_ERROR}", "reason", timeout=10)
     assert hud.ctx.repo.commands_list(agent_id="atlas-01") == []
 
-    hud.duo.find_element("#kill-reason").send_keys("runaway token spend")
-    click(hud, "#kill-strength input[value='force']")
-    click(hud, "#kill-confirm")
-    hud.duo.wait_for_contains_text("#kill-feedback", "Kill sent to 1 agent", timeout=10)
+    hud.duo.find_element(f"#{ID.KILL_REASON}").send_keys("runaway token spend")
+    click(hud, f"#{ID.KILL_STRENGTH} input[value='force']")
+    click(hud, f"#{ID.KILL_CONFIRM}")
+    hud.duo.wait_for_contains_text(f"#{ID.KILL_FEEDBACK}", "Kill sent to 1 agent", timeout=10)
     # The lifecycle, live, up to the agent's confirmation.
-    item = '#kill-lifecycle [data-state="completed"]'
+    item = f'#{ID.KILL_LIFECYCLE} [data-state="completed"]'
     hud.duo.wait_for_element(item, timeout=30)
     (command,) = hud.ctx.repo.commands_list(agent_id="atlas-01")
     assert (command["kind"], command["state"], command["strength"]) == ("kill", "completed", "force")
@@ -175,14 +177,15 @@ def test_operator_kills_from_the_agent_drawer(hud, demo_fleet):
     hud.login("omar")
     hud.duo.wait_for_element('[data-agent="hermes-07"]', timeout=15)
     click(hud, '[data-agent="hermes-07"]')
-    hud.duo.wait_for_element("#watchtower-detail [id*='detail-kill-open']", timeout=10)
-    settled(hud, "#watchtower-detail [id*='detail-kill-open']")
-    click(hud, "#watchtower-detail [id*='detail-kill-open']")
-    box = hud.duo.wait_for_element("#watchtower-detail textarea", timeout=10)
+    kill = f"#{WATCHTOWER.DETAIL} [id*='{WATCHTOWER.DETAIL_KILL_OPEN}']"
+    hud.duo.wait_for_element(kill, timeout=10)
+    settled(hud, kill)
+    click(hud, kill)
+    box = hud.duo.wait_for_element(f"#{WATCHTOWER.DETAIL} textarea", timeout=10)
     wait_until(box.is_displayed, 10, "the confirmation to open")
     box.send_keys("wrong repository")
-    click(hud, "#watchtower-detail [id*='detail-kill-confirm']")
-    hud.duo.wait_for_contains_text("#watchtower-detail", "Kill sent", timeout=10)
+    click(hud, f"#{WATCHTOWER.DETAIL} [id*='{WATCHTOWER.DETAIL_KILL_CONFIRM}']")
+    hud.duo.wait_for_contains_text(f"#{WATCHTOWER.DETAIL}", "Kill sent", timeout=10)
     card_says(hud, "hermes-07", "killed", timeout=90)
     (command,) = hud.ctx.repo.commands_list(agent_id="hermes-07")
     assert (command["state"], command["strength"], command["reason"]) == (
@@ -203,16 +206,16 @@ def test_kill_all_matching_states_the_count_and_kills_each(hud, token, make_clie
 
     hud.login("omar")
     hud.visit("/command")
-    pick(hud, "#killall-labels", "team=ops", multi=True)
-    hud.duo.wait_for_text_to_equal("#killall-count", "2 agents match", timeout=10)
-    click(hud, "#killall-open")
-    hud.duo.wait_for_contains_text("#kill-modal-count", "Kill 2 agents", timeout=10)
-    assert "k-1, k-2" in hud.duo.find_element("#kill-modal-count").text
-    hud.duo.find_element("#kill-reason").send_keys("ops batch is looping")
-    click(hud, "#kill-confirm")
-    hud.duo.wait_for_contains_text("#kill-feedback", "Kill sent to 2 agents", timeout=10)
+    pick(hud, f"#{ID.KILLALL_LABELS}", "team=ops", multi=True)
+    hud.duo.wait_for_text_to_equal(f"#{ID.KILLALL_COUNT}", "2 agents match", timeout=10)
+    click(hud, f"#{ID.KILLALL_OPEN}")
+    hud.duo.wait_for_contains_text(f"#{ID.KILL_MODAL_COUNT}", "Kill 2 agents", timeout=10)
+    assert "k-1, k-2" in hud.duo.find_element(f"#{ID.KILL_MODAL_COUNT}").text
+    hud.duo.find_element(f"#{ID.KILL_REASON}").send_keys("ops batch is looping")
+    click(hud, f"#{ID.KILL_CONFIRM}")
+    hud.duo.wait_for_contains_text(f"#{ID.KILL_FEEDBACK}", "Kill sent to 2 agents", timeout=10)
     wait_until(
-        lambda: count(hud, '#kill-lifecycle [data-state="completed"]') == 2, what="both kills confirmed"
+        lambda: count(hud, f'#{ID.KILL_LIFECYCLE} [data-state="completed"]') == 2, what="both kills confirmed"
     )
     assert {a: status_of(hud, a) for a in ("k-1", "k-2", "k-3")} == {
         "k-1": "killed",
@@ -239,33 +242,35 @@ def test_operator_injects_a_task_from_the_jarvis_terminal(hud, token, make_clien
 
     hud.login("omar")
     hud.visit("/command")
-    pick(hud, "#jarvis-agents", "jarvis-7", multi=True)
+    pick(hud, f"#{ID.INJECT_AGENTS}", "jarvis-7", multi=True)
     task = "summarize incident INC-4242"
-    field = hud.duo.find_element("#jarvis-input")
+    field = hud.duo.find_element(f"#{ID.INJECT_INPUT}")
     field.send_keys(task)
-    send = hud.duo.find_element("#jarvis-send")
+    send = hud.duo.find_element(f"#{ID.INJECT_SEND}")
     send.click()
     send.click()  # a double click: one command
-    hud.duo.wait_for_contains_text("#jarvis-status", "Sent to jarvis-7", timeout=10)
-    hud.duo.wait_for_contains_text("#jarvis-output", f"done: {task}", timeout=20)
-    hud.duo.wait_for_element('#command-history tr[data-agent="jarvis-7"][data-state="completed"]', timeout=10)
+    hud.duo.wait_for_contains_text(f"#{ID.INJECT_STATUS}", "Sent to jarvis-7", timeout=10)
+    hud.duo.wait_for_contains_text(f"#{ID.INJECT_TRANSCRIPT}", f"done: {task}", timeout=20)
+    hud.duo.wait_for_element(f'#{ID.HISTORY} tr[data-agent="jarvis-7"][data-state="completed"]', timeout=10)
     commands = hud.ctx.repo.commands_list(agent_id="jarvis-7")
     assert [(c["kind"], c["state"], c["result_message"]) for c in commands] == [
         ("inject", "completed", f"done: {task}")
     ]
     assert [(c.task, c.issued_by) for c in received] == [(task, "omar")]
-    assert hud.duo.find_element("#jarvis-input").get_attribute("value") == ""
+    assert hud.duo.find_element(f"#{ID.INJECT_INPUT}").get_attribute("value") == ""
 
     # Up-arrow recalls what was sent.
-    hud.duo.find_element("#jarvis-input").send_keys(Keys.ARROW_UP)
-    wait_until(lambda: hud.duo.find_element("#jarvis-input").get_attribute("value") == task, what="recall")
+    hud.duo.find_element(f"#{ID.INJECT_INPUT}").send_keys(Keys.ARROW_UP)
+    wait_until(
+        lambda: hud.duo.find_element(f"#{ID.INJECT_INPUT}").get_attribute("value") == task, what="recall"
+    )
 
     # The audit view lists the action, with who did it, filters by agent and exports CSV.
-    hud.duo.wait_for_contains_text("#audit-table", "command.inject", timeout=15)
-    hud.duo.find_element("#audit-agent").send_keys("jarvis-7\n")
-    hud.duo.wait_for_element('#audit-table tr[data-action="command.inject"]', timeout=10)
-    wait_until(lambda: count(hud, '#audit-table tr[data-action="login"]') == 0, what="the agent filter")
-    click(hud, "#audit-csv")
+    hud.duo.wait_for_contains_text(f"#{ID.AUDIT_TABLE}", "command.inject", timeout=15)
+    hud.duo.find_element(f"#{ID.AUDIT_AGENT}").send_keys("jarvis-7\n")
+    hud.duo.wait_for_element(f'#{ID.AUDIT_TABLE} tr[data-action="command.inject"]', timeout=10)
+    wait_until(lambda: count(hud, f'#{ID.AUDIT_TABLE} tr[data-action="login"]') == 0, what="the agent filter")
+    click(hud, f"#{ID.AUDIT_CSV}")
     download = Path(hud.duo.download_path)
     csv = wait_until(lambda: next(iter(download.glob("helicarrier-audit-*.csv")), None), what="the CSV")
     text = wait_until(lambda: csv.read_text(), what="the CSV's content")
@@ -302,38 +307,44 @@ def test_viewer_sees_no_controls_and_a_forged_control_callback_is_refused(hud, t
 
     hud.login("vera")
     hud.visit("/command")
-    hud.duo.wait_for_element("#command-readonly", timeout=10)
-    hud.duo.wait_for_element("#command-history", timeout=10)
+    hud.duo.wait_for_element(f"#{ID.READ_ONLY}", timeout=10)
+    hud.duo.wait_for_element(f"#{ID.HISTORY}", timeout=10)
     driver = hud.duo.driver
-    for selector in ("#jarvis-input", "#kill-open", ".btn-kill", "#model-apply", "#audit-table"):
+    for selector in (
+        f"#{ID.INJECT_INPUT}",
+        f"#{ID.KILL_OPEN}",
+        ".btn-kill",
+        f"#{ID.MODEL_APPLY}",
+        f"#{ID.AUDIT_TABLE}",
+    ):
         assert count(hud, selector) == 0, selector
     hud.visit("/")
     hud.duo.wait_for_element('[data-agent="atlas-01"]', timeout=15)
     click(hud, '[data-agent="atlas-01"]')
-    hud.duo.wait_for_contains_text("#watchtower-detail", "atlas-01", timeout=10)
-    assert count(hud, "#watchtower-detail .btn-kill") == 0
+    hud.duo.wait_for_contains_text(f"#{WATCHTOWER.DETAIL}", "atlas-01", timeout=10)
+    assert count(hud, f"#{WATCHTOWER.DETAIL} .btn-kill") == 0
     assert hud.duo.get_logs() == []
 
     # Forge the Jarvis Terminal's callback with the viewer's own session cookie.
-    output = next(k for k in hud.app.callback_map if "jarvis-status.children" in k)
+    output = next(k for k in hud.app.callback_map if f"{ID.INJECT_STATUS}.children" in k)
     payload = {
         "output": output,
         "outputs": [
-            {"id": "jarvis-status", "property": "children"},
-            {"id": "jarvis-input", "property": "value"},
-            {"id": "jarvis-draft", "property": "data"},
+            {"id": ID.INJECT_STATUS, "property": "children"},
+            {"id": ID.INJECT_INPUT, "property": "value"},
+            {"id": ID.INJECT_DRAFT, "property": "data"},
         ],
         "inputs": [
-            {"id": "jarvis-send", "property": "n_clicks", "value": 1},
-            {"id": "jarvis-input", "property": "n_submit", "value": 0},
+            {"id": ID.INJECT_SEND, "property": "n_clicks", "value": 1},
+            {"id": ID.INJECT_INPUT, "property": "n_submit", "value": 0},
         ],
         "state": [
-            {"id": "jarvis-input", "property": "value", "value": "rm -rf /"},
-            {"id": "jarvis-agents", "property": "value", "value": ["atlas-01"]},
-            {"id": "jarvis-mode", "property": "value", "value": "steer"},
-            {"id": "jarvis-draft", "property": "data", "value": "forged"},
+            {"id": ID.INJECT_INPUT, "property": "value", "value": "rm -rf /"},
+            {"id": ID.INJECT_AGENTS, "property": "value", "value": ["atlas-01"]},
+            {"id": ID.INJECT_MODE, "property": "value", "value": "steer"},
+            {"id": ID.INJECT_DRAFT, "property": "data", "value": "forged"},
         ],
-        "changedPropIds": ["jarvis-send.n_clicks"],
+        "changedPropIds": [f"{ID.INJECT_SEND}.n_clicks"],
     }
     cookies = {c["name"]: c["value"] for c in driver.get_cookies()}
     status, doc = _forge(hud, cookies, payload)
@@ -343,7 +354,7 @@ def test_viewer_sees_no_controls_and_a_forged_control_callback_is_refused(hud, t
     assert list(refused["action"]) == ["callback"] and refused["target_id"][0] == output[:128]
 
     # The drawer's kill callback, forged the same way: refused too.
-    kill_output = next(k for k in hud.app.callback_map if "detail-kill-result" in k)
+    kill_output = next(k for k in hud.app.callback_map if WATCHTOWER.DETAIL_KILL_RESULT in k)
     status, _ = _forge(hud, cookies, {"output": kill_output, "inputs": [], "changedPropIds": []})
     assert status == 403
     assert hud.ctx.repo.commands_list(agent_id="atlas-01") == []

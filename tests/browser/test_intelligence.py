@@ -14,9 +14,10 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.common.by import By
 
 from helicarrier.demo.seed import seed_demo
+from helicarrier.layouts.intelligence import ID
 from helicarrier.reports.jobs import write_scheduled_reports
 from helicarrier.webapp import create_app
-from tests.browser.conftest import free_port
+from tests.browser.conftest import free_port, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -54,31 +55,30 @@ def test_charts_kpis_and_matrix_render_without_console_errors(seeded):
     hud = seeded
     hud.login("vera")
     hud.visit("/intelligence")
-    wait_until(lambda: hud.duo.find_element("#intelligence-kpi-sessions").text not in ("", "0"), what="KPIs")
-    assert hud.duo.find_element("#intelligence-kpi-cost").text.startswith("$")
-    assert hud.duo.find_element("#intelligence-kpi-unpriced").text == "0"
-    wait_until(lambda: count(hud, "#intelligence-cost-chart .barlayer .point") > 0, what="cost bars")
-    wait_until(lambda: count(hud, "#intelligence-tokens-chart .barlayer .point") > 0, what="token bars")
-    wait_until(lambda: count(hud, "#intelligence-matrix-chart .hm") > 0, what="heatmap")
-    wait_until(lambda: "$" in hud.duo.find_element("#intelligence-mtd-projected").text, what="projection")
+    kpi = ID.KPI
+    wait_until(lambda: hud.duo.find_element(f"#{kpi['sessions']}").text not in ("", "0"), what="KPIs")
+    assert hud.duo.find_element(f"#{kpi['cost']}").text.startswith("$")
+    assert hud.duo.find_element(f"#{kpi['unpriced']}").text == "0"
+    wait_until(lambda: count(hud, f"#{ID.COST_CHART} .barlayer .point") > 0, what="cost bars")
+    wait_until(lambda: count(hud, f"#{ID.TOKENS_CHART} .barlayer .point") > 0, what="token bars")
+    wait_until(lambda: count(hud, f"#{ID.MATRIX_CHART} .hm") > 0, what="heatmap")
+    wait_until(lambda: "$" in hud.duo.find_element(f"#{ID.MTD_PROJECTED}").text, what="projection")
 
     # Group by agent: one trace per agent (the demo fleet has 12: the top 7 and "other").
     click(
         hud,
         hud.duo.driver.find_element(
-            By.CSS_SELECTOR, "label[for='_dbcprivate_radioitems_intelligence-group_input_agent']"
+            By.CSS_SELECTOR, f"label[for='_dbcprivate_radioitems_{ID.GROUP}_input_agent']"
         ),
     )
-    wait_until(lambda: "other" in hud.duo.find_element("#intelligence-cost-chart").text, what="agent legend")
+    wait_until(lambda: "other" in hud.duo.find_element(f"#{ID.COST_CHART}").text, what="agent legend")
 
     click(hud, hud.duo.driver.find_element(By.LINK_TEXT, "Ranking"))
-    wait_until(lambda: count(hud, "#intelligence-ranked-table tbody tr") >= 3, what="ranking rows")
-    wait_until(
-        lambda: "#1" in hud.duo.find_element("#intelligence-ranked-table").text, what="the ranking tab"
-    )
+    wait_until(lambda: count(hud, f"#{ID.RANKED_TABLE} tbody tr") >= 3, what="ranking rows")
+    wait_until(lambda: "#1" in hud.duo.find_element(f"#{ID.RANKED_TABLE}").text, what="the ranking tab")
     click(hud, hud.duo.driver.find_element(By.LINK_TEXT, "Successes per dollar"))
-    wait_until(lambda: count(hud, "#intelligence-value-table tbody tr") >= 3, what="value rows")
-    wait_until(lambda: "#1" in hud.duo.find_element("#intelligence-value-table").text, what="the value tab")
+    wait_until(lambda: count(hud, f"#{ID.VALUE_TABLE} tbody tr") >= 3, what="value rows")
+    wait_until(lambda: "#1" in hud.duo.find_element(f"#{ID.VALUE_TABLE}").text, what="the value tab")
     assert hud.duo.get_logs() == []
 
 
@@ -86,8 +86,8 @@ def test_a_chart_csv_download_holds_its_data(seeded):
     hud = seeded
     hud.login("vera")
     hud.visit("/intelligence")
-    wait_until(lambda: count(hud, "#intelligence-cost-chart .barlayer .point") > 0, what="cost bars")
-    click(hud, hud.duo.find_element("#intelligence-dl-cost"))
+    wait_until(lambda: count(hud, f"#{ID.COST_CHART} .barlayer .point") > 0, what="cost bars")
+    click(hud, hud.duo.find_element(f"#{ID.DOWNLOAD_BUTTON['cost']}"))
     folder = Path(hud.duo.download_path)
     wait_until(lambda: any(p.suffix == ".csv" for p in folder.iterdir()), what="the download")
     path = next(p for p in folder.iterdir() if p.suffix == ".csv")
@@ -110,20 +110,15 @@ def reports_hud(dash_duo, settings):
     seed_demo(ctx.ingest, days=2, now=datetime.now(UTC))
     write_scheduled_reports(ctx.repo, settings.data_dir, datetime.now(UTC))
     dash_duo.start_server(app, navigate=False, port=free_port())
-    driver = dash_duo.driver
-    driver.get(f"{dash_duo.server.url}/login")
-    dash_duo.wait_for_element("#login-username", timeout=10).send_keys("vera")
-    driver.find_element(By.CSS_SELECTOR, "#login-password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "#login-submit").click()
-    dash_duo.wait_for_text_to_equal("#shell-username", "vera", timeout=10)
+    sign_in(dash_duo, dash_duo.server.url, "vera", PASSWORD)
     return dash_duo
 
 
 def test_scheduled_reports_are_listed_and_served_to_the_signed_in_browser(reports_hud):
     duo = reports_hud
     duo.driver.get(f"{duo.server.url}/intelligence")
-    duo.wait_for_element("#intelligence-reports-list", timeout=30)
-    links = duo.driver.find_elements(By.CSS_SELECTOR, "#intelligence-reports-list a")
+    duo.wait_for_element(f"#{ID.REPORTS_LIST}", timeout=30)
+    links = duo.driver.find_elements(By.CSS_SELECTOR, f"#{ID.REPORTS_LIST} a")
     names = sorted(link.text for link in links)
     assert len(names) == 2 and names[0].startswith("sessions-") and names[1].startswith("usage-")
     href = links[0].get_attribute("href")

@@ -14,9 +14,12 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from helicarrier.layouts.ledger import ID
+
 pytestmark = pytest.mark.browser
 
 BILLING_TASK = "Refactor <billing> module"
+ROWS = f"#{ID.GRID} .ag-center-cols-container .ag-row"  # the grid's rendered rows
 
 
 def post(hud, events, token):
@@ -89,8 +92,7 @@ def sessions(hud):
 def grid_texts(hud) -> list[str]:
     # One script call: the grid re-renders rows as blocks settle, so element handles can go stale.
     return hud.duo.driver.execute_script(
-        "return Array.from(document.querySelectorAll("
-        "'#ledger-grid .ag-center-cols-container .ag-row')).map(r => r.innerText);"
+        "return Array.from(document.querySelectorAll(arguments[0])).map(r => r.innerText);", ROWS
     )
 
 
@@ -109,9 +111,7 @@ def click_row(hud, text: str, timeout: float = 10) -> None:
     deadline = time.time() + timeout
     while True:
         try:
-            rows = hud.duo.driver.find_elements(
-                By.CSS_SELECTOR, "#ledger-grid .ag-center-cols-container .ag-row"
-            )
+            rows = hud.duo.driver.find_elements(By.CSS_SELECTOR, ROWS)
             row = next(r for r in rows if text in r.text)
             row.find_element(By.CSS_SELECTOR, '[col-id="agent_id"]').click()
             return
@@ -141,29 +141,29 @@ def wait_for_download(folder: str, suffix: str = ".csv", timeout: float = 10) ->
 def test_search_and_filters_narrow_the_ledger(hud, sessions):
     hud.login("vera")
     hud.visit("/ledger")
-    hud.duo.wait_for_text_to_equal("#ledger-count", "3 sessions", timeout=10)
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "3 sessions", timeout=10)
     wait_for_rows(hud, lambda t: len(t) == 3)
 
-    hud.duo.find_element("#ledger-search").send_keys("BILLING" + Keys.ENTER)  # case-insensitive
-    hud.duo.wait_for_text_to_equal("#ledger-count", "1 session", timeout=10)
+    hud.duo.find_element(f"#{ID.SEARCH}").send_keys("BILLING" + Keys.ENTER)  # case-insensitive
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "1 session", timeout=10)
     texts = wait_for_rows(hud, lambda t: len(t) == 1)
     assert BILLING_TASK in texts[0]  # angle brackets shown as text
     assert "atlas-01" in texts[0] and "succeeded" in texts[0]
 
-    hud.duo.find_element("#ledger-clear").click()
-    hud.duo.wait_for_text_to_equal("#ledger-count", "3 sessions", timeout=10)
+    hud.duo.find_element(f"#{ID.CLEAR}").click()
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "3 sessions", timeout=10)
     wait_for_rows(hud, lambda t: len(t) == 3)
 
-    pick(hud, "ledger-filter-status", "failed")
-    hud.duo.wait_for_text_to_equal("#ledger-count", "1 session", timeout=10)
+    pick(hud, ID.FILTER_STATUS, "failed")
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "1 session", timeout=10)
     texts = wait_for_rows(hud, lambda t: len(t) == 1)
     assert "Summarize call transcript" in texts[0] and "hermes-07" in texts[0]
 
     # The search also covers the error text.
-    hud.duo.find_element("#ledger-clear").click()
-    hud.duo.wait_for_text_to_equal("#ledger-count", "3 sessions", timeout=10)
-    hud.duo.find_element("#ledger-search").send_keys("ratelimit" + Keys.ENTER)
-    hud.duo.wait_for_text_to_equal("#ledger-count", "1 session", timeout=10)
+    hud.duo.find_element(f"#{ID.CLEAR}").click()
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "3 sessions", timeout=10)
+    hud.duo.find_element(f"#{ID.SEARCH}").send_keys("ratelimit" + Keys.ENTER)
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "1 session", timeout=10)
     assert hud.duo.get_logs() == []
 
 
@@ -172,46 +172,46 @@ def test_a_row_opens_its_detail_at_a_shareable_url(hud, sessions):
     hud.visit("/ledger")
     wait_for_rows(hud, lambda t: len(t) == 3)
     click_row(hud, BILLING_TASK)
-    hud.duo.wait_for_text_to_equal("#ledger-detail-input_tokens", "1,200", timeout=10)
+    hud.duo.wait_for_text_to_equal(f"#{ID.DETAIL_TOKENS['input_tokens']}", "1,200", timeout=10)
     assert hud.duo.driver.current_url.endswith("/ledger/s-billing")
-    assert hud.duo.find_element("#ledger-detail-output_tokens").text == "300"
-    assert hud.duo.find_element("#ledger-detail-task").text == BILLING_TASK
-    assert "computed" in hud.duo.find_element("#ledger-detail-provenance").text
-    assert "gpt-4.1" in hud.duo.find_element("#ledger-detail-usage").text
-    assert "working on" in hud.duo.find_element("#ledger-detail-timeline").text
+    assert hud.duo.find_element(f"#{ID.DETAIL_TOKENS['output_tokens']}").text == "300"
+    assert hud.duo.find_element(f"#{ID.DETAIL_TASK}").text == BILLING_TASK
+    assert "computed" in hud.duo.find_element(f"#{ID.DETAIL_PROVENANCE}").text
+    assert "gpt-4.1" in hud.duo.find_element(f"#{ID.DETAIL_USAGE}").text
+    assert "working on" in hud.duo.find_element(f"#{ID.DETAIL_TIMELINE}").text
 
     # Shareable: the URL opened directly shows the same session.
     hud.visit("/ledger/s-summary")
-    hud.duo.wait_for_text_to_equal("#ledger-detail-input_tokens", "500", timeout=10)
-    assert hud.duo.find_element("#ledger-detail-error").text == '=HYPERLINK("http://evil") RateLimitError'
-    assert "failed" in hud.duo.find_element("#ledger-detail-status").text
+    hud.duo.wait_for_text_to_equal(f"#{ID.DETAIL_TOKENS['input_tokens']}", "500", timeout=10)
+    assert hud.duo.find_element(f"#{ID.DETAIL_ERROR}").text == '=HYPERLINK("http://evil") RateLimitError'
+    assert "failed" in hud.duo.find_element(f"#{ID.DETAIL_STATUS}").text
 
     hud.visit("/ledger/no-such-session")
-    hud.duo.wait_for_element("#ledger-detail-not-found", timeout=10)
-    hud.duo.find_element("#ledger-detail-back").click()
-    hud.duo.wait_for_text_to_equal("#ledger-count", "3 sessions", timeout=10)
+    hud.duo.wait_for_element(f"#{ID.DETAIL_NOT_FOUND}", timeout=10)
+    hud.duo.find_element(f"#{ID.DETAIL_BACK}").click()
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "3 sessions", timeout=10)
     assert hud.duo.get_logs() == []
 
 
 def test_csv_downloads_hold_the_filtered_rows(hud, sessions):
     hud.login("vera")
     hud.visit("/ledger")
-    hud.duo.wait_for_text_to_equal("#ledger-count", "3 sessions", timeout=10)
-    pick(hud, "ledger-filter-status", "failed")
-    hud.duo.wait_for_text_to_equal("#ledger-count", "1 session", timeout=10)
-    hud.duo.find_element("#ledger-download-btn").click()
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "3 sessions", timeout=10)
+    pick(hud, ID.FILTER_STATUS, "failed")
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "1 session", timeout=10)
+    hud.duo.find_element(f"#{ID.DOWNLOAD_BUTTON}").click()
     path = wait_for_download(hud.duo.download_path)
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["id"] for r in rows] == ["s-summary"]
     assert rows[0]["status"] == "failed" and rows[0]["input_tokens"] == "500"
     assert rows[0]["error"].startswith("'=HYPERLINK")  # neutralized for spreadsheets
-    hud.duo.wait_for_text_to_equal("#ledger-download-note", "Downloaded 1 session.", timeout=5)
+    hud.duo.wait_for_text_to_equal(f"#{ID.DOWNLOAD_NOTE}", "Downloaded 1 session.", timeout=5)
     path.unlink()
 
     hud.visit("/ledger/s-billing")
-    hud.duo.wait_for_text_to_equal("#ledger-detail-input_tokens", "1,200", timeout=10)
-    hud.duo.find_element("#ledger-detail-download-btn").click()
+    hud.duo.wait_for_text_to_equal(f"#{ID.DETAIL_TOKENS['input_tokens']}", "1,200", timeout=10)
+    hud.duo.find_element(f"#{ID.DETAIL_DOWNLOAD_BUTTON}").click()
     path = wait_for_download(hud.duo.download_path)
     with path.open(newline="", encoding="utf-8") as fh:
         usage = list(csv.DictReader(fh))

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from selenium.webdriver.common.by import By
 
+from helicarrier.layouts.watchtower import ID
+
 pytestmark = pytest.mark.browser
 
 
@@ -73,7 +75,7 @@ def test_heartbeat_shows_on_the_grid_and_opens_detail(hud, token):
     hud.duo.wait_for_contains_text('[data-agent="atlas-01"] .agent-task', "Refactor <billing>", timeout=10)
     assert card_status(hud, "atlas-01") == "running"
     hud.duo.find_element('[data-agent="atlas-01"]').click()
-    hud.duo.wait_for_contains_text("#watchtower-detail", "Refactor <billing>", timeout=10)
+    hud.duo.wait_for_contains_text(f"#{ID.DETAIL}", "Refactor <billing>", timeout=10)
     assert hud.duo.get_logs() == []
 
 
@@ -101,23 +103,23 @@ def test_status_filter_and_search(hud, token):
         token,
     )
     hud.duo.wait_for_element('[data-agent="hermes-07"]', timeout=10)
-    hud.duo.find_element("#watchtower-search").send_keys("herm\n")
-    hud.duo.wait_for_text_to_equal("#watchtower-count", "1 of 2 agents", timeout=10)
+    hud.duo.find_element(f"#{ID.SEARCH}").send_keys("herm\n")
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "1 of 2 agents", timeout=10)
     assert not hud.duo.driver.find_elements(By.CSS_SELECTOR, '[data-agent="atlas-01"]')
 
 
 def test_log_line_appears_in_the_pulse_and_pause_stops_the_tail(hud, token):
     hud.login("vera")
-    hud.duo.wait_for_element("#pulse-log", timeout=10)
+    hud.duo.wait_for_element(f"#{ID.LOG}", timeout=10)
     post(hud, [event("l1", "log", "atlas-01", {"level": "warning", "message": "<b>first</b> line"})], token)
-    hud.duo.wait_for_contains_text("#pulse-log", "<b>first</b> line", timeout=10)  # shown as text, escaped
-    hud.duo.find_element("#pulse-pause").click()
-    hud.duo.wait_for_text_to_equal("#pulse-state", "paused", timeout=5)
+    hud.duo.wait_for_contains_text(f"#{ID.LOG}", "<b>first</b> line", timeout=10)  # shown as text, escaped
+    hud.duo.find_element(f"#{ID.LOG_PAUSE}").click()
+    hud.duo.wait_for_text_to_equal(f"#{ID.LOG_STATE}", "paused", timeout=5)
     post(hud, [event("l2", "log", "atlas-01", {"level": "info", "message": "second line"})], token)
     time.sleep(2)  # four poll intervals: the tail must not move while paused
-    assert "second line" not in hud.duo.find_element("#pulse-log").text
-    hud.duo.find_element("#pulse-pause").click()
-    hud.duo.wait_for_contains_text("#pulse-log", "second line", timeout=10)
-    rows = hud.duo.driver.find_elements(By.CSS_SELECTOR, "#pulse-log .pulse-row")
+    assert "second line" not in hud.duo.find_element(f"#{ID.LOG}").text
+    hud.duo.find_element(f"#{ID.LOG_PAUSE}").click()
+    hud.duo.wait_for_contains_text(f"#{ID.LOG}", "second line", timeout=10)
+    rows = hud.duo.driver.find_elements(By.CSS_SELECTOR, f"#{ID.LOG} .pulse-row")
     assert "second line" in rows[0].text  # newest on top
     assert hud.duo.get_logs() == []

@@ -11,29 +11,34 @@ from sqlalchemy import insert
 
 from helicarrier.actors import Actor
 from helicarrier.alerts import engine
-from helicarrier.alerts.rules import validate_rule
+from helicarrier.alerts.rules import RuleError, validate_rule
 from helicarrier.data.models import Agent
 from helicarrier.layouts import alerts as page
+from helicarrier.layouts.alerts import ID
+from helicarrier.layouts.alerts_forms import (
+    RECEIVER_FIELDS,
+    RULE_FIELDS,
+    receiver_body,
+    rule_body,
+    rule_editor,
+    rule_form_values,
+)
 from helicarrier.webapp import create_app
 
 PASSWORD = "correct-horse-battery"
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
+def walk(component):
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from walk(child)
+
+
 def ids(component) -> set[str]:
-    found = set()
-
-    def walk(c):
-        cid = getattr(c, "id", None)
-        if isinstance(cid, str):
-            found.add(cid)
-        children = getattr(c, "children", None)
-        for child in children if isinstance(children, list | tuple) else [children]:
-            if hasattr(child, "to_plotly_json"):
-                walk(child)
-
-    walk(component)
-    return found
+    return {c.id for c in walk(component) if isinstance(getattr(c, "id", None), str)}
 
 
 def text(component) -> str:
@@ -68,13 +73,7 @@ ALERT = {
 
 def test_layout_holds_every_component_for_every_role():
     layout = page.layout()
-    assert {
-        "alerts-feed",
-        "alerts-ack-modal",
-        "alerts-silence-modal",
-        "alerts-rule-editor",
-        "alerts-eval",
-    } <= ids(layout)
+    assert {ID.FEED, ID.ACK_MODAL, ID.SILENCE_MODAL, ID.RULE_EDITOR, ID.EVAL} <= ids(layout)
 
 
 def test_feed_row_shows_state_value_and_what_mutes_it():
@@ -109,6 +108,66 @@ def test_summary_and_preview_text():
     assert text(page.preview_text(preview)).startswith("This rule would now fire for 2 groups (of 5).")
 
 
+RULE = {
+    "name": "team spend",
+    "metric": "spend_usd",
+    "group_by": "label:team",
+    "severity": "critical",
+    "comparator": ">=",
+    "threshold": "25.00",
+    "window_s": 7200,
+    "for_s": 60,
+    "nodata_state": "ok",
+    "error_state": "alert",
+    "reopen_s": 120,
+    "enabled": False,
+    "params": {"model": "gpt-4.1"},
+    "labels": {"team": "core", "tier": "1"},
+    "inhibits": {"matchers": ['alertname="x"'], "equal": ["team"]},
+    "description": "Spend per team",
+}
+
+
+def test_the_rule_form_shows_a_rule_and_reads_the_same_rule_back():
+    values = rule_form_values({"id": 7, **RULE})
+    shown = {f.key: v for f, v in zip(RULE_FIELDS, values, strict=True)}
+    assert (shown["group_by"], shown["label_key"]) == ("label", "team")
+    assert shown["enabled"] == [] and shown["labels"] == "team=core, tier=1"
+    assert shown["params"] == '{"model": "gpt-4.1"}'
+    assert rule_body(values) == RULE
+
+
+def test_a_new_rule_starts_from_the_specs_defaults_in_the_layout_too():
+    values = rule_form_values(None)
+    shown = {f.key: v for f, v in zip(RULE_FIELDS, values, strict=True)}
+    assert shown["metric"] == "spend_usd" and shown["group_by"] == "fleet" and shown["enabled"] == ["on"]
+    assert (shown["window_s"], shown["reopen_s"], shown["name"], shown["params"]) == (3600, 300, "", "")
+    editor = rule_editor()
+    controls = {c.id: c for c in walk(editor) if getattr(c, "id", None) in {f.id for f in RULE_FIELDS}}
+    assert [controls[f.id].value for f in RULE_FIELDS] == values
+    body = rule_body([*values[:6], "10", *values[7:]])  # a threshold is all a new rule needs
+    assert body["group_by"] == "fleet" and body["description"] is None and body["labels"] == {}
+    assert validate_rule({**body, "name": "spend"})["threshold"] == "10"
+
+
+def test_the_forms_refuse_text_that_does_not_parse():
+    values = rule_form_values(RULE)
+    labels = [f.key for f in RULE_FIELDS].index("labels")
+    with pytest.raises(RuleError, match="labels"):
+        rule_body([*values[:labels], "team", *values[labels + 1 :]])
+    assert receiver_body(["ops", " https://hooks.example/x ", "alertname, team", "30/300/14400"]) == {
+        "name": "ops",
+        "url": "https://hooks.example/x",
+        "group_by": ["alertname", "team"],
+        "group_wait_s": "30",
+        "group_interval_s": "300",
+        "repeat_interval_s": "14400",
+    }
+    assert len(RECEIVER_FIELDS) == 4
+    with pytest.raises(RuleError, match="timing"):
+        receiver_body(["ops", "https://hooks.example/x", "", "30/300"])
+
+
 @pytest.fixture
 def app(settings):
     app = create_app(settings)
@@ -128,18 +187,18 @@ def signed_in(app, username):
 
 def ack_request(alert_id: int, note: str) -> dict:
     return {
-        "output": "..alerts-ack-result.children...alerts-tick-ack.data..",
+        "output": f"..{ID.ACK_RESULT}.children...{ID.TICK['ack']}.data..",
         "outputs": [
-            {"id": "alerts-ack-result", "property": "children"},
-            {"id": "alerts-tick-ack", "property": "data"},
+            {"id": ID.ACK_RESULT, "property": "children"},
+            {"id": ID.TICK["ack"], "property": "data"},
         ],
-        "inputs": [{"id": "alerts-ack-submit", "property": "n_clicks", "value": 1}],
+        "inputs": [{"id": ID.ACK_SUBMIT, "property": "n_clicks", "value": 1}],
         "state": [
-            {"id": "alerts-ack-target", "property": "data", "value": alert_id},
-            {"id": "alerts-ack-note", "property": "value", "value": note},
-            {"id": "alerts-tick-ack", "property": "data", "value": 0},
+            {"id": ID.ACK_TARGET, "property": "data", "value": alert_id},
+            {"id": ID.ACK_NOTE, "property": "value", "value": note},
+            {"id": ID.TICK["ack"], "property": "data", "value": 0},
         ],
-        "changedPropIds": ["alerts-ack-submit.n_clicks"],
+        "changedPropIds": [f"{ID.ACK_SUBMIT}.n_clicks"],
     }
 
 
@@ -175,8 +234,9 @@ def test_only_operators_acknowledge_and_the_server_enforces_it(app):
 def test_rule_save_is_for_admins(app):
     operator = signed_in(app, "omar")
     roles = app.server.config["HELICARRIER_CALLBACK_ROLES"]
-    save = next(k for k in roles if "alerts-rule-result.children" in k)
+    save = next(k for k in roles if f"{ID.RULE_RESULT}.children" in k)
     assert roles[save] == "admin"
     body = {"output": save, "outputs": [], "inputs": [], "state": [], "changedPropIds": []}
     assert operator.post("/_dash-update-component", json=body).status_code == 403
-    assert {roles[k] for k in roles if "alerts-silence" in k or "alerts-ack-result" in k} == {"operator"}
+    operator_outputs = (ID.SILENCE_RESULT, ID.SILENCE_EXPIRE_RESULT, ID.ACK_RESULT)
+    assert {roles[k] for k in roles if any(o in k for o in operator_outputs)} == {"operator"}

@@ -8,6 +8,7 @@ import pytest
 from dash import Input, Output, html
 
 from helicarrier.auth.web import role_callback
+from helicarrier.layouts.shell import ID
 from helicarrier.webapp import create_app
 
 PASSWORD = "correct-horse-battery"
@@ -35,7 +36,7 @@ def test_pages_and_callbacks_need_a_signed_in_user(app):
     page = client.get("/")
     assert page.status_code == 302 and page.headers["Location"].startswith("/login")
     assert client.get("/_dash-layout").status_code == 401
-    cb = client.post("/_dash-update-component", json={"output": "shell-page.children", "inputs": []})
+    cb = client.post("/_dash-update-component", json={"output": f"{ID.PAGE}.children", "inputs": []})
     assert cb.status_code == 401 and cb.get_json()["error"]["code"] == "unauthenticated"
     # What must stay reachable without a session.
     assert client.get("/healthz").status_code == 200

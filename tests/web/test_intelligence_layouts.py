@@ -15,9 +15,11 @@ from dash.development.base_component import Component
 from helicarrier.callbacks import intelligence as intel_cb
 from helicarrier.callbacks import ledger as ledger_cb
 from helicarrier.layouts import intelligence, ledger
+from helicarrier.layouts.intelligence import ID as INTELLIGENCE
 from helicarrier.layouts.intelligence_charts import chart_frame, heatmap_figure
 from helicarrier.layouts.intelligence_matrix import ALL_KINDS, matrix_cells, ranked_rows, value_rows
 from helicarrier.layouts.intelligence_panels import kpi_cards, mtd_view, reports_list
+from helicarrier.layouts.ledger import ID as LEDGER
 from helicarrier.layouts.ledger_detail import provenance_rows, session_view
 from helicarrier.layouts.ledger_filters import build_filters, day_bounds
 from helicarrier.layouts.ledger_grid import cost_label, grid_row, sort_from_model
@@ -57,7 +59,7 @@ def text_of(node) -> str:
 
 def test_ledger_list_layout_has_filters_a_server_side_grid_and_a_download():
     tree = ledger.layout(None)
-    grid = by_id(tree, "ledger-grid")
+    grid = by_id(tree, LEDGER.GRID)
     assert grid.rowModelType == "infinite"
     assert grid.getRowId == "params.data.id"
     headers = [c["headerName"] for c in grid.columnDefs]
@@ -72,21 +74,19 @@ def test_ledger_list_layout_has_filters_a_server_side_grid_and_a_download():
         "Cost",
         "Pricing",
     ]
-    for cid in ("ledger-search", "ledger-dates", "ledger-download-btn", "ledger-download", "ledger-nav"):
+    for cid in (LEDGER.SEARCH, LEDGER.DATES, LEDGER.DOWNLOAD_BUTTON, LEDGER.DOWNLOAD, LEDGER.NAV):
         by_id(tree, cid)
-    for key in ("agent", "model", "provider", "status", "label"):
-        assert by_id(tree, f"ledger-filter-{key}").multi is True
-    assert "100,000" in text_of(by_id(tree, "ledger-download-note"))
+    filters = (LEDGER.FILTER_AGENT, LEDGER.FILTER_MODEL, LEDGER.FILTER_PROVIDER, LEDGER.FILTER_STATUS)
+    for cid in (*filters, LEDGER.FILTER_LABEL):
+        assert by_id(tree, cid).multi is True
+    assert "100,000" in text_of(by_id(tree, LEDGER.DOWNLOAD_NOTE))
 
 
 def test_ledger_subpath_is_a_session_detail_with_the_decoded_id():
     tree = ledger.layout("abc%2F1")
-    assert by_id(tree, "ledger-detail-id").data == "abc/1"
-    by_id(tree, "ledger-detail-download-btn")
-    assert [getattr(t, "id", None) for t in ledger.validation_layouts()] == [
-        "ledger-page",
-        "ledger-detail-page",
-    ]
+    assert by_id(tree, LEDGER.DETAIL_SESSION).data == "abc/1"
+    by_id(tree, LEDGER.DETAIL_DOWNLOAD_BUTTON)
+    assert [getattr(t, "id", None) for t in ledger.validation_layouts()] == [LEDGER.PAGE, LEDGER.DETAIL_PAGE]
 
 
 def test_grid_rows_say_unpriced_instead_of_zero_dollars():
@@ -216,15 +216,15 @@ def _detail():
 
 def test_session_view_renders_user_text_as_plain_strings():
     tree = session_view(_detail())
-    assert by_id(tree, "ledger-detail-task").children == "<img src=x onerror=alert(1)>"
-    assert by_id(tree, "ledger-detail-error").children == "<script>alert(1)</script>"
-    assert by_id(tree, "ledger-detail-input_tokens").children == "1,000"
-    assert by_id(tree, "ledger-detail-cost").children == "$0.0040 + 1 unpriced"
+    assert by_id(tree, LEDGER.DETAIL_TASK).children == "<img src=x onerror=alert(1)>"
+    assert by_id(tree, LEDGER.DETAIL_ERROR).children == "<script>alert(1)</script>"
+    assert by_id(tree, LEDGER.DETAIL_TOKENS["input_tokens"]).children == "1,000"
+    assert by_id(tree, LEDGER.DETAIL_COST).children == "$0.0040 + 1 unpriced"
     assert not [c for c in walk(tree) if type(c).__name__ in ("Markdown", "Iframe")]
     assert not [c for c in walk(tree) if getattr(c, "dangerously_allow_html", False)]
-    timeline = text_of(by_id(tree, "ledger-detail-timeline"))
+    timeline = text_of(by_id(tree, LEDGER.DETAIL_TIMELINE))
     assert "<b>boom</b>" in timeline and "kill → completed" in timeline
-    usage = text_of(by_id(tree, "ledger-detail-usage"))
+    usage = text_of(by_id(tree, LEDGER.DETAIL_USAGE))
     assert "genai-prices-0.2.3" in usage and "unpriced" in usage and "computed" in usage
 
 
@@ -247,19 +247,19 @@ def test_timeline_merges_by_time_and_provenance_counts_confidence():
 
 def test_intelligence_layout_defaults():
     tree = intelligence.layout(None)
-    dates = by_id(tree, "intelligence-dates")
+    dates = by_id(tree, INTELLIGENCE.DATES)
     first, last = date.fromisoformat(dates.start_date), date.fromisoformat(dates.end_date)
     assert (last - first).days == intelligence.DEFAULT_DAYS - 1
-    assert by_id(tree, "intelligence-tz").value == "UTC"
-    assert by_id(tree, "intelligence-group").value == "model"
-    gran = by_id(tree, "intelligence-granularity")
+    assert by_id(tree, INTELLIGENCE.TZ).value == "UTC"
+    assert by_id(tree, INTELLIGENCE.GROUP).value == "model"
+    gran = by_id(tree, INTELLIGENCE.GRANULARITY)
     assert gran.value == "day" and gran.options[1] == {"label": "Hour", "value": "hour", "disabled": True}
     for key in intel_cb.DOWNLOADS:
-        by_id(tree, f"intelligence-dl-{key}")
-    for cid in ("intelligence-cost-chart", "intelligence-tokens-chart", "intelligence-matrix-chart"):
+        by_id(tree, INTELLIGENCE.DOWNLOAD_BUTTON[key])
+    for cid in (INTELLIGENCE.COST_CHART, INTELLIGENCE.TOKENS_CHART, INTELLIGENCE.MATRIX_CHART):
         by_id(tree, cid)
-    by_id(tree, "intelligence-download")
-    by_id(tree, "intelligence-reports")
+    by_id(tree, INTELLIGENCE.DOWNLOAD)
+    by_id(tree, INTELLIGENCE.REPORTS)
 
 
 def test_query_allows_hourly_only_for_short_ranges():
@@ -288,10 +288,10 @@ def test_kpis_show_unpriced_usage_explicitly_never_as_zero_dollars():
         "runtime_s": 60,
     }
     tree = html.Div(kpi_cards(totals))
-    assert by_id(tree, "intelligence-kpi-cost").children == "unpriced"
-    assert by_id(tree, "intelligence-kpi-unpriced").children == "4"
-    assert by_id(tree, "intelligence-kpi-success").children == "50.0%"
-    assert by_id(tree, "intelligence-kpi-cost-per-success").children == "–"
+    assert by_id(tree, INTELLIGENCE.KPI["cost"]).children == "unpriced"
+    assert by_id(tree, INTELLIGENCE.KPI["unpriced"]).children == "4"
+    assert by_id(tree, INTELLIGENCE.KPI["success"]).children == "50.0%"
+    assert by_id(tree, INTELLIGENCE.KPI["cost-per-success"]).children == "–"
     assert "$0" not in text_of(tree)
     mtd = mtd_view(
         {
@@ -303,7 +303,7 @@ def test_kpis_show_unpriced_usage_explicitly_never_as_zero_dollars():
         },
         "UTC",
     )
-    assert by_id(mtd, "intelligence-mtd-projected").children == "$3.00"
+    assert by_id(mtd, INTELLIGENCE.MTD_PROJECTED).children == "$3.00"
     assert "2 unpriced usage events" in text_of(mtd)
 
 
@@ -371,7 +371,7 @@ def test_reports_list_links_to_the_download_route():
     link = next(c for c in walk(tree) if isinstance(c, html.A))
     assert link.href == "/reports/usage-2025-03-09.csv"
     assert "2.0 kB" in text_of(tree)
-    assert by_id(reports_list([]), "intelligence-reports-empty")
+    assert by_id(reports_list([]), INTELLIGENCE.REPORTS_EMPTY)
 
 
 # -- against the repository ----------------------------------------------------------------------------

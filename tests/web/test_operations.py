@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from helicarrier.layouts.operations import ID
 from helicarrier.webapp import create_app
 
 PASSWORD = "correct-horse-battery"
@@ -30,14 +31,14 @@ def signed_in(app, username):
 
 def create_token_request(name):
     return {
-        "output": "operations-token-result.children",
-        "outputs": {"id": "operations-token-result", "property": "children"},
-        "inputs": [{"id": "operations-token-create", "property": "n_clicks", "value": 1}],
+        "output": f"{ID.TOKEN_RESULT}.children",
+        "outputs": {"id": ID.TOKEN_RESULT, "property": "children"},
+        "inputs": [{"id": ID.TOKEN_CREATE, "property": "n_clicks", "value": 1}],
         "state": [
-            {"id": "operations-token-name", "property": "value", "value": name},
-            {"id": "operations-token-scopes", "property": "value", "value": ["ingest"]},
+            {"id": ID.TOKEN_NAME, "property": "value", "value": name},
+            {"id": ID.TOKEN_SCOPES, "property": "value", "value": ["ingest"]},
         ],
-        "changedPropIds": ["operations-token-create.n_clicks"],
+        "changedPropIds": [f"{ID.TOKEN_CREATE}.n_clicks"],
     }
 
 

@@ -1,4 +1,4 @@
-"""The agent detail drawer: current session, recent logs, commands."""
+"""The Watchtower's agent drawer: current session, recent logs, commands, and a Kill for operators."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from datetime import datetime
 from dash import dcc, html
 
 from helicarrier.fleet.status import effective_status
-from helicarrier.formatting import format_duration, format_tokens, format_usd
-from helicarrier.layouts.cards import pulse_row, status_badge
+from helicarrier.formatting import format_duration, format_tokens
+from helicarrier.layouts.watchtower_cards import log_row, status_badge
+from helicarrier.layouts.watchtower_ids import ID
+from helicarrier.money import format_usd
 
 
 def _kv(label: str, value) -> html.Div:
@@ -29,16 +31,16 @@ def kill_control(agent_id: str) -> html.Div:
         [
             html.Button(
                 [html.I(className="bi bi-x-octagon-fill", **{"aria-hidden": "true"}), "Kill"],
-                id=pid("detail-kill-open"),
+                id=pid(ID.DETAIL_KILL_OPEN),
                 className="btn-kill btn-sm",
                 n_clicks=0,
             ),
             html.Div(
                 [
                     html.Label("Reason (required)", className="kpi-label d-block mt-2 mb-1"),
-                    dcc.Textarea(id=pid("detail-kill-reason"), value="", className="form-control mb-2"),
+                    dcc.Textarea(id=pid(ID.DETAIL_KILL_REASON), value="", className="form-control mb-2"),
                     dcc.RadioItems(
-                        id=pid("detail-kill-strength"),
+                        id=pid(ID.DETAIL_KILL_STRENGTH),
                         options=[
                             {"label": " graceful", "value": "graceful"},
                             {"label": " force", "value": "force"},
@@ -48,14 +50,17 @@ def kill_control(agent_id: str) -> html.Div:
                         className="mb-2 small",
                     ),
                     html.Button(
-                        "Confirm kill", id=pid("detail-kill-confirm"), className="btn-kill btn-sm", n_clicks=0
+                        "Confirm kill",
+                        id=pid(ID.DETAIL_KILL_CONFIRM),
+                        className="btn-kill btn-sm",
+                        n_clicks=0,
                     ),
-                    dcc.Store(id=pid("detail-kill-key"), data=uuid.uuid4().hex),
+                    dcc.Store(id=pid(ID.DETAIL_KILL_KEY), data=uuid.uuid4().hex),
                 ],
-                id=pid("detail-kill-box"),
+                id=pid(ID.DETAIL_KILL_BOX),
                 style={"display": "none"},
             ),
-            html.Div(id=pid("detail-kill-result"), className="small mt-2", role="status"),
+            html.Div(id=pid(ID.DETAIL_KILL_RESULT), className="small mt-2", role="status"),
         ],
         className="mb-3",
     )
@@ -67,7 +72,7 @@ def agent_detail(detail: dict, now: datetime, offline_after_s: int, *, can_contr
     s = detail["session"]
     parts: list = [
         html.Div(
-            [status_badge(status, "detail-status"), html.Span(a["id"], className="mono muted ms-2")],
+            [status_badge(status, ID.DETAIL_STATUS), html.Span(a["id"], className="mono muted ms-2")],
             className="mb-3",
         ),
         kill_control(a["id"]) if can_control and status not in ("killing", "killed") else None,
@@ -100,10 +105,10 @@ def agent_detail(detail: dict, now: datetime, offline_after_s: int, *, can_contr
     parts.append(html.H6("Recent logs", className="mt-4 glass-header"))
     parts.append(
         html.Div(
-            [pulse_row({**r, "agent_id": a["id"]}) for r in detail["logs"]]
+            [log_row({**r, "agent_id": a["id"]}) for r in detail["logs"]]
             or [html.Div("No logs yet.", className="muted")],
             className="pulse-log",
-            id="detail-logs",
+            id=ID.DETAIL_LOGS,
         )
     )
     parts.append(html.H6("Commands", className="mt-4 glass-header"))
@@ -122,9 +127,9 @@ def agent_detail(detail: dict, now: datetime, offline_after_s: int, *, can_contr
                     for c in detail["commands"]
                 ],
                 className="list-unstyled",
-                id="detail-commands",
+                id=ID.DETAIL_COMMANDS,
             )
         )
     else:
-        parts.append(html.Div("No commands sent to this agent.", className="muted", id="detail-commands"))
+        parts.append(html.Div("No commands sent to this agent.", className="muted", id=ID.DETAIL_COMMANDS))
     return html.Div(parts)

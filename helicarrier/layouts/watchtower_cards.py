@@ -1,4 +1,5 @@
-"""Components shared by pages: agent cards, status badges, pulse rows. Plain functions of plain data."""
+"""The Watchtower's agent cards, status badges and log rows (System Pulse, agent drawer). Plain functions of
+plain data."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from dash import html
 
 from helicarrier.fleet.grid import CardModel
 from helicarrier.fleet.status import STATUS_ICONS
-from helicarrier.formatting import format_tokens, format_usd
+from helicarrier.formatting import format_tokens
+from helicarrier.layouts.watchtower_ids import ID
+from helicarrier.money import format_usd
 
 LEVEL_SHORT = {"debug": "dbg", "info": "info", "warning": "warn", "error": "err", "critical": "crit"}
 
@@ -72,7 +75,7 @@ def agent_card(card: CardModel) -> html.Div:
                 className="agent-meta num",
             ),
         ],
-        id={"type": "watchtower-card", "agent": card.id},
+        id={"type": ID.CARD, "agent": card.id},
         className=f"agent-card status-{card.status}",
         n_clicks=0,
         role="button",
@@ -81,7 +84,7 @@ def agent_card(card: CardModel) -> html.Div:
     )
 
 
-def pulse_row(row: dict) -> html.Div:
+def log_row(row: dict) -> html.Div:
     level = row["level"]
     return html.Div(
         [
