@@ -11,12 +11,16 @@ from typing import Any
 
 
 class Refused(Exception):
-    def __init__(self, status: int, code: str, message: str, details: Any = None):
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        # Sent with the answer: Allow on a 405, Retry-After on a 429 or 503.
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}

@@ -16,7 +16,7 @@ log = logging.getLogger("helicarrier.api")
 
 
 def error_response(err: Refused, headers: dict[str, str] | None = None):
-    return json_response(err.body(), err.status, headers)
+    return json_response(err.body(), err.status, headers or err.headers)
 
 
 def _is_api() -> bool:
@@ -26,8 +26,7 @@ def _is_api() -> bool:
 def install(app: Flask) -> None:
     @app.errorhandler(Refused)
     def _refused(err: Refused):
-        headers = {"Allow": ", ".join(err.details["allowed"])} if err.status == 405 else None
-        return error_response(err, headers)
+        return error_response(err, err.headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -76,5 +75,6 @@ def install_api_fallback(app: Flask) -> None:
                 "method_not_allowed",
                 f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}",
                 {"allowed": allowed},
+                headers={"Allow": ", ".join(allowed)},
             )
         raise Refused(404, "not_found", f"no API route /api/{unknown}")
