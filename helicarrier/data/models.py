@@ -59,6 +59,9 @@ class Agent(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # The token that speaks for the agent: only it may report for it, fetch and answer its commands.
+    owner_token_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("api_tokens.id"), index=True)
+    owner_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 _SORT_INCLUDE = ["cost_nanos", "total_tokens", "runtime_ms"]
@@ -420,6 +423,8 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[str] = mapped_column(String(100))
+    # The agents the token may claim: globs (``build-*``), comma-separated; NULL: any unclaimed agent.
+    agents: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -435,6 +440,8 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped at sign-out and password change: a session cookie of an older generation no longer works.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class PricingVersion(Base):
@@ -493,6 +500,30 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(100))
     remote_addr: Mapped[str | None] = mapped_column(String(64), index=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per username and client address, and when the next try is allowed: a guess is
+    counted (atomically) before the password is checked, so parallel guesses cannot outrun the backoff."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    remote_addr: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_allowed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ServiceFlag(Base):
+    """Small switches every instance reads from the database (maintenance mode, ...)."""
+
+    __tablename__ = "service_flags"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
 
 
 # -- rollups: kept in the ingest transaction, so analytics never scan raw events ----------------------

@@ -171,3 +171,18 @@ def test_cli_start_refused_prints_one_line_and_exits_non_zero(empty_db_url, tmp_
     refusals = [ln for ln in proc.stderr.splitlines() if ln.startswith("helicarrier: refusing to start")]
     assert len(refusals) == 1 and "abc123newer" in refusals[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_models_are_what_the_migrations_build(empty_db_url):
+    """A column added to a model without its migration (or the other way round) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from helicarrier.data.models import Base
+
+    engine = make_engine(empty_db_url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    engine.dispose()
