@@ -28,7 +28,7 @@ UPDATE agents SET owner_token_id = (
         SELECT source, ts FROM log_events l WHERE l.agent_id = agents.id
     ) seen ON seen.source = t.name
     ORDER BY seen.ts DESC LIMIT 1
-), owner_since = updated_at
+)
 """
 
 
@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_service_flags")),
     )
     op.execute(_LAST_REPORTER)
+    op.execute("UPDATE agents SET owner_since = updated_at WHERE owner_token_id IS NOT NULL")
 
 
 def downgrade() -> None:
