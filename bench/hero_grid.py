@@ -34,7 +34,7 @@ def _batch(events: list[dict]) -> bytes:
 
 
 def populate(ctx, n_agents: int) -> None:
-    from helicarrier.ingest.service import Caller
+    from helicarrier.auth.binding import Speaker
 
     payload = json.loads((ROOT / "fixtures/providers/openai_chat__full.json").read_text())["payload"]
     now = datetime.now(UTC).isoformat()
@@ -67,12 +67,14 @@ def populate(ctx, n_agents: int) -> None:
             },
         ]
     for k in range(0, len(events), 500):
-        status, body = ctx.ingest.ingest(Caller(0, "bench"), _batch(events[k : k + 500]), None, "/bench")
+        status, body = ctx.ingest.ingest(
+            Speaker.internal("bench"), _batch(events[k : k + 500]), None, "/bench"
+        )
         assert status == 200, body
 
 
 def touch(ctx, n_agents: int, changed: int, round_no: int) -> None:
-    from helicarrier.ingest.service import Caller
+    from helicarrier.auth.binding import Speaker
 
     now = datetime.now(UTC).isoformat()
     events = [
@@ -87,7 +89,7 @@ def touch(ctx, n_agents: int, changed: int, round_no: int) -> None:
     ]
     for i in range(changed):
         events[i]["data"]["current_task"] = f"round {round_no} task {i}"
-    status, body = ctx.ingest.ingest(Caller(0, "bench"), _batch(events), None, "/bench")
+    status, body = ctx.ingest.ingest(Speaker.internal("bench"), _batch(events), None, "/bench")
     assert status == 200, body
 
 

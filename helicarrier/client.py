@@ -1003,7 +1003,10 @@ class CommandLoop:
         moved on, e.g. a repeated answer that had succeeded) counts as done."""
         if message is not None and len(message) > MAX_ACK_MESSAGE:
             message = message[: MAX_ACK_MESSAGE - 1] + "…"
-        body = json.dumps({"agent_id": cmd.agent_id, "state": state, "message": message}).encode()
+        # The session the command was for is the evidence of which run the agent acted on: a kill is
+        # confirmed only with it.
+        answer = {"agent_id": cmd.agent_id, "state": state, "message": message, "session_id": cmd.session_id}
+        body = json.dumps(answer).encode()
         path = f"/api/v1/commands/{quote(cmd.id, safe='')}/ack"
         headers = {"Content-Type": "application/json"}
         tries = attempts if attempts is not None else self.client.max_retries + 1

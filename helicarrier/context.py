@@ -11,6 +11,7 @@ from helicarrier.control.service import ControlLimits, ControlService
 from helicarrier.data.engine import make_engine
 from helicarrier.data.repository import Repository
 from helicarrier.data.schema import SchemaStatus, ensure_schema
+from helicarrier.fleet.service import FleetService
 from helicarrier.ingest.service import IngestService
 from helicarrier.pricing.registry import PriceBooks
 from helicarrier.pricing.versions import load_price_books
@@ -27,6 +28,7 @@ class AppContext:
     ingest: IngestService
     control: ControlService
     alerts: AlertService
+    fleet: FleetService
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -45,6 +47,7 @@ def build_context(settings: Settings | None = None) -> AppContext:
         log.info("database migrated from %s to %s", status.upgraded_from or "empty", status.head)
     repo = Repository(engine)
     price_books = load_price_books(repo, settings.pricing_version)
+    fleet = FleetService(repo)
     control = ControlService(
         repo,
         price_books,
@@ -54,8 +57,9 @@ def build_context(settings: Settings | None = None) -> AppContext:
             offline_after_s=settings.offline_after_s,
             kill_settle_s=settings.kill_settle_s,
         ),
+        fleet,
     )
-    ingest = IngestService(repo, price_books, control, max_batch_events=settings.max_batch_events)
+    ingest = IngestService(repo, price_books, control, fleet, max_batch_events=settings.max_batch_events)
     return AppContext(
         settings=settings,
         repo=repo,
@@ -64,4 +68,5 @@ def build_context(settings: Settings | None = None) -> AppContext:
         ingest=ingest,
         control=control,
         alerts=AlertService(repo),
+        fleet=fleet,
     )

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
+from helicarrier.auth.binding import Speaker
 from helicarrier.context import AppContext
-from helicarrier.ingest.service import Caller
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 
@@ -59,5 +59,5 @@ class Sender:
             body = orjson.dumps(
                 {"version": "v2", "source": {"name": "tests"}, "events": events[i : i + batch]}
             )
-            status, text = self.ctx.ingest.ingest(Caller(0, "tests"), body, None, "/api/v1/ingest")
+            status, text = self.ctx.ingest.ingest(Speaker.internal("tests"), body, None, "/api/v1/ingest")
             assert status == 200, text

@@ -15,8 +15,9 @@ from helicarrier.alerts import schemas as al
 from helicarrier.analytics import schemas as an
 from helicarrier.api import auth, errors
 from helicarrier.api.spec import USER, Param, Route
-from helicarrier.api.views import alerts, analytics, control, ingest, meta, reports
+from helicarrier.api.views import alerts, analytics, control, fleet, ingest, meta, reports
 from helicarrier.control import schemas as ct
+from helicarrier.fleet import schemas as fl
 from helicarrier.ingest import documented
 from helicarrier.ingest import schemas as ig
 from helicarrier.reports.schemas import ReportsResponse
@@ -135,6 +136,24 @@ ROUTES: tuple[Route, ...] = (
         ct.AckRequest,
         {200: ct.CommandResponse},
         errors=(403, 409),
+    ),
+    # -- the fleet
+    Route(
+        "GET",
+        f"{V1}/agents",
+        fleet.list_agents,
+        "The agents, their status and who speaks for them",
+        "read",
+        responses={200: fl.AgentsResponse},
+    ),
+    Route(
+        "PUT",
+        f"{V1}/agents/<agent_id>/owner",
+        fleet.set_owner,
+        "Give an agent to another token",
+        "admin",
+        fl.OwnerRequest,
+        {200: fl.OwnerResponse},
     ),
     # -- operators act
     _commands("kill", "Kill the agent's current session (Tactical Override)", ct.KillRequest),

@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from helicarrier.actors import SYSTEM, Actor
+from helicarrier.auth.binding import Speaker
 from helicarrier.control import lifecycle as lc
-from helicarrier.control.validation import CommandRequest, check_request
+from helicarrier.control.validation import AckAnswer, CommandRequest, check_kill_evidence, check_request
 from helicarrier.data.queries.commands import CommandTx, DuplicateKey, command_dict
 from helicarrier.data.repository import Repository
 from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
+from helicarrier.fleet.service import FleetService
 from helicarrier.pricing.registry import PriceBooks
 
 DELIVER_LIMIT = 20
@@ -40,10 +42,11 @@ def _refusal(exc: lc.IllegalTransition, state: str) -> Refused:
 
 
 class ControlService:
-    def __init__(self, repo: Repository, price_books: PriceBooks, limits: ControlLimits):
+    def __init__(self, repo: Repository, price_books: PriceBooks, limits: ControlLimits, fleet: FleetService):
         self.repo = repo
         self.price_books = price_books
         self.limits = limits
+        self.fleet = fleet
 
     # -- operators ---------------------------------------------------------------------------------
 
@@ -223,6 +226,12 @@ class ControlService:
 
     # -- agents ------------------------------------------------------------------------------------
 
+    def check_poller(self, speaker: Speaker, agent_id: str, remote_addr: str | None = None) -> None:
+        """Only the token that speaks for an agent fetches its commands (an agent nobody knows has none)."""
+        exists, _owner, _name = self.repo.agent_owner(agent_id)
+        if exists:
+            self.fleet.require(speaker, agent_id, "command.poll", remote_addr)
+
     def deliver(self, agent_id: str) -> list[dict[str, Any]]:
         """The agent's poll: its pending commands become delivered (overdue ones expire on the way)."""
         if not self.repo.has_pending_commands(agent_id):
@@ -237,10 +246,19 @@ class ControlService:
                     out.append({**command_dict(row), "state": state, "delivered_at": now})
             return out
 
-    def ack(self, command_id: str, agent_id: str, state: Any, message: Any) -> dict[str, Any]:
-        """``POST /api/v1/commands/<id>/ack``: the same path as a ``command.ack`` event."""
+    def ack(
+        self,
+        speaker: Speaker,
+        command_id: str,
+        agent_id: str,
+        answer: AckAnswer,
+        remote_addr: str | None = None,
+    ) -> dict[str, Any]:
+        """``POST /api/v1/commands/<id>/ack``: the same path as a ``command.ack`` event. Only the token that
+        speaks for the agent answers for it."""
+        self.fleet.require(speaker, agent_id, "command.ack", remote_addr)
         with self.repo.transaction() as tx:
-            return command_dict(self.apply_ack(tx, command_id, agent_id, state, message, utcnow()))
+            return command_dict(self.apply_ack(tx, command_id, agent_id, answer, utcnow()))
 
     def check_ack(self, tx: CommandTx, command_id: str, agent_id: str):
         """The command an agent answers, if it exists and is addressed to that agent."""
@@ -251,12 +269,15 @@ class ControlService:
             raise Refused(403, "wrong_agent", f"command {command_id} is not for {agent_id}")
         return row
 
-    def apply_ack(self, tx: CommandTx, command_id: str, agent_id: str, state: Any, message: Any, now):
+    def apply_ack(self, tx: CommandTx, command_id: str, agent_id: str, answer: AckAnswer, now):
         """An agent's answer, inside the caller's transaction: the command moves on, and a confirmed kill
         stops the agent and its session. Raises Refused."""
         row = self.check_ack(tx, command_id, agent_id)
+        state, message = answer.state, answer.message
         if state not in lc.ACK_EVENTS:
             raise Refused.invalid("state", f"must be one of {', '.join(lc.ACK_EVENTS)}")
+        if row.kind == "kill" and state == "completed":
+            check_kill_evidence(row, answer)
         try:
             new_state = lc.transition(row.state, lc.ACK_EVENTS[state])
         except lc.IllegalTransition as exc:

@@ -70,3 +70,30 @@ def check_request(
     if provider is not None and not isinstance(provider, str):
         raise Refused.invalid("provider", "must be a string")
     return CommandRequest("model", {"model": model, "provider": provider_for(model, provider)}, reason)
+
+
+@dataclass(frozen=True)
+class AckAnswer:
+    """An agent's answer to a command, with its evidence: the session it acted on."""
+
+    state: Any
+    message: Any = None
+    session_id: Any = None
+
+
+def check_kill_evidence(command, answer: AckAnswer) -> None:
+    """A kill is confirmed by naming the session it stopped: an answer without it, or naming another
+    session, does not count (it could come from anything that merely saw the command id)."""
+    if command.session_id is None:
+        return
+    if answer.session_id is None:
+        raise Refused.invalid(
+            "session_id", "a kill is confirmed with the session it stopped", code="evidence_required"
+        )
+    if answer.session_id != command.session_id:
+        raise Refused(
+            409,
+            "wrong_session",
+            f"session_id: the kill was for session {command.session_id!r}, not {answer.session_id!r}",
+            {"field": "session_id", "expected": command.session_id},
+        )

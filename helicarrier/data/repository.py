@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from helicarrier.data.engine import is_transient, make_engine
+from helicarrier.data.queries.agents import AgentQueries, AgentTx
 from helicarrier.data.queries.alert_delivery import AlertDeliveryQueries
 from helicarrier.data.queries.alert_metrics import AlertMetricQueries
 from helicarrier.data.queries.alerts import AlertQueries, AlertTx
@@ -32,7 +33,7 @@ T = TypeVar("T")
 _TRANSIENT_RETRIES = 3
 
 
-class Tx(CommandTx, IngestTx, AlertTx):
+class Tx(CommandTx, IngestTx, AlertTx, AgentTx):
     """One write transaction's questions and writes (see ``helicarrier.data.unit``)."""
 
 
@@ -40,6 +41,7 @@ class Repository(
     TokenQueries,
     UserQueries,
     FleetQueries,
+    AgentQueries,
     ReceiptPruning,
     PricingQueries,
     AuditQueries,

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from helicarrier.auth.binding import IngestService, Speaker
 from helicarrier.client import new_id
 from helicarrier.demo.scenario import (
     FLEET,
@@ -30,7 +31,6 @@ from helicarrier.demo.scenario import (
 )
 from helicarrier.demo.scenario import step_logs as make_step_logs
 from helicarrier.demo.scenario import usage_data as make_usage
-from helicarrier.ingest.service import Caller, IngestService
 
 SOURCE = "demo-seed"
 SESSIONS_PER_DAY = 10.0  # per agent of activity 1.0
@@ -61,7 +61,7 @@ def seed_demo(
     now = (now or datetime.now(UTC)).astimezone(UTC)
     history = History(random.Random(seed), days, now)
     events = sorted(history.events(), key=lambda pair: pair[0])
-    caller = Caller(token_id=0, token_name=SOURCE)
+    caller = Speaker.internal(SOURCE)
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
     batches = 0
     for i in range(0, len(events), batch_size):

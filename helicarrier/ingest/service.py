@@ -11,11 +11,14 @@ from typing import Any
 
 import orjson
 
+from helicarrier.auth.binding import Speaker
 from helicarrier.control.service import ControlService
+from helicarrier.control.validation import AckAnswer
 from helicarrier.data.queries.ingest import IdempotencyConflict
 from helicarrier.data.repository import Repository, Tx
 from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
+from helicarrier.fleet.service import NOT_BOUND, FleetService
 from helicarrier.ingest.fold import fold_agents, started_agents
 from helicarrier.ingest.normalize import NORMALIZER_VERSION, NormalizedUsage
 from helicarrier.ingest.validate import Batch, body_digest, field_errors, parse_body
@@ -23,12 +26,6 @@ from helicarrier.money import usd_text
 from helicarrier.pricing import Cost, PriceBook
 from helicarrier.pricing.registry import PriceBooks
 from helicarrier.usage_fields import TOKEN_FIELDS
-
-
-@dataclass(frozen=True)
-class Caller:
-    token_id: int
-    token_name: str
 
 
 def usage_row(usage: NormalizedUsage, cost: Cost, raw: dict[str, Any]) -> dict[str, Any]:
@@ -81,17 +78,27 @@ class IngestService:
         repo: Repository,
         price_books: PriceBooks,
         control: ControlService,
+        fleet: FleetService,
         *,
         max_batch_events: int = 5000,
     ):
         self.repo = repo
         self.price_books = price_books
         self.control = control
+        self.fleet = fleet
         self.max_batch_events = max_batch_events
 
-    def ingest(self, caller: Caller, body: bytes, idempotency_key: str | None, route: str) -> tuple[int, str]:
-        """parse and validate -> normalize -> price -> store in one transaction -> (status, JSON body)."""
-        batch = parse_body(body, default_source=caller.token_name, max_events=self.max_batch_events)
+    def ingest(
+        self,
+        speaker: Speaker,
+        body: bytes,
+        idempotency_key: str | None,
+        route: str,
+        remote_addr: str | None = None,
+    ) -> tuple[int, str]:
+        """parse and validate -> normalize -> price -> store in one transaction -> (status, JSON body).
+        Events for agents the speaker's token does not speak for are refused one by one (audited)."""
+        batch = parse_body(body, default_source=speaker.token_name, max_events=self.max_batch_events)
         book = self._book(batch)
         if not batch.events:
             raise Refused(
@@ -106,9 +113,13 @@ class IngestService:
             if e.usage is not None and not e.duplicate
         }
         # The key is at most 255 characters: checked by the HTTP layer.
-        idem = (caller.token_id, idempotency_key, route, body_digest(body)) if idempotency_key else None
+        keyed = idempotency_key and speaker.token_id is not None
+        idem = (speaker.token_id, idempotency_key, route, body_digest(body)) if keyed else None
+        unbound: set[str] = set()
         try:
-            return self.repo.run_transaction(lambda tx: self._store(tx, batch, usage_rows, idem))
+            return self.repo.run_transaction(
+                lambda tx: self._store(tx, speaker, batch, usage_rows, idem, unbound)
+            )
         except IdempotencyConflict:
             raise Refused(
                 409,
@@ -118,8 +129,13 @@ class IngestService:
             ) from None
         except Rejected as rejected:
             return rejected.status, rejected.body
+        finally:
+            # After the transaction, and whatever became of it: a refused attempt is worth knowing about.
+            self.fleet.audit_refusal(speaker, unbound, "ingest", remote_addr)
 
-    def _store(self, tx: Tx, batch: Batch, usage_rows: dict[int, dict], idem) -> tuple[int, str]:
+    def _store(
+        self, tx: Tx, speaker: Speaker, batch: Batch, usage_rows, idem, unbound: set
+    ) -> tuple[int, str]:
         received = utcnow()
         if idem is not None:
             token_id, key, route, digest = idem
@@ -127,7 +143,10 @@ class IngestService:
             if replay is not None:
                 return replay.status_code, replay.response
         outcome = StoreOutcome()
-        live = self._refuse_unknown_commands(tx, batch.events, outcome)
+        unbound.clear()  # a retried transaction decides again
+        unbound |= self.fleet.speak_for(tx, speaker, {e.agent_id for e in batch.events}, received)
+        live = self._refuse_unbound(batch.events, unbound, speaker, outcome)
+        live = self._refuse_unknown_commands(tx, live, outcome)
         live = self._drop_duplicates(tx, batch.source, live, outcome)
         live = self._apply_acks(tx, batch.source, live, outcome, received)
         if live:
@@ -147,6 +166,20 @@ class IngestService:
         if idem is not None:
             tx.save_receipt(idem[0], idem[1], status, body)
         return status, body
+
+    @staticmethod
+    def _refuse_unbound(events: list, unbound: set[str], speaker: Speaker, outcome: StoreOutcome) -> list:
+        """Events for agents another token speaks for are refused one by one; the rest go on."""
+        if not unbound:
+            return list(events)
+        live = []
+        for e in events:
+            if e.agent_id in unbound:
+                message = f"token {speaker.token_name!r} does not speak for agent {e.agent_id!r}"
+                outcome.refused[e.index] = (NOT_BOUND, message, "^agent_id")
+            else:
+                live.append(e)
+        return live
 
     def _refuse_unknown_commands(self, tx: Tx, events: list, outcome: StoreOutcome) -> list:
         """Answers to commands that do not exist, or were sent to another agent, are refused per event."""
@@ -190,10 +223,11 @@ class IngestService:
             if e.type != "command.ack":
                 live.append(e)
                 continue
+            answer = AckAnswer(e.data.state, e.data.message, e.session_id)
             try:
-                self.control.apply_ack(tx, e.data.command_id, e.agent_id, e.data.state, e.data.message, now)
+                self.control.apply_ack(tx, e.data.command_id, e.agent_id, answer, now)
             except Refused as refused:
-                outcome.refused[e.index] = (refused.code, refused.message, "command_id")
+                outcome.refused[e.index] = _event_refusal(refused, "command_id")
                 if e.id is not None:  # not stored, so a corrected resend is not taken for a duplicate
                     tx.forget_event_id(source, e.id)
                 continue
@@ -270,16 +304,29 @@ def cost_json(c: Cost) -> dict[str, Any]:
     }
 
 
+_HEADER_FIELDS = frozenset({"agent_id", "session_id", "id", "ts", "type"})
+
+
+def _event_refusal(refused: Refused, default_field: str) -> tuple[str, str, str]:
+    """A refusal as one event's result: (code, message without its field, the field; ^ for the header)."""
+    details = refused.details if isinstance(refused.details, dict) else {}
+    field = details.get("field") or default_field
+    message = refused.message.removeprefix(f"{field}: ")
+    return refused.code, message, f"^{field}" if field in _HEADER_FIELDS else field
+
+
 def render_outcome(batch: Batch, outcome: StoreOutcome) -> tuple[int, str]:
     """200 when every event was taken (stored or duplicate), 207 when some were rejected, 422 when none."""
     ids = {e.index: e.id for e in batch.events}
     results: list[dict[str, Any]] = [r.as_result() for r in batch.rejections]
     for index, (code, message, fld) in outcome.refused.items():
+        header = fld.startswith("^")  # a field of the event's header, not of its data
+        fld = fld.lstrip("^")
         if batch.version == "v1":
             # One event: its refusal is the request's error, as a v1 schema violation is.
             err = {"code": code, "message": f"{fld}: {message}", "details": {"field": fld}}
-            return 422, _dumps({"error": err})
-        fld = f"events[{index}].data.{fld}"
+            return (403 if code == NOT_BOUND else 422), _dumps({"error": err})
+        fld = f"events[{index}].{fld}" if header else f"events[{index}].data.{fld}"
         results.append(
             _result(index, ids, "rejected", {"code": code, "message": f"{fld}: {message}", "field": fld})
         )

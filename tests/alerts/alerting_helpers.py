@@ -14,9 +14,9 @@ from sqlalchemy import insert, update
 from helicarrier.actors import Actor
 from helicarrier.alerts.rules import validate_rule
 from helicarrier.alerts.validation import validate_receiver
+from helicarrier.auth.binding import Speaker
 from helicarrier.context import AppContext
 from helicarrier.data.models import Agent
-from helicarrier.ingest.service import Caller
 
 ADMIN = Actor("ada", "user", "admin")
 OPERATOR = Actor("omar", "user", "operator")
@@ -52,7 +52,7 @@ def heartbeat(repo, agent_ids: list[str], seen: datetime) -> None:
 
 def ingest(ctx: AppContext, events: list[dict]) -> dict:
     body = orjson.dumps({"version": "v2", "source": {"name": "alerts-test"}, "events": events})
-    status, text = ctx.ingest.ingest(Caller(0, "alerts-test"), body, None, "/api/v1/ingest")
+    status, text = ctx.ingest.ingest(Speaker.internal("alerts-test"), body, None, "/api/v1/ingest")
     assert status in (200, 207), text
     return orjson.loads(text)
 

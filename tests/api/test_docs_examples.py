@@ -193,7 +193,7 @@ def test_every_curl_example_succeeds_and_shows_the_real_response(make_api, make_
     assert api.count(UsageEvent) == 2
     assert api.count(LogEvent) == 3
     sessions = {s.id: s.status for s in api.rows(Session)}
-    assert sessions == {"sess-001": "failed", "sess-002": "succeeded"}
+    assert sessions == {"sess-001": "failed", "sess-002": "succeeded", "sess-003": "killed"}
     assert seeded == {"reports", "alerts"}
 
 

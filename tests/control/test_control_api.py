@@ -28,8 +28,9 @@ def poll(api, agent="atlas-01", wait=None):
     return api.client.get(f"/api/v1/agents/{agent}/commands{q}", headers=api.headers())
 
 
-def ack(api, cid, state, agent="atlas-01", message=None):
-    body = {"agent_id": agent, "state": state, "message": message}
+def ack(api, cid, state, agent="atlas-01", message=None, session="s1"):
+    """The agent's answer, with its evidence: the session it acted on (the fixture's agent runs s1)."""
+    body = {"agent_id": agent, "state": state, "message": message, "session_id": session}
     return api.post(body, path=f"/api/v1/commands/{cid}/ack")
 
 

@@ -186,3 +186,54 @@ def test_the_models_are_what_the_migrations_build(empty_db_url):
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
+
+
+def test_migration_0006_binds_existing_agents_to_the_token_that_last_reported_for_them(empty_db_url):
+    engine = make_engine(empty_db_url)
+    ensure_schema(engine)
+    downgrade(engine, "0005")
+    t0 = "2026-11-01 10:00:00+00:00"
+    with engine.begin() as conn:
+        for i, name in enumerate(("host-a", "host-b"), start=1):
+            conn.execute(
+                text(
+                    "INSERT INTO api_tokens (id, name, prefix, token_hash, scopes, created_at) "
+                    "VALUES (:i, :n, 'hc_x', :h, 'ingest', :t)"
+                ),
+                {"i": i, "n": name, "h": f"{i:064d}", "t": t0},
+            )
+        for agent in ("a1", "a2", "a3"):
+            conn.execute(
+                text(
+                    "INSERT INTO agents (id, name, status, first_seen_at, updated_at) "
+                    "VALUES (:a, :a, 'idle', :t, :t)"
+                ),
+                {"a": agent, "t": t0},
+            )
+        # a1: host-a first, host-b last (a log line); a2: only a usage event from host-a; a3: a source no
+        # token is called.
+        rows = [
+            ("log_events", "a1", "host-a", "2026-11-01 10:00:01+00:00"),
+            ("log_events", "a1", "host-b", "2026-11-01 10:00:03+00:00"),
+            ("usage_events", "a1", "host-a", "2026-11-01 10:00:02+00:00"),
+            ("usage_events", "a2", "host-a", "2026-11-01 10:00:04+00:00"),
+            ("log_events", "a3", "laptop", "2026-11-01 10:00:05+00:00"),
+        ]
+        extra = {
+            "log_events": ("level, message", "'info', 'x'"),
+            "usage_events": (
+                "provider, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
+                "total_tokens, cost_provenance, cost_confidence, normalizer_version",
+                "'openai', 1, 1, 0, 0, 2, 'computed', 'high', 1",
+            ),
+        }
+        for table, agent, source, ts in rows:
+            cols, vals = extra[table]
+            head = f"INSERT INTO {table} (source, agent_id, ts, received_at, {cols})"
+            sql = f"{head} VALUES (:s, :a, :ts, :ts, {vals})"
+            conn.execute(text(sql), {"s": source, "a": agent, "ts": ts})
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        owners = dict(conn.execute(text("SELECT id, owner_token_id FROM agents")).all())
+    assert owners == {"a1": 2, "a2": 1, "a3": None}
+    engine.dispose()

@@ -553,7 +553,7 @@ def test_same_key_different_body_is_a_409_and_stores_nothing(api):
 def test_two_tokens_may_use_the_same_key_independently(api, make_token):
     other = make_token("agent-host-2", "ingest")
     a = api.post(single("log", message="from host 1"), key="shared-key")
-    b = api.post(single("log", message="from host 2"), key="shared-key", token=other)
+    b = api.post(single("log", agent="agent-2", message="from host 2"), key="shared-key", token=other)
     assert a.status_code == b.status_code == 200
     assert b.get_json() == {"accepted": 1, "duplicates": 0, "rejected": 0}
     assert sorted(log.message for log in api.rows(LogEvent)) == ["from host 1", "from host 2"]

@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 from sqlalchemy import select
 
+from helicarrier.auth.binding import Speaker
 from helicarrier.data.models import UsageEvent, UsageRepriced
-from helicarrier.ingest.service import Caller
 from helicarrier.pricing.versions import load_price_books, reprice, version_name
 from helicarrier.webapp import create_app
 
@@ -47,7 +47,7 @@ def _ctx(settings):
 def test_reprice_stores_beside_recorded_cost_and_reports_diff(settings):
     ctx = _ctx(settings)
     repo = ctx.repo
-    status, _ = ctx.ingest.ingest(Caller(1, "t"), _anthropic_batch(6), None, "/api/v1/ingest")
+    status, _ = ctx.ingest.ingest(Speaker.internal("t"), _anthropic_batch(6), None, "/api/v1/ingest")
     assert status == 200
     repo.create_pricing_version(ACME, "20% off Sonnet", "test")
     repo.set_price_override(ACME, "anthropic", "claude-sonnet-4-6", {"discount_pct": "20"})
@@ -77,7 +77,7 @@ def test_ingest_under_a_named_operator_version(settings):
         ACME, "anthropic", "claude-sonnet-4-6", {"input_usd_per_mtok": "1", "output_usd_per_mtok": "2"}
     )
     ctx = _ctx(settings)  # price tables load at start
-    status, _ = ctx.ingest.ingest(Caller(1, "t"), _anthropic_batch(1, ACME), None, "/api/v1/ingest")
+    status, _ = ctx.ingest.ingest(Speaker.internal("t"), _anthropic_batch(1, ACME), None, "/api/v1/ingest")
     assert status == 200
     with ctx.repo.engine.connect() as conn:
         row = conn.execute(select(UsageEvent)).one()

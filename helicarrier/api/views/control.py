@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import time
 
+from flask import g, request
+
 from helicarrier.api import params
 from helicarrier.api.http import app_context, idempotency_key, json_response, read_json_object, token_actor
+from helicarrier.control.validation import AckAnswer
 from helicarrier.errors import Refused
 
 MAX_WAIT_S = 30
@@ -58,6 +61,7 @@ def poll(agent_id: str):
     wait = params.number("wait", 0.0, 0.0, 3600.0)
     deadline = time.monotonic() + min(wait, MAX_WAIT_S)
     control = app_context().control
+    control.check_poller(g.token.speaker, agent_id, request.remote_addr)
     while True:
         commands = control.deliver(agent_id)
         if commands or time.monotonic() >= deadline:
@@ -66,12 +70,14 @@ def poll(agent_id: str):
 
 
 def ack(command_id: str):
-    """An agent's answer. The agent is named in the body (``agent_id``) and must be the command's agent."""
+    """An agent's answer. The agent is named in the body (``agent_id``) and must be the command's agent;
+    a kill is confirmed with the session it stopped (``session_id``)."""
     body = read_json_object()
     agent_id = body.get("agent_id")
     if not isinstance(agent_id, str) or not agent_id:
         raise Refused.invalid("agent_id", "required")
-    command = app_context().control.ack(command_id, agent_id, body.get("state"), body.get("message"))
+    answer = AckAnswer(body.get("state"), body.get("message"), body.get("session_id"))
+    command = app_context().control.ack(g.token.speaker, command_id, agent_id, answer, request.remote_addr)
     return json_response({"command": command})
 
 

@@ -6,7 +6,6 @@ from flask import g, request
 
 from helicarrier.api.http import app_context, idempotency_key, json_response, read_json_body
 from helicarrier.data.types import utcnow
-from helicarrier.ingest.service import Caller
 from helicarrier.jsonio import parse_json
 
 
@@ -18,7 +17,9 @@ def ingest():
     """
     ctx = app_context()
     body = read_json_body(ctx.settings.max_body_bytes)
-    status, text = ctx.ingest.ingest(Caller(g.token.id, g.token.name), body, idempotency_key(), request.path)
+    status, text = ctx.ingest.ingest(
+        g.token.speaker, body, idempotency_key(), request.path, request.remote_addr
+    )
     return json_response(text, status)
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from helicarrier.data.models import Agent, Alert, Command, LogEvent, Session, UsageEvent
+from helicarrier.data.models import Agent, Alert, ApiToken, Command, LogEvent, Session, UsageEvent
 from helicarrier.data.queries.base import QueryBase
 from helicarrier.data.types import utcnow
 
@@ -66,9 +66,11 @@ class FleetQueries(QueryBase):
                 Session.cost_nanos,
                 Session.unpriced_events,
                 Session.status.label("session_status"),
+                ApiToken.name.label("owner"),
             )
             .select_from(Agent)
             .outerjoin(Session, Session.id == Agent.current_session_id)
+            .outerjoin(ApiToken, ApiToken.id == Agent.owner_token_id)
             .order_by(Agent.name)
         )
         with self._read() as conn:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from helicarrier.auth.binding import Speaker, parse_agent_patterns
 from helicarrier.auth.tokens import display_prefix, generate_token, hash_token, parse_scopes, tokens_match
 from helicarrier.data.models import ApiToken
 from helicarrier.data.queries.base import QueryBase
@@ -31,6 +32,11 @@ class TokenInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    agents: tuple[str, ...] | None = None  # the agents it may claim (globs); None: any unowned agent
+
+    @property
+    def speaker(self) -> Speaker:
+        return Speaker(self.id, self.name, self.agents)
 
 
 def _info(row) -> TokenInfo:
@@ -42,19 +48,25 @@ def _info(row) -> TokenInfo:
         created_at=row.created_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
+        agents=parse_agent_patterns(row.agents),
     )
 
 
 class TokenQueries(QueryBase):
-    def create_token(self, name: str, scopes: str | list[str] | tuple[str, ...]) -> tuple[str, TokenInfo]:
-        """Create a token and return (the token itself, its info). The token is not stored anywhere."""
+    def create_token(
+        self, name: str, scopes: str | list[str] | tuple[str, ...], agents: str | None = None
+    ) -> tuple[str, TokenInfo]:
+        """Create a token and return (the token itself, its info). The token is not stored anywhere.
+        ``agents``: the globs of the agents it may claim (comma-separated); None: any unowned agent."""
         scope_list = parse_scopes(scopes)
+        patterns = parse_agent_patterns(agents)
         token = generate_token()
         values = dict(
             name=name,
             prefix=display_prefix(token),
             token_hash=hash_token(token),
             scopes=",".join(scope_list),
+            agents=",".join(patterns) if patterns else None,
             created_at=utcnow(),
         )
         try:
@@ -64,6 +76,11 @@ class TokenQueries(QueryBase):
         except IntegrityError as exc:
             raise TokenExists(f"a token named {name!r} already exists") from exc
         return token, _info(row)
+
+    def token_named(self, name: str) -> TokenInfo | None:
+        with self._read() as conn:
+            row = conn.execute(select(ApiToken).where(ApiToken.name == name)).one_or_none()
+        return None if row is None else _info(row)
 
     def list_tokens(self) -> list[TokenInfo]:
         with self._read() as conn:
