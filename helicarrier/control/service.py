@@ -328,6 +328,8 @@ class ControlService:
 
     def restart_agents(self, tx: CommandTx, agent_ids, now: datetime) -> None:
         """Killed agents that start a new session work again (their ``session.start`` is the way out)."""
+        if not agent_ids:
+            return  # the common case on the ingest path: no query at all
         for agent_id in tx.agents_in_control_state(agent_ids, "killed"):
             self._move_agent(tx, agent_id, "restart", now)
             tx.audit(Actor(agent_id, "agent"), "agent.restart", "ok", target_kind="agent", target_id=agent_id)
