@@ -132,15 +132,21 @@ def token() -> None:
 @token.command("create")
 @click.option("--name", required=True, help="A unique name, e.g. the agent host.")
 @click.option("--scopes", required=True, help="Comma list of ingest, read, control, admin.")
-def token_create(name: str, scopes: str) -> None:
+@click.option(
+    "--agents",
+    default=None,
+    help="The agents it may speak for: globs, comma-separated ('build-*'). Default: any agent nobody owns.",
+)
+def token_create(name: str, scopes: str, agents: str | None) -> None:
     """Create a token. The token is printed once, alone on the last line; only its hash is kept."""
+    from helicarrier.auth.binding import BindingError
     from helicarrier.auth.tokens import ScopeError
     from helicarrier.data.queries.tokens import TokenExists
 
     repo = _repo()
     try:
-        value, info = repo.create_token(name, scopes)
-    except (ScopeError, TokenExists) as exc:
+        value, info = repo.create_token(name, scopes, agents)
+    except (ScopeError, TokenExists, BindingError) as exc:
         _fail(str(exc))
     click.echo(f"created token {info.name!r} with scopes {','.join(info.scopes)}; it is shown only once:")
     click.echo(value)
@@ -164,6 +170,35 @@ def token_revoke(name: str) -> None:
     if not _repo().revoke_token(name):
         _fail(f"no live token named {name!r}")
     click.echo(f"revoked {name}")
+
+
+@cli.group()
+def agent() -> None:
+    """Agents and the tokens that speak for them."""
+
+
+@agent.command("owner")
+@click.argument("agent_id")
+@click.option("--token", "token_name", default=None, help="Give the agent to this token.")
+@click.option("--release", is_flag=True, help="Let the next token that reports for it claim it.")
+def agent_owner(agent_id: str, token_name: str | None, release: bool) -> None:
+    """Show, or change (audited), the token that speaks for AGENT_ID."""
+    from helicarrier.actors import Actor
+    from helicarrier.errors import Refused
+    from helicarrier.fleet.service import FleetService
+
+    repo = _repo()
+    if token_name is None and not release:
+        exists, _id, name = repo.agent_owner(agent_id)
+        if not exists:
+            _fail(f"no agent {agent_id!r}")
+        click.echo(name or "(nobody: the next token that reports for it claims it)")
+        return
+    try:
+        FleetService(repo).reassign(Actor("cli", "user", "admin"), agent_id, None if release else token_name)
+    except Refused as exc:
+        _fail(exc.message)
+    click.echo(f"{agent_id} -> {token_name if not release else 'the next token that reports for it'}")
 
 
 @cli.group()

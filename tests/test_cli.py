@@ -122,3 +122,26 @@ def test_pricing_version_override_and_reprice(db_url, tmp_path, repo):
     assert unknown.returncode == 1 and "unknown pricing version" in unknown.stderr
     done = run_cli(["reprice", "--pricing-version", "genai-prices-0.2.3+acme"], db_url, tmp_path)
     assert done.returncode == 0 and "recorded costs unchanged" in done.stdout
+
+
+def test_a_token_limited_to_agents_and_an_agents_owner_changed_from_the_command_line(db_url, tmp_path, repo):
+    proc = run_cli(
+        ["token", "create", "--name", "builds", "--scopes", "ingest", "--agents", "build-*"], db_url, tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert repo.token_named("builds").agents == ("build-*",)
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from helicarrier.data.models import Agent
+
+    with repo.engine.begin() as conn:
+        now = datetime.now(UTC)
+        conn.execute(insert(Agent).values(id="build-1", name="b", status="idle", updated_at=now))
+    assert "nobody" in run_cli(["agent", "owner", "build-1"], db_url, tmp_path).stdout
+    assert run_cli(["agent", "owner", "build-1", "--token", "builds"], db_url, tmp_path).returncode == 0
+    assert run_cli(["agent", "owner", "build-1"], db_url, tmp_path).stdout.strip() == "builds"
+    missing = run_cli(["agent", "owner", "build-1", "--token", "nope"], db_url, tmp_path)
+    assert missing.returncode == 1 and "no live token named 'nope'" in missing.stderr
+    assert [e for e in repo.audit_entries(action="agent.owner")["actor"]] == ["cli"]
