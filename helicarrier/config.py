@@ -70,6 +70,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Where people reach Helicarrier (`https://helicarrier.example.com`): links in alert notifications.",
     ),
     Setting(
+        "HELICARRIER_TRUSTED_PROXIES",
+        "trusted_proxies",
+        "0",
+        _int,
+        "How many reverse proxies in front of the app to believe `X-Forwarded-For`/`-Proto`/`-Host` from.",
+    ),
+    Setting(
         "HELICARRIER_SECRET_KEY",
         "secret_key",
         "generated once into `<data dir>/secret_key`",
@@ -154,6 +161,13 @@ SETTINGS: tuple[Setting, ...] = (
         "A confirmed kill is verified once no usage arrived from the killed session for this long.",
     ),
     Setting(
+        "HELICARRIER_ALLOW_LOCAL_WEBHOOKS",
+        "allow_local_webhooks",
+        "0",
+        _flag,
+        "`1`: alert receivers may post to loopback and link-local addresses (tests; refused by default).",
+    ),
+    Setting(
         "HELICARRIER_DEMO_TOKEN",
         None,
         "created once into `<data dir>/demo_token`",
@@ -171,6 +185,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8050
     public_url: str | None = None
+    trusted_proxies: int = 0
     secret_key: str = ""
     log_level: str = "INFO"
     auto_migrate: bool = True
@@ -185,6 +200,7 @@ class Settings:
     report_time: str = "00:15"
     report_tz: str = "UTC"
     report_keep: int = 30
+    allow_local_webhooks: bool = False
 
     @property
     def is_sqlite(self) -> bool:

@@ -67,6 +67,6 @@ def build_context(settings: Settings | None = None) -> AppContext:
         price_books=price_books,
         ingest=ingest,
         control=control,
-        alerts=AlertService(repo),
+        alerts=AlertService(repo, allow_local_webhooks=settings.allow_local_webhooks),
         fleet=fleet,
     )

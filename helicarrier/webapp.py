@@ -42,6 +42,7 @@ def create_app(
     web_auth.install(app, ctx)
     api_routes.install(server)
     callbacks.register_all(app, ctx)
+    web_auth.install_headers(app)  # last: the policy names every inline script by its hash
     if start_scheduler and should_start_in_web_process(ctx.settings):
         scheduler = Scheduler(ctx)
         scheduler.start()

@@ -157,7 +157,10 @@ def repo(db_url) -> Iterator[Repository]:
 def settings(db_url, tmp_path) -> Settings:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    return load_settings(database_url=db_url, data_dir=Path(data_dir), secret_key="test-secret-key")
+    # Tests run their webhook receivers on 127.0.0.1: allowed here, refused by default.
+    return load_settings(
+        database_url=db_url, data_dir=Path(data_dir), secret_key="test-secret-key", allow_local_webhooks=True
+    )
 
 
 # -- the real app and its JSON API ---------------------------------------------------------------------------

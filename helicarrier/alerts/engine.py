@@ -24,6 +24,7 @@ from helicarrier.alerts.lifecycle import NOTIFYING_STATES, OPEN_STATES, EvalFail
 from helicarrier.alerts.matchers import matches_all, parse_matchers
 from helicarrier.alerts.overlays import AlertView, InhibitRule, Overlay, SilenceView, compute
 from helicarrier.alerts.rules import METRICS, alert_labels, spec, validate_rule
+from helicarrier.alerts.validation import local_address
 from helicarrier.data.queries.alert_metrics import MetricCache
 from helicarrier.data.queries.alerts import CycleResult, RuleRun
 from helicarrier.data.types import utcnow
@@ -352,6 +353,7 @@ def dispatch(
     backoff_s: float = BACKOFF_S,
     max_attempts: int = MAX_ATTEMPTS,
     disable_after: int = DISABLE_AFTER,
+    allow_local: bool = False,
 ) -> DispatchReport:
     """Plan the notifications due now, then attempt every delivery that is due (new ones, and retries
     whose backoff has passed: ``backoff_s`` x 2^(attempt-1)). A receiver is disabled after
@@ -373,6 +375,12 @@ def dispatch(
                 continue
             attempts += 1
             try:
+                # Checked again at delivery: a name can come to resolve to this machine after it was saved.
+                local = None if allow_local else local_address(d["url"])
+                if local:
+                    raise DeliveryError(
+                        f"refused: the receiver's address is loopback or link-local ({local})"
+                    )
                 send(d["url"], d["payload"])
                 ok, error = True, None
             except Exception as exc:  # noqa: BLE001 - any failure is a failed attempt, logged with its reason
@@ -410,5 +418,3 @@ def dispatch(
                 )
                 repo.ensure_alert_rule(validate_rule(RECEIVER_RULE))
     return DispatchReport(len(rows), attempts, sent, failed, disabled)
-
-

@@ -47,8 +47,9 @@ def silence_status(silence: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 class AlertService:
-    def __init__(self, repo: Repository):
+    def __init__(self, repo: Repository, *, allow_local_webhooks: bool = False):
         self.repo = repo
+        self.allow_local = allow_local_webhooks
 
     # -- rules -------------------------------------------------------------------------------------
 
@@ -197,11 +198,12 @@ class AlertService:
         return _found(self.repo.get_receiver(receiver_id), "unknown_receiver", f"receiver {receiver_id}")
 
     def create_receiver(self, body: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
-        return self.repo.create_receiver(checked(validate_receiver, body), actor)
+        values = checked(lambda b: validate_receiver(b, allow_local=self.allow_local), body)
+        return self.repo.create_receiver(values, actor)
 
     def update_receiver(self, receiver_id: int, body: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
         existing = self.get_receiver(receiver_id)
-        values = checked(validate_receiver, body, existing)
+        values = checked(lambda b: validate_receiver(b, existing, allow_local=self.allow_local), body)
         if "enabled" not in body:
             values.pop("enabled")  # leave a receiver disabled by failures as it is
         return self.repo.update_receiver(receiver_id, values, actor)

@@ -6,7 +6,9 @@ Each function returns column values or raises ``RuleError`` (field, message), wh
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,7 +101,26 @@ RECEIVER_FIELDS = (
 )  # fmt: skip
 
 
-def validate_receiver(body: Mapping[str, Any], existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def local_address(url: str) -> str | None:
+    """The loopback or link-local address ``url``'s host is (or resolves to), if it is one: a webhook there
+    reaches this machine's own services (or a cloud metadata endpoint) on an admin's say-so."""
+    host = urlparse(url).hostname or ""
+    try:
+        addresses = {ipaddress.ip_address(host.strip("[]"))}
+    except ValueError:
+        try:
+            addresses = {ipaddress.ip_address(a[4][0].split("%")[0]) for a in socket.getaddrinfo(host, None)}
+        except (OSError, UnicodeError, ValueError):
+            return None  # unresolvable now: delivery checks again
+    for a in sorted(addresses, key=str):
+        if a.is_loopback or a.is_link_local or a.is_unspecified:
+            return str(a)
+    return None
+
+
+def validate_receiver(
+    body: Mapping[str, Any], existing: Mapping[str, Any] | None = None, *, allow_local: bool = False
+) -> dict[str, Any]:
     unknown = set(body) - set(RECEIVER_FIELDS) - {"id"}
     if unknown:
         raise RuleError(sorted(unknown)[0], "unknown field")
@@ -111,6 +132,9 @@ def validate_receiver(body: Mapping[str, Any], existing: Mapping[str, Any] | Non
     parsed = urlparse(url) if isinstance(url, str) else None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc or len(url) > 2000:
         raise RuleError("url", "an http:// or https:// URL is needed")
+    local = None if allow_local else local_address(url)
+    if local:
+        raise RuleError("url", f"{parsed.hostname} is a loopback or link-local address ({local}): refused")
     enabled = doc.get("enabled", True)
     if not isinstance(enabled, bool):
         raise RuleError("enabled", "true or false")

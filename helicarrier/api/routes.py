@@ -15,7 +15,7 @@ from helicarrier.alerts import schemas as al
 from helicarrier.analytics import schemas as an
 from helicarrier.api import auth, errors
 from helicarrier.api.spec import USER, Param, Route
-from helicarrier.api.views import alerts, analytics, control, fleet, ingest, meta, reports
+from helicarrier.api.views import alerts, analytics, control, fleet, ingest, meta, reports, web
 from helicarrier.control import schemas as ct
 from helicarrier.fleet import schemas as fl
 from helicarrier.ingest import documented
@@ -461,6 +461,13 @@ ROUTES: tuple[Route, ...] = (
             Param("receiver_id", "Only this receiver's.", {"type": "integer", "minimum": 1}),
             Param("limit", "At most.", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}),
         ),
+    ),
+    # -- the HUD around the Dash pages
+    Route("GET", "/login", web.login_page, "The sign-in form", media_type="text/html"),
+    Route("POST", "/login", web.login, "Sign in", media_type="text/html"),
+    Route("POST", "/logout", web.logout, "Sign out: every session of this user ends", media_type="text/html"),
+    Route(
+        "POST", "/csp-report", web.csp_report, "A browser's report of a CSP violation", responses={204: None}
     ),
     # -- the HUD's downloads (a signed-in user)
     Route(

@@ -1,11 +1,19 @@
-"""Sign-in for the dashboard, and role checks on every page and every Dash callback, on the server.
+"""Sign-in for the dashboard, sessions, role checks on every page and Dash callback, and the headers every
+answer carries.
 
-- ``/login`` (a plain server-rendered form: it must work before any Dash JavaScript runs) and ``/logout``.
+- ``/login`` (a plain server-rendered form: it works before any Dash JavaScript runs) and ``POST /logout``.
+- A failed sign-in slows the next one for that username and client address (``auth.throttle``), counted
+  atomically in the database before the password is checked, so parallel guesses cannot outrun it. The
+  client address is the peer's, or ``X-Forwarded-For``'s when ``HELICARRIER_TRUSTED_PROXIES`` says how many
+  proxies in front of the app to believe.
+- A session cookie names its user's session generation; sign-out and a password change bump it, so every
+  earlier cookie of that user stops working on every instance.
 - A gate before every request: pages redirect to ``/login``; Dash callback requests without a user get 401.
-- Callbacks that change something are registered with a role (``role_callback``); the gate reads the
+  Callbacks that change something are registered with a role (``role_callback``); the gate reads the
   callback's output id from the request and refuses with 403, and an audit entry, when the signed-in user's
   role is too low. Hiding a button is never the only check.
-- Failed sign-ins are rate-limited per username and per address, in the database (shared by workers).
+- Every answer carries a Content-Security-Policy the app runs under (Dash's inline scripts by hash, no
+  ``unsafe-eval``, ``frame-ancestors 'none'``), ``X-Content-Type-Options`` and ``Referrer-Policy``.
 """
 
 from __future__ import annotations
@@ -28,16 +36,27 @@ from flask import (
     session,
 )
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from helicarrier.api.http import app_context
 from helicarrier.auth.passwords import role_allows
+from helicarrier.auth.throttle import delay_after
+from helicarrier.data.types import utcnow
 
 SESSION_LIFETIME = timedelta(hours=12)
-FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_ADDR = 20
 
-# Paths anyone may fetch: the sign-in page, health, static assets, the JSON API (it has bearer tokens).
-_PUBLIC_PREFIXES = ("/login", "/healthz", "/assets/", "/_dash-component-suites/", "/api/", "/_favicon.ico")
+# Paths anyone may fetch: the sign-in page, health, static assets, the JSON API (it has bearer tokens), and
+# the browser's reports of CSP violations.
+_PUBLIC_PREFIXES = (
+    "/login",
+    "/healthz",
+    "/readyz",
+    "/assets/",
+    "/_dash-component-suites/",
+    "/api/",
+    "/_favicon.ico",
+    "/csp-report",
+)
 _CALLBACK_PATH = "/_dash-update-component"
 
 
@@ -47,8 +66,9 @@ class CurrentUser:
     role: str
 
 
-class _AutoSecureSessions(SecureCookieSessionInterface):
-    """Mark the session cookie Secure whenever the request came over HTTPS."""
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS (as a trusted proxy says) or the
+    public URL is https."""
 
     def get_cookie_secure(self, app: Flask) -> bool:  # noqa: ARG002 - Flask's signature
         return bool(request and request.is_secure) or bool(app.config.get("SESSION_COOKIE_SECURE"))
@@ -91,7 +111,7 @@ LOGIN_PAGE = """<!doctype html>
 <input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="next" value="{{ next }}">
 <label class="form-label" for="login-username">Username</label>
 <input class="form-control mb-3" id="login-username" name="username" autocomplete="username"
- value="{{ username }}" required autofocus>
+ value="{{ username }}" required autofocus maxlength="100">
 <label class="form-label" for="login-password">Password</label>
 <input class="form-control mb-4" id="login-password" name="password" type="password"
  autocomplete="current-password" required>
@@ -109,100 +129,166 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _login_form(error: str | None = None, username: str = "", status: int = 200) -> Response:
-    session.setdefault("csrf", secrets.token_urlsafe(24))
+def csrf_token() -> str:
+    """The session's CSRF token (made on first use): the sign-in and sign-out forms carry it."""
+    return session.setdefault("csrf", secrets.token_urlsafe(24))
+
+
+def _csrf_ok() -> bool:
+    sent, kept = request.form.get("csrf") or "", session.get("csrf") or ""
+    # Both must be there: a post with no session and no field would otherwise compare "" with "".
+    return bool(sent) and bool(kept) and secrets.compare_digest(sent, kept)
+
+
+def _login_form(error: str | None = None, username: str = "", status: int = 200, headers=None) -> Response:
     html = render_template_string(
         LOGIN_PAGE,
         error=error,
         username=username,
-        csrf=session["csrf"],
+        csrf=csrf_token(),
         next=_safe_next(request.values.get("next")),
     )
-    return Response(html, status=status, mimetype="text/html")
+    return Response(html, status=status, mimetype="text/html", headers=headers)
+
+
+def _audit_login(username: str, outcome: str, reason: str | None = None, role: str | None = None) -> None:
+    app_context().repo.record_audit(
+        actor=(username or "?")[:100],
+        actor_kind="user",
+        role=role,
+        action="login",
+        outcome=outcome,
+        reason=reason,
+        remote_addr=request.remote_addr,
+    )
+
+
+def login_page():
+    return _login_form()
+
+
+def login():
+    repo = app_context().repo
+    username = (request.form.get("username") or "").strip()[:100]
+    password = request.form.get("password") or ""
+    if not _csrf_ok():
+        return _login_form("Your sign-in form expired; please try again.", username, 400)
+    addr = request.remote_addr or "?"
+    wait_s = repo.claim_login_try(username, addr, utcnow(), delay_after)
+    if wait_s:
+        _audit_login(username, "refused", f"too many failed sign-ins: wait {wait_s} s")
+        message = f"Too many failed sign-ins; wait {wait_s} seconds and try again."
+        return _login_form(message, username, 429, {"Retry-After": str(wait_s)})
+    user = repo.check_login(username, password)
+    if user is None:
+        _audit_login(username, "refused", "wrong username or password")
+        return _login_form("Wrong username or password.", username, 401)
+    repo.clear_login_tries(username, addr)
+    session.clear()
+    session.permanent = True
+    session["user"] = user.username
+    session["generation"] = user.session_generation
+    session["csrf"] = secrets.token_urlsafe(24)  # a new token with the new session
+    _audit_login(user.username, "ok", role=user.role)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+def logout():
+    """Sign out: every session of this user ends (on every instance), not only this browser's."""
+    if not _csrf_ok():
+        return redirect("/")
+    user = current_user()
+    if user is not None:
+        app_context().repo.end_sessions(user.username)
+    session.clear()
+    return redirect("/login")
+
+
+def _gate(server: Flask):
+    repo = app_context().repo
+    path = request.path
+    if path.startswith(_PUBLIC_PREFIXES):
+        return None
+    username = session.get("user")
+    info = repo.get_user(username) if username else None
+    if info is None or info.disabled or session.get("generation") != info.session_generation:
+        session.pop("user", None)
+        if path == _CALLBACK_PATH or path.startswith("/_dash"):
+            return jsonify(error={"code": "unauthenticated", "message": "sign in first"}), 401
+        return redirect(f"/login?next={request.full_path.rstrip('?')}")
+    g.user = CurrentUser(info.username, info.role)
+    if path == _CALLBACK_PATH and request.method == "POST":
+        body = request.get_json(silent=True, cache=True)
+        if not isinstance(body, dict):
+            return jsonify(
+                error={"code": "malformed_json", "message": "a callback request is a JSON object"}
+            ), 400
+        output = body.get("output")
+        needed = server.config["HELICARRIER_CALLBACK_ROLES"].get(output) if isinstance(output, str) else None
+        if needed and not role_allows(info.role, needed):
+            repo.record_audit(
+                actor=info.username,
+                actor_kind="user",
+                role=info.role,
+                action="callback",
+                target_kind="callback",
+                target_id=str(output)[:128],
+                outcome="refused",
+                reason=f"{needed} role required",
+                remote_addr=request.remote_addr,
+            )
+            return jsonify(error={"code": "forbidden", "message": f"{needed} role required"}), 403
+    return None
+
+
+def content_security_policy(script_hashes: list[str]) -> str:
+    """What the pages run under: everything from the app itself, Dash's inline scripts by hash, inline
+    styles (Dash and Plotly set style attributes), no eval, no framing, no plugins."""
+    scripts = " ".join(["'self'", *script_hashes])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src {scripts}",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "report-uri /csp-report",
+        ]
+    )
 
 
 def install(app: dash.Dash, ctx) -> None:
     server = app.server
+    public_https = (ctx.settings.public_url or "").startswith("https://")
     server.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="helicarrier_session",
+        SESSION_COOKIE_SECURE=public_https,
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
-    server.session_interface = _AutoSecureSessions()
+    server.session_interface = _SessionInterface()
     server.config.setdefault("HELICARRIER_CALLBACK_ROLES", {})
-    repo = ctx.repo
+    proxies = ctx.settings.trusted_proxies
+    if proxies:
+        # Believe X-Forwarded-For/Proto/Host only as far as the proxies we were told about.
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    server.before_request(lambda: _gate(server))
 
-    @server.route("/login", methods=["GET", "POST"])
-    def login():
-        if request.method == "GET":
-            return _login_form()
-        username = (request.form.get("username") or "").strip()
-        password = request.form.get("password") or ""
-        if not secrets.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
-            return _login_form("Your sign-in form expired; please try again.", username, 400)
-        addr = request.remote_addr
-        by_user, by_addr = repo.recent_login_failures(username, addr, FAILURE_WINDOW)
-        if by_user >= MAX_FAILURES_PER_USER or by_addr >= MAX_FAILURES_PER_ADDR:
-            repo.record_audit(
-                actor=username or "?",
-                actor_kind="user",
-                action="login",
-                outcome="refused",
-                reason="rate limited",
-                remote_addr=addr,
-            )
-            return _login_form("Too many failed sign-ins; wait 15 minutes and try again.", username, 429)
-        user = repo.check_login(username, password)
-        if user is None:
-            repo.record_login_failure(username, addr)
-            return _login_form("Wrong username or password.", username, 401)
-        repo.clear_login_failures(username)
-        session.clear()
-        session.permanent = True
-        session["user"] = user.username
-        repo.record_audit(
-            actor=user.username,
-            actor_kind="user",
-            role=user.role,
-            action="login",
-            outcome="ok",
-            remote_addr=addr,
-        )
-        return redirect(_safe_next(request.form.get("next")))
 
-    @server.route("/logout", methods=["POST", "GET"])
-    def logout():
-        session.clear()
-        return redirect("/login")
+def install_headers(app: dash.Dash) -> None:
+    """Call last, once every callback (and so every inline script) is registered."""
+    policy = content_security_policy(app.csp_hashes())
 
-    @server.before_request
-    def gate():
-        path = request.path
-        if path.startswith(_PUBLIC_PREFIXES):
-            return None
-        username = session.get("user")
-        info = repo.get_user(username) if username else None
-        if info is None or info.disabled:
-            session.pop("user", None)
-            if path == _CALLBACK_PATH or path.startswith("/_dash"):
-                return jsonify(error={"code": "unauthenticated", "message": "sign in first"}), 401
-            return redirect(f"/login?next={request.full_path.rstrip('?')}")
-        g.user = CurrentUser(info.username, info.role)
-        if path == _CALLBACK_PATH and request.method == "POST":
-            body = request.get_json(silent=True, cache=True) or {}
-            needed = server.config["HELICARRIER_CALLBACK_ROLES"].get(body.get("output"))
-            if needed and not role_allows(info.role, needed):
-                repo.record_audit(
-                    actor=info.username,
-                    actor_kind="user",
-                    role=info.role,
-                    action="callback",
-                    target_kind="callback",
-                    target_id=str(body.get("output"))[:128],
-                    outcome="refused",
-                    reason=f"{needed} role required",
-                    remote_addr=request.remote_addr,
-                )
-                return jsonify(error={"code": "forbidden", "message": f"{needed} role required"}), 403
-        return None
+    @app.server.after_request
+    def _headers(resp: Response) -> Response:
+        resp.headers.setdefault("Content-Security-Policy", policy)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        return resp

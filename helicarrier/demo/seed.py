@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from helicarrier.auth.binding import IngestService, Speaker
+from helicarrier.auth.binding import Speaker
 from helicarrier.client import new_id
 from helicarrier.demo.scenario import (
     FLEET,
@@ -31,6 +31,7 @@ from helicarrier.demo.scenario import (
 )
 from helicarrier.demo.scenario import step_logs as make_step_logs
 from helicarrier.demo.scenario import usage_data as make_usage
+from helicarrier.ingest.service import IngestService
 
 SOURCE = "demo-seed"
 SESSIONS_PER_DAY = 10.0  # per agent of activity 1.0

@@ -41,6 +41,21 @@ def _kpi(key: str, label: str) -> html.Div:
     )
 
 
+def _sign_out() -> html.Form:
+    """Sign-out is a POST with the session's CSRF token: a link (a GET) could be fired by any page."""
+    from helicarrier.auth.web import csrf_token
+
+    return html.Form(
+        [
+            dcc.Input(type="hidden", name="csrf", value=csrf_token()),
+            html.Button("Sign out", id=ID.LOGOUT, type="submit", className="btn btn-link ms-3 hud-signout"),
+        ],
+        action="/logout",
+        method="POST",
+        className="d-inline",
+    )
+
+
 def _user_box() -> html.Div:
     from helicarrier.auth.web import current_user
 
@@ -52,7 +67,7 @@ def _user_box() -> html.Div:
             html.I(className="bi bi-person-circle me-1", **{"aria-hidden": "true"}),
             html.Span(user.username, id=ID.USERNAME),
             html.Span(user.role, id=ID.ROLE, className=f"role-badge role-{user.role} ms-2"),
-            html.A("Sign out", href="/logout", id=ID.LOGOUT, className="ms-3 hud-signout"),
+            _sign_out(),
         ],
         id=ID.USER,
         className="hud-user muted",

@@ -75,7 +75,9 @@ def _evaluate_alerts(ctx: AppContext) -> object:
 def _dispatch_alerts(ctx: AppContext) -> object:
     from helicarrier.alerts import engine
 
-    return engine.dispatch(ctx.repo, base_url=ctx.settings.base_url)
+    return engine.dispatch(
+        ctx.repo, base_url=ctx.settings.base_url, allow_local=ctx.settings.allow_local_webhooks
+    )
 
 
 class Scheduler:

@@ -253,3 +253,38 @@ def test_receiver_validation():
         with pytest.raises(RuleError) as err:
             validate_receiver(body)
         assert err.value.field == field
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9000/hook",
+        "http://localhost/hook",
+        "http://[::1]:8080/x",
+        "http://169.254.169.254/latest/meta-data/",  # a cloud metadata endpoint
+        "http://0.0.0.0/",
+    ],
+)
+def test_webhooks_to_loopback_or_link_local_addresses_are_refused_unless_allowed(url):
+    with pytest.raises(RuleError) as err:
+        validate_receiver({"name": "ops", "url": url})
+    assert err.value.field == "url" and "loopback or link-local" in str(err.value)
+    assert validate_receiver({"name": "ops", "url": url}, allow_local=True)["url"] == url
+
+
+def test_a_receiver_whose_address_became_local_is_refused_at_delivery(ctx):
+    from alerting_helpers import ADMIN, add_agents, now_utc, offline_rule, secs
+
+    from helicarrier.alerts import engine
+
+    repo, t0 = ctx.repo, now_utc()
+    add_agents(repo, 1, seen=t0 - secs(300))
+    offline_rule(repo)
+    body = {"name": "ops", "url": "http://localhost:9/x", "group_wait_s": 0}
+    repo.create_receiver(validate_receiver(body, allow_local=True), ADMIN)
+    engine.run_cycle(repo, t0)
+    sent: list[str] = []
+    report = engine.dispatch(repo, t0, send=lambda url, payload: sent.append(url))
+    assert sent == [] and report.failed == 1
+    (delivery,) = repo.list_deliveries()
+    assert "loopback or link-local" in delivery["error"]

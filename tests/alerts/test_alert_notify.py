@@ -22,7 +22,7 @@ from helicarrier.alerts.service import AlertService
 
 def cycle_and_dispatch(repo, at, **kw):
     engine.run_cycle(repo, at)
-    return engine.dispatch(repo, at, base_url="http://hud.test", backoff_s=10, **kw)
+    return engine.dispatch(repo, at, base_url="http://hud.test", backoff_s=10, allow_local=True, **kw)
 
 
 def test_five_hundred_agents_going_offline_are_one_notification(ctx, hook):
@@ -80,7 +80,7 @@ def test_pending_silenced_inhibited_and_acknowledged_alerts_are_not_notified(ctx
     engine.run_cycle(repo, t0)
     acked = next(a for a in repo.list_alerts(states=["firing"]) if a["labels"].get("agent") == "acked-000")
     AlertService(repo).ack(acked["id"], OPERATOR, "on it", t0)
-    engine.dispatch(repo, t0)
+    engine.dispatch(repo, t0, allow_local=True)
     notified = {
         (p["group_labels"]["alertname"], a["labels"].get("agent") or a["labels"].get("provider"))
         for p in hook.posts
@@ -127,16 +127,16 @@ def test_webhook_is_retried_with_backoff_until_it_answers(ctx, hook):
     make_receiver(repo, hook.url, group_wait_s=0)
     hook.statuses = [500, 503]
     engine.run_cycle(repo, t0)
-    report = engine.dispatch(repo, t0, backoff_s=10)
+    report = engine.dispatch(repo, t0, backoff_s=10, allow_local=True)
     assert (report.attempts, report.failed) == (1, 1)
     (d,) = repo.list_deliveries()
     assert (d["status"], d["attempts"], d["next_attempt_at"]) == ("retrying", 1, t0 + secs(10))
     assert "HTTP 500" in d["error"]
-    assert engine.dispatch(repo, t0 + secs(5), backoff_s=10).attempts == 0  # not yet
-    engine.dispatch(repo, t0 + secs(10), backoff_s=10)  # second failure: next in 20 s
+    assert engine.dispatch(repo, t0 + secs(5), backoff_s=10, allow_local=True).attempts == 0  # not yet
+    engine.dispatch(repo, t0 + secs(10), backoff_s=10, allow_local=True)  # second failure: next in 20 s
     (d,) = repo.list_deliveries()
     assert (d["attempts"], d["next_attempt_at"]) == (2, t0 + secs(30))
-    report = engine.dispatch(repo, t0 + secs(30), backoff_s=10)
+    report = engine.dispatch(repo, t0 + secs(30), backoff_s=10, allow_local=True)
     assert (report.sent, len(hook.posts)) == (1, 3)
     (d,) = repo.list_deliveries()
     assert (d["status"], d["attempts"], d["sent_at"], d["error"]) == ("sent", 3, t0 + secs(30), None)
@@ -154,7 +154,7 @@ def test_failing_receiver_is_disabled_and_raises_an_alert_of_its_own(ctx, hook, 
     t = t0
     for backoff in (10, 20, 40, 80):
         t += secs(backoff)
-        engine.dispatch(repo, t, backoff_s=10)
+        engine.dispatch(repo, t, backoff_s=10, allow_local=True)
     assert len(hook.posts) == 5
     receiver = repo.get_receiver(broken["id"])
     assert (receiver["enabled"], receiver["consecutive_failures"]) == (False, 5)
@@ -186,6 +186,6 @@ def test_unreachable_receiver_counts_as_a_failure(ctx):
     offline_rule(repo)
     make_receiver(repo, "http://127.0.0.1:9/nothing-listens-here", group_wait_s=0)
     engine.run_cycle(repo, t0)
-    assert engine.dispatch(repo, t0).failed == 1
+    assert engine.dispatch(repo, t0, allow_local=True).failed == 1
     (d,) = repo.list_deliveries()
     assert d["status"] == "retrying" and d["error"]

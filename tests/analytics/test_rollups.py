@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from helicarrier.actors import Actor
+from helicarrier.auth.binding import Speaker
+from helicarrier.control.validation import AckAnswer
 from helicarrier.data.models import Base, Session, SessionLabel, UsageEvent
 from helicarrier.data.rollups import RUNTIME_EDGES_MS
 from tests.ingesting import Sender, provider_fixtures
@@ -244,7 +246,7 @@ def test_kill_confirmation_counts_the_session_as_killed(ctx, sender):
     operator = Actor("op", "user", "operator")
     cmd, _ = ctx.control.issue(operator, "k1", {"kind": "kill", "reason": "runaway"}, None)
     ctx.control.deliver("k1")
-    ctx.control.ack(cmd["id"], "k1", "completed", "stopped")
+    ctx.control.ack(Speaker.internal("tests"), cmd["id"], "k1", AckAnswer("completed", "stopped", "ks1"))
     with ctx.repo.engine.connect() as conn:
         rows = conn.execute(text("SELECT status, reason, sessions FROM session_rollups")).all()
     assert [tuple(r) for r in rows] == [("killed", "killed by op", 1)]

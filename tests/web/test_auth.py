@@ -52,7 +52,9 @@ def test_sign_in_sets_a_hardened_cookie_and_opens_pages(app):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
     assert client.get("/").status_code == 200
     assert client.get("/_dash-layout").status_code == 200
-    client.get("/logout")
+    with client.session_transaction() as sess:
+        token = sess["csrf"]
+    client.post("/logout", data={"csrf": token})
     assert client.get("/").status_code == 302
 
 
@@ -81,14 +83,127 @@ def test_user_input_on_the_login_page_is_escaped(app):
     assert "<script>alert(1)</script>" not in body and "&lt;script&gt;" in body
 
 
-def test_failed_sign_ins_are_rate_limited_across_clients(app):
-    for _ in range(5):
+def _csrf(client) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+
+
+def test_failed_sign_ins_slow_that_user_from_that_address_only(app):
+    for _ in range(3):  # three quick tries
         assert login(app.server.test_client(), "vera", "wrong-password").status_code == 401
-    # Even the right password is refused now, from a fresh client (another worker would see the same).
+    # Now the next try must wait, from any client of this address...
     limited = login(app.server.test_client(), "vera")
-    assert limited.status_code == 429 and "Too many failed sign-ins" in limited.get_data(as_text=True)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert "Too many failed sign-ins" in limited.get_data(as_text=True)
+    # ...but not the real user from another address, nor another user from this one.
+    elsewhere = app.server.test_client()
+    page = elsewhere.get("/login", environ_base={"REMOTE_ADDR": "10.0.0.9"}).get_data(as_text=True)
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    ok = elsewhere.post(
+        "/login",
+        data={"username": "vera", "password": PASSWORD, "csrf": token},
+        environ_base={"REMOTE_ADDR": "10.0.0.9"},
+    )
+    assert ok.status_code == 302
+    assert login(app.server.test_client(), "omar").status_code == 302
     audit = app.server.config["HELICARRIER"].repo.audit_entries(action="login", outcome="refused")
-    assert len(audit) == 1
+    assert len(audit) == 4 and set(audit["actor"]) == {"vera"}  # 3 wrong passwords, 1 told to wait
+
+
+def test_parallel_guesses_are_counted_before_the_password_is_checked(app):
+    import threading
+
+    results: list[int] = []
+    clients = [app.server.test_client() for _ in range(12)]
+    forms = [(c, _csrf(c)) for c in clients]
+    start = threading.Barrier(len(forms))
+
+    def guess(client, token):
+        start.wait()
+        resp = client.post("/login", data={"username": "vera", "password": "guess", "csrf": token})
+        results.append(resp.status_code)
+
+    threads = [threading.Thread(target=guess, args=f) for f in forms]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # A handful at most reach the password check; the rest are told to wait.
+    assert results.count(401) <= 3 and results.count(429) >= 9
+
+
+def test_a_login_post_without_a_session_or_csrf_field_is_refused(app):
+    client = app.server.test_client()
+    resp = client.post("/login", data={"username": "vera", "password": PASSWORD})
+    assert resp.status_code == 400
+    empty = app.server.test_client().post(
+        "/login", data={"username": "vera", "password": PASSWORD, "csrf": ""}
+    )
+    assert empty.status_code == 400
+
+
+def test_unknown_and_known_users_take_the_same_work_to_refuse(app, monkeypatch):
+    from helicarrier.auth import passwords
+
+    checked = []
+    real = passwords.check_password_hash
+    monkeypatch.setattr(passwords, "check_password_hash", lambda h, p: checked.append(h) or real(h, p))
+    assert login(app.server.test_client(), "nobody-here", "whatever").status_code == 401
+    assert len(checked) == 1 and checked[0].startswith("scrypt:")  # the dummy hash was checked
+
+
+def test_sign_out_is_a_post_and_ends_every_session_of_the_user(app):
+    laptop, phone = app.server.test_client(), app.server.test_client()
+    login(laptop, "vera")
+    login(phone, "vera")
+    laptop.get("/logout")  # a GET (a link any page could fire) signs nobody out
+    assert laptop.get("/").status_code == 200
+    with laptop.session_transaction() as sess:
+        token = sess["csrf"]
+    assert laptop.post("/logout", data={"csrf": "forged"}).status_code == 302
+    assert laptop.get("/").status_code == 200  # a forged sign-out does nothing
+    assert laptop.post("/logout", data={"csrf": token}).headers["Location"] == "/login"
+    assert laptop.get("/").status_code == 302
+    assert phone.get("/").status_code == 302  # the other cookie stopped working too
+    assert phone.get("/_dash-layout").status_code == 401
+
+
+def test_a_password_change_ends_the_users_sessions(app):
+    client = app.server.test_client()
+    login(client, "vera")
+    assert client.get("/").status_code == 200
+    app.server.config["HELICARRIER"].repo.set_password("vera", "a-new-long-password")
+    assert client.get("/").status_code == 302
+
+
+def test_the_real_client_address_is_taken_from_a_trusted_proxy_only(make_app):
+    def address_seen(app, forwarded: str) -> str | None:
+        client = app.server.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        client.post(
+            "/login",
+            data={"username": "nobody", "password": "x", "csrf": token},
+            headers={"X-Forwarded-For": forwarded},
+        )
+        entries = app.server.config["HELICARRIER"].repo.audit_entries(action="login")
+        return entries["remote_addr"][0]
+
+    assert address_seen(make_app(), "203.0.113.7") == "127.0.0.1"  # not believed by default
+    assert address_seen(make_app(trusted_proxies=1), "203.0.113.8") == "203.0.113.8"
+
+
+def test_the_cookie_is_secure_when_the_public_url_is_https(make_app):
+    app = make_app(public_url="https://hc.example.com")
+    app.server.config["HELICARRIER"].repo.create_user("ann", PASSWORD, "viewer")
+    resp = login(app.server.test_client(), "ann")
+    assert "Secure" in resp.headers["Set-Cookie"]
+
+
+def test_a_json_array_posted_to_the_callback_endpoint_is_a_400(app):
+    client = app.server.test_client()
+    login(client, "vera")
+    resp = client.post("/_dash-update-component", json=[1, 2, 3])
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "malformed_json"
 
 
 def test_forged_operator_callback_from_a_viewer_is_refused_and_audited(settings):

@@ -67,5 +67,3 @@ class AgentQueries(QueryBase):
         with self._read() as conn:
             row = conn.execute(stmt).one_or_none()
         return (False, None, None) if row is None else (True, row[0], row[1])
-
-

@@ -92,9 +92,7 @@ class AlertDeliveryQueries(QueryBase):
                     target_id=str(receiver_id),
                 )
         except IntegrityError:
-            raise Refused(
-                409, "duplicate_name", f"a receiver named {values.get('name')!r} exists"
-            ) from None
+            raise Refused(409, "duplicate_name", f"a receiver named {values.get('name')!r} exists") from None
         return self.get_receiver(receiver_id)  # type: ignore[return-value]
 
     def delete_receiver(self, receiver_id: int, actor: Actor) -> None:

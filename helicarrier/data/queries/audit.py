@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import select
 
 from helicarrier.actors import Actor
-from helicarrier.data.models import AuditEntry, LoginAttempt
+from helicarrier.data.models import AuditEntry
 from helicarrier.data.queries.base import QueryBase
-from helicarrier.data.types import utcnow
 from helicarrier.data.unit import audit_row
 
 
@@ -75,30 +74,3 @@ class AuditQueries(QueryBase):
         return pd.DataFrame([r._asdict() for r in rows], columns=list(stmt.selected_columns.keys()))
 
     # -- sign-in rate limiting ---------------------------------------------------------------------
-
-    def record_login_failure(self, username: str, remote_addr: str | None) -> None:
-        now = utcnow()
-        with self._write() as conn:
-            conn.execute(
-                insert(LoginAttempt).values(username=username[:100], remote_addr=remote_addr, ts=now)
-            )
-            # Keep the table small: failures older than a day matter to nobody.
-            conn.execute(delete(LoginAttempt).where(LoginAttempt.ts < now - timedelta(days=1)))
-
-    def recent_login_failures(
-        self, username: str, remote_addr: str | None, window: timedelta
-    ) -> tuple[int, int]:
-        """(failures for this username, failures from this address) within ``window``."""
-        since = utcnow() - window
-        with self._read() as conn:
-            by_user = conn.execute(
-                select(func.count()).where(LoginAttempt.username == username[:100], LoginAttempt.ts >= since)
-            ).scalar_one()
-            by_addr = conn.execute(
-                select(func.count()).where(LoginAttempt.remote_addr == remote_addr, LoginAttempt.ts >= since)
-            ).scalar_one()
-        return int(by_user), int(by_addr)
-
-    def clear_login_failures(self, username: str) -> None:
-        with self._write() as conn:
-            conn.execute(delete(LoginAttempt).where(LoginAttempt.username == username[:100]))
