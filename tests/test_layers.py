@@ -29,7 +29,10 @@ PURE = (
     "helicarrier.analytics.scoring",
     "helicarrier.analytics.filters",
     "helicarrier.analytics.shapes",
-    "helicarrier.fleet",
+    "helicarrier.fleet.grid",
+    "helicarrier.fleet.status",
+    "helicarrier.auth.binding",
+    "helicarrier.auth.throttle",
     "helicarrier.ingest.normalize",
     "helicarrier.ingest.providers",
     "helicarrier.ingest.validate",
@@ -40,7 +43,12 @@ PURE = (
     "helicarrier.pricing._plan",
     "helicarrier.data.rollups",
 )
-SERVICES = ("helicarrier.control.service", "helicarrier.alerts.service", "helicarrier.ingest.service")
+SERVICES = (
+    "helicarrier.control.service",
+    "helicarrier.alerts.service",
+    "helicarrier.ingest.service",
+    "helicarrier.fleet.service",
+)
 WEB = ("flask", "dash", "werkzeug", "dash_bootstrap_components", "dash_ag_grid", "plotly")
 ABOVE_DATA = (
     "helicarrier.api",
