@@ -6,7 +6,6 @@ wherever a command comes from."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import dash
@@ -31,6 +30,7 @@ from helicarrier.layouts.command import (
     lifecycle,
     terminal_lines,
 )
+from helicarrier.layouts.ledger_csv import records_download
 
 KILLABLE_DEFAULT = ["running"]
 TRACK_LIMIT = 20
@@ -329,13 +329,8 @@ def audit(ctx: AppContext, actor, action, target, _r, _n, actor_options):
     prevent_initial_call=True,
 )
 def audit_csv(ctx: AppContext, _n, actor, action, target):
-    df = _audit_frame(ctx, actor, action, target)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return {
-        "content": df.to_csv(index=False),
-        "filename": f"helicarrier-audit-{stamp}.csv",
-        "type": "text/csv",
-    }
+    # Through the one CSV writer: a username typed at the sign-in form (=HYPERLINK(...)) is neutralized.
+    return records_download("audit", _audit_frame(ctx, actor, action, target))
 
 
 def register(app: dash.Dash, ctx: AppContext) -> None:

@@ -3,6 +3,7 @@ a tidy frame that is also what its CSV download holds, so the download is exactl
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pandas as pd
@@ -14,6 +15,12 @@ TOP_GROUPS = 7  # plus "other": the eight colours of the template's colorway
 OTHER = "other"
 INSUFFICIENT_FILL = "rgba(139, 155, 180, 0.10)"
 MATRIX_SCALE = [[0.0, "#3b1424"], [0.35, "#7a2c3a"], [0.6, "#8a6a1c"], [0.8, "#1f7f6a"], [1.0, "#3ddc97"]]
+
+
+def plot_text(value: Any) -> str:
+    """Text that came from agents (model, agent, provider names) as Plotly shows it: Plotly renders trace
+    names and tick labels as pseudo-HTML (<a href>, <b>, <br>...), so what an agent typed is escaped."""
+    return html.escape(str(value), quote=False)
 
 
 def empty_figure(message: str) -> go.Figure:
@@ -68,9 +75,10 @@ def stacked_figure(
         fig.add_bar(
             x=part["bucket"],
             y=part[value] / scale,
-            name=group,
+            name=plot_text(group),
             marker_color="#5b6b82" if group == OTHER else COLORWAY[i % len(COLORWAY)],
-            hovertemplate=f"%{{x}}<br>{group}: {hover}<extra></extra>",
+            # The name by reference, not pasted in: a model called "%{y}" stays text.
+            hovertemplate=f"%{{x}}<br>%{{fullData.name}}: {hover}<extra></extra>",
         )
     fig.update_layout(
         template=register_template(),
@@ -177,7 +185,7 @@ def heatmap_figure(cells: pd.DataFrame, min_samples: int) -> go.Figure:
         xaxis={
             "tickmode": "array",
             "tickvals": list(range(len(kinds))),
-            "ticktext": kinds,
+            "ticktext": [plot_text(k) for k in kinds],
             "showgrid": False,
             "side": "top",
             "range": [-0.5, len(kinds) - 0.5],
@@ -185,7 +193,7 @@ def heatmap_figure(cells: pd.DataFrame, min_samples: int) -> go.Figure:
         yaxis={
             "tickmode": "array",
             "tickvals": list(range(len(models))),
-            "ticktext": models,
+            "ticktext": [plot_text(m) for m in models],
             "showgrid": False,
             "autorange": "reversed",
         },

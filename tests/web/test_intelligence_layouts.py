@@ -467,3 +467,35 @@ def test_reports_route_serves_listed_reports_to_signed_in_users_only(app, settin
     for bad in ("..%2Fsecret.csv", "%2E%2E/secret.csv", "../secret.csv", "..%5Csecret.csv"):
         resp = client.get(f"/reports/{bad}")
         assert b"nope" not in resp.data and resp.status_code in (200, 404), bad
+
+
+def test_text_agents_sent_is_escaped_in_figures():
+    """Plotly renders trace names and tick labels as pseudo-HTML: a model name with a link must show as
+    text, not become a live link on the Intelligence page."""
+    import pandas as pd
+
+    from helicarrier.layouts.intelligence_charts import cost_figure, heatmap_figure
+
+    evil = '<a href="javascript:alert(1)">click</a>'
+    frame = pd.DataFrame(
+        [{"bucket": pd.Timestamp("2026-11-01", tz="UTC"), "group": evil, "cost_nanos": 10**9}]
+    )
+    fig = cost_figure(frame)
+    (trace,) = fig.data
+    assert trace.name == '&lt;a href="javascript:alert(1)"&gt;click&lt;/a&gt;'
+    assert evil not in trace.hovertemplate and "%{fullData.name}" in trace.hovertemplate
+    cells = pd.DataFrame(
+        [
+            {
+                "model": evil,
+                "task_kind": "<b>kind</b>",
+                "successes": 5,
+                "total": 30,
+                "wilson_low": 0.1,
+                "wilson_high": 0.3,
+            }
+        ]
+    )
+    heat = heatmap_figure(cells, min_samples=20)
+    assert heat.layout.yaxis.ticktext == ('&lt;a href="javascript:alert(1)"&gt;click&lt;/a&gt;',)
+    assert heat.layout.xaxis.ticktext == ("&lt;b&gt;kind&lt;/b&gt;",)
