@@ -21,7 +21,8 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 def _plant(ctx, sender) -> None:
     at = NOW - timedelta(hours=2)
-    usage = {"provider": "openai", "model": "+SUM(1,2)", "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+    counts = {"prompt_tokens": 3, "completion_tokens": 1}
+    usage = {"provider": "openai", "model": "+SUM(1,2)", "usage": counts}
     start = {"model": "+SUM(1,2)", "task": "@SUM(1)", "task_kind": "-2+3", "labels": {"team": "=1+1"}}
     end = {"status": "failed", "error": FORMULAS[0]}
     sender.send(
