@@ -11,6 +11,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from helicarrier.data.schema import SchemaError
+
 # 64 MB page cache instead of SQLite's 2 MB default: measured 1.9x on large ingest transactions.
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -38,10 +40,32 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
     )
 
 
+class DatabaseFileError(SchemaError):
+    """The SQLite file cannot be created where the URL says: the app refuses to start, with one line."""
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (SQLite gives its WAL and shared-memory files the
+    database file's mode), as the secret key is: it holds every token's hash and every prompt an agent
+    sent. An existing file keeps its mode."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.exists():
+            return
+        raise DatabaseFileError(
+            f"cannot create the SQLite database {path}: a file stands where a folder should be"
+        ) from None
+    except OSError as exc:
+        raise DatabaseFileError(f"cannot create the SQLite database {path}: {exc.strerror or exc}") from None
+    os.close(fd)
+
+
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(parsed.database))
     engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False, "timeout": 10})
 
     @event.listens_for(engine, "connect")

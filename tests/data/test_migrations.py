@@ -120,10 +120,10 @@ def test_start_refused_on_unreachable_database(backend, tmp_path):
         (tmp_path / "missing-dir").write_text("a file where a folder should be")
     else:
         url = "postgresql+psycopg://postgres@127.0.0.1:1/test"
-    with pytest.raises((SchemaError, OSError)) as err:
+    with pytest.raises(SchemaError) as err:  # on either backend: not an OSError's traceback
         ensure_schema(make_engine(url))
-    if isinstance(err.value, SchemaError):
-        assert "cannot reach the database" in str(err.value)
+    expected = "cannot create the SQLite database" if backend == "sqlite" else "cannot reach the database"
+    assert expected in str(err.value) and "\n" not in str(err.value)
 
 
 def test_concurrent_starts_migrate_once(empty_db_url):
@@ -237,3 +237,38 @@ def test_migration_0006_binds_existing_agents_to_the_token_that_last_reported_fo
         owners = dict(conn.execute(text("SELECT id, owner_token_id FROM agents")).all())
     assert owners == {"a1": 2, "a2": 1, "a3": None}
     engine.dispose()
+
+
+def test_an_sqlite_path_that_cannot_be_created_is_a_one_line_refusal(tmp_path):
+    (tmp_path / "taken").write_text("a file where a folder should be")
+    env = {
+        "HELICARRIER_DATABASE_URL": f"sqlite:///{tmp_path / 'taken' / 'helicarrier.db'}",
+        "HELICARRIER_DATA_DIR": str(tmp_path),
+        "PATH": "/usr/bin",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "helicarrier", "serve", "--port", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert line.startswith("helicarrier: refusing to start: cannot create the SQLite database")
+
+
+def test_the_sqlite_file_and_its_wal_are_private(tmp_path):
+    url = f"sqlite:///{tmp_path / 'data' / 'helicarrier.db'}"
+    engine = make_engine(url)
+    ensure_schema(engine)
+    with engine.begin() as conn:  # a write, so the WAL and shared-memory files exist
+        conn.execute(text("CREATE TABLE probe (x INTEGER)"))
+    modes = {
+        p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "data").iterdir() if "helicarrier.db" in p.name
+    }
+    engine.dispose()
+    assert modes["helicarrier.db"] == 0o600
+    assert set(modes.values()) == {0o600}, modes
