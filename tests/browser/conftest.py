@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass
 
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
 from helicarrier.layouts.shell import ID as SHELL
 from helicarrier.webapp import create_app
@@ -18,6 +20,21 @@ LOGIN_USERNAME = "#login-username"
 LOGIN_PASSWORD = "#login-password"
 LOGIN_SUBMIT = "#login-submit"
 LOGIN_ERROR = "#login-error"
+
+
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
+    """Poll ``predicate`` until it returns something true (returned); elements not rendered yet, or
+    re-rendered under us, count as not yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except (NoSuchElementException, StaleElementReferenceException):
+            value = None
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def sign_in(duo, base_url: str, username: str, password: str = PASSWORD) -> None:

@@ -21,6 +21,7 @@ from helicarrier.demo.fleet import run_demo_fleet
 from helicarrier.fleet import grid
 from helicarrier.layouts.command import ID
 from helicarrier.layouts.watchtower import ID as WATCHTOWER
+from tests.browser.conftest import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -61,16 +62,6 @@ def make_client(hud):
     for client in clients:
         client.close(timeout=2)
     time.sleep(1.5 if clients else 0)  # let the server's side of the last long-poll end
-
-
-def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def status_of(hud, agent_id: str) -> str | None:

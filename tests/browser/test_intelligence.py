@@ -3,21 +3,19 @@ download, and the scheduled reports served to the signed-in browser."""
 
 from __future__ import annotations
 
-import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from helicarrier.demo.seed import seed_demo
 from helicarrier.layouts.intelligence import ID
 from helicarrier.reports.jobs import write_scheduled_reports
 from helicarrier.webapp import create_app
-from tests.browser.conftest import free_port, sign_in
+from tests.browser.conftest import free_port, sign_in, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -28,18 +26,6 @@ PASSWORD = "correct-horse-battery"
 def seeded(hud):
     seed_demo(hud.ctx.ingest, days=3, now=datetime.now(UTC))
     return hud
-
-
-def wait_until(predicate, timeout=30, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if predicate():
-                return
-        except (NoSuchElementException, StaleElementReferenceException):
-            pass  # not rendered yet, or re-rendered under us
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def count(hud, selector: str) -> int:
