@@ -7,13 +7,16 @@ import uuid
 import dash
 from dash import ALL, MATCH, Input, Output, Patch, State, html, no_update
 from dash import ctx as dash_ctx
+from flask import request
 
+from helicarrier.actors import Actor
 from helicarrier.auth.passwords import role_allows
 from helicarrier.auth.web import current_user
 from helicarrier.callbacks.command import issue
 from helicarrier.callbacks.registry import Callbacks, signed_in_user
 from helicarrier.context import AppContext
 from helicarrier.data.types import utcnow
+from helicarrier.errors import Refused
 from helicarrier.fleet import grid
 from helicarrier.layouts.watchtower import ID, LOG_BUFFER
 from helicarrier.layouts.watchtower_cards import agent_card, log_row
@@ -117,8 +120,33 @@ def open_detail(ctx: AppContext, _clicks, is_open, title):
         return True, agent_id, html.Div("This agent is gone.", className="muted")
     user = current_user()
     operator = user is not None and role_allows(user.role, "operator")
-    body = agent_detail(detail, utcnow(), ctx.settings.offline_after_s, can_control=operator)
+    admin = user is not None and role_allows(user.role, "admin")
+    tokens = [t.name for t in ctx.repo.list_tokens() if t.revoked_at is None] if admin else None
+    body = agent_detail(detail, utcnow(), ctx.settings.offline_after_s, can_control=operator, tokens=tokens)
     return True, detail["agent"]["name"], body
+
+
+@CALLBACKS.on(
+    Output({"type": ID.DETAIL_OWNER_RESULT, "agent": MATCH}, "children"),
+    Input({"type": ID.DETAIL_OWNER_SET, "agent": MATCH}, "n_clicks"),
+    State({"type": ID.DETAIL_OWNER_PICK, "agent": MATCH}, "value"),
+    role="admin",
+    prevent_initial_call=True,
+)
+def give_agent(ctx: AppContext, n, token_name):
+    """An admin gives the agent to another token (or to the next one that reports for it)."""
+    if not n:
+        return no_update
+    user = signed_in_user()
+    actor = Actor(user.username, "user", user.role, request.remote_addr)
+    try:
+        owner = ctx.fleet.reassign(actor, dash_ctx.triggered_id["agent"], token_name or None)
+    except Refused as exc:
+        return html.Span(exc.message, className="text-danger")
+    return html.Span(
+        f"Now reports with {owner}." if owner else "The next token that reports claims it.",
+        className="text-success",
+    )
 
 
 # The drawer's Kill (operators only; the server refuses the callbacks for viewers).

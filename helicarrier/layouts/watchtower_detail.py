@@ -66,7 +66,44 @@ def kill_control(agent_id: str) -> html.Div:
     )
 
 
-def agent_detail(detail: dict, now: datetime, offline_after_s: int, *, can_control: bool = False) -> html.Div:
+NEXT_REPORTER = ""  # the owner picker's "nobody: the next token that reports for it claims it"
+
+
+def owner_control(agent_id: str, owner: str | None, tokens: list[str]) -> html.Div:
+    """Admins only: give the agent to another token (audited; the server refuses it to other roles)."""
+
+    def pid(kind: str) -> dict:
+        return {"type": kind, "agent": agent_id}
+
+    options = [{"label": "nobody (the next token that reports)", "value": NEXT_REPORTER}]
+    options += [{"label": t, "value": t} for t in tokens]
+    return html.Div(
+        [
+            dcc.Dropdown(
+                id=pid(ID.DETAIL_OWNER_PICK),
+                options=options,
+                value=owner or NEXT_REPORTER,
+                clearable=False,
+                className="flex-grow-1",
+            ),
+            html.Button(
+                "Give", id=pid(ID.DETAIL_OWNER_SET), className="btn btn-sm btn-outline-info ms-2", n_clicks=0
+            ),
+            html.Div(id=pid(ID.DETAIL_OWNER_RESULT), className="small ms-2", role="status"),
+        ],
+        className="d-flex align-items-center my-2",
+    )
+
+
+def agent_detail(
+    detail: dict,
+    now: datetime,
+    offline_after_s: int,
+    *,
+    can_control: bool = False,
+    tokens: list[str] | None = None,
+) -> html.Div:
+    """``tokens``: the live tokens' names, given to admins (who may re-assign the agent)."""
     a = detail["agent"]
     status = effective_status(a["status"], a["control_state"], a["last_heartbeat_at"], now, offline_after_s)
     s = detail["session"]
@@ -86,6 +123,11 @@ def agent_detail(detail: dict, now: datetime, offline_after_s: int, *, can_contr
             else "never",
         ),
         _kv("Labels", ", ".join(f"{k}={v}" for k, v in sorted((a["labels"] or {}).items())) or "–"),
+        _kv(
+            "Reports with token",
+            html.Span(a.get("owner") or "nobody yet", id=ID.DETAIL_OWNER, className="mono"),
+        ),
+        owner_control(a["id"], a.get("owner"), tokens) if tokens is not None else None,
     ]
     if s:
         parts += [

@@ -43,3 +43,7 @@ class ID:
     DETAIL_KILL_CONFIRM = "watchtower-detail-kill-confirm"
     DETAIL_KILL_KEY = "watchtower-detail-kill-key"
     DETAIL_KILL_RESULT = "watchtower-detail-kill-result"
+    DETAIL_OWNER = "watchtower-detail-owner"
+    DETAIL_OWNER_PICK = "watchtower-detail-owner-pick"
+    DETAIL_OWNER_SET = "watchtower-detail-owner-set"
+    DETAIL_OWNER_RESULT = "watchtower-detail-owner-result"

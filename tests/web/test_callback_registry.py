@@ -3,6 +3,8 @@ registry hands them the context, registers role-gated ones with the gate and che
 
 from __future__ import annotations
 
+import json
+
 import dash
 import pytest
 from dash import Input, Output, html
@@ -55,3 +57,48 @@ def test_a_callback_called_directly_with_the_apps_context(settings):
     ctx = create_app(settings).server.config["HELICARRIER"]
     assert command.history(ctx, 0).id == COMMAND.HISTORY_EMPTY
     assert shell.kpis(ctx, 0) == ("0", "0", "$0.0000", "0")
+
+
+def test_an_admin_gives_an_agent_to_another_token_from_the_drawer(settings):
+    """The drawer shows who reports for the agent; an admin re-assigns it (audited), others may not."""
+    from datetime import UTC, datetime
+
+    from dash import ctx as dash_ctx
+    from sqlalchemy import insert
+
+    from helicarrier.data.models import Agent
+    from helicarrier.layouts.watchtower import ID as WATCHTOWER
+    from tests.web.test_page_ids import component_ids
+
+    app = create_app(settings)
+    ctx = app.server.config["HELICARRIER"]
+    ctx.repo.create_token("host-2", "ingest")
+    with ctx.repo.engine.begin() as conn:
+        now = datetime.now(UTC)
+        conn.execute(insert(Agent).values(id="atlas-01", name="Atlas", status="idle", updated_at=now))
+    detail = ctx.repo.agent_detail("atlas-01")
+    from helicarrier.layouts.watchtower_detail import agent_detail
+
+    as_viewer = set(component_ids(agent_detail(detail, datetime.now(UTC), 60)))
+    assert WATCHTOWER.DETAIL_OWNER in as_viewer and WATCHTOWER.DETAIL_OWNER_PICK not in as_viewer
+    as_admin = set(component_ids(agent_detail(detail, datetime.now(UTC), 60, tokens=["host-2"])))
+    assert WATCHTOWER.DETAIL_OWNER_PICK in as_admin
+
+    give = bind_context(watchtower.give_agent, ctx, "admin")
+    trigger = {"type": WATCHTOWER.DETAIL_OWNER_SET, "agent": "atlas-01"}
+    with app.server.test_request_context():
+        g.user = CurrentUser("vera", "viewer")
+        with pytest.raises(PermissionError):
+            give(1, "host-2")
+        g.user = CurrentUser("ada", "admin")
+        dash_ctx_patch = pytest.MonkeyPatch()
+        dash_ctx_patch.setattr(type(dash_ctx), "triggered_id", property(lambda _self: trigger))
+        try:
+            give(1, "host-2")
+        finally:
+            dash_ctx_patch.undo()
+    assert ctx.repo.agent_owner("atlas-01")[2] == "host-2"
+    assert list(ctx.repo.audit_entries(action="agent.owner")["actor"]) == ["ada"]
+    pattern = {"agent": ["MATCH"], "type": WATCHTOWER.DETAIL_OWNER_RESULT}
+    output = json.dumps(pattern, separators=(",", ":"), sort_keys=True) + ".children"
+    assert app.server.config["HELICARRIER_CALLBACK_ROLES"][output] == "admin"

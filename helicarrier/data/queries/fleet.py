@@ -105,8 +105,13 @@ class FleetQueries(QueryBase):
                 .order_by(Command.created_at.desc())
                 .limit(20)
             ).all()
+            owner = (
+                conn.execute(select(ApiToken.name).where(ApiToken.id == agent.owner_token_id)).scalar()
+                if agent.owner_token_id
+                else None
+            )
         return {
-            "agent": agent._asdict(),
+            "agent": {**agent._asdict(), "owner": owner},
             "session": session._asdict() if session else None,
             "logs": [r._asdict() for r in logs],
             "commands": [r._asdict() for r in commands],
