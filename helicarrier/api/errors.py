@@ -5,12 +5,18 @@ stored)."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 
-from flask import Flask, current_app, request
+import psycopg
+from flask import Flask, Response, current_app, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from helicarrier.api.http import json_response
+from helicarrier.data.engine import DatabaseBusy
 from helicarrier.errors import Refused
+from helicarrier.health import RETRY_AFTER_S
 
 log = logging.getLogger("helicarrier.api")
 
@@ -39,10 +45,40 @@ def install(app: Flask) -> None:
     def _unexpected(exc: Exception):
         if isinstance(exc, HTTPException):
             return _http_error(exc)
+        if database_unavailable(exc):
+            return _unavailable(exc)
         log.exception("unhandled error on %s", request.path)
         if not _is_api():
             raise exc
         return error_response(Refused(500, "internal_error", "the server failed; nothing was stored"))
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database is away, busy past its timeout, or out of disk: nothing was done, and the same request
+    may succeed later. (A constraint violation or a bug is not this.)"""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | DatabaseBusy):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, sqlite3.OperationalError | psycopg.OperationalError)
+
+
+UNAVAILABLE_PAGE = """<!doctype html><html lang="en" data-bs-theme="dark"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="{retry}"><title>Database unreachable · Helicarrier</title>
+<link rel="stylesheet" href="/assets/vendor/bootstrap/bootstrap.min.css">
+<link rel="stylesheet" href="/assets/zz-theme/hud.css"></head><body><div class="hud-body">
+<div class="alert alert-warning m-4" role="alert" id="db-unreachable">The database is unreachable or busy.
+Nothing is lost: agents' events are kept by their clients until it is back. This page tries again in {retry}
+seconds.</div></div></body></html>"""
+
+
+def _unavailable(exc: BaseException):
+    log.warning("database unavailable on %s: %s", request.path, str(exc).splitlines()[0][:300])
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if _is_api() or request.path.startswith("/_dash"):
+        message = f"the database is unreachable or busy; nothing was stored; retry after {RETRY_AFTER_S} s"
+        return error_response(Refused(503, "database_unavailable", message), headers)
+    return Response(UNAVAILABLE_PAGE.format(retry=RETRY_AFTER_S), 503, headers=headers, mimetype="text/html")
 
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -89,6 +89,7 @@ def _commands(kind: str, summary: str, request) -> Route:
 ROUTES: tuple[Route, ...] = (
     # -- the service itself
     Route("GET", "/healthz", meta.healthz, "Liveness: the database answers", errors=(503,)),
+    Route("GET", "/readyz", meta.readyz, "Readiness: database, schema and scheduler", errors=(503,)),
     Route("GET", f"{V1}/openapi.json", meta.openapi, "This API, as an OpenAPI 3.1 document"),
     # -- agents report (docs/api.md#ingest)
     Route(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -88,6 +89,13 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     return engine
 
 
+WRITE_LOCK_TIMEOUT_S = 10.0
+
+
+class DatabaseBusy(Exception):
+    """The database stayed busy past its timeout: nothing was done; the request may be retried."""
+
+
 class _SqliteWriteLock:
     """Queue SQLite writers on a file lock instead of SQLite's busy handler.
 
@@ -97,17 +105,34 @@ class _SqliteWriteLock:
     threads of one process (they share the file description, which flock does not tell apart).
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, timeout_s: float = WRITE_LOCK_TIMEOUT_S):
         self._path = path
+        self._timeout_s = timeout_s
         self._thread_lock = threading.Lock()
         self._fd: int | None = None
 
     def __enter__(self):
-        self._thread_lock.acquire()
+        # Bounded like SQLite's own busy timeout: a writer stuck elsewhere turns into a 503, not a hang.
+        deadline = time.monotonic() + self._timeout_s
+        if not self._thread_lock.acquire(timeout=self._timeout_s):
+            raise DatabaseBusy(f"no write slot within {self._timeout_s:g} s")
         try:
             if self._fd is None:
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            tries = 0
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise DatabaseBusy(
+                            f"another process held the write lock for {self._timeout_s:g} s"
+                        ) from None
+                    # Short waits first: a transaction usually ends within milliseconds, and a writer that
+                    # sleeps past it costs throughput (the reason for this lock, see above).
+                    tries += 1
+                    time.sleep(0.0002 if tries < 100 else 0.001 if tries < 1000 else 0.005)
         except BaseException:
             self._thread_lock.release()
             raise

@@ -21,6 +21,7 @@ from helicarrier.data.queries.alerts import AlertQueries, AlertTx
 from helicarrier.data.queries.analytics import AnalyticsQueries
 from helicarrier.data.queries.audit import AuditQueries
 from helicarrier.data.queries.commands import CommandQueries, CommandTx
+from helicarrier.data.queries.flags import FlagQueries
 from helicarrier.data.queries.fleet import FleetQueries
 from helicarrier.data.queries.ingest import IngestTx, ReceiptPruning
 from helicarrier.data.queries.ingest_stats import IngestStatsQueries
@@ -41,6 +42,7 @@ class Repository(
     TokenQueries,
     UserQueries,
     FleetQueries,
+    FlagQueries,
     AgentQueries,
     ReceiptPruning,
     PricingQueries,
@@ -81,6 +83,11 @@ class Repository(
     @property
     def backend(self) -> str:
         return self.engine.dialect.name
+
+    def schema_revision(self) -> str | None:
+        """The migration the database is at (one indexed read: cheap enough for every readiness probe)."""
+        with self.engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:

@@ -28,6 +28,7 @@ class ID:
     USERNAME = "shell-username"
     ROLE = "shell-role"
     LOGOUT = "shell-logout"
+    CONNECTION = "shell-connection"
     NAV = {page.name: f"shell-nav-{page.name.lower()}" for page in PAGES}  # the navbar's link to each page
 
 
@@ -94,7 +95,10 @@ def navbar() -> html.Nav:
             html.Div(links, className="d-flex hud-nav-links"),
             html.Div(
                 [
-                    html.Span([html.Span(className="live-dot me-2"), "LIVE"], className="hud-live mono"),
+                    html.Span(
+                        [html.Span(className="live-dot me-2"), html.Span("LIVE", className="hud-live-text")],
+                        className="hud-live mono",
+                    ),
                     _user_box(),
                 ],
                 className="ms-auto d-flex align-items-center hud-nav-right",
@@ -109,6 +113,10 @@ def shell_layout() -> html.Div:
         [
             dcc.Location(id=ID.URL),
             navbar(),
+            # Shown by assets/connection.js while the server or its database does not answer.
+            html.Div(
+                id=ID.CONNECTION, className="hud-connection alert alert-warning", role="alert", hidden=True
+            ),
             html.Div([_kpi(k, label) for k, label in KPIS], className="kpi-strip", id=ID.KPI_STRIP),
             dcc.Interval(id=ID.KPI_INTERVAL, interval=KPI_REFRESH_MS),
             html.Main(id=ID.PAGE, className="hud-page"),

@@ -19,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from helicarrier.config import Settings
 from helicarrier.context import AppContext
 from helicarrier.data.leader import Leadership
+from helicarrier.health import HEARTBEAT_EVERY_S, HEARTBEAT_FLAG
 
 log = logging.getLogger("helicarrier.scheduler")
 LEADER_RETRY_S = 3
@@ -33,6 +34,7 @@ class Job:
 
 def default_jobs() -> list[Job]:
     return [
+        Job("heartbeat", HEARTBEAT_EVERY_S, _heartbeat),
         Job("expire-commands", 10, lambda ctx: ctx.control.expire_commands()),
         Job("verify-kills", 5, lambda ctx: ctx.control.verify_kills()),
         Job("prune-receipts", 3600, lambda ctx: ctx.repo.prune_receipts()),
@@ -63,6 +65,13 @@ def daily_reports(ctx: AppContext, now=None) -> list:
     return write_scheduled_reports(
         ctx.repo, s.data_dir, local.astimezone(UTC), tz=s.report_tz, keep=s.report_keep
     )
+
+
+def _heartbeat(ctx: AppContext) -> None:
+    """The leader says it is alive: every instance's /readyz reads it."""
+    from helicarrier.data.leader import identity
+
+    ctx.repo.set_flag(HEARTBEAT_FLAG, identity())
 
 
 def _evaluate_alerts(ctx: AppContext) -> object:

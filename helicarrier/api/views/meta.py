@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from helicarrier.api.http import app_context, json_response
+from helicarrier.data.types import utcnow
+from helicarrier.health import HEARTBEAT_FLAG, RETRY_AFTER_S, Readiness, scheduler_check
+
+log = logging.getLogger("helicarrier.health")
 
 
 def healthz():
@@ -15,6 +21,30 @@ def healthz():
             {"status": "error", "database": ctx.repo.backend, "error": str(exc).splitlines()[0]}, 503
         )
     return json_response({"status": "ok", "database": ctx.repo.backend, "revision": ctx.schema.head})
+
+
+def readyz():
+    """200 when this instance can serve: the database answers, the schema is at the code's head, and a
+    scheduler beat recently; 503 with Retry-After and what is wrong otherwise. Milliseconds either way."""
+    ctx = app_context()
+    now = utcnow()
+    readiness = Readiness()
+    try:
+        revision = ctx.repo.schema_revision()
+        beat = ctx.repo.flag(HEARTBEAT_FLAG)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready", said in the body
+        # The cause goes to the log, not to the unauthenticated caller (it can name internal hosts).
+        log.warning("readyz: database unreachable: %s", str(exc).splitlines()[0][:300])
+        readiness.checks["database"] = "unreachable"
+    else:
+        readiness.checks["database"] = "ok"
+        head = ctx.schema.head
+        readiness.checks["schema"] = "ok" if revision == head else f"at {revision}, the code needs {head}"
+        readiness.checks["scheduler"] = scheduler_check(beat and beat.updated_at, now)
+    body = {"status": "ready" if readiness.ready else "unready", "checks": readiness.checks}
+    if readiness.ready:
+        return json_response(body)
+    return json_response(body, 503, {"Retry-After": str(RETRY_AFTER_S)})
 
 
 def openapi():
