@@ -27,3 +27,16 @@ def test_wrong_password_is_refused_with_a_message(hud):
     hud.duo.driver.find_element("css selector", LOGIN_PASSWORD).send_keys("not-the-password")
     hud.duo.driver.find_element("css selector", LOGIN_SUBMIT).click()
     hud.duo.wait_for_text_to_equal(LOGIN_ERROR, "Wrong username or password.", timeout=10)
+
+
+def test_the_hud_says_when_the_server_stops_answering(hud):
+    """Not a LIVE page over frozen figures: within seconds of the server going away the page says so."""
+    from tests.browser.conftest import wait_until
+
+    hud.login("vera")
+    banner = hud.duo.find_element(f"#{SHELL.CONNECTION}")
+    assert not banner.is_displayed()
+    hud.duo.server.stop()
+    wait_until(lambda: banner.is_displayed(), 20, "the disconnected banner")
+    assert "not answering" in banner.text
+    assert hud.duo.find_element(".hud-live-text").text == "STALE"
