@@ -186,6 +186,7 @@ def confirm_kill(ctx: AppContext, n, reason, strength, key):
 @CALLBACKS.on(
     Output(ID.LOG, "children"),
     Output(ID.LOG_CURSOR, "data"),
+    Output(ID.LOG_WAITING, "children"),
     Input(ID.LOG_INTERVAL, "n_intervals"),
     Input(ID.LOG_AGENT_FILTER, "value"),
     Input(ID.LOG_LEVEL_FILTER, "value"),
@@ -199,19 +200,21 @@ def log_tail(ctx: AppContext, _n, agent_id, level, text, pause_clicks, cursor):
     if reload:
         rows = ctx.repo.logs_after(None, limit=LOG_BATCH, **filters)
         seq = rows[-1]["seq"] if rows else ctx.repo.latest_log_seq()
-        return [log_row(r) for r in reversed(rows)], {"seq": seq, "n": len(rows)}
-    if (pause_clicks or 0) % 2 == 1:
-        return no_update, no_update
+        return [log_row(r) for r in reversed(rows)], {"seq": seq, "n": len(rows)}, ""
     rows = ctx.repo.logs_after(cursor["seq"], limit=LOG_BATCH, **filters)
+    if (pause_clicks or 0) % 2 == 1:
+        # Paused: the tail stands still, and says how much is waiting for it.
+        more = "+" if len(rows) == LOG_BATCH else ""
+        return no_update, no_update, f"{len(rows)}{more} new" if rows else ""
     if not rows:
-        return no_update, no_update
+        return no_update, no_update, ""
     patch = Patch()
     for r in rows:  # oldest first, each prepended: the newest ends on top
         patch.prepend(log_row(r))
     n = cursor["n"] + len(rows)
     for _ in range(max(0, n - LOG_BUFFER)):
         del patch[LOG_BUFFER]
-    return patch, {"seq": rows[-1]["seq"], "n": min(n, LOG_BUFFER)}
+    return patch, {"seq": rows[-1]["seq"], "n": min(n, LOG_BUFFER)}, ""
 
 
 @CALLBACKS.on(

@@ -111,7 +111,12 @@ def _log_panel() -> html.Div:
                     html.Span(
                         [html.I(className="bi bi-activity me-2", **{"aria-hidden": "true"}), "System Pulse"]
                     ),
-                    html.Span("live", id=ID.LOG_STATE, className="muted mono"),
+                    html.Span(
+                        [
+                            html.Span(id=ID.LOG_WAITING, className="me-2 text-warning mono"),
+                            html.Span("live", id=ID.LOG_STATE, className="muted mono"),
+                        ]
+                    ),
                 ],
                 className="glass-header d-flex justify-content-between",
             ),

@@ -28,6 +28,7 @@ class ID:
     LOG_PAUSE = "watchtower-log-pause"
     LOG_PAUSE_ICON = "watchtower-log-pause-icon"
     LOG_STATE = "watchtower-log-state"
+    LOG_WAITING = "watchtower-log-waiting"
     LOG_CURSOR = "watchtower-log-cursor"
     LOG_INTERVAL = "watchtower-log-interval"
     # the agent drawer

@@ -66,15 +66,18 @@ def test_a_double_run_creates_nothing_twice(ctx, make_ctx):
     add_agents(repo, 3, seen=t0 - secs(300))
     offline_rule(repo)
     other = make_ctx().repo
-    stale = other.alert_states_for_eval(t0, 300)
+    read = other.alert_states_for_eval
+    stale = read(t0, 300)
     other.alert_states_for_eval = lambda now, s: stale  # the twin read before the first one wrote
     engine.run_cycle(repo, t0)
     engine.run_cycle(other, t0)
     assert len(alerts(repo)) == 3
     assert events(repo) == [("inactive", "firing")] * 3
-    # the same for a state change from an open state: firing -> resolved once
+    # The same for a change from an open state: both read "firing", both decide "resolved"; the guarded
+    # write lets one through.
     heartbeat(repo, ["agent-000"], t0 + secs(20))
-    stale = other.alert_states_for_eval(t0 + secs(30), 300)
+    stale = read(t0 + secs(30), 300)  # a real read of the state, before either writes
+    assert {s.state for s in stale[next(iter(stale))].values()} == {"firing"}
     engine.run_cycle(repo, t0 + secs(30))
     engine.run_cycle(other, t0 + secs(30))
     assert events(repo).count(("firing", "resolved")) == 1

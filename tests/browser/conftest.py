@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -11,6 +10,7 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 
 from helicarrier.layouts.shell import ID as SHELL
 from helicarrier.webapp import create_app
+from tests.waiting import InFlight, wait_for
 
 PASSWORD = "correct-horse-battery"
 USERS = {"vera": "viewer", "omar": "operator", "ada": "admin"}
@@ -23,18 +23,8 @@ LOGIN_ERROR = "#login-error"
 
 
 def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    """Poll ``predicate`` until it returns something true (returned); elements not rendered yet, or
-    re-rendered under us, count as not yet."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except (NoSuchElementException, StaleElementReferenceException):
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    """``wait_for``, where an element not rendered yet, or re-rendered under us, counts as not yet."""
+    return wait_for(predicate, timeout, what, ignore=(NoSuchElementException, StaleElementReferenceException))
 
 
 def sign_in(duo, base_url: str, username: str, password: str = PASSWORD) -> None:
@@ -51,6 +41,11 @@ class Hud:
     duo: object
     app: object
     ctx: object
+
+    def wait_for_polls_to_end(self) -> None:
+        """Agents' long polls still held by the server end (they return within their wait) before the
+        server is stopped under them."""
+        wait_for(lambda: self.app.server.wsgi_app.active("/commands") == 0, 30, "the long polls to end")
 
     @property
     def url(self) -> str:
@@ -78,6 +73,7 @@ def hud(dash_duo, settings):
     ctx = app.server.config["HELICARRIER"]
     for name, role in USERS.items():
         ctx.repo.create_user(name, PASSWORD, role)
+    app.server.wsgi_app = InFlight(app.server.wsgi_app)  # what the server is serving, for teardowns
     # Not navigate=True: its wait for the Dash page would meet the sign-in form instead.
     dash_duo.start_server(app, navigate=False, port=free_port())
     dash_duo.driver.get(dash_duo.server.url)

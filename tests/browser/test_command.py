@@ -46,7 +46,7 @@ def demo_fleet(hud, token):
     yield
     stop.set()
     thread.join(timeout=20)
-    time.sleep(1.5)  # the server's side of the last long-poll ends before the server is stopped
+    hud.wait_for_polls_to_end()
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def make_client(hud):
     yield make
     for client in clients:
         client.close(timeout=2)
-    time.sleep(1.5 if clients else 0)  # let the server's side of the last long-poll end
+    hud.wait_for_polls_to_end()
 
 
 def status_of(hud, agent_id: str) -> str | None:

@@ -116,7 +116,8 @@ def test_log_line_appears_in_the_pulse_and_pause_stops_the_tail(hud, token):
     hud.duo.find_element(f"#{ID.LOG_PAUSE}").click()
     hud.duo.wait_for_text_to_equal(f"#{ID.LOG_STATE}", "paused", timeout=5)
     post(hud, [event("l2", "log", "atlas-01", {"level": "info", "message": "second line"})], token)
-    time.sleep(2)  # four poll intervals: the tail must not move while paused
+    # A poll has seen the new line (it says one is waiting), and the tail did not move.
+    hud.duo.wait_for_text_to_equal(f"#{ID.LOG_WAITING}", "1 new", timeout=10)
     assert "second line" not in hud.duo.find_element(f"#{ID.LOG}").text
     hud.duo.find_element(f"#{ID.LOG_PAUSE}").click()
     hud.duo.wait_for_contains_text(f"#{ID.LOG}", "second line", timeout=10)

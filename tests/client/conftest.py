@@ -12,6 +12,7 @@ from werkzeug.serving import make_server
 from helicarrier.client import HelicarrierClient
 from helicarrier.context import AppContext
 from helicarrier.webapp import create_app
+from tests.waiting import SERVED, InFlight
 
 Serve = Callable[[Callable], str]
 
@@ -40,7 +41,10 @@ def live_server(settings, serve_wsgi) -> Iterator[tuple[str, AppContext]]:
     """(base_url, app context) of the real app on the backend under test."""
     app = create_app(settings)
     ctx: AppContext = app.server.config["HELICARRIER"]
-    yield serve_wsgi(app.server), ctx
+    app.server.wsgi_app = InFlight(app.server.wsgi_app)
+    url = serve_wsgi(app.server)
+    SERVED[url] = app.server.wsgi_app
+    yield url, ctx
     ctx.repo.dispose()
 
 

@@ -10,7 +10,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from helicarrier.client import Command, CommandRejected, HelicarrierClient, Stop
 from helicarrier.data.models import Session
 from helicarrier.data.types import utcnow
 from helicarrier.fleet import grid
+from tests.waiting import SERVED, wait_for
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers"
 OPENAI = json.loads((FIXTURES / "openai_chat__full.json").read_text())["payload"]
@@ -47,16 +47,6 @@ def api(url: str, token: str, path: str, body: dict, key: str | None = None) -> 
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def command_in(ctx, cid: str, *states: str) -> dict:
@@ -150,8 +140,9 @@ def test_kill_ends_the_session_killed_and_is_verified(live_server, ingest_token,
         row = conn.execute(select(Session.status, Session.error).where(Session.id == session_id)).one()
     assert (row.status, row.error) == ("killed", "stopped on a graceful kill command")  # the client ended it
 
-    time.sleep(1.2)  # the settle time, with no usage from the agent
-    assert ctx.control.verify_kills(1) == [cid]
+    assert ctx.control.verify_kills(1) == []  # confirmed, but the settle time has not passed yet
+    # The settle time passes with no usage from the agent (the scheduler runs this every 5 s).
+    wait_for(lambda: ctx.control.verify_kills(1) == [cid], what="the kill to be verified")
     assert ctx.repo.get_command(cid)["verification"] == "verified"
 
 
@@ -285,7 +276,7 @@ def test_close_interrupts_the_long_poll(live_server, ingest_token, make_client):
     client = make_client(url, ingest_token)
     agent = online_agent(client, "sleepy-1")
     loop = agent.on_command()
-    time.sleep(0.5)  # the poll is now waiting on the server (20 s)
+    wait_for(lambda: SERVED[url].active("/sleepy-1/commands"), what="the long poll to wait on the server")
     started = time.monotonic()
     client.close(timeout=1)
     assert time.monotonic() - started < 3

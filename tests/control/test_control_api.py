@@ -52,8 +52,14 @@ def test_kill_full_lifecycle_and_verification(ctl):
     session = ctl.one(Session, Session.id == "s1")
     assert session.status == "killed" and session.ended_at is not None and "runaway loop" in session.error
 
-    with ctl.repo.engine.begin() as conn:  # the settle time passes without usage
-        conn.execute(update(Command).values(answered_at=datetime.now(UTC) - timedelta(seconds=60)))
+    # Not verified before the settle time has passed without usage from the killed session...
+    assert ctl.ctx.control.verify_kills(30) == []
+    with ctl.repo.engine.begin() as conn:  # ...29 s on: still not...
+        conn.execute(update(Command).values(answered_at=datetime.now(UTC) - timedelta(seconds=29)))
+    assert ctl.ctx.control.verify_kills(30) == []
+    assert ctl.one(Command, Command.id == cmd["id"]).verification == "awaiting"
+    with ctl.repo.engine.begin() as conn:  # ...31 s on: verified.
+        conn.execute(update(Command).values(answered_at=datetime.now(UTC) - timedelta(seconds=31)))
     assert ctl.ctx.control.verify_kills(30) == [cmd["id"]]
     got = ctl.client.get(f"/api/v1/commands/{cmd['id']}", headers=ctl.headers(ctl.control_token)).get_json()
     assert got["command"]["verification"] == "verified"

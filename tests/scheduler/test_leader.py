@@ -14,6 +14,7 @@ from helicarrier.data.engine import make_engine
 from helicarrier.data.leader import Leadership, current_holder
 from helicarrier.scheduler.runner import Job, Scheduler, should_start_in_web_process
 from helicarrier.webapp import create_app
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,13 +64,13 @@ def test_two_schedulers_only_the_leader_runs_jobs(settings):
     a.start()
     b.start()
     try:
-        time.sleep(4.5)
+        wait_for(lambda: counts["a"] + counts["b"] >= 3, 20, "three runs of the job")
         assert (counts["a"] > 0) != (counts["b"] > 0), counts  # one ran, the other never did
         leader, follower = (a, b) if counts["a"] else (b, a)
         leader.shutdown()  # the leader goes away: the follower takes over within its retry interval
-        before = counts["b" if follower is b else "a"]
-        time.sleep(6)
-        assert counts["b" if follower is b else "a"] > before
+        name = "b" if follower is b else "a"
+        before = counts[name]
+        wait_for(lambda: counts[name] > before, 20, "the follower to take over")
     finally:
         for s in (a, b):
             with contextlib.suppress(Exception):  # already stopped
