@@ -103,6 +103,13 @@ def test_status_filter_and_search(hud, token):
         token,
     )
     hud.duo.wait_for_element('[data-agent="hermes-07"]', timeout=10)
+    # The status filter: stalled agents only.
+    hud.duo.select_dcc_dropdown(f"#{ID.STATUS_FILTER}", "stalled")
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "1 of 2 agents", timeout=10)
+    assert not hud.duo.driver.find_elements(By.CSS_SELECTOR, '[data-agent="atlas-01"]')
+    hud.visit("/")  # a fresh page: no filter
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "2 agents", timeout=10)
+    # The search: by name or id.
     hud.duo.find_element(f"#{ID.SEARCH}").send_keys("herm\n")
     hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "1 of 2 agents", timeout=10)
     assert not hud.duo.driver.find_elements(By.CSS_SELECTOR, '[data-agent="atlas-01"]')
