@@ -515,6 +515,20 @@ class LoginThrottle(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class IngestSource(Base):
+    """Each source that reports (a v2 batch's ``source.name``, or the token's name for v1), what produced
+    its events (``source.provenance``: an SDK and its version) and when it was last heard from: when a
+    field goes missing or a cost looks off, which client sent it is the first question."""
+
+    __tablename__ = "ingest_sources"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    provenance: Mapped[str | None] = mapped_column(String(200))
+    token_name: Mapped[str | None] = mapped_column(String(100))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ServiceFlag(Base):
     """Small switches every instance reads from the database (maintenance mode, ...)."""
 

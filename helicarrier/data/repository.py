@@ -23,7 +23,7 @@ from helicarrier.data.queries.audit import AuditQueries
 from helicarrier.data.queries.commands import CommandQueries, CommandTx
 from helicarrier.data.queries.flags import FlagQueries
 from helicarrier.data.queries.fleet import FleetQueries
-from helicarrier.data.queries.ingest import IngestTx, ReceiptPruning
+from helicarrier.data.queries.ingest import IngestTx, ReceiptPruning, SourceQueries
 from helicarrier.data.queries.ingest_stats import IngestStatsQueries
 from helicarrier.data.queries.pricing import PricingQueries
 from helicarrier.data.queries.sessions import SessionQueries
@@ -45,6 +45,7 @@ class Repository(
     FlagQueries,
     AgentQueries,
     ReceiptPruning,
+    SourceQueries,
     PricingQueries,
     AuditQueries,
     CommandQueries,

@@ -6,6 +6,7 @@ rendered inside the transaction so that an Idempotency-Key replays exactly what 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,9 @@ def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
+SOURCE_NOTE_EVERY_S = 60
+
+
 @dataclass(slots=True)
 class StoreOutcome:
     """What happened to each event that passed validation: stored, a duplicate of one already stored, or
@@ -87,6 +91,7 @@ class IngestService:
         self.control = control
         self.fleet = fleet
         self.max_batch_events = max_batch_events
+        self._sources_noted: dict[tuple, float] = {}
 
     def ingest(
         self,
@@ -117,7 +122,7 @@ class IngestService:
         idem = (speaker.token_id, idempotency_key, route, body_digest(body)) if keyed else None
         unbound: set[str] = set()
         try:
-            return self.repo.run_transaction(
+            answer = self.repo.run_transaction(
                 lambda tx: self._store(tx, speaker, batch, usage_rows, idem, unbound)
             )
         except IdempotencyConflict:
@@ -132,6 +137,8 @@ class IngestService:
         finally:
             # After the transaction, and whatever became of it: a refused attempt is worth knowing about.
             self.fleet.audit_refusal(speaker, unbound, "ingest", remote_addr)
+        self._note_source(batch, speaker)
+        return answer
 
     def _store(
         self, tx: Tx, speaker: Speaker, batch: Batch, usage_rows, idem, unbound: set
@@ -166,6 +173,17 @@ class IngestService:
         if idem is not None:
             tx.save_receipt(idem[0], idem[1], status, body)
         return status, body
+
+    def _note_source(self, batch: Batch, speaker: Speaker) -> None:
+        """Remember which client reports as this source (at most once a minute per source and process, in
+        a transaction of its own: a row every request of a fleet would update is a lock they would queue
+        on)."""
+        key = (batch.source, batch.provenance, speaker.token_name)
+        now = time.monotonic()
+        if self._sources_noted.get(key, -SOURCE_NOTE_EVERY_S) > now - SOURCE_NOTE_EVERY_S:
+            return
+        self._sources_noted[key] = now
+        self.repo.note_source(batch.source, batch.provenance, speaker.token_name)
 
     @staticmethod
     def _refuse_unbound(events: list, unbound: set[str], speaker: Speaker, outcome: StoreOutcome) -> list:

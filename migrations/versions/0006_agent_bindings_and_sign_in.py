@@ -1,5 +1,5 @@
 """Agents bound to the token that speaks for them; a sign-in throttle per user and address; session
-generations; service flags.
+generations; service flags; the sources that report and what produced their events.
 
 Existing agents are bound to the token that last reported for them, as far as the stored events tell: an
 event's ``source`` is the token's name when the agent did not name another (v1 events, the default). An
@@ -56,6 +56,15 @@ def upgrade() -> None:
     with op.batch_alter_table("login_throttle", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_login_throttle_updated_at"), ["updated_at"], unique=False)
     op.create_table(
+        "ingest_sources",
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("provenance", sa.String(length=200), nullable=True),
+        sa.Column("token_name", sa.String(length=100), nullable=True),
+        sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_ingest_sources")),
+    )
+    op.create_table(
         "service_flags",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("value", sa.Text(), nullable=True),
@@ -69,6 +78,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("service_flags")
+    op.drop_table("ingest_sources")
     with op.batch_alter_table("login_throttle", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_login_throttle_updated_at"))
     op.drop_table("login_throttle")

@@ -1067,3 +1067,18 @@ def test_concurrent_retries_with_one_key_get_one_answer(api):
     assert len({body for _, body in answers}) == 1
     assert api.count(LogEvent) == 1
     assert api.count(IngestReceipt) == 1
+
+
+def test_the_source_and_what_produced_its_events_are_kept(api):
+    """``source.provenance`` (an SDK and its version) is stored with the source, not read and dropped."""
+    from helicarrier.data.models import IngestSource
+
+    body = {
+        "version": "v2",
+        "source": {"name": "build-host-7", "provenance": "helicarrier-sdk 0.3.1"},
+        "events": [event("log", "p1", {"message": "hello"})],
+    }
+    assert api.post(body).status_code == 200
+    row = api.one(IngestSource, IngestSource.name == "build-host-7")
+    assert (row.provenance, row.token_name) == ("helicarrier-sdk 0.3.1", "agent-host-1")
+    assert api.repo.ingest_sources()[0]["provenance"] == "helicarrier-sdk 0.3.1"

@@ -21,6 +21,7 @@ from helicarrier.data.models import (
     Command,
     IngestEventId,
     IngestReceipt,
+    IngestSource,
     LogEvent,
     Session,
     UsageEvent,
@@ -409,6 +410,33 @@ def _coalesce(a, b):
 
 def _bp(name: str, type_=None):
     return bindparam(name, type_=type_)
+
+
+class SourceQueries(QueryBase):
+    def note_source(self, name: str, provenance: str | None, token_name: str | None) -> None:
+        """The source was heard from, and what produced its events."""
+        now = utcnow()
+        with self._write() as conn:
+            ins = _insert(conn, IngestSource)
+            row = dict(
+                name=name, provenance=provenance, token_name=token_name, first_seen_at=now, last_seen_at=now
+            )
+            conn.execute(
+                ins.values(**row).on_conflict_do_update(
+                    index_elements=["name"],
+                    set_={
+                        "provenance": func.coalesce(ins.excluded.provenance, IngestSource.provenance),
+                        "token_name": ins.excluded.token_name,
+                        "last_seen_at": ins.excluded.last_seen_at,
+                    },
+                )
+            )
+
+    def ingest_sources(self) -> list[dict]:
+        """Every source that reported, the most recent first."""
+        with self._read() as conn:
+            rows = conn.execute(select(IngestSource).order_by(IngestSource.last_seen_at.desc()))
+            return [r._asdict() for r in rows]
 
 
 class ReceiptPruning(QueryBase):
