@@ -5,6 +5,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, html, no_update
 
+from helicarrier.auth.binding import BindingError
 from helicarrier.auth.tokens import ScopeError
 from helicarrier.auth.web import current_user
 from helicarrier.callbacks.registry import Callbacks, signed_in_user
@@ -62,17 +63,18 @@ def token_form_visibility(_ctx: AppContext, _n):
     Input(ID.TOKEN_CREATE, "n_clicks"),
     State(ID.TOKEN_NAME, "value"),
     State(ID.TOKEN_SCOPES, "value"),
+    State(ID.TOKEN_AGENTS, "value"),
     role="admin",
     prevent_initial_call=True,
 )
-def create_token(ctx: AppContext, n, name, scopes):
+def create_token(ctx: AppContext, n, name, scopes, agents=None):
     if not n:
         return no_update
     if not name:
         return html.Span("Name the token first.", className="text-warning")
     try:
-        value, info = ctx.repo.create_token(name.strip(), scopes or [])
-    except (ScopeError, TokenExists) as exc:
+        value, info = ctx.repo.create_token(name.strip(), scopes or [], agents or None)
+    except (ScopeError, TokenExists, BindingError) as exc:
         return html.Span(str(exc), className="text-warning")
     user = signed_in_user()
     ctx.repo.record_audit(
@@ -83,7 +85,7 @@ def create_token(ctx: AppContext, n, name, scopes):
         outcome="ok",
         target_kind="token",
         target_id=info.name,
-        details={"scopes": list(info.scopes)},
+        details={"scopes": list(info.scopes), "agents": list(info.agents or ())},
     )
     return token_created(value)
 

@@ -23,6 +23,7 @@ class ID:
     TOKEN_FORM = "operations-token-form"
     TOKEN_NAME = "operations-token-name"
     TOKEN_SCOPES = "operations-token-scopes"
+    TOKEN_AGENTS = "operations-token-agents"
     TOKEN_CREATE = "operations-token-create"
     TOKEN_RESULT = "operations-token-result"
     TOKEN_VALUE = "operations-token-value"
@@ -52,6 +53,12 @@ def layout(subpath: str | None = None) -> html.Div:
                 inline=True,
                 inputClassName="me-1",
                 labelClassName="me-3",
+            ),
+            dbc.Input(
+                id=ID.TOKEN_AGENTS,
+                placeholder="agents it may speak for, e.g. build-*, deploy-7 (empty: any agent nobody owns)",
+                size="sm",
+                className="mt-2",
             ),
             dbc.Button("Create token", id=ID.TOKEN_CREATE, size="sm", className="mt-2", n_clicks=0),
             html.Div(id=ID.TOKEN_RESULT, className="mono mt-2"),

@@ -29,7 +29,7 @@ def signed_in(app, username):
     return client
 
 
-def create_token_request(name):
+def create_token_request(name, agents=None):
     return {
         "output": f"{ID.TOKEN_RESULT}.children",
         "outputs": {"id": ID.TOKEN_RESULT, "property": "children"},
@@ -37,6 +37,7 @@ def create_token_request(name):
         "state": [
             {"id": ID.TOKEN_NAME, "property": "value", "value": name},
             {"id": ID.TOKEN_SCOPES, "property": "value", "value": ["ingest"]},
+            {"id": ID.TOKEN_AGENTS, "property": "value", "value": agents},
         ],
         "changedPropIds": [f"{ID.TOKEN_CREATE}.n_clicks"],
     }
@@ -56,3 +57,11 @@ def test_only_admins_create_tokens(app):
     token = re.search(r"hc_[A-Za-z0-9_-]+", ok.get_data(as_text=True)).group(0)
     assert repo.authenticate_token(token).name == "ci-host"
     assert list(repo.audit_entries(action="token.create")["target_id"]) == ["ci-host"]
+
+
+def test_an_admin_creates_a_token_limited_to_some_agents(app):
+    admin = signed_in(app, "ada")
+    ok = admin.post("/_dash-update-component", json=create_token_request("builds", "build-*, ci-7"))
+    assert ok.status_code == 200
+    repo = app.server.config["HELICARRIER"].repo
+    assert repo.token_named("builds").agents == ("build-*", "ci-7")
