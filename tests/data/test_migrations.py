@@ -148,18 +148,10 @@ def test_concurrent_starts_migrate_once(empty_db_url):
     assert current_revision(make_engine(empty_db_url)) == head_revision()
 
 
-def test_cli_start_refused_prints_one_line_and_exits_non_zero(empty_db_url, tmp_path):
-    engine = make_engine(empty_db_url)
-    ensure_schema(engine)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = 'abc123newer'"))
-    engine.dispose()
-    env = {
-        "HELICARRIER_DATABASE_URL": empty_db_url,
-        "HELICARRIER_DATA_DIR": str(tmp_path),
-        "PATH": "/usr/bin",
-    }
-    proc = subprocess.run(
+def _serve(db_url: str, data_dir: Path) -> subprocess.CompletedProcess:
+    """``python -m helicarrier serve`` as an operator starts it, on a port it will never get to."""
+    env = {"HELICARRIER_DATABASE_URL": db_url, "HELICARRIER_DATA_DIR": str(data_dir), "PATH": "/usr/bin"}
+    return subprocess.run(
         [sys.executable, "-m", "helicarrier", "serve", "--port", "1"],
         cwd=ROOT,
         env=env,
@@ -167,6 +159,15 @@ def test_cli_start_refused_prints_one_line_and_exits_non_zero(empty_db_url, tmp_
         text=True,
         timeout=60,
     )
+
+
+def test_cli_start_refused_prints_one_line_and_exits_non_zero(empty_db_url, tmp_path):
+    engine = make_engine(empty_db_url)
+    ensure_schema(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'abc123newer'"))
+    engine.dispose()
+    proc = _serve(empty_db_url, tmp_path)
     assert proc.returncode != 0
     refusals = [ln for ln in proc.stderr.splitlines() if ln.startswith("helicarrier: refusing to start")]
     assert len(refusals) == 1 and "abc123newer" in refusals[0], proc.stderr
@@ -241,19 +242,7 @@ def test_migration_0006_binds_existing_agents_to_the_token_that_last_reported_fo
 
 def test_an_sqlite_path_that_cannot_be_created_is_a_one_line_refusal(tmp_path):
     (tmp_path / "taken").write_text("a file where a folder should be")
-    env = {
-        "HELICARRIER_DATABASE_URL": f"sqlite:///{tmp_path / 'taken' / 'helicarrier.db'}",
-        "HELICARRIER_DATA_DIR": str(tmp_path),
-        "PATH": "/usr/bin",
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "helicarrier", "serve", "--port", "1"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = _serve(f"sqlite:///{tmp_path / 'taken' / 'helicarrier.db'}", tmp_path)
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     (line,) = [ln for ln in proc.stderr.splitlines() if ln.strip()]
