@@ -10,11 +10,13 @@ DEMO ?= 1
 DEMO_AGENTS ?= 8
 export HELICARRIER_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint venv deps dev-deps browser-deps postgres clean help
+.PHONY: run test lint venv deps dev-deps browser-deps postgres clean help soak mutation
 
 help:
 	@echo "make run   - set up, migrate the embedded SQLite, seed demo data, serve http://$(HOST):$(PORT)"
 	@echo "make test  - set up and run the whole suite on SQLite and PostgreSQL, browser tests included"
+	@echo "make soak  - ingest, dashboard reads and control together for SOAK_SECONDS (600) on SOAK_BACKEND (sqlite)"
+	@echo "make mutation - mutation testing of the safety rules' modules (docs/reliability.md)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -53,5 +55,16 @@ lint: dev-deps
 test: dev-deps browser-deps postgres lint
 	$(VENV)/bin/pytest
 
+SOAK_SECONDS ?= 600
+SOAK_BACKEND ?= sqlite
+soak: dev-deps postgres
+	$(PY) bench/soak.py --seconds $(SOAK_SECONDS) --backend $(SOAK_BACKEND)
+
+# Long (about an hour on two cores): not part of `make test`. The modules and tests are in pyproject.toml.
+mutation: dev-deps
+	rm -rf mutants
+	HELICARRIER_TEST_BACKENDS=sqlite $(VENV)/bin/mutmut run --max-children 2 || true
+	$(VENV)/bin/mutmut results
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache mutants

@@ -52,3 +52,14 @@ def test_a_bad_setting_is_refused_naming_it(monkeypatch, tmp_path):
 def test_readme_shows_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme and "make test" in readme
+
+
+def test_every_make_command_the_docs_name_is_a_target():
+    """A `make X` in the README or docs/ that the Makefile lacks is a newcomer's first error."""
+    targets = set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), re.M))
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    # A command is `make x` in text or a line starting with make x in a code block.
+    command = re.compile(r"`make ([a-z][a-z-]*)`|^make ([a-z][a-z-]*)", re.M)
+    named = {a or b for doc in docs for a, b in command.findall(doc.read_text())}
+    assert {"run", "test", "soak", "mutation"} <= named
+    assert named <= targets, f"named in the docs but not in the Makefile: {sorted(named - targets)}"
