@@ -3,6 +3,7 @@ independent model of the timers (hypothesis drives random condition sequences th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from helicarrier.alerts.lifecycle import (
     IllegalTransition,
     RuleSpec,
     Sample,
+    close_all,
     evaluate,
     fingerprint,
     step,
@@ -273,6 +275,27 @@ def test_acknowledgement_is_cleared_when_the_alert_resolves():
     o = step(r, firing, "clear", None, at(10))
     assert o.after == "resolved" and o.clear_ack
     assert not step(r, firing, "breach", Decimal(21), at(10)).clear_ack
+
+
+def test_an_acknowledged_alert_stays_acknowledged_while_it_fires_then_forgets_it_when_resolved():
+    # An operator's ack must survive every cycle of a still-firing alert (it pauses notifications), and the
+    # stored alert must carry this cycle's value and context (the HUD shows them), not the first ones.
+    r, store = rule(for_s=0), {}
+    run(r, [Sample(AGENT, Decimal(20), {"model": "gpt-4o"})], at(0), store)
+    store[FP] = replace(store[FP], acked_at=at(5))
+    run(r, [Sample(AGENT, Decimal(30), {"model": "o3"})], at(10), store)
+    assert store[FP].state == "firing" and store[FP].acked_at == at(5)
+    assert store[FP].value == Decimal(30) and store[FP].context == {"model": "o3"}
+    run(r, one(1), at(20), store)
+    assert store[FP].state == "resolved" and store[FP].acked_at is None
+
+
+def test_closing_a_rule_resolves_each_open_alert_now_keeping_its_episode():
+    firing = AlertState(FP, "firing", AGENT, Decimal(20), Decimal(25), at(0), at(0), episode=3)
+    pending = AlertState(fingerprint(1, {"agent": "b"}), "pending", {"agent": "b"}, Decimal(11), None, at(30))
+    out = close_all(rule(), [firing, pending], at(90))
+    assert [(o.after, o.resolved_at) for o in out] == [("resolved", at(90)), ("inactive", None)]
+    assert out[0].peak == Decimal(25) and out[0].episode == 3 and out[0].active_since == at(0)
 
 
 def test_fingerprint_depends_on_rule_and_sorted_labels_only():
