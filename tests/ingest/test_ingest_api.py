@@ -972,6 +972,48 @@ def test_normalize_answers_usage_and_cost_and_stores_nothing(seeded):
     assert api.snapshot() == before
 
 
+_WITH_A_WARNING = {
+    "provider": "openai",
+    "model": "gpt-4o",
+    "usage": {"prompt_tokens": 100, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 500}},
+}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        *(
+            _usage_data(p.stem, json.loads(p.read_text())["payload"], json.loads(p.read_text())["expected"])
+            for p in _provider_fixtures()
+        ),
+        _WITH_A_WARNING,
+    ],
+    ids=[*(p.stem for p in _provider_fixtures()), "with-a-warning"],
+)
+def test_normalize_previews_exactly_what_ingest_stores(api, data):
+    """The preview is a promise: every field it shows is what the same usage becomes when reported."""
+    preview = api.post(data, path="/api/v1/usage/normalize").get_json()
+    reported = event("usage", "call-1", data)
+    reported["ts"] = datetime.now(UTC).isoformat()  # the preview prices at the time it is asked
+    assert api.post(batch(reported)).status_code == 200
+    row = api.one(UsageEvent)
+    usage, cost = preview["usage"], preview["cost"]
+    assert {c: usage[c] for c in TOKEN_COLUMNS} == {c: getattr(row, c) for c in TOKEN_COLUMNS}
+    assert usage["normalizer_version"] == row.normalizer_version
+    assert usage["warnings"] == (row.warnings or [])
+    assert (cost["total_nanos"], cost["pricing_version"], cost["provenance"], cost["confidence"]) == (
+        row.cost_nanos,
+        row.pricing_version,
+        row.cost_provenance,
+        row.cost_confidence,
+    )
+    assert (cost["matched_provider"], cost["matched_model"]) == (row.price_provider, row.price_model)
+    assert set(usage) >= {"reported_total_tokens", "web_search_requests", "price_context"}
+    assert set(cost) >= {"price_ts", "reason", "input_usd", "output_usd", "reported_usd"}
+    if data is _WITH_A_WARNING:
+        assert row.warnings and row.warnings == usage["warnings"]
+
+
 def test_normalize_small_costs_are_plain_decimals(api):
     resp = api.post(chat_usage("gpt-4o-mini", prompt=1, completion=0), path="/api/v1/usage/normalize")
     total = resp.get_json()["cost"]["total_usd"]
