@@ -215,6 +215,38 @@ def test_explicit_override_prices_unknown_model() -> None:
     assert_no_float(cost)
 
 
+def test_an_override_for_every_provider_prices_each_call_as_its_own_provider_and_model() -> None:
+    """An operator's house price: cache writes at the input price unless given, every number exact, the
+    call's own provider and model on the cost, and a confidence that says what the price leaves out."""
+    ov = ModelPriceOverride("*", "house-*", input_usd_per_mtok=Decimal("3"), output_usd_per_mtok=Decimal("9"))
+    book = PriceBook(overrides=[ov], version=f"{BOOK.version}+house-2")
+    cost = book.price(usage("Anthropic", "house-7b", 1_000_000, 10_000, cache_write_tokens=1_000_000), TS)
+    # All of the input was a cache write (none uncached): priced at the input price, not refused.
+    assert (cost.input_nanos, cost.output_nanos, cost.total_nanos) == (
+        3_000_000_000,
+        90_000_000,
+        3_090_000_000,
+    )
+    assert (cost.matched_provider, cost.matched_model) == ("anthropic", "house-7b")
+    assert (cost.pricing_version, cost.price_ts, cost.provenance, cost.confidence, cost.reason) == (
+        f"{BOOK.version}+house-2",
+        TS,
+        "computed",
+        "high",
+        None,
+    )
+
+    searched = book.price(usage("openai", "house-1", 1000, 10, web_search_requests=2), TS)
+    assert (searched.confidence, searched.reason) == ("medium", "web searches are not priced by the override")
+    warned = book.price(usage("openai", "house-1", 1000, 10, warnings=("odd", "odder")), TS)
+    assert (warned.confidence, warned.reason) == ("low", "usage warnings: odd; odder")
+
+    broken = book.price(usage("openai", "house-1", 100, 10, cache_read_tokens=101), TS)
+    assert (broken.total_nanos, broken.provenance, broken.pricing_version) == (None, "unpriced", book.version)
+    assert broken.reason == "inconsistent usage: cache tokens exceed input"
+    assert (broken.matched_provider, broken.matched_model) == ("openai", "house-1")
+
+
 def test_exact_override_beats_genai_prices_and_discount() -> None:
     book = PriceBook(
         overrides=[
