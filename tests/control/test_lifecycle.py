@@ -48,7 +48,11 @@ def test_command_table(state, event):
     if expected is None:
         with pytest.raises(IllegalTransition) as err:
             transition(state, event)
-        assert state in str(err.value) and event in str(err.value)
+        # The 409 an operator reads says what the command can still do, from the test's own table.
+        allowed = sorted(e for (s, e) in COMMAND_TABLE if s == state)
+        hint = f"it can: {', '.join(allowed)}" if allowed else f"{state} is final"
+        assert str(err.value) == f"a {state} command cannot {event} ({hint})"
+        assert (err.value.state, err.value.event) == (state, event)
     else:
         assert transition(state, event) == expected
 
@@ -67,7 +71,9 @@ def test_agent_control_table(state, event):
     if expected is None:
         with pytest.raises(IllegalTransition) as err:
             agent_transition(stored, event)
-        assert f"a {state} agent cannot {event}" in str(err.value)
+        allowed = sorted(e for (s, e) in AGENT_TABLE if s == state)
+        assert str(err.value) == f"a {state} agent cannot {event} (it can: {', '.join(allowed)})"
+        assert (err.value.state, err.value.event) == (state, event)
     else:
         assert agent_transition(stored, event) == expected
 
