@@ -31,6 +31,7 @@ _KEPT = frozenset(
     }
 )
 _STATUS_ERROR = 2  # Status.STATUS_CODE_ERROR
+CLAUDE_CODE = "claude-code"  # Claude Code's service.name
 
 
 def span_event_id(span) -> str:
@@ -44,6 +45,13 @@ def map_traces(request, now: datetime) -> Mapped:
     for rs in request.resource_spans:
         resource = flat(rs.resource.attributes)
         agent = agent_of(resource)
+        if resource.get("service.name") == CLAUDE_CODE:
+            # Claude Code's (beta) spans repeat what its log events say, call by call and tool by tool:
+            # stored from both, every call would count twice. The events are the documented contract.
+            out.unmapped["Claude Code span (its log events carry the same)"] += sum(
+                len(ss.spans) for ss in rs.scope_spans
+            )
+            continue
         for ss in rs.scope_spans:
             scope = f"{ss.scope.name}@{ss.scope.version or '?'}" if ss.scope.name else None
             for span in ss.spans:

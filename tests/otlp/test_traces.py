@@ -184,3 +184,14 @@ def test_the_exporter_reads_success_from_an_answer_it_can_parse(otlp):
     exporter = OTLPSpanExporter(endpoint=otlp.endpoint("traces"), headers={"Authorization": "Bearer nope"})
     assert exporter.export(otlp.spans(_chat_spans)) == SpanExportResult.FAILURE
     assert _usage_rows(otlp) == []
+
+
+def test_claude_code_spans_are_counted_not_stored_its_events_carry_the_usage(otlp):
+    spans = otlp.spans(_chat_spans, agent="cc-traces", **{"service.name": "claude-code"})
+    resp = otlp.post_spans(spans)
+    assert resp.status_code == 200 and not ExportTraceServiceResponse.FromString(resp.content).HasField(
+        "partial_success"
+    )
+    assert _usage_rows(otlp) == []
+    counts = {(u.signal, u.reason): u.count for u in otlp.ctx.otlp.unmapped.snapshot()}
+    assert counts[("traces", "Claude Code span (its log events carry the same)")] == len(spans)
