@@ -4,6 +4,7 @@ the status the OTLP/HTTP spec gives (400, 413, 415, 401, 503 with Retry-After), 
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import requests
@@ -15,7 +16,7 @@ from helicarrier.config import load_settings
 from helicarrier.data.models import UsageEvent
 from helicarrier.webapp import create_app
 from tests.faults.conftest import private_postgres  # noqa: F401 - fixture
-from tests.otlp.test_traces import _chat_spans
+from tests.otlp.test_traces import T0, _chat_spans
 
 
 def _nothing_stored(otlp) -> bool:
@@ -111,3 +112,53 @@ def test_a_database_outage_is_a_503_with_retry_after_and_the_retry_stores_once(
     with ctx.repo.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(UsageEvent)).scalar_one() == 2
     ctx.repo.dispose()
+
+
+def _span(attrs: dict, span_id: int, end: int = T0 + 10**9) -> dict:
+    return {
+        "traceId": "ab" * 16,
+        "spanId": f"{span_id:016x}",
+        "name": "chat",
+        "startTimeUnixNano": str(T0),
+        "endTimeUnixNano": str(end),
+        "attributes": [{"key": k, "value": v} for k, v in attrs.items()],
+    }
+
+
+def test_hostile_exports_are_answered_never_a_500(otlp):
+    leaf = '{"stringValue": "leaf"}'
+    nested = '{"kvlistValue": {"values": [{"key": "k", "value": ' * 3000 + leaf + "}]}}" * 3000
+    deep = '{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "x", "attributes": [{"key": "a", "value": '
+    resp = otlp.post("traces", (deep + nested + "}]}]}]}]}").encode(), "application/json")
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "undecodable_body"
+
+    overflow = {
+        "resourceSpans": [{"scopeSpans": [{"spans": [{"name": "x", "startTimeUnixNano": "1" * 30}]}]}]
+    }
+    assert otlp.post("traces", json.dumps(overflow).encode(), "application/json").status_code == 400
+
+    usage = {
+        "gen_ai.provider.name": {"stringValue": "openai"},
+        "gen_ai.request.model": {"stringValue": "gpt-4o"},
+    }
+    spans = [
+        _span({**usage, "gen_ai.usage.input_tokens": {"intValue": str(2**62)}}, 1),  # past the token bound
+        _span({**usage, "gen_ai.usage.output_tokens": {"intValue": "5"}}, 2, end=2**64 - 1),  # year 2554
+        _span({**usage, "gen_ai.usage.input_tokens": {"doubleValue": "Infinity"}, "x": {}}, 3),
+    ]
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "hostile"}}]}
+    export = {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}
+    resp = otlp.post("traces", json.dumps(export).encode(), "application/json")
+    assert resp.status_code == 200, resp.text
+    partial = resp.json()["partialSuccess"]
+    assert partial["rejectedSpans"] == "1" and "invalid_usage" in partial["errorMessage"]
+    rows = _stored_usage(otlp)
+    assert [(r.input_tokens, r.output_tokens) for r in rows] == [(0, 5)]  # a far-future end is kept
+    # A non-finite count is no count: that span carries no usage, and is counted as such.
+    counts = {(u.signal, u.reason): u.count for u in otlp.ctx.otlp.unmapped.snapshot()}
+    assert counts[("traces", "span without GenAI usage")] == 1
+
+
+def _stored_usage(otlp):
+    with otlp.ctx.repo.engine.connect() as conn:
+        return conn.execute(select(UsageEvent.__table__).order_by(UsageEvent.event_id)).all()
