@@ -71,5 +71,5 @@ def build_context(settings: Settings | None = None) -> AppContext:
         control=control,
         alerts=AlertService(repo, allow_local_webhooks=settings.allow_local_webhooks),
         fleet=fleet,
-        otlp=OtlpReceiver(ingest),
+        otlp=OtlpReceiver(ingest, settings.otlp_session_attributes),
     )

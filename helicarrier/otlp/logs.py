@@ -194,17 +194,17 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def map_logs(request, now: datetime) -> Mapped:
+def map_logs(request, now: datetime, session_keys: tuple[str, ...] = SESSION_KEYS) -> Mapped:
     out = Mapped()
     for rl in request.resource_logs:
         resource = flat(rl.resource.attributes)
         for sl in rl.scope_logs:
             for record in sl.log_records:
-                _map_record(out, record, resource, now)
+                _map_record(out, record, resource, now, session_keys)
     return out
 
 
-def _map_record(out: Mapped, record, resource: dict[str, Any], now: datetime) -> None:
+def _map_record(out: Mapped, record, resource: dict[str, Any], now: datetime, session_keys) -> None:
     attrs = flat(record.attributes)
     name = event_name(record, attrs, resource)
     handler = HANDLERS.get(name) if name else None
@@ -225,4 +225,4 @@ def _map_record(out: Mapped, record, resource: dict[str, Any], now: datetime) ->
         return
     type_, data = mapped
     event_id = f"log:{digest(agent, record.SerializeToString(deterministic=True))}"
-    out.event(event_id, type_, ts, agent, first(SESSION_KEYS, attrs, resource), data)
+    out.event(event_id, type_, ts, agent, first(session_keys, attrs, resource), data)

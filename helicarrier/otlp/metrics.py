@@ -22,7 +22,8 @@ def _points(metric):
     return getattr(metric, kind).data_points if kind else ()
 
 
-def map_metrics(request, now: datetime) -> Mapped:
+def map_metrics(request, now: datetime, session_keys: tuple[str, ...] = ()) -> Mapped:
+    """``session_keys`` is unused: the one metric mapped is Claude Code's, which names ``session.id``."""
     out = Mapped()
     for rm in request.resource_metrics:
         resource = flat(rm.resource.attributes)

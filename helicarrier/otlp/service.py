@@ -17,6 +17,7 @@ from helicarrier.auth.binding import Speaker
 from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
 from helicarrier.ingest.service import IngestService
+from helicarrier.otlp.attributes import SESSION_KEYS
 from helicarrier.otlp.logs import map_logs
 from helicarrier.otlp.mapped import Mapped
 from helicarrier.otlp.metrics import map_metrics
@@ -29,8 +30,9 @@ _MESSAGES_SHOWN = 5
 
 
 class OtlpReceiver:
-    def __init__(self, ingest: IngestService) -> None:
+    def __init__(self, ingest: IngestService, session_keys: tuple[str, ...] = SESSION_KEYS) -> None:
         self.ingest = ingest
+        self.session_keys = session_keys  # HELICARRIER_OTLP_SESSION_ATTRIBUTES
         self.unmapped = UnmappedCounts()
 
     def receive(
@@ -38,7 +40,7 @@ class OtlpReceiver:
     ) -> tuple[int, str]:
         """-> (items refused, a message naming why): what ``partial_success`` reports."""
         now = utcnow()
-        mapped: Mapped = MAPPERS[signal](request, now)
+        mapped: Mapped = MAPPERS[signal](request, now, self.session_keys)
         self.unmapped.add(signal, mapped.unmapped, now)
         refused = list(mapped.refused)
         if mapped.events:

@@ -40,7 +40,7 @@ def span_event_id(span) -> str:
     return f"span:{digest(span.SerializeToString(deterministic=True))}"
 
 
-def map_traces(request, now: datetime) -> Mapped:
+def map_traces(request, now: datetime, session_keys: tuple[str, ...] = SESSION_KEYS) -> Mapped:
     out = Mapped()
     for rs in request.resource_spans:
         resource = flat(rs.resource.attributes)
@@ -55,11 +55,13 @@ def map_traces(request, now: datetime) -> Mapped:
         for ss in rs.scope_spans:
             scope = f"{ss.scope.name}@{ss.scope.version or '?'}" if ss.scope.name else None
             for span in ss.spans:
-                _map_span(out, span, resource, agent, scope, now)
+                _map_span(out, span, resource, agent, scope, now, session_keys)
     return out
 
 
-def _map_span(out: Mapped, span, resource: dict, agent: str | None, scope: str | None, now) -> None:
+def _map_span(
+    out: Mapped, span, resource: dict, agent: str | None, scope: str | None, now, session_keys
+) -> None:
     attrs = flat(span.attributes)
     operation = attrs.get("gen_ai.operation.name")
     is_log = operation in LOG_OPERATIONS
@@ -75,7 +77,7 @@ def _map_span(out: Mapped, span, resource: dict, agent: str | None, scope: str |
         out.refused.append(f"span {span.name!r}: timestamp out of range")
         return
     trace_id = span.trace_id.hex()
-    session = first(SESSION_KEYS, attrs, resource) or trace_id or None
+    session = first(session_keys, attrs, resource) or trace_id or None
     otel = {"trace_id": trace_id, "span_id": span.span_id.hex(), "span": span.name[:200], "scope": scope}
     if has_usage:
         kept = {k: v for k, v in attrs.items() if k in _KEPT or k.startswith(USAGE_PREFIX)}

@@ -195,3 +195,30 @@ def test_claude_code_spans_are_counted_not_stored_its_events_carry_the_usage(otl
     assert _usage_rows(otlp) == []
     counts = {(u.signal, u.reason): u.count for u in otlp.ctx.otlp.unmapped.snapshot()}
     assert counts[("traces", "Claude Code span (its log events carry the same)")] == len(spans)
+
+
+def test_the_session_attribute_is_configurable(settings):
+    from dataclasses import replace
+
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from helicarrier.webapp import create_app
+    from tests.otlp.conftest import Otlp
+
+    app = create_app(replace(settings, otlp_session_attributes=("run.id",)))
+    ctx = app.server.config["HELICARRIER"]
+    token, _ = ctx.repo.create_token("otel-host", "ingest")
+
+    def run(tracer):
+        with tracer.start_as_current_span("chat", start_time=T0) as span:
+            span.set_attributes({**LEGACY, "run.id": "run-42"})  # session.id is there too: not read now
+            span.end(end_time=T0 + 10**9)
+
+    body = encode_spans(Otlp("", ctx, token, "").spans(run)).SerializeToString()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-protobuf"}
+    assert (
+        app.server.test_client().post("/api/v1/otlp/v1/traces", data=body, headers=headers).status_code == 200
+    )
+    with ctx.repo.engine.connect() as conn:
+        assert conn.execute(select(UsageEvent.session_id)).scalars().all() == ["run-42"]
+    ctx.repo.dispose()
