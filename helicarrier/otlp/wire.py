@@ -173,7 +173,3 @@ def encode_status(refused: Refused, encoding: str) -> bytes:
     doc = json_format.MessageToDict(status)
     doc.update(refused.body())
     return orjson.dumps(doc, default=str)
-
-
-def id_hex(raw: bytes) -> str:
-    return raw.hex()
