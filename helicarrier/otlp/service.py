@@ -43,8 +43,11 @@ class OtlpReceiver:
         mapped: Mapped = MAPPERS[signal](request, now, self.session_keys)
         self.unmapped.add(signal, mapped.unmapped, now)
         refused = list(mapped.refused)
-        if mapped.events:
-            refused += self._ingest(signal, speaker, mapped.events, remote_addr)
+        # An export may map to more events than one ingest batch takes (its body is bounded, not its item
+        # count): in batches, each one transaction. A retry after a failure midway stores each event once.
+        step = self.ingest.max_batch_events
+        for start in range(0, len(mapped.events), step):
+            refused += self._ingest(signal, speaker, mapped.events[start : start + step], remote_addr)
         if not refused:
             return 0, ""
         shown = "; ".join(dict.fromkeys(refused[:_MESSAGES_SHOWN]))

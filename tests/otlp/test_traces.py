@@ -222,3 +222,30 @@ def test_the_session_attribute_is_configurable(settings):
     with ctx.repo.engine.connect() as conn:
         assert conn.execute(select(UsageEvent.session_id)).scalars().all() == ["run-42"]
     ctx.repo.dispose()
+
+
+def test_an_export_larger_than_one_ingest_batch_is_stored_whole(settings):
+    from dataclasses import replace
+
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from helicarrier.webapp import create_app
+    from tests.otlp.conftest import Otlp
+
+    app = create_app(replace(settings, max_batch_events=3))
+    ctx = app.server.config["HELICARRIER"]
+    token, _ = ctx.repo.create_token("otel-host", "ingest")
+
+    def calls(tracer):
+        for i in range(8):
+            with tracer.start_as_current_span(f"chat {i}", start_time=T0) as span:
+                span.set_attributes(LEGACY)
+                span.end(end_time=T0 + i)
+
+    body = encode_spans(Otlp("", ctx, token, "").spans(calls)).SerializeToString()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-protobuf"}
+    resp = app.server.test_client().post("/api/v1/otlp/v1/traces", data=body, headers=headers)
+    assert resp.status_code == 200 and resp.get_data() == b""  # accepted whole
+    with ctx.repo.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(UsageEvent)).scalar_one() == 8
+    ctx.repo.dispose()
