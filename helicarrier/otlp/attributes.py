@@ -14,7 +14,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_TEXT = 4096  # one attribute value kept in an event; prompts and tool output never need more here
 
 
-def _text(value: str) -> str:
+def text(value: str) -> str:
+    """A string from the wire as it may be stored: no NUL, at most a few KiB."""
     # PostgreSQL text cannot hold NUL; OTLP strings may carry it.
     if "\x00" in value:
         value = value.replace("\x00", "\ufffd")
@@ -26,7 +27,7 @@ def scalar(any_value) -> Any:
     doubles (nothing mapped here needs them, and they are never stored whole)."""
     kind = any_value.WhichOneof("value")
     if kind == "string_value":
-        return _text(any_value.string_value)
+        return text(any_value.string_value)
     if kind == "int_value":
         return any_value.int_value
     if kind == "double_value":
@@ -43,7 +44,7 @@ def flat(key_values) -> dict[str, Any]:
     for kv in key_values:
         value = scalar(kv.value)
         if value is not None:
-            out[kv.key] = value
+            out[text(kv.key)] = value
     return out
 
 

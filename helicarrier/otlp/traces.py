@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from helicarrier.otlp.attributes import SESSION_KEYS, agent_of, digest, first, flat, ts_of
+from helicarrier.otlp.attributes import SESSION_KEYS, agent_of, digest, first, flat, text, ts_of
 from helicarrier.otlp.mapped import Mapped
 
 USAGE_PREFIX = "gen_ai.usage."
@@ -53,7 +53,7 @@ def map_traces(request, now: datetime, session_keys: tuple[str, ...] = SESSION_K
             )
             continue
         for ss in rs.scope_spans:
-            scope = f"{ss.scope.name}@{ss.scope.version or '?'}" if ss.scope.name else None
+            scope = text(f"{ss.scope.name}@{ss.scope.version or '?'}")[:200] if ss.scope.name else None
             for span in ss.spans:
                 _map_span(out, span, resource, agent, scope, now, session_keys)
     return out
@@ -78,7 +78,8 @@ def _map_span(
         return
     trace_id = span.trace_id.hex()
     session = first(session_keys, attrs, resource) or trace_id or None
-    otel = {"trace_id": trace_id, "span_id": span.span_id.hex(), "span": span.name[:200], "scope": scope}
+    name = text(span.name)[:200]
+    otel = {"trace_id": trace_id, "span_id": span.span_id.hex(), "span": name, "scope": scope}
     if has_usage:
         kept = {k: v for k, v in attrs.items() if k in _KEPT or k.startswith(USAGE_PREFIX)}
         data = {
@@ -88,20 +89,20 @@ def _map_span(
         }
         out.event(span_event_id(span), "usage", ts, agent, session, data)
         return
-    out.event(span_event_id(span), "log", ts, agent, session, _span_line(span, attrs, operation, otel))
+    out.event(span_event_id(span), "log", ts, agent, session, _span_line(span, name, attrs, operation, otel))
 
 
-def _span_line(span, attrs: dict, operation: str, otel: dict) -> dict:
+def _span_line(span, span_name: str, attrs: dict, operation: str, otel: dict) -> dict:
     duration_ms = max(0, span.end_time_unix_nano - span.start_time_unix_nano) // 1_000_000
     failed = span.status.code == _STATUS_ERROR
     if operation == "execute_tool":
-        name = attrs.get("gen_ai.tool.name") or span.name
+        name = attrs.get("gen_ai.tool.name") or span_name
         message = f"tool {name} {'failed' if failed else 'ran'} in {duration_ms} ms"
     else:
-        name = attrs.get("gen_ai.agent.name") or span.name
+        name = attrs.get("gen_ai.agent.name") or span_name
         message = f"agent {name} {'failed' if failed else 'ran'} for {duration_ms} ms"
     if failed and span.status.message:
-        message += f": {span.status.message[:500]}"
+        message += f": {text(span.status.message[:500])}"
     line_attrs = {"operation": operation, "duration_ms": duration_ms, **otel}
     for key in ("gen_ai.tool.call.id", "gen_ai.tool.name", "gen_ai.agent.name", "gen_ai.agent.id"):
         if key in attrs:

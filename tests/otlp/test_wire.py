@@ -162,3 +162,24 @@ def test_hostile_exports_are_answered_never_a_500(otlp):
 def _stored_usage(otlp):
     with otlp.ctx.repo.engine.connect() as conn:
         return conn.execute(select(UsageEvent.__table__).order_by(UsageEvent.event_id)).all()
+
+
+def test_nul_characters_anywhere_are_stored_replaced_never_a_database_error(otlp):
+    usage = {
+        "gen_ai.provider.name": {"stringValue": "openai"},
+        "gen_ai.request.model": {"stringValue": "gpt-4o\u0000"},
+        "gen_ai.usage.input_tokens": {"intValue": "7"},
+        "gen_ai.usage.note\u0000": {"stringValue": "x\u0000y"},
+        "session.id": {"stringValue": "s\u0000nul"},
+    }
+    span = {**_span(usage, 1), "name": "chat\u0000"}
+    tool = {**_span({"gen_ai.operation.name": {"stringValue": "execute_tool"}}, 2), "name": "t\u0000",
+            "status": {"code": 2, "message": "bad\u0000"}}  # fmt: skip
+    scope = {"scope": {"name": "lib\u0000", "version": "1\u0000"}, "spans": [span, tool]}
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "nul-agent\u0000"}}]}
+    export = {"resourceSpans": [{"resource": resource, "scopeSpans": [scope]}]}
+    resp = otlp.post("traces", json.dumps(export).encode(), "application/json")
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {}
+    [row] = _stored_usage(otlp)
+    assert row.agent_id == "nul-agent\ufffd" and row.model == "gpt-4o\ufffd" and row.input_tokens == 7
