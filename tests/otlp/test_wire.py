@@ -183,3 +183,36 @@ def test_nul_characters_anywhere_are_stored_replaced_never_a_database_error(otlp
     assert resp.json() == {}
     [row] = _stored_usage(otlp)
     assert row.agent_id == "nul-agent\ufffd" and row.model == "gpt-4o\ufffd" and row.input_tokens == 7
+
+
+def test_a_model_or_provider_name_past_its_column_is_refused_not_a_500(otlp, api):
+    long_model = {
+        "gen_ai.provider.name": {"stringValue": "openai"},
+        "gen_ai.request.model": {"stringValue": "m" * 1000},
+        "gen_ai.usage.input_tokens": {"intValue": "7"},
+    }
+    long_provider = {
+        **long_model,
+        "gen_ai.provider.name": {"stringValue": "p" * 100},
+        "gen_ai.request.model": {},
+    }
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "long-names"}}]}
+    spans = [_span(long_model, 1), _span(long_provider, 2)]
+    export = {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}
+    resp = otlp.post("traces", json.dumps(export).encode(), "application/json")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["partialSuccess"]["rejectedSpans"] == "2"
+    assert "longer than 200" in resp.json()["partialSuccess"]["errorMessage"]
+    # The native API shares the rule (it answered a 500 on PostgreSQL before).
+    native = api.post(
+        {
+            "version": "v1",
+            "type": "usage",
+            "agent_id": "a",
+            "ts": "2026-01-01T00:00:00Z",
+            "provider": "openai",
+            "response": {"model": "m" * 1000, "usage": {"prompt_tokens": 1, "completion_tokens": 1}},
+        }
+    )
+    assert native.status_code == 422 and native.get_json()["error"]["code"] == "invalid_usage"
+    assert _stored_usage(otlp) == []
