@@ -36,6 +36,13 @@ def _text(text: str) -> str:
     return text
 
 
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names or any(len(n) > 255 for n in names):
+        raise ValueError("a comma-separated list of attribute names")
+    return names
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str  # the environment variable
@@ -111,6 +118,14 @@ SETTINGS: tuple[Setting, ...] = (
         "5000",
         _int,
         "Most events in one v2 batch (413 above).",
+    ),
+    Setting(
+        "HELICARRIER_OTLP_SESSION_ATTRIBUTES",
+        "otlp_session_attributes",
+        "session.id,gen_ai.conversation.id,conversation.id",
+        _names,
+        "OTLP attributes naming an item's session, first found wins (on the item, then its resource); "
+        "spans without one use their trace id.",
     ),
     Setting(
         "HELICARRIER_OFFLINE_AFTER_S",
@@ -192,6 +207,7 @@ class Settings:
     pricing_version: str | None = None
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch_events: int = 5000
+    otlp_session_attributes: tuple[str, ...] = ("session.id", "gen_ai.conversation.id", "conversation.id")
     offline_after_s: int = 60
     scheduler: bool = True
     command_ttl_s: int = 300

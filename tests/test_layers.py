@@ -42,12 +42,20 @@ PURE = (
     "helicarrier.pricing.records",
     "helicarrier.pricing._plan",
     "helicarrier.data.rollups",
+    "helicarrier.otlp.wire",
+    "helicarrier.otlp.attributes",
+    "helicarrier.otlp.mapped",
+    "helicarrier.otlp.traces",
+    "helicarrier.otlp.logs",
+    "helicarrier.otlp.metrics",
+    "helicarrier.otlp.unmapped",
 )
 SERVICES = (
     "helicarrier.control.service",
     "helicarrier.alerts.service",
     "helicarrier.ingest.service",
     "helicarrier.fleet.service",
+    "helicarrier.otlp.service",
 )
 WEB = ("flask", "dash", "werkzeug", "dash_bootstrap_components", "dash_ag_grid", "plotly")
 ABOVE_DATA = (

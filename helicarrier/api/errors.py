@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from helicarrier.api.http import json_response
+from helicarrier.api.views import otlp
 from helicarrier.data.engine import DatabaseBusy
 from helicarrier.errors import Refused
 from helicarrier.health import RETRY_AFTER_S
@@ -22,6 +23,8 @@ log = logging.getLogger("helicarrier.api")
 
 
 def error_response(err: Refused, headers: dict[str, str] | None = None):
+    if otlp.is_otlp_request():  # OTLP/HTTP exporters expect a google.rpc.Status body
+        return otlp.status_response(err, headers)
     return json_response(err.body(), err.status, headers or err.headers)
 
 

@@ -15,7 +15,7 @@ from helicarrier.alerts import schemas as al
 from helicarrier.analytics import schemas as an
 from helicarrier.api import auth, errors
 from helicarrier.api.spec import USER, Param, Route
-from helicarrier.api.views import alerts, analytics, control, fleet, ingest, meta, reports, web
+from helicarrier.api.views import alerts, analytics, control, fleet, ingest, meta, otlp, reports, web
 from helicarrier.control import schemas as ct
 from helicarrier.fleet import schemas as fl
 from helicarrier.ingest import documented
@@ -111,6 +111,19 @@ ROUTES: tuple[Route, ...] = (
         "ingest",
         ig.UsageData,
         {200: ig.NormalizeResponse},
+    ),
+    # -- OpenTelemetry exporters report (docs/api.md#otlp); OTEL_EXPORTER_OTLP_ENDPOINT=<url>/api/v1/otlp
+    *(
+        Route(
+            "POST",
+            f"{V1}/otlp/v1/{signal}",
+            getattr(otlp, signal),
+            f"OTLP/HTTP {signal} (protobuf or JSON, gzip or not) mapped into ingest events",
+            "ingest",
+            errors=(400, 413, 415, 503),
+            media_type="application/x-protobuf",
+        )
+        for signal in ("traces", "logs", "metrics")
     ),
     # -- agents obey (docs/api.md#commands)
     Route(

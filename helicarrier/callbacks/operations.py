@@ -15,6 +15,7 @@ from helicarrier.data.queries.tokens import TokenExists
 from helicarrier.layouts.operations import (
     ID,
     facts_table,
+    otlp_unmapped_table,
     price_books_list,
     token_created,
     tokens_table,
@@ -50,6 +51,11 @@ def refresh(ctx: AppContext, _n):
         tokens_table(ctx.repo.list_tokens()),
         users_table(ctx.repo.list_users()),
     )
+
+
+@CALLBACKS.on(Output(ID.OTLP, "children"), Input(ID.INTERVAL, "n_intervals"))
+def otlp_unmapped(ctx: AppContext, _n):
+    return otlp_unmapped_table(ctx.otlp.unmapped.snapshot())
 
 
 @CALLBACKS.on(Output(ID.TOKEN_FORM, "style"), Input(ID.INTERVAL, "n_intervals"))

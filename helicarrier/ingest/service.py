@@ -22,7 +22,7 @@ from helicarrier.errors import Refused
 from helicarrier.fleet.service import NOT_BOUND, FleetService
 from helicarrier.ingest.fold import fold_agents, started_agents
 from helicarrier.ingest.normalize import NORMALIZER_VERSION, NormalizedUsage
-from helicarrier.ingest.validate import Batch, body_digest, field_errors, parse_body
+from helicarrier.ingest.validate import Batch, body_digest, field_errors, parse_body, parse_v2
 from helicarrier.money import usd_text
 from helicarrier.pricing import Cost, PriceBook
 from helicarrier.pricing.registry import PriceBooks
@@ -104,6 +104,18 @@ class IngestService:
         """parse and validate -> normalize -> price -> store in one transaction -> (status, JSON body).
         Events for agents the speaker's token does not speak for are refused one by one (audited)."""
         batch = parse_body(body, default_source=speaker.token_name, max_events=self.max_batch_events)
+        # The key is at most 255 characters: checked by the HTTP layer.
+        keyed = idempotency_key and speaker.token_id is not None
+        idem = (speaker.token_id, idempotency_key, route, body_digest(body)) if keyed else None
+        return self._ingest_batch(speaker, batch, idem, remote_addr)
+
+    def ingest_document(self, speaker: Speaker, doc: dict[str, Any], remote_addr: str | None = None):
+        """A v2 batch another receiver built (OTLP): validated, normalized, priced, bound and stored exactly
+        as a posted one, without a round trip through JSON. -> (status, JSON body) as ``ingest``."""
+        batch = parse_v2(doc, max_events=self.max_batch_events)
+        return self._ingest_batch(speaker, batch, None, remote_addr)
+
+    def _ingest_batch(self, speaker: Speaker, batch: Batch, idem, remote_addr: str | None) -> tuple[int, str]:
         book = self._book(batch)
         if not batch.events:
             raise Refused(
@@ -117,9 +129,6 @@ class IngestService:
             for e in batch.events
             if e.usage is not None and not e.duplicate
         }
-        # The key is at most 255 characters: checked by the HTTP layer.
-        keyed = idempotency_key and speaker.token_id is not None
-        idem = (speaker.token_id, idempotency_key, route, body_digest(body)) if keyed else None
         unbound: set[str] = set()
         try:
             answer = self.repo.run_transaction(
@@ -130,7 +139,7 @@ class IngestService:
                 409,
                 "idempotency_conflict",
                 "this Idempotency-Key was used with a different request body; nothing was stored",
-                {"idempotency_key": idempotency_key},
+                {"idempotency_key": idem[1] if idem else None},
             ) from None
         except Rejected as rejected:
             return rejected.status, rejected.body

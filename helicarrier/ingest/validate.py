@@ -79,6 +79,8 @@ class Batch:
 # call reports a trillion tokens or costs a million dollars, and beyond 2**63 the database refuses the row.
 MAX_TOKEN_COUNT = 10**12
 MAX_REPORTED_COST_NANOS = 10**6 * NANOS_PER_USD
+MAX_MODEL_CHARS = 200  # the usage_events columns
+MAX_PROVIDER_CHARS = 64
 _COUNT_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -91,6 +93,11 @@ _COUNT_FIELDS = (
 def normalize_checked(data: dict[str, Any]) -> NormalizedUsage:
     """:func:`normalize_usage`, plus the bounds above (a UsageError naming the field past them)."""
     usage = normalize_usage(data)
+    # The payload's own model or provider (a response body, OTel attributes) is bounded like the event's.
+    if usage.model is not None and len(usage.model) > MAX_MODEL_CHARS:
+        raise UsageError("model", f"model name is longer than {MAX_MODEL_CHARS} characters")
+    if len(usage.provider) > MAX_PROVIDER_CHARS:
+        raise UsageError("provider", f"provider name is longer than {MAX_PROVIDER_CHARS} characters")
     for name in _COUNT_FIELDS:
         value = getattr(usage, name)
         if value is not None and value > MAX_TOKEN_COUNT:

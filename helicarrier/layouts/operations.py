@@ -27,6 +27,7 @@ class ID:
     TOKEN_CREATE = "operations-token-create"
     TOKEN_RESULT = "operations-token-result"
     TOKEN_VALUE = "operations-token-value"
+    OTLP = "operations-otlp"
 
 
 def _panel(title: str, icon: str, body, panel_id: str) -> html.Div:
@@ -75,6 +76,7 @@ def layout(subpath: str | None = None) -> html.Div:
                         [
                             _panel("System", "bi-hdd-stack", [], ID.SYSTEM),
                             _panel("Price tables", "bi-currency-dollar", [], ID.PRICING),
+                            _panel("OTLP: received, not mapped", "bi-funnel", [], ID.OTLP),
                         ],
                         lg=6,
                     ),
@@ -153,3 +155,29 @@ def token_created(value: str) -> html.Div:
     return html.Div(
         [html.Div("Shown only once — copy it now:", className="muted"), html.Code(value, id=ID.TOKEN_VALUE)]
     )
+
+
+def otlp_unmapped_table(rows) -> html.Div:
+    """What the OTLP receiver could not map, per signal and reason (this process, since it started)."""
+    note = html.Div(
+        "Counted by this server process since it started; nothing of these items is stored.",
+        className="muted small mb-2",
+    )
+    if not rows:
+        return html.Div([note, html.Div("Everything received was mapped.", className="muted")])
+    table = html.Table(
+        [html.Tr([html.Th(h) for h in ("signal", "reason", "items", "last")])]
+        + [
+            html.Tr(
+                [
+                    html.Td(r.signal),
+                    html.Td(r.reason, className="mono"),
+                    html.Td(f"{r.count:,}", className="num"),
+                    html.Td(r.last_seen.strftime("%Y-%m-%d %H:%M:%S"), className="num"),
+                ]
+            )
+            for r in rows
+        ],
+        className="table table-sm mb-0",
+    )
+    return html.Div([note, table])
