@@ -14,6 +14,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 MAX_ZONE_LENGTH = 64  # the longest IANA key is 32 characters
+# Dates and times people may ask about (API parameters, page controls): no arithmetic on them overflows.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 DAY_S = 86400
 HOUR_S = 3600
 _STEP_S = 12 * HOUR_S  # offsets are probed this far apart; real zones change at most twice a year
