@@ -314,14 +314,17 @@ def test_usage_report_rows_by_local_day_agent_model(world, ctx):
     assert got == dict(want)
 
 
-def test_session_report_rows(world, ctx):
-    a, b = _local_midnight(date(2026, 3, 7), IST), _local_midnight(date(2026, 3, 10), IST)
-    rows = ctx.repo.session_report_rows(a, b, tz="Asia/Kolkata")
+@pytest.mark.parametrize("tz", ["Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns", "America/New_York"])
+def test_session_report_rows(world, ctx, tz):
+    """Sessions per local day (of their end), exact in half-hour, 45-minute and DST zones."""
+    zone = ZoneInfo(tz)
+    a, b = _local_midnight(date(2026, 3, 7), zone), _local_midnight(date(2026, 3, 10), zone)
+    rows = ctx.repo.session_report_rows(a, b, tz=tz)
     want: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
     for s in world.sessions:
         if a <= s["end"] < b:
             w = want[
-                (s["end"].astimezone(IST).date().isoformat(), f"agent-{int(s['id'][5:]) % 3}", s["model"])
+                (s["end"].astimezone(zone).date().isoformat(), f"agent-{int(s['id'][5:]) % 3}", s["model"])
             ]
             w[0] += 1
             w[1] += s["status"] == "succeeded"
