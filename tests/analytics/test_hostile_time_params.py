@@ -113,3 +113,11 @@ def test_page_controls_with_a_bad_zone_or_date_fall_back():
     assert q.tz == "UTC" and "showing UTC" in q.notice
     assert q.start.year >= 2000 and q.end.year <= 2100
     assert intel_cb.make_query("2026-03-01", "2026-03-02", "Asia/Kathmandu").notice is None
+
+
+def test_ledger_dates_out_of_range_filter_nothing_instead_of_overflowing():
+    from helicarrier.layouts.ledger_filters import day_bounds
+
+    assert day_bounds("0001-01-01", "9999-12-31") == (None, None)
+    lo, hi = day_bounds("2026-03-01", "2026-03-01", "Asia/Kathmandu")
+    assert (hi - lo).total_seconds() == 86400
