@@ -541,10 +541,6 @@ def measure(url: str, runs: int, seed: int = 11) -> dict:
     from helicarrier.webapp import create_app
 
     app = create_app(settings)
-    if "analytics" not in app.server.blueprints:
-        from helicarrier.analytics.routes import bp
-
-        app.server.register_blueprint(bp)
     ctx = app.server.config["HELICARRIER"]
     repo: Repository = ctx.repo
     client = app.server.test_client()

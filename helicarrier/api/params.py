@@ -9,8 +9,17 @@ from zoneinfo import ZoneInfo
 from flask import request
 
 from helicarrier.errors import Refused
+from helicarrier.localtime import FIRST_YEAR, LAST_YEAR
 
 DEFAULT_DAYS = 30
+# Bounds on time parameters (docs/api.md, Limits): a zone is an IANA key (helicarrier.localtime), dates and
+# times have a year in localtime's FIRST_YEAR..LAST_YEAR, and a series has a bounded number of buckets.
+MAX_TIME_LENGTH = 40  # "2026-11-26T10:00:00.123456+05:30" is 32
+MAX_DAILY_DAYS = 400
+MAX_HOURLY_DAYS = 31
+ALLOWED_TIMES = (
+    f"a date YYYY-MM-DD or an ISO 8601 time with an offset, in the years {FIRST_YEAR} to {LAST_YEAR}"
+)
 
 
 def invalid(name: str, message: str) -> Refused:
@@ -75,25 +84,42 @@ def time_zone(name: str = "tz") -> tuple[str, ZoneInfo]:
 
 
 def when(name: str, z: ZoneInfo, *, end: bool) -> datetime | None:
-    """A date (a local day in ``z``; as an end, the day is included) or an aware ISO 8601 time."""
+    """A date (a local day in ``z``; as an end, the day is included) or an aware ISO 8601 time, with a year
+    in FIRST_YEAR..LAST_YEAR (so that no arithmetic on it can overflow)."""
     raw = (request.args.get(name) or "").strip()
     if not raw:
         return None
+    shown = raw if len(raw) <= MAX_TIME_LENGTH else raw[:MAX_TIME_LENGTH] + "…"
+    bad = invalid(name, f"{shown!r} is not {ALLOWED_TIMES}")
+    if len(raw) > MAX_TIME_LENGTH:
+        raise bad
     if len(raw) == 10:
         try:
             d = date.fromisoformat(raw)
         except ValueError:
-            raise invalid(name, f"{raw!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
+            raise bad from None
+        if not FIRST_YEAR <= d.year <= LAST_YEAR:
+            raise bad
         if end:
             d = d + timedelta(days=1)
         return datetime(d.year, d.month, d.day, tzinfo=z).astimezone(UTC)
     try:
         ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise invalid(name, f"{raw!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
+        raise bad from None
     if ts.tzinfo is None:
-        raise invalid(name, "a time needs an offset (e.g. 2026-11-26T10:00:00Z)")
+        raise invalid(name, f"a time needs an offset (e.g. 2026-11-26T10:00:00Z); {ALLOWED_TIMES}")
+    if not FIRST_YEAR <= ts.year <= LAST_YEAR:
+        raise bad
     return ts.astimezone(UTC)
+
+
+def series_range(start: datetime, end: datetime, granularity: str) -> None:
+    """A series has at most MAX_DAILY_DAYS day buckets or MAX_HOURLY_DAYS days of hour buckets."""
+    if granularity == "hour" and end - start > timedelta(days=MAX_HOURLY_DAYS):
+        raise invalid("granularity", f"hourly series cover at most {MAX_HOURLY_DAYS} days (from .. to)")
+    if end - start > timedelta(days=MAX_DAILY_DAYS):
+        raise invalid("from", f"a daily series covers at most {MAX_DAILY_DAYS} days: from .. to is longer")
 
 
 def time_range(

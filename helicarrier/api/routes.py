@@ -13,13 +13,14 @@ from flask import Flask
 
 from helicarrier.alerts import schemas as al
 from helicarrier.analytics import schemas as an
-from helicarrier.api import auth, errors
+from helicarrier.api import auth, errors, params
 from helicarrier.api.spec import USER, Param, Route
 from helicarrier.api.views import alerts, analytics, control, fleet, ingest, meta, otlp, reports, web
 from helicarrier.control import schemas as ct
 from helicarrier.fleet import schemas as fl
 from helicarrier.ingest import documented
 from helicarrier.ingest import schemas as ig
+from helicarrier.localtime import MAX_ZONE_LENGTH
 from helicarrier.reports.schemas import ReportsResponse
 
 V1 = "/api/v1"
@@ -29,13 +30,24 @@ IDEMPOTENCY_KEY = Param(
     {"type": "string", "maxLength": 255},
     where="header",
 )
-_DATE = "A date YYYY-MM-DD (a whole local day in `tz`) or an ISO 8601 time with an offset."
+_DATE = (
+    f"A date YYYY-MM-DD (a whole local day in `tz`) or an ISO 8601 time with an offset, in the years "
+    f"{params.FIRST_YEAR} to {params.LAST_YEAR}."
+)
+# A date or a date-time: either is a string of at most MAX_TIME_LENGTH characters.
+_TIME = {
+    "type": "string",
+    "maxLength": params.MAX_TIME_LENGTH,
+    "anyOf": [{"format": "date"}, {"format": "date-time"}],
+}
 TZ = Param(
-    "tz", "IANA time zone of dates and day buckets. Default UTC.", {"type": "string", "default": "UTC"}
+    "tz",
+    f"IANA time zone key (e.g. Europe/Paris; at most {MAX_ZONE_LENGTH} characters) of dates and buckets.",
+    {"type": "string", "default": "UTC", "minLength": 1, "maxLength": MAX_ZONE_LENGTH},
 )
 RANGE = (
-    Param("from", f"Start. {_DATE} Default: 30 days before `to`."),
-    Param("to", f"End. {_DATE} A date is included, a time excluded. Default: today."),
+    Param("from", f"Start. {_DATE} Default: 30 days before `to`.", _TIME),
+    Param("to", f"End. {_DATE} A date is included, a time excluded. Default: today.", _TIME),
     TZ,
 )
 SESSION_PARAMS = (
@@ -49,8 +61,8 @@ SESSION_PARAMS = (
         repeat=True,
     ),
     Param("label", "`key=value`; repeat for several (same key: any of them).", repeat=True),
-    Param("from", f"Sessions started at or after. {_DATE}"),
-    Param("to", f"Sessions started before. {_DATE} A date is included."),
+    Param("from", f"Sessions started at or after. {_DATE}", _TIME),
+    Param("to", f"Sessions started before. {_DATE} A date is included.", _TIME),
     TZ,
     Param("q", "Case-insensitive text in the task or the error."),
     Param(
@@ -235,7 +247,8 @@ ROUTES: tuple[Route, ...] = (
             ),
             Param(
                 "granularity",
-                "Day buckets (local days in tz) or hour buckets (ranges up to 31 days).",
+                f"Day buckets (local days in tz; ranges up to {params.MAX_DAILY_DAYS} days) or hour buckets "
+                f"(the clock hours of tz; ranges up to {params.MAX_HOURLY_DAYS} days).",
                 {"type": "string", "enum": ["day", "hour"], "default": "day"},
             ),
         ),

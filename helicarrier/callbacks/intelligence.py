@@ -6,12 +6,12 @@ from the same controls, so the file holds exactly what the chart shows, with the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import dash
 import pandas as pd
-from dash import Input, Output, State, no_update
+from dash import Input, Output, State, html, no_update
 from dash import ctx as dash_ctx
 
 from helicarrier.analytics.matrix import model_matrix
@@ -37,6 +37,7 @@ from helicarrier.layouts.intelligence_panels import (
 )
 from helicarrier.layouts.ledger_csv import records_download
 from helicarrier.layouts.ledger_filters import day_bounds
+from helicarrier.localtime import FIRST_YEAR, LAST_YEAR, zone
 from helicarrier.reports.jobs import list_reports
 
 TOKEN_LABELS = dict(TOKEN_KINDS)
@@ -57,6 +58,7 @@ class Query:
     end: datetime
     group: str = "model"
     granularity: str = "day"
+    notice: str | None = None  # why the controls were not taken as given (a zone that is not one)
 
     @property
     def days(self) -> int:
@@ -67,15 +69,34 @@ class Query:
         return f"{self.first}_{self.last}_{self.tz.replace('/', '-')}"
 
 
+def resolve_zone(tz: str | None) -> tuple[str, str | None]:
+    """The zone to show, and a notice when the one asked for is not an IANA zone (then UTC is shown)."""
+    name = tz or "UTC"
+    try:
+        zone(name)
+    except ValueError as exc:
+        return "UTC", f"{exc}: showing UTC"
+    return name, None
+
+
+def _picked(value: str | None, default: str) -> str:
+    """A date picker's value as YYYY-MM-DD, or ``default`` when it is not a date in the years allowed."""
+    try:
+        d = date.fromisoformat(str(value)[:10])
+    except (TypeError, ValueError):
+        return default
+    return d.isoformat() if FIRST_YEAR <= d.year <= LAST_YEAR else default
+
+
 def make_query(start_date, end_date, tz, group=None, granularity=None) -> Query:
     first, last = default_range()
-    first, last = (start_date or first)[:10], (end_date or last)[:10]
+    first, last = _picked(start_date, first), _picked(end_date, last)
     if last < first:
         first, last = last, first
-    tz = tz or "UTC"
+    tz, notice = resolve_zone(tz)
     lo, hi = day_bounds(first, last, tz)
     hourly = granularity == "hour" and (hi - lo).total_seconds() <= HOURLY_MAX_DAYS * 86400
-    return Query(first, last, tz, lo, hi, group or "model", "hour" if hourly else "day")
+    return Query(first, last, tz, lo, hi, group or "model", "hour" if hourly else "day", notice)
 
 
 def series(ctx: AppContext, q: Query) -> pd.DataFrame:
@@ -108,7 +129,7 @@ def download_payload(
         frame = tokens_frame(ctx, q, token_kind)
         return records_download(f"{token_kind}-by-{q.group}-{q.granularity}-{q.label}", frame)
     if which == "mtd":
-        mtd = ctx.repo.month_to_date(utcnow(), tz=q.tz)
+        mtd = ctx.repo.month_to_date(utcnow(), tz=q.tz)  # q.tz is a zone (resolve_zone)
         return records_download(f"month-to-date-{q.tz}", [{"tz": q.tz, **mtd}])
     frame = matrix_frame(ctx, q)
     if which == "matrix":
@@ -122,7 +143,7 @@ def download_payload(
 
 
 def _range_note(q: Query, unpriced: int) -> str:
-    note = f"{q.first} → {q.last} · {q.tz} · per {q.granularity}"
+    note = f"{q.first} → {q.last} · {q.tz} · per {q.granularity}" + (f" · {q.notice}" if q.notice else "")
     return note + (f" · {unpriced:,} unpriced events not in cost" if unpriced else "")
 
 
@@ -147,7 +168,8 @@ def granularity(_ctx: AppContext, start, end, value):
 )
 def totals(ctx: AppContext, start, end, tz):
     q = make_query(start, end, tz)
-    return kpi_cards(ctx.repo.usage_totals(q.start, q.end)), f"{q.first} → {q.last} · {q.tz}"
+    note = f"{q.first} → {q.last} · {q.tz}" + (f" · {q.notice}" if q.notice else "")
+    return kpi_cards(ctx.repo.usage_totals(q.start, q.end)), note
 
 
 @CALLBACKS.on(
@@ -176,10 +198,18 @@ def charts(ctx: AppContext, start, end, tz, group, gran, kind):
     )
 
 
+def month_to_date_panel(ctx: AppContext, tz: str | None, now: datetime | None = None) -> html.Div:
+    """Month-to-date spend in ``tz``; in UTC, with a notice saying so, when ``tz`` is not a zone."""
+    name, notice = resolve_zone(tz)
+    view = mtd_view(ctx.repo.month_to_date(now or utcnow(), tz=name), name)
+    if notice is None:
+        return view
+    return html.Div([html.Div(notice, className="small text-warning mb-2", id=ID.MTD_NOTICE), view])
+
+
 @CALLBACKS.on(Output(ID.MTD, "children"), Input(ID.TZ, "value"))
 def month_to_date(ctx: AppContext, tz):
-    tz = tz or "UTC"
-    return mtd_view(ctx.repo.month_to_date(utcnow(), tz=tz), tz)
+    return month_to_date_panel(ctx, tz)
 
 
 @CALLBACKS.on(

@@ -551,10 +551,9 @@ class UsageRollup(Base):
     """Usage events summed per UTC hour x agent x model x provider.
 
     Hourly, so that a day in any whole-hour time zone is a whole number of buckets (DST included). In a zone
-    whose offset is not a whole hour (India +5:30, Nepal +5:45, ...) an hour bucket that straddles local
-    midnight counts on the local day on which it starts: inside a multi-day series, the first 30 or 45
-    minutes after a local midnight count on the day before. The ends of any requested range are read from
-    usage_events (indexed by ts), so totals, and a series of a single local day, stay exact in every zone.
+    whose offset is not a whole hour (India +5:30, Nepal +5:45, ...) the part of an hour on the other side
+    of a local midnight is read from usage_events (indexed by ts), as are the ends of any requested range,
+    so each local day is exact in every zone (see data/queries/analytics.py).
     ``model`` is '' for an event that named no model (a key column cannot be NULL).
     """
 

@@ -35,6 +35,7 @@ class ID:
     MTD = "intelligence-mtd"
     MTD_SPEND = "intelligence-mtd-spend"
     MTD_PROJECTED = "intelligence-mtd-projected"
+    MTD_NOTICE = "intelligence-mtd-notice"
     REPORTS = "intelligence-reports"
     REPORTS_REFRESH = "intelligence-reports-refresh"
     REPORTS_LIST = "intelligence-reports-list"

@@ -10,6 +10,7 @@ from dash import dcc, html
 
 from helicarrier.analytics.filters import SessionFilters
 from helicarrier.layouts.ledger_ids import ID
+from helicarrier.localtime import FIRST_YEAR, LAST_YEAR
 
 # (control id, placeholder, filter_options() key)
 MULTI_FILTERS = (
@@ -24,12 +25,14 @@ FILTER_IDS = tuple(control_id for control_id, _, _ in MULTI_FILTERS)
 
 
 def _day(value: str | None) -> date | None:
+    """A picked day, or None (no bound) when it is not a date of the years people may ask about."""
     if not value:
         return None
     try:
-        return date.fromisoformat(str(value)[:10])
+        d = date.fromisoformat(str(value)[:10])
     except ValueError:
         return None
+    return d if FIRST_YEAR <= d.year <= LAST_YEAR else None
 
 
 def day_bounds(

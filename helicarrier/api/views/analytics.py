@@ -11,8 +11,6 @@ and ``*_usd`` decimal strings. Invalid parameters answer 422 with ``details.fiel
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import request
 
 from helicarrier.analytics import matrix, shapes
@@ -23,7 +21,6 @@ from helicarrier.data.queries.sessions import SESSION_STATUSES, SORTS, CursorErr
 from helicarrier.errors import Refused
 
 MAX_LIMIT = 500
-MAX_HOURLY_DAYS = 31
 USAGE_GROUPS = {"day": None, "model": "model", "provider": "provider", "agent": "agent"}
 
 
@@ -81,8 +78,7 @@ def usage():
     start, end = params.time_range(z)
     group_by = params.choice("group_by", tuple(USAGE_GROUPS), "day")
     granularity = params.choice("granularity", ("day", "hour"), "day")
-    if granularity == "hour" and (end - start) > timedelta(days=MAX_HOURLY_DAYS):
-        raise params.invalid("granularity", f"hourly series cover at most {MAX_HOURLY_DAYS} days")
+    params.series_range(start, end, granularity)
     repo = app_context().repo
     totals = repo.usage_totals(start, end)
     frame = repo.usage_series(start, end, group_by=USAGE_GROUPS[group_by], tz=tz, granularity=granularity)

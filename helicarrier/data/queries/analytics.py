@@ -5,11 +5,13 @@ days for sessions), and the ragged ends (less than one bucket at each end) from 
 the raw table (usage_events.ts, sessions.ended_at). So a dashboard reads at most a few thousand rollup rows
 per day of range plus two partial buckets of raw rows, never the raw tables at large.
 
-Local days: an hour bucket belongs to the local day in which it starts (the zone's offset at that hour,
-DST included), computed in SQL as integer arithmetic on the hour number, with one CASE branch per offset
-change inside the range. In whole-hour zones this is exact; in half- or quarter-hour zones (India, Nepal)
-an hour bucket straddling an inner local midnight counts on the earlier day (see UsageRollup), while the
-ragged ends of the range are split at their true local midnight.
+Local days and hours are exact in every IANA zone (helicarrier.localtime.LocalBuckets gives the UTC instant
+each local day or clock hour begins). A whole UTC hour of the rollups is first counted in the local bucket
+holding its middle (integer arithmetic in SQL, one CASE branch per offset change in the range); where a local
+midnight (clock hour, offset change) cuts an hour, which happens in +05:30, +05:45, -03:30 zones and on
+some DST days, the smaller part is read from usage_events and moved to its own bucket. The ragged ends of
+the range are split at their bucket starts the same way. So a day costs at most one extra index range scan
+of up to 30 minutes of raw events, and none in whole-hour zones.
 
 Sessions are counted when they end (their outcome is known then): "sessions", "succeeded", runtimes and the
 matrix are over sessions that ended in the range. Failures are every ended session that did not succeed:
@@ -47,7 +49,7 @@ from helicarrier.data.rollups import (
     USAGE_SUMS,
     failure_reason,
 )
-from helicarrier.localtime import zone
+from helicarrier.localtime import DAY_S, HOUR_S, LocalBuckets, offset_segments, segment_offset, zone
 from helicarrier.usage_fields import TOKEN_FIELDS
 
 UNKNOWN = "(unknown)"
@@ -137,54 +139,6 @@ def _split(start: datetime, end: datetime, unit_us: int) -> tuple[tuple[int, int
     return None, windows
 
 
-def _offset_s(z: ZoneInfo, hour: int) -> int:
-    off = datetime.fromtimestamp(hour * 3600, tz=z).utcoffset()
-    return int(off.total_seconds()) if off else 0
-
-
-def offset_segments(z: ZoneInfo, h0: int, h1: int) -> list[tuple[int, int]]:
-    """[(first hour, UTC offset in seconds)] of the constant-offset stretches of hours h0..h1."""
-    segs = [(h0, _offset_s(z, h0))]
-    h = h0
-    step = 6
-    while h < h1:
-        nxt = min(h + step, h1)
-        if _offset_s(z, nxt) != segs[-1][1]:
-            for k in range(h + 1, nxt + 1):
-                off = _offset_s(z, k)
-                if off != segs[-1][1]:
-                    segs.append((k, off))
-        h = nxt
-    return segs
-
-
-def _local_day_of_hour(segs: list[tuple[int, int]], hour: int) -> int:
-    off = segs[0][1]
-    for first, o in segs:
-        if hour >= first:
-            off = o
-        else:
-            break
-    return (hour * 3600 + off) // 86400
-
-
-def _day_expr(segs: list[tuple[int, int]], col: str = "hour") -> str:
-    """SQL: the local day number of an hour bucket (integer arithmetic, one branch per offset)."""
-
-    def branch(off: int) -> str:
-        if off % 60:
-            raise ValueError("time zones with offsets in seconds are not supported")
-        return f"({col} * 60 + {off // 60}) / 1440"
-
-    if len(segs) == 1:
-        return branch(segs[0][1])
-    parts = " ".join(
-        f"WHEN {col} < {first} THEN {branch(prev)}"
-        for (first, _), (_, prev) in zip(segs[1:], segs, strict=False)
-    )
-    return f"CASE {parts} ELSE {branch(segs[-1][1])} END"
-
-
 def _local_midnight(day: int, z: ZoneInfo) -> pd.Timestamp:
     d = date(1970, 1, 1) + timedelta(days=day)
     return pd.Timestamp(datetime(d.year, d.month, d.day)).tz_localize(
@@ -196,16 +150,66 @@ def _local_day(ts: datetime, z: ZoneInfo) -> int:
     return (ts.astimezone(z).date() - date(1970, 1, 1)).days
 
 
-def _split_at_local_midnight(
-    start: datetime, end: datetime, z: ZoneInfo
-) -> list[tuple[datetime, datetime, int]]:
-    """[start, end) (under an hour long) as pieces that each lie in one local day: [(from, to, local day)]."""
-    first, last = _local_day(start, z), _local_day(end - _US, z)
-    if first == last:
-        return [(start, end, first)]
-    d = date(1970, 1, 1) + timedelta(days=last)
-    midnight = datetime(d.year, d.month, d.day, tzinfo=z).astimezone(UTC)
-    return [(start, midnight, first), (midnight, end, last)]
+def _seconds(ts: datetime, *, up: bool = False) -> int:
+    us = _us(ts)
+    return -(-us // 1_000_000) if up else us // 1_000_000
+
+
+def local_buckets(start: datetime, end: datetime, z: ZoneInfo, granularity: str) -> LocalBuckets:
+    """The local days (or clock hours) of ``z`` over [start, end)."""
+    if start < EPOCH + timedelta(days=2):
+        raise ValueError("local buckets start after 1970-01-03")  # the SQL below divides positive numbers
+    unit = DAY_S if granularity == "day" else HOUR_S
+    return LocalBuckets(z, _seconds(start), max(_seconds(end, up=True), _seconds(start) + 1), unit)
+
+
+def _rollup_key_sql(buckets: LocalBuckets, col: str = "hour") -> str:
+    """SQL: the bucket a whole UTC hour of the rollups is counted in, first (``_rollup_key`` is the same in
+    Python): the local day (clock hour) in which the hour's middle falls, by the offset at its start. The
+    part of an hour that lies in another bucket is moved there afterwards from the raw events."""
+    t = f"(CAST({col} AS BIGINT) * 3600 + {HOUR_S // 2})"
+
+    def branch(off: int) -> str:
+        if buckets.unit == DAY_S:
+            return f"({t} + {off}) / {DAY_S}"
+        return f"({t} - (({t} + {off}) % {HOUR_S}))"
+
+    segs = buckets.segs
+    if len(segs) == 1:
+        return branch(segs[0][1])
+    parts = " ".join(
+        f"WHEN {col} < {-(-first // HOUR_S)} THEN {branch(prev)}"
+        for (first, _), (_, prev) in zip(segs[1:], segs, strict=False)
+    )
+    return f"CASE {parts} ELSE {branch(segs[-1][1])} END"
+
+
+def _rollup_key(buckets: LocalBuckets, hour: int) -> int:
+    t = hour * HOUR_S + HOUR_S // 2
+    off = segment_offset(buckets.segs, hour * HOUR_S)
+    return (t + off) // DAY_S if buckets.unit == DAY_S else t - (t + off) % HOUR_S
+
+
+def _moves(buckets: LocalBuckets, h0: int, h1: int) -> list[tuple[int, int, int, int]]:
+    """The parts of the whole hours [h0, h1) that lie outside the bucket their rollup row is counted in:
+    [(from second, to second, counted in, belongs to)]. Only hours that a bucket start or an offset change
+    cuts can have one, so there are at most a few per local day."""
+    cut = {b // HOUR_S for b in buckets.starts if b % HOUR_S}
+    cut |= {s // HOUR_S for s, _ in buckets.segs[1:] if s % HOUR_S}
+    out = []
+    for h in sorted(x for x in cut if h0 <= x < h1):
+        a, e = h * HOUR_S, (h + 1) * HOUR_S
+        counted = _rollup_key(buckets, h)
+        edges = [a, *buckets.inner_starts(a, e), e]
+        for x, y in zip(edges, edges[1:], strict=False):
+            key = buckets.key_of(x)
+            if key != counted:
+                out.append((x, y, counted, key))
+    return out
+
+
+def _at_s(s: int) -> datetime:
+    return EPOCH + timedelta(seconds=s)
 
 
 def _group_name(value: Any) -> str:
@@ -219,26 +223,46 @@ def _usage_sum_columns(table) -> list:
     return [func.sum(table.c[c]) for c in USAGE_SUMS]
 
 
-def _raw_usage_sums() -> list:
-    u = UsageEvent
-    return [
-        func.count(),
-        func.sum(u.input_tokens),
-        func.sum(u.output_tokens),
-        func.sum(u.cache_read_tokens),
-        func.sum(u.cache_write_tokens),
-        func.sum(func.coalesce(u.reasoning_tokens, 0)),
-        func.sum(func.coalesce(u.cost_nanos, 0)),
-        func.sum(case((u.cost_nanos.is_(None), 1), else_=0)),
-        func.sum(func.coalesce(u.reported_cost_nanos, 0)),
-    ]
+_RAW_GROUP_SQL = {"agent_id": "u.agent_id", "model": "coalesce(u.model, '')", "provider": "u.provider"}
+_RAW_SUMS_SQL = (
+    "count(*), sum(u.input_tokens), sum(u.output_tokens), sum(u.cache_read_tokens), "
+    "sum(u.cache_write_tokens), sum(coalesce(u.reasoning_tokens, 0)), sum(coalesce(u.cost_nanos, 0)), "
+    "sum(CASE WHEN u.cost_nanos IS NULL THEN 1 ELSE 0 END), sum(coalesce(u.reported_cost_nanos, 0))"
+)
+_PIECES_PER_STATEMENT = 500
 
 
-_RAW_GROUP = {
-    "agent_id": UsageEvent.agent_id,
-    "model": func.coalesce(UsageEvent.model, ""),
-    "provider": UsageEvent.provider,
-}
+def _raw_pieces(
+    conn: Connection, pieces: list[tuple[datetime, datetime, int]], group_cols: Sequence[str]
+) -> list:
+    """Raw usage summed per (piece tag, *group values) over the time windows ``pieces`` [(from, to, tag)],
+    in one statement per 500 windows: each window is an index range scan on usage_events.ts."""
+    if not pieces:
+        return []
+    gsql = [_RAW_GROUP_SQL[c] for c in group_cols]
+    ts_type = UsageEvent.ts.type
+    rows = []
+    if conn.dialect.name == "postgresql":
+        # The planner cannot see how short the windows are (it guesses a tenth of the table per window),
+        # and JIT-compiling the plan for that guess cost ~130 ms on a query that runs in ~20.
+        conn.execute(text("SET LOCAL jit = off"))
+    for i in range(0, len(pieces), _PIECES_PER_STATEMENT):
+        chunk = pieces[i : i + _PIECES_PER_STATEMENT]
+        values = ", ".join(f"(:k{j}, :a{j}, :b{j})" for j in range(len(chunk)))
+        grouped = ", ".join(["p.k", *gsql])
+        stmt = text(
+            f"WITH p(k, a, b) AS (VALUES {values}) "
+            f"SELECT {grouped}, {_RAW_SUMS_SQL} FROM p JOIN usage_events u ON u.ts >= p.a AND u.ts < p.b "
+            f"GROUP BY {grouped}"
+        ).bindparams(
+            *(bindparam(f"a{j}", type_=ts_type) for j in range(len(chunk))),
+            *(bindparam(f"b{j}", type_=ts_type) for j in range(len(chunk))),
+        )
+        args = {}
+        for j, (a, b, tag) in enumerate(chunk):
+            args[f"k{j}"], args[f"a{j}"], args[f"b{j}"] = tag, a, b
+        rows.extend(conn.execute(stmt, args).all())
+    return rows
 
 
 def usage_grouped(
@@ -247,11 +271,12 @@ def usage_grouped(
     end: datetime,
     group_cols: Sequence[str] = (),
     *,
-    bucket: str = "none",
-    z: ZoneInfo | None = None,
+    buckets: LocalBuckets | None = None,
 ) -> dict[tuple, list[int]]:
-    """{(bucket, *group values): [USAGE_SUMS]} over [start, end). ``bucket`` is "none" (always 0), "hour"
-    (the UTC hour number) or "day" (the local day number in ``z``)."""
+    """{(bucket, *group values): [USAGE_SUMS]} over [start, end). The bucket is 0 without ``buckets``, else
+    the key of the local day (clock hour) of ``buckets`` each event falls in, exactly: whole UTC hours from
+    the rollups, and from usage_events the ragged ends of the range and the parts of hours that a local
+    midnight (or clock hour, or offset change) cuts."""
     whole, windows = _split(start, end, _HOUR_US)
     if "agent_id" not in group_cols:
         table = UsageModelRollup.__table__
@@ -261,64 +286,61 @@ def usage_grouped(
         table = UsageRollup.__table__
     out: dict[tuple, list[int]] = {}
 
-    def add(key: tuple, values: Sequence[Any]) -> None:
+    def add(key: tuple, values: Sequence[Any], sign: int = 1) -> None:
         acc = out.get(key)
-        vals = [int(v or 0) for v in values]
+        vals = [sign * int(v or 0) for v in values]
         if acc is None:
             out[key] = vals
         else:
             for i, v in enumerate(vals):
                 acc[i] += v
 
-    segs: list[tuple[int, int]] = []
-    if bucket == "day":
-        hours = [*(whole or ()), *(w[2] for w in windows)]
-        if hours:
-            segs = offset_segments(z or ZoneInfo("UTC"), min(hours), max(hours) + 1)
+    gcols = [table.c[c] for c in group_cols]
+    n = len(gcols)
     if whole is not None:
-        if bucket == "day":
-            b = literal_column(_day_expr(segs))
-        elif bucket == "hour":
-            b = table.c.hour
-        else:
-            b = literal_column("0")
-        gcols = [table.c[c] for c in group_cols]
-        stmt = (
-            select(b, *gcols, *_usage_sum_columns(table))
-            .where(table.c.hour >= whole[0], table.c.hour < whole[1])
-            .group_by(b, *gcols)
-        )
-        if bucket == "none":
-            stmt = select(*gcols, *_usage_sum_columns(table)).where(
-                table.c.hour >= whole[0], table.c.hour < whole[1]
-            )
+        hour_range = (table.c.hour >= whole[0], table.c.hour < whole[1])
+        if buckets is None:
+            stmt = select(*gcols, *_usage_sum_columns(table)).where(*hour_range)
             if gcols:
                 stmt = stmt.group_by(*gcols)
             for row in conn.execute(stmt):
-                if row[len(gcols)] is None:  # an aggregate over no rows
+                if row[n] is None:  # an aggregate over no rows
                     continue
-                add((0, *row[: len(gcols)]), row[len(gcols) :])
+                add((0, *row[:n]), row[n:])
         else:
-            n = len(gcols) + 1
+            b = literal_column(_rollup_key_sql(buckets))
+            stmt = select(b, *gcols, *_usage_sum_columns(table)).where(*hour_range).group_by(b, *gcols)
             for row in conn.execute(stmt):
-                add(tuple(row[:n]), row[n:])
-    pieces = []
-    for w_start, w_end, hour in windows:
-        if bucket == "day":
-            # Raw rows know their exact time: a ragged end goes to its true local day, split at a local
-            # midnight that falls inside it (half-hour zones), so a range of whole local days is exact.
-            pieces.extend(_split_at_local_midnight(w_start, w_end, z or ZoneInfo("UTC")))
-        else:
-            pieces.append((w_start, w_end, 0 if bucket == "none" else hour))
-    for w_start, w_end, key_b in pieces:
-        gcols = [_RAW_GROUP[c] for c in group_cols]
-        stmt = select(*gcols, *_raw_usage_sums()).where(UsageEvent.ts >= w_start, UsageEvent.ts < w_end)
-        if gcols:
-            stmt = stmt.group_by(*gcols)
-        for row in conn.execute(stmt):
-            if not row[len(gcols)]:  # count(*) of 0: no events in the window
-                continue
-            add((key_b, *row[: len(gcols)]), row[len(gcols) :])
+                add(tuple(row[: n + 1]), row[n + 1 :])
+    # Raw windows, each tagged: (bucket it belongs to, bucket its rollup row was counted in, or None).
+    tags: dict[tuple[int, int | None], int] = {}
+    pieces: list[tuple[datetime, datetime, int]] = []
+
+    def piece(a: datetime, b: datetime, key: int, counted: int | None) -> None:
+        tag = tags.setdefault((key, counted), len(tags))
+        pieces.append((a, b, tag))
+
+    for w_start, w_end, _hour in windows:
+        if buckets is None:
+            piece(w_start, w_end, 0, None)
+            continue
+        inner = buckets.inner_starts(_seconds(w_start), _seconds(w_end, up=True))
+        edges = [w_start, *(_at_s(x) for x in inner), w_end]
+        for a, b in zip(edges, edges[1:], strict=False):
+            if a < b:
+                piece(a, b, buckets.key_of(_seconds(a)), None)
+    if whole is not None and buckets is not None:
+        for a, b, counted, key in _moves(buckets, whole[0], whole[1]):
+            piece(_at_s(a), _at_s(b), key, counted)
+    by_tag = {tag: kc for kc, tag in tags.items()}
+    for row in _raw_pieces(conn, pieces, group_cols):
+        if not row[n + 1]:  # count(*) of 0
+            continue
+        key, counted = by_tag[row[0]]
+        groups = tuple(row[1 : n + 1])
+        add((key, *groups), row[n + 1 :])
+        if counted is not None:
+            add((counted, *groups), row[n + 1 :], sign=-1)
     return out
 
 
@@ -430,22 +452,23 @@ class AnalyticsQueries(QueryBase):
         if granularity not in GRANULARITIES:
             raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}")
         gcol = GROUP_COLUMNS[group_by]
+        buckets = local_buckets(start, end, z, granularity) if end > start else None
         with self._read() as conn:
-            found = usage_grouped(conn, start, end, (gcol,) if gcol else (), bucket=granularity, z=z)
-        if granularity == "day":
-            days = {k[0] for k in found} | {_local_day(start, z), _local_day(max(start, end - _US), z)}
-            buckets = list(range(min(days), max(days) + 1))
+            found = usage_grouped(conn, start, end, (gcol,) if gcol else (), buckets=buckets)
+        if buckets is None:
+            keys = []
+        elif granularity == "day":
+            days = {k[0] for k in found} | {_local_day(start, z), _local_day(end - _US, z)}
+            keys = list(range(min(days), max(days) + 1))
         else:
-            buckets = list(range(_us(start) // _HOUR_US, -(-_us(end) // _HOUR_US)))
-        if end <= start:
-            buckets = []
+            keys = list(buckets.keys)
         groups = sorted({k[1] for k in found}, key=lambda g: (g is None or g == "", g)) if gcol else ["all"]
         rows = []
-        for b in buckets:
+        for b in keys:
             stamp = (
                 _local_midnight(b, z)
                 if granularity == "day"
-                else pd.Timestamp(b * 3600, unit="s", tz="UTC").tz_convert(z.key)
+                else pd.Timestamp(b, unit="s", tz="UTC").tz_convert(z.key)
             )
             for g in groups:
                 sums = _sum_dict(found.get((b, g) if gcol else (b,)))
@@ -564,7 +587,8 @@ class AnalyticsQueries(QueryBase):
         _check_range(start, end)
         z = zone(tz)
         with self._read() as conn:
-            found = usage_grouped(conn, start, end, ("agent_id", "model", "provider"), bucket="day", z=z)
+            buckets = local_buckets(start, end, z, "day") if end > start else None
+            found = usage_grouped(conn, start, end, ("agent_id", "model", "provider"), buckets=buckets)
         rows = []
         for (day, agent, model, provider), values in sorted(found.items(), key=lambda kv: _sort_key(kv[0])):
             s = _sum_dict(values)
@@ -589,8 +613,8 @@ class AnalyticsQueries(QueryBase):
         """Sessions that ended in [start, end) per local day (of the end) x agent x model x provider."""
         _check_range(start, end)
         z = zone(tz)
-        h0, h1 = _us(start) // _HOUR_US, -(-_us(end) // _HOUR_US)
-        segs = offset_segments(z, h0, max(h0, h1))
+        s0 = _seconds(start)
+        segs = offset_segments(z, s0, max(s0, _seconds(end, up=True)))
         with self._read() as conn:
             if conn.dialect.name == "postgresql":
                 epoch = "CAST(floor(extract(epoch FROM ended_at)) AS BIGINT)"
@@ -650,7 +674,7 @@ def _epoch_day_expr(segs: list[tuple[int, int]], epoch: str) -> str:
     if len(segs) == 1:
         return f"({epoch} + {segs[0][1]}) / 86400"
     parts = " ".join(
-        f"WHEN {epoch} < {first * 3600} THEN ({epoch} + {prev}) / 86400"
+        f"WHEN {epoch} < {first} THEN ({epoch} + {prev}) / 86400"
         for (first, _), (_, prev) in zip(segs[1:], segs, strict=False)
     )
     return f"CASE {parts} ELSE ({epoch} + {segs[-1][1]}) / 86400 END"
