@@ -12,6 +12,7 @@ from helicarrier.data.engine import make_engine
 from helicarrier.data.repository import Repository
 from helicarrier.data.schema import SchemaStatus, ensure_schema
 from helicarrier.fleet.service import FleetService
+from helicarrier.hooks.service import ClaudeCodeHooks
 from helicarrier.ingest.service import IngestService
 from helicarrier.pricing.registry import PriceBooks
 from helicarrier.pricing.versions import load_price_books
@@ -29,6 +30,7 @@ class AppContext:
     control: ControlService
     alerts: AlertService
     fleet: FleetService
+    claude_code_hooks: ClaudeCodeHooks
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -69,4 +71,5 @@ def build_context(settings: Settings | None = None) -> AppContext:
         control=control,
         alerts=AlertService(repo, allow_local_webhooks=settings.allow_local_webhooks),
         fleet=fleet,
+        claude_code_hooks=ClaudeCodeHooks(repo, ingest, control, fleet),
     )
