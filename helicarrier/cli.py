@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import click
 
@@ -343,6 +344,70 @@ def init(seed_demo: bool) -> None:
         click.echo(f"    {password}")
         click.echo("More users: python -m helicarrier user create NAME --role operator")
         click.echo("=" * 64)
+
+
+@cli.group()
+def hooks() -> None:
+    """Hooks that make an agent report to and obey Helicarrier (Claude Code)."""
+
+
+def _claude_settings(settings_path: Path | None) -> Path:
+    return settings_path or Path.home() / ".claude" / "settings.json"
+
+
+@hooks.command("install")
+@click.option("--claude-code", "claude_code", is_flag=True, required=True, help="Claude Code's http hooks.")
+@click.option(
+    "--settings",
+    "settings_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The settings file (default ~/.claude/settings.json; a project's .claude/settings.json).",
+)
+@click.option(
+    "--url", default=None, help="Helicarrier's address (default http://127.0.0.1:HELICARRIER_PORT)."
+)
+@click.option("--agent", default=None, help="The agent the hooks speak for (default: named after the cwd).")
+@click.option(
+    "--token",
+    default=None,
+    help="The bound ingest token, written into the file; default: read from $HELICARRIER_TOKEN.",
+)
+def hooks_install(claude_code: bool, settings_path, url, agent, token) -> None:
+    """Write Helicarrier's http hook for every event it listens to; other hooks are kept. Idempotent."""
+    from helicarrier.hooks import install
+
+    path = _claude_settings(settings_path)
+    base = url or f"http://127.0.0.1:{load_settings().port}"
+    try:
+        doc = install.read(path)
+        install.write(path, install.with_ours(doc, install.handler(base, agent, token)))
+    except install.SettingsError as exc:
+        _fail(str(exc))
+    click.echo(f"installed Helicarrier's Claude Code hooks in {path} ({base})")
+
+
+@hooks.command("uninstall")
+@click.option("--claude-code", "claude_code", is_flag=True, required=True, help="Claude Code's http hooks.")
+@click.option(
+    "--settings",
+    "settings_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The settings file (default ~/.claude/settings.json).",
+)
+def hooks_uninstall(claude_code: bool, settings_path) -> None:
+    """Remove Helicarrier's hooks from a Claude Code settings file, and nothing else."""
+    from helicarrier.hooks import install
+
+    path = _claude_settings(settings_path)
+    try:
+        doc = install.read(path)
+        if path.exists():
+            install.write(path, install.without_ours(doc))
+    except install.SettingsError as exc:
+        _fail(str(exc))
+    click.echo(f"removed Helicarrier's Claude Code hooks from {path}")
 
 
 @cli.command("settings")
