@@ -410,6 +410,69 @@ def hooks_uninstall(claude_code: bool, settings_path) -> None:
     click.echo(f"removed Helicarrier's Claude Code hooks from {path}")
 
 
+@cli.command("import-sessions")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["claude-code", "codex"]),
+    required=True,
+    help="claude-code: ~/.claude/projects; codex: ~/.codex/sessions.",
+)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--since",
+    default=None,
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Only calls from this UTC time on (and files changed since).",
+)
+@click.option("--agent", default=None, help="The agent (default: named after the session's project folder).")
+def import_sessions(fmt: str, paths: tuple[Path, ...], since, agent: str | None) -> None:
+    """Import Claude Code or Codex CLI session logs (JSONL files, or folders of them). Idempotent."""
+    from datetime import UTC
+
+    import orjson
+    from rich.console import Console
+    from rich.progress import track
+
+    from helicarrier.auth.binding import Speaker
+    from helicarrier.context import build_context
+    from helicarrier.ingest import session_logs as sl
+    from helicarrier.ingest.normalize import UsageError
+
+    since = since.replace(tzinfo=UTC) if since else None
+    try:
+        ctx = build_context(load_settings())
+    except SchemaError as exc:
+        _fail(f"refusing to start: {exc}")
+    summary = sl.Summary()
+    speaker = Speaker.internal("import")
+    files = sl.log_files(paths)
+    for path in track(files, description="importing", console=Console(stderr=True), transient=True):
+        summary.files += 1
+        if not sl.modified_since(path, since):
+            summary.skipped["files not changed since --since"] += 1
+            continue
+        try:
+            lines = sl.read_lines(path, summary.skipped)
+            events = sl.session_events(fmt, path, lines, since, agent, summary.skipped)
+        except (OSError, UsageError) as exc:
+            summary.skipped[f"unreadable files ({type(exc).__name__})"] += 1
+            continue
+        if not events:
+            continue
+        summary.sessions += 1
+        for body in sl.batches(events, fmt):
+            _status, answer = ctx.ingest.ingest(speaker, body, None, "import-sessions")
+            counts = orjson.loads(answer)
+            summary.events += counts.get("accepted", 0)
+            summary.duplicates += counts.get("duplicates", 0)
+            for result in counts.get("results", []) or (counts.get("error") or {}).get("details") or []:
+                if isinstance(result, dict) and result.get("status") == "rejected":
+                    summary.skipped[f"events rejected ({result['error']['code']})"] += 1
+    ctx.repo.dispose()
+    click.echo(summary.text())
+
+
 @cli.command("settings")
 def show_settings() -> None:
     """Print every setting with its default and meaning (the README's table)."""
