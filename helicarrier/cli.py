@@ -426,51 +426,51 @@ def hooks_uninstall(claude_code: bool, settings_path) -> None:
     help="Only calls from this UTC time on (and files changed since).",
 )
 @click.option("--agent", default=None, help="The agent (default: named after the session's project folder).")
-def import_sessions(fmt: str, paths: tuple[Path, ...], since, agent: str | None) -> None:
+@click.option("--watch", is_flag=True, help="Then follow the folders: import what is written, until Ctrl-C.")
+@click.option(
+    "--interval", default=1.0, type=click.FloatRange(0.1, 3600), help="--watch: seconds between looks."
+)
+def import_sessions(
+    fmt: str, paths: tuple[Path, ...], since, agent: str | None, watch: bool, interval
+) -> None:
     """Import Claude Code or Codex CLI session logs (JSONL files, or folders of them). Idempotent."""
+    import time
     from datetime import UTC
 
-    import orjson
     from rich.console import Console
     from rich.progress import track
 
     from helicarrier.auth.binding import Speaker
     from helicarrier.context import build_context
     from helicarrier.ingest import session_logs as sl
-    from helicarrier.ingest.normalize import UsageError
 
-    since = since.replace(tzinfo=UTC) if since else None
     try:
         ctx = build_context(load_settings())
     except SchemaError as exc:
         _fail(f"refusing to start: {exc}")
-    summary = sl.Summary()
     speaker = Speaker.internal("import")
+    importer = sl.Importer(
+        fmt,
+        lambda body: ctx.ingest.ingest(speaker, body, None, "import-sessions"),
+        since.replace(tzinfo=UTC) if since else None,
+        agent,
+    )
     files = sl.log_files(paths)
     for path in track(files, description="importing", console=Console(stderr=True), transient=True):
-        summary.files += 1
-        if not sl.modified_since(path, since):
-            summary.skipped["files not changed since --since"] += 1
-            continue
-        try:
-            lines = sl.read_lines(path, summary.skipped)
-            events = sl.session_events(fmt, path, lines, since, agent, summary.skipped)
-        except (OSError, UsageError) as exc:
-            summary.skipped[f"unreadable files ({type(exc).__name__})"] += 1
-            continue
-        if not events:
-            continue
-        summary.sessions += 1
-        for body in sl.batches(events, fmt):
-            _status, answer = ctx.ingest.ingest(speaker, body, None, "import-sessions")
-            counts = orjson.loads(answer)
-            summary.events += counts.get("accepted", 0)
-            summary.duplicates += counts.get("duplicates", 0)
-            for result in counts.get("results", []) or (counts.get("error") or {}).get("details") or []:
-                if isinstance(result, dict) and result.get("status") == "rejected":
-                    summary.skipped[f"events rejected ({result['error']['code']})"] += 1
-    ctx.repo.dispose()
-    click.echo(summary.text())
+        importer.import_file(path)
+    click.echo(importer.summary.text())
+    try:
+        while watch:
+            time.sleep(interval)
+            for path in importer.changed(paths):
+                stored = importer.import_file(path)
+                if stored:
+                    click.echo(f"{path}: {stored} events imported", err=False)
+                    sys.stdout.flush()
+    except KeyboardInterrupt:
+        click.echo(importer.summary.text())
+    finally:
+        ctx.repo.dispose()
 
 
 @cli.command("settings")

@@ -11,7 +11,6 @@ and a file that grew stores only its new calls. Rows carry provenance ``import``
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -30,6 +29,8 @@ PROVIDERS = {"claude-code": "anthropic", "codex": "openai"}
 SOURCE = "import"
 MAX_BATCH = 2000
 MAX_ID = 128
+# A log quiet for this long is a session that is over: it is ended (at its last line) when imported.
+QUIET_END_S = 600
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -174,11 +175,12 @@ def session_events(
     }
     if models:
         start["model"] = models[0]
-    return [
-        _event(_event_id(session, "start"), "session.start", first, agent, session, start),
-        *usage,
-        _event(_event_id(session, "end"), "session.end", last, agent, session, {"status": "succeeded"}),
-    ]
+    events = [_event(_event_id(session, "start"), "session.start", first, agent, session, start), *usage]
+    if (datetime.now(UTC) - last).total_seconds() >= QUIET_END_S:  # else it may still be going on
+        events.append(
+            _event(_event_id(session, "end"), "session.end", last, agent, session, {"status": "succeeded"})
+        )
+    return events
 
 
 def _event(eid: str, kind: str, ts: datetime, agent: str, session: str, data: dict) -> dict[str, Any]:
@@ -200,5 +202,57 @@ def batches(events: list[dict[str, Any]], fmt: str) -> Iterator[bytes]:
         )
 
 
-def modified_since(path: Path, since: datetime | None) -> bool:
-    return since is None or datetime.fromtimestamp(os.stat(path).st_mtime, UTC) >= since
+class Importer:
+    """Import files into the ingest path (``ingest(body) -> (status, JSON answer)``), counting in a Summary.
+    ``watch`` re-imports the files that changed (new ones included): imports are idempotent and only the new
+    calls are stored."""
+
+    def __init__(self, fmt: str, ingest, since: datetime | None = None, agent: str | None = None):
+        self.fmt, self.ingest, self.since, self.agent = fmt, ingest, since, agent
+        self.summary = Summary()
+        self._seen: dict[Path, tuple[float, int]] = {}
+        self._sessions: set[str] = set()
+
+    def import_file(self, path: Path) -> int:
+        """Stored events (0 when nothing was new)."""
+        from helicarrier.ingest.normalize import UsageError
+
+        summary = self.summary
+        try:
+            stat = path.stat()
+            self._seen[path] = (stat.st_mtime, stat.st_size)
+            summary.files = len(self._seen)  # files, not imports: --watch reads a file again
+            if self.since is not None and datetime.fromtimestamp(stat.st_mtime, UTC) < self.since:
+                summary.skipped["files not changed since --since"] += 1
+                return 0
+            lines = read_lines(path, summary.skipped)
+            events = session_events(self.fmt, path, lines, self.since, self.agent, summary.skipped)
+        except (OSError, UsageError) as exc:
+            summary.skipped[f"unreadable files ({type(exc).__name__})"] += 1
+            return 0
+        if not events:
+            return 0
+        self._sessions.add(events[0]["session_id"])
+        summary.sessions = len(self._sessions)
+        stored = 0
+        for body in batches(events, self.fmt):
+            _status, answer = self.ingest(body)
+            counts = orjson.loads(answer)
+            stored += counts.get("accepted", 0)
+            summary.duplicates += counts.get("duplicates", 0)
+            for result in counts.get("results", []) or (counts.get("error") or {}).get("details") or []:
+                if isinstance(result, dict) and result.get("status") == "rejected":
+                    summary.skipped[f"events rejected ({result['error']['code']})"] += 1
+        summary.events += stored
+        return stored
+
+    def changed(self, paths: Iterable[Path]) -> list[Path]:
+        out = []
+        for path in log_files(paths):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            if self._seen.get(path) != (stat.st_mtime, stat.st_size):
+                out.append(path)
+        return out

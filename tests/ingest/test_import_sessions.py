@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -130,3 +133,41 @@ def test_since_skips_what_is_older(db_url, repo, tmp_path):
     # The session was active after --since (its start and end are imported), its two calls were not.
     assert "events: 2 imported" in summary and summary.endswith("skipped: 2 calls before --since")
     assert sums(repo, "2ff46cd5-f4e7-4724-bb20-579dae7956ea")[0] == 0
+
+
+def test_watch_imports_what_is_written_to_a_followed_folder(db_url, repo, tmp_path):
+    folder = tmp_path / "projects"
+    folder.mkdir()
+    log = folder / "s.jsonl"
+    shutil.copy(PROVIDERS / "claude_code__session.jsonl", log)
+    env = {**os.environ, "HELICARRIER_DATABASE_URL": db_url, "HELICARRIER_DATA_DIR": str(tmp_path)}
+    args = ["import-sessions", "--format", "claude-code", "--watch", "--interval", "0.2", str(folder)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "helicarrier", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+
+    def next_line() -> str:
+        return lines.get(timeout=60).strip()  # waits for the watcher to say it, never forever
+
+    try:
+        assert next_line().startswith("files: 1, sessions: 1, events: 4 imported")
+        line = json.loads((PROVIDERS / "claude_code__session.jsonl").read_text().splitlines()[6])
+        line["message"]["id"], line["requestId"] = "msg_live", "req_live"
+        with log.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+        assert next_line() == f"{log}: 1 events imported"
+        assert sums(repo, "2ff46cd5-f4e7-4724-bb20-579dae7956ea")[0] == 3
+        other = folder / "new.jsonl"  # a session that starts while watched
+        other.write_text((PROVIDERS / "claude_code__session.jsonl").read_text().replace("2ff46cd5", "3aa0"))
+        assert next_line() == f"{other}: 4 events imported"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert next_line().startswith("files: 2, sessions: 2, events: 9 imported")
