@@ -203,3 +203,10 @@ def test_a_database_that_does_not_answer_in_time_is_an_allow_within_the_deadline
     finally:
         holder.stdin.close()
         holder.wait(timeout=10)
+
+
+def test_a_model_switch_cannot_reach_claude_code_and_is_answered_rejected(live):
+    cmd = issue(live, "model", {"model": "claude-sonnet-4-5"})
+    assert decision(live, hook("pre_tool_use")) == {}
+    row = command(live, cmd["id"])
+    assert row.state == "rejected" and "cannot switch the model" in row.result_message
