@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import click
 
@@ -343,6 +344,133 @@ def init(seed_demo: bool) -> None:
         click.echo(f"    {password}")
         click.echo("More users: python -m helicarrier user create NAME --role operator")
         click.echo("=" * 64)
+
+
+@cli.group()
+def hooks() -> None:
+    """Hooks that make an agent report to and obey Helicarrier (Claude Code)."""
+
+
+def _claude_settings(settings_path: Path | None) -> Path:
+    return settings_path or Path.home() / ".claude" / "settings.json"
+
+
+@hooks.command("install")
+@click.option("--claude-code", "claude_code", is_flag=True, required=True, help="Claude Code's http hooks.")
+@click.option(
+    "--settings",
+    "settings_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The settings file (default ~/.claude/settings.json; a project's .claude/settings.json).",
+)
+@click.option(
+    "--url", default=None, help="Helicarrier's address (default http://127.0.0.1:HELICARRIER_PORT)."
+)
+@click.option("--agent", default=None, help="The agent the hooks speak for (default: named after the cwd).")
+@click.option(
+    "--token",
+    default=None,
+    help="The bound ingest token, written into the file; default: read from $HELICARRIER_TOKEN.",
+)
+def hooks_install(claude_code: bool, settings_path, url, agent, token) -> None:
+    """Write Helicarrier's http hook for every event it listens to; other hooks are kept. Idempotent."""
+    from helicarrier.hooks import install
+
+    path = _claude_settings(settings_path)
+    base = url or f"http://127.0.0.1:{load_settings().port}"
+    try:
+        doc = install.read(path)
+        install.write(path, install.with_ours(doc, install.handler(base, agent, token)))
+    except install.SettingsError as exc:
+        _fail(str(exc))
+    click.echo(f"installed Helicarrier's Claude Code hooks in {path} ({base})")
+
+
+@hooks.command("uninstall")
+@click.option("--claude-code", "claude_code", is_flag=True, required=True, help="Claude Code's http hooks.")
+@click.option(
+    "--settings",
+    "settings_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The settings file (default ~/.claude/settings.json).",
+)
+def hooks_uninstall(claude_code: bool, settings_path) -> None:
+    """Remove Helicarrier's hooks from a Claude Code settings file, and nothing else."""
+    from helicarrier.hooks import install
+
+    path = _claude_settings(settings_path)
+    try:
+        doc = install.read(path)
+        if path.exists():
+            install.write(path, install.without_ours(doc))
+    except install.SettingsError as exc:
+        _fail(str(exc))
+    click.echo(f"removed Helicarrier's Claude Code hooks from {path}")
+
+
+@cli.command("import-sessions")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["claude-code", "codex"]),
+    required=True,
+    help="claude-code: ~/.claude/projects; codex: ~/.codex/sessions.",
+)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--since",
+    default=None,
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Only calls from this UTC time on (and files changed since).",
+)
+@click.option("--agent", default=None, help="The agent (default: named after the session's project folder).")
+@click.option("--watch", is_flag=True, help="Then follow the folders: import what is written, until Ctrl-C.")
+@click.option(
+    "--interval", default=1.0, type=click.FloatRange(0.1, 3600), help="--watch: seconds between looks."
+)
+def import_sessions(
+    fmt: str, paths: tuple[Path, ...], since, agent: str | None, watch: bool, interval
+) -> None:
+    """Import Claude Code or Codex CLI session logs (JSONL files, or folders of them). Idempotent."""
+    import time
+    from datetime import UTC
+
+    from rich.console import Console
+    from rich.progress import track
+
+    from helicarrier.auth.binding import Speaker
+    from helicarrier.context import build_context
+    from helicarrier.ingest import session_logs as sl
+
+    try:
+        ctx = build_context(load_settings())
+    except SchemaError as exc:
+        _fail(f"refusing to start: {exc}")
+    speaker = Speaker.internal("import")
+    importer = sl.Importer(
+        fmt,
+        lambda body: ctx.ingest.ingest(speaker, body, None, "import-sessions"),
+        since.replace(tzinfo=UTC) if since else None,
+        agent,
+    )
+    files = sl.log_files(paths)
+    for path in track(files, description="importing", console=Console(stderr=True), transient=True):
+        importer.import_file(path)
+    click.echo(importer.summary.text())
+    try:
+        while watch:
+            time.sleep(interval)
+            for path in importer.changed(paths):
+                stored = importer.import_file(path)
+                if stored:
+                    click.echo(f"{path}: {stored} events imported", err=False)
+                    sys.stdout.flush()
+    except KeyboardInterrupt:
+        click.echo(importer.summary.text())
+    finally:
+        ctx.repo.dispose()
 
 
 @cli.command("settings")

@@ -12,6 +12,7 @@ from helicarrier.data.engine import make_engine
 from helicarrier.data.repository import Repository
 from helicarrier.data.schema import SchemaStatus, ensure_schema
 from helicarrier.fleet.service import FleetService
+from helicarrier.hooks.service import ClaudeCodeHooks
 from helicarrier.ingest.service import IngestService
 from helicarrier.otlp.service import OtlpReceiver
 from helicarrier.pricing.registry import PriceBooks
@@ -31,6 +32,7 @@ class AppContext:
     alerts: AlertService
     fleet: FleetService
     otlp: OtlpReceiver
+    claude_code_hooks: ClaudeCodeHooks
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -72,4 +74,5 @@ def build_context(settings: Settings | None = None) -> AppContext:
         alerts=AlertService(repo, allow_local_webhooks=settings.allow_local_webhooks),
         fleet=fleet,
         otlp=OtlpReceiver(ingest, settings.otlp_session_attributes),
+        claude_code_hooks=ClaudeCodeHooks(repo, ingest, control, fleet),
     )

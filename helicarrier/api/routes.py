@@ -13,11 +13,12 @@ from flask import Flask
 
 from helicarrier.alerts import schemas as al
 from helicarrier.analytics import schemas as an
-from helicarrier.api import auth, errors, params
+from helicarrier.api import auth, errors, failopen, params
 from helicarrier.api.spec import USER, Param, Route
-from helicarrier.api.views import alerts, analytics, control, fleet, ingest, meta, otlp, reports, web
+from helicarrier.api.views import alerts, analytics, control, fleet, hooks, ingest, meta, otlp, reports, web
 from helicarrier.control import schemas as ct
 from helicarrier.fleet import schemas as fl
+from helicarrier.hooks import schemas as hk
 from helicarrier.ingest import documented
 from helicarrier.ingest import schemas as ig
 from helicarrier.localtime import MAX_ZONE_LENGTH
@@ -162,6 +163,25 @@ ROUTES: tuple[Route, ...] = (
         ct.AckRequest,
         {200: ct.CommandResponse},
         errors=(403, 409),
+    ),
+    # -- agents that report and obey through their own hooks (docs/connectors.md#claude-code-hooks)
+    Route(
+        "POST",
+        f"{V1}/hooks/claude-code",
+        hooks.claude_code,
+        "A Claude Code http hook: the hook input stored as events, answered with the operator's decision",
+        "ingest",
+        hk.HookInput,
+        {200: hk.HookDecision},
+        params=(
+            Param(
+                "agent",
+                "The agent the hook speaks for (written by `hooks install`); also the `X-Helicarrier-Agent` "
+                "header. Default: `claude-code-<name of the hook's cwd>`.",
+                {"type": "string", "maxLength": 128},
+            ),
+        ),
+        fail_open=True,
     ),
     # -- the fleet
     Route(
@@ -512,13 +532,12 @@ def _guarded(route: Route):
     check = auth.require_user if route.scope == USER else auth.require_token_scope
     view = route.view
 
-    @wraps(view)
-    def guarded(*args, **kwargs):
+    def checked(*args, **kwargs):
         if route.scope is not None:
             check(route.scope)
         return view(*args, **kwargs)
 
-    return guarded
+    return wraps(view)(failopen.guard(checked) if route.fail_open else checked)
 
 
 def install(server: Flask) -> None:

@@ -71,6 +71,9 @@ class Route:
     errors: tuple[int, ...] = ()  # beyond those every route of its kind can answer (see ``error_statuses``)
     params: tuple[Param, ...] = ()
     media_type: str = "application/json"  # of the 2xx answers
+    # Answer 200 and an empty JSON object when the server fails or is slow (a hook must never block its
+    # caller): see ``helicarrier.api.failopen``. Refusals of the request itself (4xx) are still answered.
+    fail_open: bool = False
 
     @property
     def endpoint(self) -> str:

@@ -14,6 +14,7 @@ from helicarrier.data.leader import current_holder
 from helicarrier.data.queries.tokens import TokenExists
 from helicarrier.layouts.operations import (
     ID,
+    drift_table,
     facts_table,
     otlp_unmapped_table,
     price_books_list,
@@ -42,6 +43,7 @@ def system_facts(ctx: AppContext) -> list[tuple[str, object]]:
     Output(ID.PRICING, "children"),
     Output(ID.TOKENS, "children"),
     Output(ID.USERS, "children"),
+    Output(ID.DRIFT, "children"),
     Input(ID.INTERVAL, "n_intervals"),
 )
 def refresh(ctx: AppContext, _n):
@@ -50,6 +52,7 @@ def refresh(ctx: AppContext, _n):
         price_books_list(ctx.price_books.names(), ctx.price_books.active().version),
         tokens_table(ctx.repo.list_tokens()),
         users_table(ctx.repo.list_users()),
+        drift_table(ctx.repo.usage_drift()),
     )
 
 

@@ -694,3 +694,17 @@ class FacetValue(Base):
 
     facet: Mapped[str] = mapped_column(String(16), primary_key=True)  # model | provider | task_kind | label
     value: Mapped[str] = mapped_column(String(330), primary_key=True)  # labels: 64 + 1 + 256
+
+
+class UsageDrift(Base):
+    """Usage fields the normalizer does not know, per provider: when first and last seen, how often, and one
+    example value (``helicarrier.ingest.drift``). A new billing field shows here the day it appears."""
+
+    __tablename__ = "usage_drift"
+
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    field: Mapped[str] = mapped_column(String(200), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    example: Mapped[str | None] = mapped_column(Text)

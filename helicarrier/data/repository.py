@@ -21,6 +21,7 @@ from helicarrier.data.queries.alerts import AlertQueries, AlertTx
 from helicarrier.data.queries.analytics import AnalyticsQueries
 from helicarrier.data.queries.audit import AuditQueries
 from helicarrier.data.queries.commands import CommandQueries, CommandTx
+from helicarrier.data.queries.drift import DriftQueries
 from helicarrier.data.queries.flags import FlagQueries
 from helicarrier.data.queries.fleet import FleetQueries
 from helicarrier.data.queries.ingest import IngestTx, ReceiptPruning, SourceQueries
@@ -46,6 +47,7 @@ class Repository(
     AgentQueries,
     ReceiptPruning,
     SourceQueries,
+    DriftQueries,
     PricingQueries,
     AuditQueries,
     CommandQueries,

@@ -6,6 +6,7 @@ rendered inside the transaction so that an Idempotency-Key replays exactly what 
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from helicarrier.data.repository import Repository, Tx
 from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
 from helicarrier.fleet.service import NOT_BOUND, FleetService
+from helicarrier.ingest.drift import unknown_fields
 from helicarrier.ingest.fold import fold_agents, started_agents
 from helicarrier.ingest.normalize import NORMALIZER_VERSION, NormalizedUsage
 from helicarrier.ingest.validate import Batch, body_digest, field_errors, parse_body, parse_v2
@@ -54,6 +56,7 @@ def _dumps(obj: Any) -> str:
 
 
 SOURCE_NOTE_EVERY_S = 60
+log = logging.getLogger("helicarrier.ingest")
 
 
 @dataclass(slots=True)
@@ -130,9 +133,10 @@ class IngestService:
             if e.usage is not None and not e.duplicate
         }
         unbound: set[str] = set()
+        drift: list[tuple[str, str, str]] = []
         try:
             answer = self.repo.run_transaction(
-                lambda tx: self._store(tx, speaker, batch, usage_rows, idem, unbound)
+                lambda tx: self._store(tx, speaker, batch, usage_rows, idem, unbound, drift)
             )
         except IdempotencyConflict:
             raise Refused(
@@ -147,10 +151,21 @@ class IngestService:
             # After the transaction, and whatever became of it: a refused attempt is worth knowing about.
             self.fleet.audit_refusal(speaker, unbound, "ingest", remote_addr)
         self._note_source(batch, speaker)
+        self._note_drift(drift)
         return answer
 
+    def _note_drift(self, drift: list[tuple[str, str, str]]) -> None:
+        """Unknown usage fields of the calls just stored, counted after the fact: the events are stored
+        whatever becomes of this."""
+        if not drift:
+            return
+        try:
+            self.repo.note_usage_drift(drift, utcnow())
+        except Exception:  # noqa: BLE001 - a count must never fail a request whose events are stored
+            log.exception("could not count unknown usage fields")
+
     def _store(
-        self, tx: Tx, speaker: Speaker, batch: Batch, usage_rows, idem, unbound: set
+        self, tx: Tx, speaker: Speaker, batch: Batch, usage_rows, idem, unbound: set, drift: list
     ) -> tuple[int, str]:
         received = utcnow()
         if idem is not None:
@@ -173,6 +188,9 @@ class IngestService:
             usage = [(e.agent_id, e.session_id, e.ts) for e in live if e.type == "usage"]
             self.control.flag_ineffective_kills(tx, usage, received)
         outcome.stored = [e.index for e in live]
+        drift[:] = [
+            seen for e in live if e.type == "usage" for seen in unknown_fields(e.usage.provider, e.raw)
+        ]
         status, body = render_outcome(batch, outcome)
         if status >= 400:
             raise Rejected(status, body)

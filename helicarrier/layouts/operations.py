@@ -20,6 +20,7 @@ class ID:
     TOKENS_PANEL = "operations-tokens-panel"
     TOKENS = "operations-tokens"
     USERS = "operations-users"
+    DRIFT = "operations-drift"
     TOKEN_FORM = "operations-token-form"
     TOKEN_NAME = "operations-token-name"
     TOKEN_SCOPES = "operations-token-scopes"
@@ -77,6 +78,7 @@ def layout(subpath: str | None = None) -> html.Div:
                             _panel("System", "bi-hdd-stack", [], ID.SYSTEM),
                             _panel("Price tables", "bi-currency-dollar", [], ID.PRICING),
                             _panel("OTLP: received, not mapped", "bi-funnel", [], ID.OTLP),
+                            _panel("Usage fields not understood", "bi-question-diamond", [], ID.DRIFT),
                         ],
                         lg=6,
                     ),
@@ -181,3 +183,26 @@ def otlp_unmapped_table(rows) -> html.Div:
         className="table table-sm mb-0",
     )
     return html.Div([note, table])
+
+
+def drift_table(rows) -> html.Div | html.Table:
+    """Usage fields the normalizer does not know (provider drift): the calls are stored and priced without
+    them, so each may be a billing field that is missed."""
+    if not rows:
+        return html.Div("None: every usage field received is understood.", className="muted")
+    return html.Table(
+        [html.Tr([html.Th(h) for h in ("provider", "field", "first seen", "seen", "example")])]
+        + [
+            html.Tr(
+                [
+                    html.Td(r["provider"]),
+                    html.Td(r["field"], className="mono"),
+                    html.Td(r["first_seen_at"].strftime("%Y-%m-%d %H:%M"), className="num"),
+                    html.Td(f"{r['seen_count']:,}", className="num"),
+                    html.Td(r["example"], className="mono"),
+                ]
+            )
+            for r in rows
+        ],
+        className="table table-sm mb-0",
+    )

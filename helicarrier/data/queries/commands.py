@@ -61,6 +61,22 @@ class CommandTx(TxBase):
         )
         return list(self.conn.execute(stmt).all())
 
+    def agent_commands_in(self, agent_id: str, kinds: Iterable[str], states: Iterable[str]) -> list[Row]:
+        """The agent's commands of some kinds in some states, oldest first (a hook's look at what waits)."""
+        stmt = (
+            select(Command)
+            .where(
+                Command.agent_id == agent_id, Command.kind.in_(list(kinds)), Command.state.in_(list(states))
+            )
+            .order_by(Command.created_at)
+            .limit(50)
+        )
+        return list(self.conn.execute(stmt).all())
+
+    def latest_kill(self, agent_id: str) -> Row | None:
+        stmt = select(Command).where(Command.agent_id == agent_id, Command.kind == "kill")
+        return self.conn.execute(stmt.order_by(Command.created_at.desc()).limit(1)).one_or_none()
+
     def overdue_pending(self, now: datetime, agent_id: str | None = None) -> list[Row]:
         """Pending commands past their TTL."""
         stmt = select(Command).where(Command.state == "pending", Command.expires_at < now)

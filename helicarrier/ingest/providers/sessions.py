@@ -17,6 +17,7 @@ class SessionEntry:
     request_id: str | None
     timestamp: str | None
     usage: NormalizedUsage
+    raw: dict[str, Any] | None = None  # the provider usage object it was read from (Claude Code)
 
 
 def claude_code(lines: list[Any]) -> list[SessionEntry]:
@@ -54,7 +55,8 @@ def claude_code(lines: list[Any]) -> list[SessionEntry]:
         prev = best.get(key)
         if prev is None or usage.total_tokens > prev.usage.total_tokens:
             # dict keeps first-insertion order, so replacing keeps the message's original position
-            best[key] = SessionEntry(str(mid) if mid else f"line-{i}", rid, line.get("timestamp"), usage)
+            entry_key = str(mid) if mid else f"line-{i}"
+            best[key] = SessionEntry(entry_key, rid, line.get("timestamp"), usage, msg["usage"])
     return list(best.values())
 
 
