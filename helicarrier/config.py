@@ -25,6 +25,13 @@ def _int(text: str) -> int:
     return int(text)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("at least 1")
+    return value
+
+
 def _flag(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -208,6 +215,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Threads per gunicorn worker: each waiting command poll holds one for up to 30 s.",
     ),
     Setting(
+        "HELICARRIER_ALERT_EVAL_S",
+        "alert_eval_s",
+        "15",
+        _positive,
+        "Seconds between alert evaluation cycles (one cycle per interval across all instances).",
+    ),
+    Setting(
         "HELICARRIER_REPORT_TIME",
         "report_time",
         "00:15",
@@ -283,6 +297,7 @@ class Settings:
     otlp_session_attributes: tuple[str, ...] = ("session.id", "gen_ai.conversation.id", "conversation.id")
     offline_after_s: int = 60
     scheduler: bool = True
+    alert_eval_s: int = 15
     command_ttl_s: int = 300
     max_task_bytes: int = 16 * 1024
     kill_settle_s: int = 30
