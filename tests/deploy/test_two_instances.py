@@ -40,7 +40,7 @@ def _free_port() -> int:
 
 
 class Instance:
-    def __init__(self, url: str, data_dir: Path):
+    def __init__(self, url: str, data_dir: Path, **extra_env: str):
         self.port = _free_port()
         data_dir.mkdir()
         env = {
@@ -54,6 +54,7 @@ class Instance:
             "HELICARRIER_AUTO_MIGRATE": "0",  # production: migrated once, beforehand
             "HELICARRIER_ALERT_EVAL_S": str(ALERT_EVAL_S),
             "HELICARRIER_LOG_LEVEL": "WARNING",
+            **extra_env,
         }
         env.pop("HELICARRIER_SCHEDULER", None)
         self.proc = subprocess.Popen(GUNICORN, cwd=ROOT, env=env, start_new_session=True)
@@ -65,8 +66,12 @@ class Instance:
         except OSError:
             return False
 
-    def request(self, method: str, path: str, body=None, token: str | None = None) -> tuple[int, dict]:
+    def request(
+        self, method: str, path: str, body=None, token: str | None = None, forwarded_for: str | None = None
+    ) -> tuple[int, dict]:
         headers = {"Content-Type": "application/json"}
+        if forwarded_for:
+            headers["X-Forwarded-For"] = forwarded_for
         if token:
             headers["Authorization"] = f"Bearer {token}"
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -136,7 +141,9 @@ def test_two_instances_on_one_postgresql_behave_as_one(pg_url, tmp_path):
     repo = Repository.from_url(pg_url)
     agent_token, _ = repo.create_token("fleet-host", "ingest")
     operator, _ = repo.create_token("operator", "control,read")
-    a, b = Instance(pg_url, tmp_path / "a"), Instance(pg_url, tmp_path / "b")
+    # A sits behind one reverse proxy (docs/deploy.md), B is reached directly.
+    a = Instance(pg_url, tmp_path / "a", HELICARRIER_TRUSTED_PROXIES="1")
+    b = Instance(pg_url, tmp_path / "b")
     try:
         wait_for(a.ready, 40, "instance A to answer /healthz")
         wait_for(b.ready, 40, "instance B to answer /healthz")
@@ -154,17 +161,35 @@ def test_two_instances_on_one_postgresql_behave_as_one(pg_url, tmp_path):
 
         # A kill issued through A, fetched and confirmed through B, seen confirmed through A.
         status, issued = a.request(
-            "POST", "/api/v1/agents/atlas-01/kill", {"reason": "runaway", "strength": "force"}, operator
+            "POST",
+            "/api/v1/agents/atlas-01/kill",
+            {"reason": "runaway", "strength": "force"},
+            operator,
+            forwarded_for="203.0.113.9",  # the client's address, as A's proxy forwards it
         )
         assert status == 201, issued
         command = issued["command"]
         status, polled = b.request("GET", "/api/v1/agents/atlas-01/commands?wait=5", token=agent_token)
         assert status == 200 and [c["id"] for c in polled["commands"]] == [command["id"]], polled
         ack = {"agent_id": "atlas-01", "state": "completed", "message": "stopped", "session_id": "sa"}
-        status, acked = b.request("POST", f"/api/v1/commands/{command['id']}/ack", ack, agent_token)
+        status, acked = b.request(
+            "POST", f"/api/v1/commands/{command['id']}/ack", ack, agent_token, forwarded_for="198.51.100.1"
+        )
         assert status == 200, acked
         status, seen = a.request("GET", f"/api/v1/commands/{command['id']}", token=operator)
         assert seen["command"]["state"] == "completed" and seen["command"]["verification"] == "awaiting", seen
+
+        release = {"reason": "fixed"}
+        status, released = b.request(
+            "POST", "/api/v1/agents/atlas-01/release", release, operator, forwarded_for="198.51.100.1"
+        )
+        assert status == 200 and released["control_state"] == "active", released
+
+        # Behind the proxy the audit names the client; without one a forged header is not believed.
+        audit = repo.audit_entries()
+        addresses = dict(zip(audit["action"], audit["remote_addr"], strict=True))
+        assert addresses["command.kill"] == "203.0.113.9", addresses
+        assert addresses["agent.release"] == "127.0.0.1", addresses
 
         # One alert cycle per interval across both instances: the leader lock holds across them.
         def cycles():
