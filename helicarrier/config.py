@@ -32,6 +32,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _days(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 36_500:
+        raise ValueError("0 to 36500 days")
+    return value
+
+
 def _flag(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -222,6 +229,41 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between alert evaluation cycles (one cycle per interval across all instances).",
     ),
     Setting(
+        "HELICARRIER_RETAIN_USAGE_DAYS",
+        "retain_usage_days",
+        "90",
+        _days,
+        "Raw usage events kept (`0`: for ever). Older ranges stay exact to the hour from the rollups.",
+    ),
+    Setting(
+        "HELICARRIER_RETAIN_LOGS_DAYS",
+        "retain_logs_days",
+        "30",
+        _days,
+        "Agent log lines kept (`0`: for ever).",
+    ),
+    Setting(
+        "HELICARRIER_RETAIN_AUDIT_DAYS",
+        "retain_audit_days",
+        "730",
+        _days,
+        "Audit entries kept (`0`: for ever).",
+    ),
+    Setting(
+        "HELICARRIER_RETAIN_ALERTS_DAYS",
+        "retain_alerts_days",
+        "90",
+        _days,
+        "Resolved alerts (and their history) kept after resolving (`0`: for ever); open ones always stay.",
+    ),
+    Setting(
+        "HELICARRIER_RETAIN_ROLLUPS_DAYS",
+        "retain_rollups_days",
+        "1825",
+        _days,
+        "Hourly and daily rollups kept (`0`: for ever); never less than the raw usage.",
+    ),
+    Setting(
         "HELICARRIER_REPORT_TIME",
         "report_time",
         "00:15",
@@ -298,6 +340,11 @@ class Settings:
     offline_after_s: int = 60
     scheduler: bool = True
     alert_eval_s: int = 15
+    retain_usage_days: int = 90
+    retain_logs_days: int = 30
+    retain_audit_days: int = 730
+    retain_alerts_days: int = 90
+    retain_rollups_days: int = 1825
     command_ttl_s: int = 300
     max_task_bytes: int = 16 * 1024
     kill_settle_s: int = 30
@@ -321,6 +368,17 @@ class Settings:
             statement_timeout_ms=self.db_statement_timeout_ms,
             connect_timeout_s=self.db_connect_timeout_s,
         )
+
+    @property
+    def retention_days(self) -> dict[str, int]:
+        """Days kept per kind of history (0: for ever); see helicarrier.retention."""
+        return {
+            "usage": self.retain_usage_days,
+            "logs": self.retain_logs_days,
+            "audit": self.retain_audit_days,
+            "alerts": self.retain_alerts_days,
+            "rollups": self.retain_rollups_days,
+        }
 
     @property
     def base_url(self) -> str:

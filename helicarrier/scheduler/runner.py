@@ -45,6 +45,7 @@ def default_jobs(alert_eval_s: int = ALERT_EVAL_S) -> list[Job]:
         Job("dispatch-alerts", 5, _dispatch_alerts),
         Job("prune-alert-cycles", 3600, lambda ctx: ctx.repo.prune_alert_cycles()),
         Job("daily-reports", 60, daily_reports),
+        Job("prune-retention", 600, _prune_retention),
     ]
 
 
@@ -68,6 +69,14 @@ def daily_reports(ctx: AppContext, now=None) -> list:
     return write_scheduled_reports(
         ctx.repo, s.data_dir, local.astimezone(UTC), tz=s.report_tz, keep=s.report_keep
     )
+
+
+def _prune_retention(ctx: AppContext) -> object:
+    from datetime import UTC, datetime
+
+    from helicarrier.retention.service import prune
+
+    return prune(ctx.repo, ctx.settings.retention_days, datetime.now(UTC))
 
 
 def _heartbeat(ctx: AppContext) -> None:

@@ -1,0 +1,89 @@
+"""Retention: each kind loses its rows past its days, in bounded batches, while the analytics of a range
+whose raw rows are gone stay exact (from the rollups), and the Operations figures say what each kind holds
+and when it was last pruned."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from helicarrier.data.models import AuditEntry, LogEvent, UsageEvent, UsageRollup
+from helicarrier.retention.service import effective_days, prune, status
+
+USAGE = {"provider": "openai", "model": "gpt-4o", "usage": {"prompt_tokens": 1000, "completion_tokens": 100}}
+DAYS = {"usage": 30, "logs": 7, "audit": 60, "alerts": 30, "rollups": 365}
+
+
+def _count(repo, model) -> int:
+    with repo.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def _seed(ctx, sender, now: datetime) -> tuple[datetime, datetime]:
+    old_day = (now - timedelta(days=100)).replace(hour=0, minute=0, second=0, microsecond=0)
+    events = []
+    for i in range(10):  # 10 old usage events and log lines, spread over one old day's hours
+        ts = old_day + timedelta(hours=i, minutes=5)
+        events.append(sender.event("usage", ts, "a1", "old", USAGE))
+        events.append(sender.event("log", ts, "a1", "old", {"message": f"old {i}"}))
+    for i in range(3):
+        ts = now - timedelta(hours=i + 1)
+        events.append(sender.event("usage", ts, "a1", "new", USAGE))
+        events.append(sender.event("log", ts, "a1", "new", {"message": f"new {i}"}))
+    sender.send(events)
+    ctx.repo.record_audit(actor="t", actor_kind="user", role="admin", action="old.thing", outcome="ok")
+    ctx.repo.record_audit(actor="t", actor_kind="user", role="admin", action="new.thing", outcome="ok")
+    with ctx.repo.engine.begin() as conn:
+        conn.execute(
+            update(AuditEntry).where(AuditEntry.action == "old.thing").values(ts=now - timedelta(days=90))
+        )
+    return old_day, old_day + timedelta(days=1)
+
+
+def test_prune_keeps_recent_rows_and_old_analytics_exact(ctx, sender):
+    repo, now = ctx.repo, datetime.now(UTC)
+    start, end = _seed(ctx, sender, now)
+    before = repo.usage_totals(start, end)
+    assert before["input_tokens"] == 10 * 1000
+
+    deleted = prune(repo, DAYS, now, batch=3)
+
+    assert deleted["usage"] == 10 and deleted["logs"] == 10 and deleted["audit"] == 1
+    assert _count(repo, UsageEvent) == 3 and _count(repo, LogEvent) == 3
+    with repo.engine.connect() as conn:
+        assert conn.execute(select(AuditEntry.action)).scalars().all() == ["new.thing"]
+    # The old day's usage is answered from the rollups: the same figures without a raw row left.
+    assert repo.usage_totals(start, end) == before
+    assert _count(repo, UsageRollup) > 0
+    # A second run finds nothing more to do.
+    assert prune(repo, DAYS, now, batch=3) == {k: 0 for k in deleted}
+
+
+def test_a_run_deletes_a_bounded_number_of_batches(ctx, sender):
+    repo, now = ctx.repo, datetime.now(UTC)
+    _seed(ctx, sender, now)
+    assert prune(repo, DAYS, now, batch=3, max_batches=2)["usage"] == 6  # 2 batches of 3, then the next run
+    assert _count(repo, UsageEvent) == 3 + 4
+    assert prune(repo, DAYS, now, batch=3, max_batches=2)["usage"] == 4
+
+
+def test_rollups_are_pruned_past_their_days_never_before_the_raw_rows(ctx, sender):
+    repo, now = ctx.repo, datetime.now(UTC)
+    start, end = _seed(ctx, sender, now)
+    assert effective_days({**DAYS, "rollups": 10})["rollups"] == 30  # not shorter than the raw usage
+    assert effective_days({**DAYS, "usage": 0})["rollups"] == 0  # raw kept for ever: rollups too
+    prune(repo, {**DAYS, "rollups": 50}, now, batch=1000)
+    assert repo.usage_totals(start, end)["input_tokens"] == 0  # both gone for the old day
+    assert repo.usage_totals(now - timedelta(days=1), now)["input_tokens"] == 3 * 1000
+
+
+def test_status_says_what_each_kind_holds_and_when_it_was_last_pruned(ctx, sender):
+    repo, now = ctx.repo, datetime.now(UTC)
+    _seed(ctx, sender, now)
+    first = {s.kind: s for s in status(repo, DAYS)}
+    assert first["usage"].rows == 13 and first["usage"].last_pruned is None and first["usage"].keep_days == 30
+    prune(repo, DAYS, now)
+    after = {s.kind: s for s in status(repo, DAYS)}
+    assert after["usage"].rows == 3 and after["usage"].last_deleted == 10
+    assert after["logs"].last_pruned is not None and after["logs"].oldest > now - timedelta(days=7)
