@@ -87,3 +87,36 @@ def test_status_says_what_each_kind_holds_and_when_it_was_last_pruned(ctx, sende
     after = {s.kind: s for s in status(repo, DAYS)}
     assert after["usage"].rows == 3 and after["usage"].last_deleted == 10
     assert after["logs"].last_pruned is not None and after["logs"].oldest > now - timedelta(days=7)
+
+
+def test_the_operations_page_shows_each_kind_and_its_last_prune(settings, sender, ctx):
+    from helicarrier.layouts.operations import ID
+    from helicarrier.webapp import create_app
+    from tests.web.test_operations import PASSWORD, signed_in
+
+    app = create_app(settings)
+    app.server.config["HELICARRIER"].repo.create_user("omar", PASSWORD, "operator")
+    client = signed_in(app, "omar")
+    request = {
+        "output": f"{ID.RETENTION}.children",
+        "outputs": {"id": ID.RETENTION, "property": "children"},
+        "inputs": [{"id": ID.INTERVAL, "property": "n_intervals", "value": 1}],
+        "changedPropIds": [f"{ID.INTERVAL}.n_intervals"],
+    }
+
+    def row(kind: str) -> list[str]:
+        resp = client.post("/_dash-update-component", json=request)
+        assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+        table = resp.get_json()["response"][ID.RETENTION]["children"]["props"]["children"][0]
+        for tr in table["props"]["children"][1:]:
+            if tr["props"]["id"] == f"{ID.RETENTION}-{kind}":
+                return [td["props"]["children"] for td in tr["props"]["children"]]
+        raise AssertionError(f"no row for {kind}")
+
+    now = datetime.now(UTC)
+    _seed(ctx, sender, now)
+    assert row("usage") == ["Raw usage events", "90 days", "13", row("usage")[3], "never"]
+    prune(ctx.repo, settings.retention_days, now)
+    usage = row("usage")
+    assert usage[2] == "3" and usage[4].endswith("(10 deleted)"), usage
+    assert row("rollups")[1] == "1825 days"
