@@ -120,3 +120,41 @@ def test_the_operations_page_shows_each_kind_and_its_last_prune(settings, sender
     usage = row("usage")
     assert usage[2] == "3" and usage[4].endswith("(10 deleted)"), usage
     assert row("rollups")[1] == "1825 days"
+
+
+def test_resolved_alerts_age_out_with_their_history_open_ones_stay(ctx):
+    from sqlalchemy import insert
+
+    from helicarrier.actors import Actor
+    from helicarrier.alerts.rules import validate_rule
+    from helicarrier.data.models import Alert, AlertEvent
+
+    repo, now = ctx.repo, datetime.now(UTC)
+    rule = repo.create_alert_rule(
+        validate_rule({"name": "offline", "metric": "agents_offline", "group_by": "agent", "threshold": "0"}),
+        Actor("ada", "user", "admin"),
+    )
+    long_ago = now - timedelta(days=200)
+    rows = {
+        "old-resolved": ("resolved", long_ago),
+        "new-resolved": ("resolved", now),
+        "old-firing": ("firing", None),
+    }
+    with repo.engine.begin() as conn:
+        for fingerprint, (state, resolved_at) in rows.items():
+            alert_id = conn.execute(
+                insert(Alert)
+                .values(rule_id=rule["id"], fingerprint=fingerprint, state=state, resolved_at=resolved_at,
+                        active_since=long_ago, eval_count=1, episode=1)
+                .returning(Alert.id)
+            ).scalar_one()  # fmt: skip
+            conn.execute(
+                insert(AlertEvent).values(
+                    alert_id=alert_id, rule_id=rule["id"], ts=long_ago, from_state="inactive",
+                    to_state="firing", event="breach", episode=1,
+                )
+            )  # fmt: skip
+    assert prune(repo, DAYS, now)["alerts"] == 1
+    with repo.engine.connect() as conn:
+        assert sorted(conn.execute(select(Alert.fingerprint)).scalars()) == ["new-resolved", "old-firing"]
+        assert _count(repo, AlertEvent) == 2  # the pruned alert's history went with it
