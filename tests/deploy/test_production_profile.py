@@ -3,6 +3,7 @@ the analytics reads to a replica while control and ingest stay on the primary.""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +14,7 @@ from helicarrier.config import load_settings
 from helicarrier.data.engine import make_engine
 from helicarrier.data.models import Command, UsageEvent
 from helicarrier.data.pool import PoolSettings
-from helicarrier.data.schema import ensure_schema
+from helicarrier.data.schema import _PG_MIGRATION_LOCK_KEY, ensure_schema
 from tests.conftest import BACKENDS
 
 
@@ -49,12 +50,24 @@ def test_pool_settings_from_the_environment_reach_the_postgresql_engine(pg_url, 
 
 
 def test_migrations_are_not_bounded_by_the_statement_timeout(pg_url):
-    engine = make_engine(pg_url, pool=PoolSettings(statement_timeout_ms=1))
+    """A worker waiting for another's migration (the migration lock), or a long migration, is not cancelled
+    by the requests' statement timeout."""
+    holder = make_engine(pg_url)
+    engine = make_engine(pg_url, pool=PoolSettings(statement_timeout_ms=300))
     try:
-        # Every migration statement would exceed 1 ms; ensure_schema lifts the bound for its transaction.
-        assert ensure_schema(engine).upgraded
+        with holder.connect() as conn, conn.begin():
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK_KEY})
+            waiting = threading.Thread(target=lambda: result.append(ensure_schema(engine)))
+            result: list = []
+            waiting.start()
+            # Hold the lock well past the 300 ms timeout while ensure_schema waits on it.
+            waiting.join(timeout=1.5)
+            assert waiting.is_alive() and not result
+        waiting.join(timeout=60)
+        assert result and result[0].upgraded
     finally:
         engine.dispose()
+        holder.dispose()
 
 
 def _usage(api, agent: str, session: str, tokens: int, token: str | None = "default"):
