@@ -24,7 +24,7 @@ def _fail(message: str) -> None:
 def _repo() -> Repository:
     """A repository on a verified schema (migrating an empty or old one when auto-migrate is on)."""
     settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool=settings.pool)
     try:
         ensure_schema(engine, auto_migrate=settings.auto_migrate)
     except SchemaError as exc:
@@ -92,7 +92,7 @@ def migrate_upgrade() -> None:
     """Bring the database to the newest revision."""
     settings = load_settings()
     try:
-        status = ensure_schema(make_engine(settings.database_url), auto_migrate=True)
+        status = ensure_schema(make_engine(settings.database_url, pool=settings.pool), auto_migrate=True)
     except SchemaError as exc:
         _fail(str(exc))
     if status.upgraded:
@@ -106,7 +106,7 @@ def migrate_current() -> None:
     """Print the database's revision and the code's head."""
     settings = load_settings()
     try:
-        rev = current_revision(make_engine(settings.database_url))
+        rev = current_revision(make_engine(settings.database_url, pool=settings.pool))
     except Exception as exc:  # noqa: BLE001 - report any connection failure in one line
         _fail(f"cannot read the revision: {str(exc).splitlines()[0]}")
     head = head_revision()
@@ -119,7 +119,7 @@ def migrate_downgrade(revision: str) -> None:
     """Step the database down to REVISION (e.g. -1 or base)."""
     settings = load_settings()
     try:
-        downgrade(make_engine(settings.database_url), revision)
+        downgrade(make_engine(settings.database_url, pool=settings.pool), revision)
     except Exception as exc:  # noqa: BLE001
         _fail(f"downgrade failed and was rolled back: {str(exc).splitlines()[0]}")
     click.echo(f"downgraded to {revision}")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from helicarrier.data.pool import PoolSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,6 +23,20 @@ class ConfigError(ValueError):
 
 def _int(text: str) -> int:
     return int(text)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("at least 1")
+    return value
+
+
+def _days(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 36_500:
+        raise ValueError("0 to 36500 days")
+    return value
 
 
 def _flag(text: str) -> bool:
@@ -59,6 +75,56 @@ SETTINGS: tuple[Setting, ...] = (
         "sqlite:///<data dir>/helicarrier.db",
         _text,
         "SQLAlchemy URL. `postgresql+psycopg://user@host/db` selects PostgreSQL; nothing else changes.",
+    ),
+    Setting(
+        "HELICARRIER_READ_DATABASE_URL",
+        "read_database_url",
+        "unset (the primary)",
+        _text,
+        "A streaming replica of the primary: the Ledger, Intelligence and the read APIs (sessions, usage, "
+        "model matrix) query it; Pulse, Hero Grid, control and ingest stay on the primary.",
+    ),
+    Setting(
+        "HELICARRIER_DB_POOL_SIZE",
+        "db_pool_size",
+        "5",
+        _int,
+        "PostgreSQL: connections each process keeps open (per engine; the read replica has its own pool).",
+    ),
+    Setting(
+        "HELICARRIER_DB_MAX_OVERFLOW",
+        "db_max_overflow",
+        "10",
+        _int,
+        "PostgreSQL: connections opened beyond the pool under load, closed when returned.",
+    ),
+    Setting(
+        "HELICARRIER_DB_POOL_TIMEOUT_S",
+        "db_pool_timeout_s",
+        "30",
+        _int,
+        "PostgreSQL: how long a request waits for a free connection before it fails (503).",
+    ),
+    Setting(
+        "HELICARRIER_DB_PRE_PING",
+        "db_pre_ping",
+        "1",
+        _flag,
+        "PostgreSQL: test a pooled connection before use: a restarted server or failover costs no error.",
+    ),
+    Setting(
+        "HELICARRIER_DB_STATEMENT_TIMEOUT_MS",
+        "db_statement_timeout_ms",
+        "60000",
+        _int,
+        "PostgreSQL: longest statement (`statement_timeout`; `0`: none). Migrations are not bounded by it.",
+    ),
+    Setting(
+        "HELICARRIER_DB_CONNECT_TIMEOUT_S",
+        "db_connect_timeout_s",
+        "5",
+        _int,
+        "PostgreSQL: how long to wait for the server to accept a connection.",
     ),
     Setting(
         "HELICARRIER_DATA_DIR",
@@ -142,6 +208,62 @@ SETTINGS: tuple[Setting, ...] = (
         "`off`: web processes run no background jobs (run `python -m helicarrier scheduler` instead).",
     ),
     Setting(
+        "HELICARRIER_WORKERS",
+        None,
+        "cores x 2 + 1",
+        _int,
+        "gunicorn worker processes (`gunicorn.conf.py`).",
+    ),
+    Setting(
+        "HELICARRIER_THREADS",
+        None,
+        "8",
+        _int,
+        "Threads per gunicorn worker: each waiting command poll holds one for up to 30 s.",
+    ),
+    Setting(
+        "HELICARRIER_ALERT_EVAL_S",
+        "alert_eval_s",
+        "15",
+        _positive,
+        "Seconds between alert evaluation cycles (one cycle per interval across all instances).",
+    ),
+    Setting(
+        "HELICARRIER_RETAIN_USAGE_DAYS",
+        "retain_usage_days",
+        "90",
+        _days,
+        "Raw usage events kept (`0`: for ever). Older ranges stay exact to the hour from the rollups.",
+    ),
+    Setting(
+        "HELICARRIER_RETAIN_LOGS_DAYS",
+        "retain_logs_days",
+        "30",
+        _days,
+        "Agent log lines kept (`0`: for ever).",
+    ),
+    Setting(
+        "HELICARRIER_RETAIN_AUDIT_DAYS",
+        "retain_audit_days",
+        "730",
+        _days,
+        "Audit entries kept (`0`: for ever).",
+    ),
+    Setting(
+        "HELICARRIER_RETAIN_ALERTS_DAYS",
+        "retain_alerts_days",
+        "90",
+        _days,
+        "Resolved alerts (and their history) kept after resolving (`0`: for ever); open ones always stay.",
+    ),
+    Setting(
+        "HELICARRIER_RETAIN_ROLLUPS_DAYS",
+        "retain_rollups_days",
+        "1825",
+        _days,
+        "Hourly and daily rollups kept (`0`: for ever); never less than the raw usage.",
+    ),
+    Setting(
         "HELICARRIER_REPORT_TIME",
         "report_time",
         "00:15",
@@ -197,6 +319,13 @@ BY_ENV = {s.env: s for s in SETTINGS}
 class Settings:
     data_dir: Path
     database_url: str
+    read_database_url: str | None = None
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    db_pool_timeout_s: int = 30
+    db_pre_ping: bool = True
+    db_statement_timeout_ms: int = 60_000
+    db_connect_timeout_s: int = 5
     host: str = "127.0.0.1"
     port: int = 8050
     public_url: str | None = None
@@ -210,6 +339,12 @@ class Settings:
     otlp_session_attributes: tuple[str, ...] = ("session.id", "gen_ai.conversation.id", "conversation.id")
     offline_after_s: int = 60
     scheduler: bool = True
+    alert_eval_s: int = 15
+    retain_usage_days: int = 90
+    retain_logs_days: int = 30
+    retain_audit_days: int = 730
+    retain_alerts_days: int = 90
+    retain_rollups_days: int = 1825
     command_ttl_s: int = 300
     max_task_bytes: int = 16 * 1024
     kill_settle_s: int = 30
@@ -221,6 +356,29 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def pool(self) -> PoolSettings:
+        """How the PostgreSQL engines of this process pool and bound their connections."""
+        return PoolSettings(
+            size=self.db_pool_size,
+            max_overflow=self.db_max_overflow,
+            timeout_s=self.db_pool_timeout_s,
+            pre_ping=self.db_pre_ping,
+            statement_timeout_ms=self.db_statement_timeout_ms,
+            connect_timeout_s=self.db_connect_timeout_s,
+        )
+
+    @property
+    def retention_days(self) -> dict[str, int]:
+        """Days kept per kind of history (0: for ever); see helicarrier.retention."""
+        return {
+            "usage": self.retain_usage_days,
+            "logs": self.retain_logs_days,
+            "audit": self.retain_audit_days,
+            "alerts": self.retain_alerts_days,
+            "rollups": self.retain_rollups_days,
+        }
 
     @property
     def base_url(self) -> str:

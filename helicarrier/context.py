@@ -24,7 +24,11 @@ log = logging.getLogger("helicarrier")
 @dataclass
 class AppContext:
     settings: Settings
-    repo: Repository
+    repo: Repository  # the primary: control, ingest, Pulse, Hero Grid, alerts, everything that writes
+    # The analytics pages' and read APIs' queries (a streaming replica when HELICARRIER_READ_DATABASE_URL is
+    # set; else the primary, the same object as ``repo``). A replica lags by its replication delay, which is
+    # fine for history, not for a kill's state.
+    read_repo: Repository
     schema: SchemaStatus
     price_books: PriceBooks
     ingest: IngestService
@@ -41,7 +45,7 @@ def build_context(settings: Settings | None = None) -> AppContext:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic's per-start chatter ("Context impl ...") buries the one line that matters; we log our own.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool=settings.pool)
     try:
         status = ensure_schema(engine, auto_migrate=settings.auto_migrate)
     except BaseException:
@@ -50,6 +54,7 @@ def build_context(settings: Settings | None = None) -> AppContext:
     if status.upgraded:
         log.info("database migrated from %s to %s", status.upgraded_from or "empty", status.head)
     repo = Repository(engine)
+    read_repo = _read_repository(settings, repo)
     price_books = load_price_books(repo, settings.pricing_version)
     fleet = FleetService(repo)
     control = ControlService(
@@ -67,6 +72,7 @@ def build_context(settings: Settings | None = None) -> AppContext:
     return AppContext(
         settings=settings,
         repo=repo,
+        read_repo=read_repo,
         schema=status,
         price_books=price_books,
         ingest=ingest,
@@ -76,3 +82,11 @@ def build_context(settings: Settings | None = None) -> AppContext:
         otlp=OtlpReceiver(ingest, settings.otlp_session_attributes),
         claude_code_hooks=ClaudeCodeHooks(repo, ingest, control, fleet),
     )
+
+
+def _read_repository(settings: Settings, primary: Repository) -> Repository:
+    """The replica's repository, or the primary's. The replica's schema is the primary's (replication copies
+    it), so it is not verified here: a replica is read-only and cannot be migrated anyway."""
+    if not settings.read_database_url:
+        return primary
+    return Repository(make_engine(settings.read_database_url, pool=settings.pool))

@@ -36,10 +36,14 @@ def run_migrations_online() -> None:
 
     if config.config_file_name is not None:
         fileConfig(config.config_file_name)
+    from dataclasses import replace
+
     from helicarrier.config import load_settings
     from helicarrier.data.engine import make_engine
 
-    engine = make_engine(load_settings().database_url)
+    settings = load_settings()
+    # No statement timeout for a migration: it bounds requests (see helicarrier.data.schema._lock).
+    engine = make_engine(settings.database_url, pool=replace(settings.pool, statement_timeout_ms=0))
     with engine.connect() as conn:
         _configure(conn)
         with context.begin_transaction():

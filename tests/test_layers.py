@@ -56,6 +56,7 @@ SERVICES = (
     "helicarrier.ingest.service",
     "helicarrier.fleet.service",
     "helicarrier.otlp.service",
+    "helicarrier.retention.service",
 )
 WEB = ("flask", "dash", "werkzeug", "dash_bootstrap_components", "dash_ag_grid", "plotly")
 ABOVE_DATA = (

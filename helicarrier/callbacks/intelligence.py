@@ -100,7 +100,7 @@ def make_query(start_date, end_date, tz, group=None, granularity=None) -> Query:
 
 
 def series(ctx: AppContext, q: Query) -> pd.DataFrame:
-    return ctx.repo.usage_series(q.start, q.end, group_by=q.group, tz=q.tz, granularity=q.granularity)
+    return ctx.read_repo.usage_series(q.start, q.end, group_by=q.group, tz=q.tz, granularity=q.granularity)
 
 
 def cost_frame(ctx: AppContext, q: Query) -> pd.DataFrame:
@@ -112,7 +112,7 @@ def tokens_frame(ctx: AppContext, q: Query, kind: str) -> pd.DataFrame:
 
 
 def matrix_frame(ctx: AppContext, q: Query) -> pd.DataFrame:
-    return model_matrix(ctx.repo, q.start, q.end)
+    return model_matrix(ctx.read_repo, q.start, q.end)
 
 
 def download_payload(
@@ -121,7 +121,7 @@ def download_payload(
     """The CSV of one chart or table, for the controls as they are."""
     kind_label = "all-kinds" if matrix_kind == ALL_KINDS else matrix_kind
     if which == "totals":
-        totals = ctx.repo.usage_totals(q.start, q.end)
+        totals = ctx.read_repo.usage_totals(q.start, q.end)
         return records_download(f"totals-{q.label}", [{"from": q.first, "to": q.last, "tz": q.tz, **totals}])
     if which == "cost":
         return records_download(f"cost-by-{q.group}-{q.granularity}-{q.label}", cost_frame(ctx, q))
@@ -129,7 +129,7 @@ def download_payload(
         frame = tokens_frame(ctx, q, token_kind)
         return records_download(f"{token_kind}-by-{q.group}-{q.granularity}-{q.label}", frame)
     if which == "mtd":
-        mtd = ctx.repo.month_to_date(utcnow(), tz=q.tz)  # q.tz is a zone (resolve_zone)
+        mtd = ctx.read_repo.month_to_date(utcnow(), tz=q.tz)  # q.tz is a zone (resolve_zone)
         return records_download(f"month-to-date-{q.tz}", [{"tz": q.tz, **mtd}])
     frame = matrix_frame(ctx, q)
     if which == "matrix":
@@ -169,7 +169,7 @@ def granularity(_ctx: AppContext, start, end, value):
 def totals(ctx: AppContext, start, end, tz):
     q = make_query(start, end, tz)
     note = f"{q.first} → {q.last} · {q.tz}" + (f" · {q.notice}" if q.notice else "")
-    return kpi_cards(ctx.repo.usage_totals(q.start, q.end)), note
+    return kpi_cards(ctx.read_repo.usage_totals(q.start, q.end)), note
 
 
 @CALLBACKS.on(
@@ -201,7 +201,7 @@ def charts(ctx: AppContext, start, end, tz, group, gran, kind):
 def month_to_date_panel(ctx: AppContext, tz: str | None, now: datetime | None = None) -> html.Div:
     """Month-to-date spend in ``tz``; in UTC, with a notice saying so, when ``tz`` is not a zone."""
     name, notice = resolve_zone(tz)
-    view = mtd_view(ctx.repo.month_to_date(now or utcnow(), tz=name), name)
+    view = mtd_view(ctx.read_repo.month_to_date(now or utcnow(), tz=name), name)
     if notice is None:
         return view
     return html.Div([html.Div(notice, className="small text-warning mb-2", id=ID.MTD_NOTICE), view])

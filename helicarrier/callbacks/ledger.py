@@ -86,7 +86,7 @@ def export_rows(
     rows: list[list[Any]] = []
     cursor = None
     while len(rows) < cap:
-        page = ctx.repo.sessions_page(
+        page = ctx.read_repo.sessions_page(
             filters, sort=sort, descending=descending, cursor=cursor, limit=min(EXPORT_CHUNK, cap - len(rows))
         )
         rows.extend([csv_cell(r, k) for k in SESSION_CSV_COLUMNS] for r in page.rows)
@@ -103,7 +103,7 @@ def rows_response(ctx: AppContext, request: dict | None, filters: SessionFilters
     end = int(request.get("endRow") or start + BLOCK_SIZE)
     limit = max(1, min(end - start, 1000))
     sort, descending = sort_from_model(request.get("sortModel"))
-    rows = ctx.repo.sessions_rows(filters, sort=sort, descending=descending, offset=start, limit=limit)
+    rows = ctx.read_repo.sessions_rows(filters, sort=sort, descending=descending, offset=start, limit=limit)
     count = start + len(rows) if len(rows) < limit else -1
     return {"rowData": [grid_row(r) for r in rows], "rowCount": count}
 
@@ -111,13 +111,13 @@ def rows_response(ctx: AppContext, request: dict | None, filters: SessionFilters
 def _download_note(ctx: AppContext, filters: SessionFilters, rows: list, more: bool) -> str:
     if not more:
         return f"Downloaded {len(rows):,} session{'s' if len(rows) != 1 else ''}."
-    total = ctx.repo.session_count(filters)
+    total = ctx.read_repo.session_count(filters)
     return f"Downloaded the first {len(rows):,} of {total:,} matching sessions (the cap is {EXPORT_CAP:,})."
 
 
 @CALLBACKS.on(*(Output(i, "options") for i in FILTER_IDS), Input(ID.OPTIONS_LOAD, "data"))
 def load_options(ctx: AppContext, _):
-    opts = ctx.repo.filter_options()
+    opts = ctx.read_repo.filter_options()
     return tuple(_options(opts.get(key)) for _, _, key in MULTI_FILTERS)
 
 
@@ -135,7 +135,7 @@ def clear(_ctx: AppContext, _n):
 
 @CALLBACKS.on(Output(ID.COUNT, "children"), *_filter_deps(Input))
 def count(ctx: AppContext, *values):
-    n = ctx.repo.session_count(build_filters(*values))
+    n = ctx.read_repo.session_count(build_filters(*values))
     return f"{n:,} session{'s' if n != 1 else ''}"
 
 
@@ -189,7 +189,7 @@ def download(ctx: AppContext, _n, request, *values):
 
 @CALLBACKS.on(Output(ID.DETAIL_BODY, "children"), Input(ID.DETAIL_SESSION, "data"))
 def detail(ctx: AppContext, session_id):
-    found = ctx.repo.session_detail(session_id) if session_id else None
+    found = ctx.read_repo.session_detail(session_id) if session_id else None
     return session_view(found) if found else not_found(session_id or "")
 
 
@@ -200,7 +200,7 @@ def detail(ctx: AppContext, session_id):
     prevent_initial_call=True,
 )
 def download_usage(ctx: AppContext, _n, session_id):
-    found = ctx.repo.session_detail(session_id) if session_id else None
+    found = ctx.read_repo.session_detail(session_id) if session_id else None
     if not found:
         return no_update
     header, rows = usage_csv_rows(found.get("usage") or [])

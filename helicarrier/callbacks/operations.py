@@ -18,10 +18,12 @@ from helicarrier.layouts.operations import (
     facts_table,
     otlp_unmapped_table,
     price_books_list,
+    retention_table,
     token_created,
     tokens_table,
     users_table,
 )
+from helicarrier.retention.service import status as retention_status
 
 CALLBACKS = Callbacks()
 
@@ -54,6 +56,11 @@ def refresh(ctx: AppContext, _n):
         users_table(ctx.repo.list_users()),
         drift_table(ctx.repo.usage_drift()),
     )
+
+
+@CALLBACKS.on(Output(ID.RETENTION, "children"), Input(ID.INTERVAL, "n_intervals"))
+def retention(ctx: AppContext, _n):
+    return retention_table(retention_status(ctx.repo, ctx.settings.retention_days))
 
 
 @CALLBACKS.on(Output(ID.OTLP, "children"), Input(ID.INTERVAL, "n_intervals"))

@@ -27,6 +27,7 @@ from helicarrier.data.queries.fleet import FleetQueries
 from helicarrier.data.queries.ingest import IngestTx, ReceiptPruning, SourceQueries
 from helicarrier.data.queries.ingest_stats import IngestStatsQueries
 from helicarrier.data.queries.pricing import PricingQueries
+from helicarrier.data.queries.retention import RetentionQueries
 from helicarrier.data.queries.sessions import SessionQueries
 from helicarrier.data.queries.tokens import TokenQueries
 from helicarrier.data.queries.users import UserQueries
@@ -57,6 +58,7 @@ class Repository(
     IngestStatsQueries,
     SessionQueries,
     AnalyticsQueries,
+    RetentionQueries,
 ):
     def __init__(self, engine: Engine):
         self.engine = engine

@@ -59,6 +59,9 @@ def _single_head(script: ScriptDirectory) -> str:
 
 def _lock(conn) -> None:
     if conn.dialect.name == "postgresql":
+        # A migration (and the wait for another process's) may take longer than any request should:
+        # HELICARRIER_DB_STATEMENT_TIMEOUT_MS bounds requests, not this transaction.
+        conn.execute(text("SET LOCAL statement_timeout = 0"))
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK_KEY})
 
 

@@ -29,6 +29,7 @@ class ID:
     TOKEN_RESULT = "operations-token-result"
     TOKEN_VALUE = "operations-token-value"
     OTLP = "operations-otlp"
+    RETENTION = "operations-retention"
 
 
 def _panel(title: str, icon: str, body, panel_id: str) -> html.Div:
@@ -79,6 +80,7 @@ def layout(subpath: str | None = None) -> html.Div:
                             _panel("Price tables", "bi-currency-dollar", [], ID.PRICING),
                             _panel("OTLP: received, not mapped", "bi-funnel", [], ID.OTLP),
                             _panel("Usage fields not understood", "bi-question-diamond", [], ID.DRIFT),
+                            _panel("Retention", "bi-archive", [], ID.RETENTION),
                         ],
                         lg=6,
                     ),
@@ -206,3 +208,50 @@ def drift_table(rows) -> html.Div | html.Table:
         ],
         className="table table-sm mb-0",
     )
+
+
+RETENTION_LABELS = {
+    "usage": "Raw usage events",
+    "logs": "Log lines",
+    "audit": "Audit entries",
+    "alerts": "Resolved alerts",
+    "rollups": "Usage rollups (hourly)",
+}
+
+
+def _when(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int):  # a rollup hour number
+        from datetime import UTC, datetime
+
+        value = datetime.fromtimestamp(value * 3600, UTC)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def retention_table(kinds) -> html.Div:
+    """What each kind of history holds, how long it is kept and when it was last pruned."""
+    header = html.Tr([html.Th(h) for h in ("kind", "keeps", "rows", "oldest", "last pruned")])
+    rows = [
+        html.Tr(
+            [
+                html.Td(RETENTION_LABELS.get(k.kind, k.kind)),
+                html.Td(f"{k.keep_days} days" if k.keep_days else "for ever"),
+                html.Td(f"{k.rows:,}", className="num"),
+                html.Td(_when(k.oldest), className="num"),
+                html.Td(
+                    "never"
+                    if k.last_pruned is None
+                    else f"{_when(k.last_pruned)} ({k.last_deleted or 0:,} deleted)",
+                    className="num",
+                ),
+            ],
+            id=f"{ID.RETENTION}-{k.kind}",
+        )
+        for k in kinds
+    ]
+    note = html.Div(
+        "Usage older than the raw rows is answered from the hourly rollups: exact to the hour.",
+        className="muted mt-2",
+    )
+    return html.Div([html.Table([header, *rows], className="table table-sm mb-0"), note])

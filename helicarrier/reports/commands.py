@@ -29,7 +29,7 @@ def _repo():
     from helicarrier.data.schema import SchemaError, ensure_schema
 
     settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool=settings.pool)
     try:
         ensure_schema(engine, auto_migrate=settings.auto_migrate)
     except SchemaError as exc:

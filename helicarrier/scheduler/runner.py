@@ -32,16 +32,20 @@ class Job:
     run: Callable[[AppContext], object]
 
 
-def default_jobs() -> list[Job]:
+ALERT_EVAL_S = 15
+
+
+def default_jobs(alert_eval_s: int = ALERT_EVAL_S) -> list[Job]:
     return [
         Job("heartbeat", HEARTBEAT_EVERY_S, _heartbeat),
         Job("expire-commands", 10, lambda ctx: ctx.control.expire_commands()),
         Job("verify-kills", 5, lambda ctx: ctx.control.verify_kills()),
         Job("prune-receipts", 3600, lambda ctx: ctx.repo.prune_receipts()),
-        Job("evaluate-alerts", 15, _evaluate_alerts),
+        Job("evaluate-alerts", alert_eval_s, _evaluate_alerts),
         Job("dispatch-alerts", 5, _dispatch_alerts),
         Job("prune-alert-cycles", 3600, lambda ctx: ctx.repo.prune_alert_cycles()),
         Job("daily-reports", 60, daily_reports),
+        Job("prune-retention", 600, _prune_retention),
     ]
 
 
@@ -65,6 +69,14 @@ def daily_reports(ctx: AppContext, now=None) -> list:
     return write_scheduled_reports(
         ctx.repo, s.data_dir, local.astimezone(UTC), tz=s.report_tz, keep=s.report_keep
     )
+
+
+def _prune_retention(ctx: AppContext) -> object:
+    from datetime import UTC, datetime
+
+    from helicarrier.retention.service import prune
+
+    return prune(ctx.repo, ctx.settings.retention_days, datetime.now(UTC))
 
 
 def _heartbeat(ctx: AppContext) -> None:
@@ -93,7 +105,7 @@ class Scheduler:
     def __init__(self, ctx: AppContext, jobs: list[Job] | None = None):
         self.ctx = ctx
         self.leadership = Leadership(ctx.repo.engine)
-        self.jobs = jobs if jobs is not None else default_jobs()
+        self.jobs = jobs if jobs is not None else default_jobs(ctx.settings.alert_eval_s)
         self._aps = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         self.runs: dict[str, int] = {}
 

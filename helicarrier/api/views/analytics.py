@@ -54,7 +54,7 @@ def sessions():
     order = params.choice("order", ("asc", "desc"), "desc")
     limit = params.integer("limit", 100, 1, MAX_LIMIT)
     try:
-        page = app_context().repo.sessions_page(
+        page = app_context().read_repo.sessions_page(
             filters, sort=sort, descending=order == "desc", cursor=params.text("cursor"), limit=limit
         )
     except CursorError as exc:
@@ -66,7 +66,7 @@ def sessions():
 
 def session_detail(session_id: str):
     """One session: its usage timeline, logs, commands and token and cost breakdown."""
-    found = app_context().repo.session_detail(session_id)
+    found = app_context().read_repo.session_detail(session_id)
     if found is None:
         raise Refused(404, "unknown_session", f"no session {session_id}", {"session_id": session_id})
     return json_response(shapes.session_detail_json(found))
@@ -79,7 +79,7 @@ def usage():
     group_by = params.choice("group_by", tuple(USAGE_GROUPS), "day")
     granularity = params.choice("granularity", ("day", "hour"), "day")
     params.series_range(start, end, granularity)
-    repo = app_context().repo
+    repo = app_context().read_repo
     totals = repo.usage_totals(start, end)
     frame = repo.usage_series(start, end, group_by=USAGE_GROUPS[group_by], tz=tz, granularity=granularity)
     return json_response(
@@ -100,7 +100,7 @@ def model_matrix():
     _tz, z = params.time_zone()
     start, end = params.time_range(z)
     min_samples = params.integer("min_samples", 20, 1, 1_000_000)
-    frame = matrix.model_matrix(app_context().repo, start, end)
+    frame = matrix.model_matrix(app_context().read_repo, start, end)
     return json_response(
         {"from": start.isoformat(), "to": end.isoformat(), **shapes.matrix_json(frame, min_samples)}
     )

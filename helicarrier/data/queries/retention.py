@@ -1,0 +1,96 @@
+"""Retention: what each kind of history holds, and its pruning in bounded batches (one short transaction
+each, so ingest and the pages never wait long on a prune; a prune stopped half-way simply goes on next time).
+
+Raw usage goes long before the hourly rollups: the analytics read whole hours from the rollups, so a range
+whose raw rows are gone stays exact to the hour (only the cut parts of hours, read from usage_events for
+zones off the hour and for ranges not on hours, are lost with them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, select
+
+from helicarrier.data.models import (
+    Alert,
+    AuditEntry,
+    LogEvent,
+    SessionRollup,
+    SessionRuntimeRollup,
+    UsageAgentRollup,
+    UsageEvent,
+    UsageModelRollup,
+    UsageRollup,
+)
+from helicarrier.data.queries.base import QueryBase
+from helicarrier.data.rollups import hour_of
+
+
+@dataclass(frozen=True)
+class Holding:
+    kind: str
+    rows: int
+    oldest: datetime | int | None  # a time; for rollups the oldest UTC hour number
+
+
+# kind -> (table, key column, age column): a batch deletes the oldest keys whose age is past the cutoff.
+_ROWS = {
+    "usage": (UsageEvent, UsageEvent.id, UsageEvent.ts),
+    "logs": (LogEvent, LogEvent.seq, LogEvent.ts),
+    "audit": (AuditEntry, AuditEntry.id, AuditEntry.ts),
+    "alerts": (Alert, Alert.id, Alert.resolved_at),
+}
+# Rollups have composite keys: a batch deletes one span of hours (days for the session rollups).
+_ROLLUPS = (
+    (UsageRollup, UsageRollup.hour, 1),
+    (UsageModelRollup, UsageModelRollup.hour, 1),
+    (UsageAgentRollup, UsageAgentRollup.hour, 1),
+    (SessionRollup, SessionRollup.day, 24),
+    (SessionRuntimeRollup, SessionRuntimeRollup.day, 24),
+)
+ROLLUP_HOURS_PER_BATCH = 24 * 7
+KINDS = (*_ROWS, "rollups")
+
+
+def _where(kind: str, cutoff: datetime):
+    _table, _key, age = _ROWS[kind]
+    if kind == "alerts":  # only resolved alerts age out; a firing one stays however old
+        return and_(Alert.state == "resolved", age < cutoff)
+    return age < cutoff
+
+
+class RetentionQueries(QueryBase):
+    def prune_batch(self, kind: str, cutoff: datetime, batch: int) -> int:
+        """Delete at most ``batch`` rows (rollups: one span of hours) of ``kind`` older than ``cutoff``;
+        the number deleted (0: nothing older is left)."""
+        if kind == "rollups":
+            return self._prune_rollups(hour_of(cutoff))
+        table, key, _age = _ROWS[kind]
+        oldest = select(key).where(_where(kind, cutoff)).order_by(key).limit(batch).scalar_subquery()
+        with self._write() as conn:
+            # The newest key of the batch, then a range delete: one index range on both backends.
+            last = conn.execute(select(func.max(key)).where(key.in_(oldest))).scalar()
+            if last is None:
+                return 0
+            return conn.execute(delete(table).where(key <= last, _where(kind, cutoff))).rowcount
+
+    def _prune_rollups(self, cutoff_hour: int) -> int:
+        deleted = 0
+        with self._write() as conn:
+            first = conn.execute(select(func.min(UsageRollup.hour))).scalar()
+            upto = min(cutoff_hour, (first if first is not None else cutoff_hour) + ROLLUP_HOURS_PER_BATCH)
+            for table, column, hours in _ROLLUPS:
+                deleted += conn.execute(delete(table).where(column < upto // hours)).rowcount
+        return deleted
+
+    def retention_holdings(self) -> list[Holding]:
+        """Rows and the oldest entry of each kind, for the Operations page."""
+        out = []
+        with self._read() as conn:
+            for kind, (table, _key, age) in _ROWS.items():
+                rows, oldest = conn.execute(select(func.count(), func.min(age)).select_from(table)).one()
+                out.append(Holding(kind, rows, oldest))
+            rows, oldest = conn.execute(select(func.count(), func.min(UsageRollup.hour))).one()
+            out.append(Holding("rollups", rows, oldest))
+        return out
