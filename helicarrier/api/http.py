@@ -10,7 +10,7 @@ from flask import Response, current_app, g, request
 
 from helicarrier.actors import Actor
 from helicarrier.errors import Refused
-from helicarrier.jsonio import parse_json
+from helicarrier.jsonio import parse_json, refuse_deep
 
 if TYPE_CHECKING:
     from helicarrier.context import AppContext
@@ -61,6 +61,7 @@ def read_json_object(max_bytes: int = SMALL_BODY) -> dict[str, Any]:
     doc = parse_json(raw) if raw.strip() else {}
     if not isinstance(doc, dict):
         raise Refused(422, "schema_violation", "the body must be a JSON object")
+    refuse_deep(doc)
     return doc
 
 
