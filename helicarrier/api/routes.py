@@ -14,9 +14,10 @@ from flask import Flask
 from helicarrier.alerts import schemas as al
 from helicarrier.analytics import schemas as an
 from helicarrier.api import auth, errors
-from helicarrier.api.spec import USER, Param, Route
+from helicarrier.api.spec import MAX_ID, USER, Param, Route
 from helicarrier.api.views import alerts, analytics, control, fleet, ingest, meta, reports, web
 from helicarrier.control import schemas as ct
+from helicarrier.errors import Refused
 from helicarrier.fleet import schemas as fl
 from helicarrier.ingest import documented
 from helicarrier.ingest import schemas as ig
@@ -30,12 +31,19 @@ IDEMPOTENCY_KEY = Param(
     where="header",
 )
 _DATE = "A date YYYY-MM-DD (a whole local day in `tz`) or an ISO 8601 time with an offset."
+# What `from` and `to` look like (the server checks the calendar and the range): a date, or a time with an
+# offset (Z or ±hh:mm).
+_DATE_SCHEMA = {
+    "type": "string",
+    "maxLength": 35,
+    "pattern": r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:\d{2}))?$",
+}
 TZ = Param(
     "tz", "IANA time zone of dates and day buckets. Default UTC.", {"type": "string", "default": "UTC"}
 )
 RANGE = (
-    Param("from", f"Start. {_DATE} Default: 30 days before `to`."),
-    Param("to", f"End. {_DATE} A date is included, a time excluded. Default: today."),
+    Param("from", f"Start. {_DATE} Default: 30 days before `to`.", _DATE_SCHEMA),
+    Param("to", f"End. {_DATE} A date is included, a time excluded. Default: today.", _DATE_SCHEMA),
     TZ,
 )
 SESSION_PARAMS = (
@@ -48,9 +56,14 @@ SESSION_PARAMS = (
         {"type": "string", "enum": ["running", "succeeded", "failed", "timeout", "killed"]},
         repeat=True,
     ),
-    Param("label", "`key=value`; repeat for several (same key: any of them).", repeat=True),
-    Param("from", f"Sessions started at or after. {_DATE}"),
-    Param("to", f"Sessions started before. {_DATE} A date is included."),
+    Param(
+        "label",
+        "`key=value`; repeat for several (same key: any of them).",
+        {"type": "string", "pattern": "^[^=]{1,64}=", "maxLength": 321},
+        repeat=True,
+    ),
+    Param("from", f"Sessions started at or after. {_DATE}", _DATE_SCHEMA),
+    Param("to", f"Sessions started before. {_DATE} A date is included.", _DATE_SCHEMA),
     TZ,
     Param("q", "Case-insensitive text in the task or the error."),
     Param(
@@ -98,7 +111,7 @@ ROUTES: tuple[Route, ...] = (
         ingest.ingest,
         "Report events: one v1 event or a v2 batch",
         "ingest",
-        (ig.V1Envelope, documented.V2Envelope),
+        (*documented.V1_EVENTS, documented.V2Envelope),
         {200: ig.IngestResponse, 207: ig.IngestResponse},
         errors=(409,),
         params=(IDEMPOTENCY_KEY,),
@@ -109,7 +122,7 @@ ROUTES: tuple[Route, ...] = (
         ingest.normalize,
         "Normalize and price one usage event's data, storing nothing",
         "ingest",
-        ig.UsageData,
+        documented.NormalizeRequest,
         {200: ig.NormalizeResponse},
     ),
     # -- agents obey (docs/api.md#commands)
@@ -459,7 +472,11 @@ ROUTES: tuple[Route, ...] = (
         None,
         {200: al.DeliveriesResponse},
         params=(
-            Param("receiver_id", "Only this receiver's.", {"type": "integer", "minimum": 1}),
+            Param(
+                "receiver_id",
+                "Only this receiver's.",
+                {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+            ),
             Param("limit", "At most.", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}),
         ),
     ),
@@ -490,6 +507,10 @@ def _guarded(route: Route):
     def guarded(*args, **kwargs):
         if route.scope is not None:
             check(route.scope)
+        for name, value in kwargs.items():
+            # Row ids are BIGINT: a larger one names nothing (and would overflow the driver: a 500).
+            if type(value) is int and value > MAX_ID:
+                raise Refused(404, "not_found", f"{name}: no row has the id {value}", {"field": name})
         return view(*args, **kwargs)
 
     return guarded

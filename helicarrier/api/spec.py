@@ -17,7 +17,12 @@ USER = "user"
 PUBLIC = None
 
 _PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-_CONVERTER_SCHEMAS = {None: {"type": "string", "minLength": 1}, "int": {"type": "integer", "minimum": 0}}
+# Row ids are BIGINT: a larger number in a path names nothing (404), rather than overflow the driver (500).
+MAX_ID = 2**63 - 1
+_CONVERTER_SCHEMAS = {
+    None: {"type": "string", "minLength": 1},
+    "int": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+}
 # Descriptions of the path parameters every resource uses.
 PATH_PARAMS = {
     "agent_id": "The agent's id.",
