@@ -8,6 +8,7 @@ docs/reliability.md ("Fuzzing") lists each finding with its test.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -117,3 +118,21 @@ def test_label_is_documented_and_checked_as_key_value_within_the_stored_lengths(
         resp = admin.client.get("/api/v1/sessions", query_string={"label": bad}, headers=headers)
         assert resp.status_code == 422, bad
         assert resp.get_json()["error"]["details"]["field"] == "label"
+
+
+@pytest.mark.parametrize("wait", ["nan", "NaN", "inf", "-inf", "1e309", "-1", "3601", "x", "0x10"])
+def test_a_poll_wait_that_is_no_finite_number_is_a_422_at_once(admin, wait):
+    # wait=nan held the thread forever (min(nan, 30) is NaN: the deadline never came).
+    started = time.monotonic()
+    resp = admin.client.get(f"/api/v1/agents/agent-1/commands?wait={wait}", headers=admin.headers())
+    assert time.monotonic() - started < 2
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert resp.get_json()["error"]["details"]["field"] == "wait"
+
+
+@pytest.mark.parametrize("limit", ["1e9", "nan", "-1", "0", "501", "9" * 5000])
+def test_a_page_size_past_its_bounds_is_a_422(admin, limit):
+    for path in ("/api/v1/sessions", "/api/v1/alert-deliveries"):
+        resp = admin.client.get(path, query_string={"limit": limit}, headers=admin.headers(admin.all_token))
+        assert resp.status_code == 422, (path, limit)
+        assert resp.get_json()["error"]["details"]["field"] == "limit"
