@@ -14,7 +14,7 @@ from flask import Flask
 from helicarrier.alerts import schemas as al
 from helicarrier.analytics import schemas as an
 from helicarrier.api import auth, errors
-from helicarrier.api.spec import MAX_ID, USER, Param, Route
+from helicarrier.api.spec import ID_MAXIMA, USER, Param, Route
 from helicarrier.api.views import alerts, analytics, control, fleet, ingest, meta, reports, web
 from helicarrier.control import schemas as ct
 from helicarrier.errors import Refused
@@ -508,8 +508,8 @@ def _guarded(route: Route):
         if route.scope is not None:
             check(route.scope)
         for name, value in kwargs.items():
-            # Row ids are BIGINT: a larger one names nothing (and would overflow the driver: a 500).
-            if type(value) is int and value > MAX_ID:
+            # An id past its column's type names nothing (and would overflow the driver: a 500).
+            if type(value) is int and value > ID_MAXIMA.get(name, 2**63 - 1):
                 raise Refused(404, "not_found", f"{name}: no row has the id {value}", {"field": name})
         return view(*args, **kwargs)
 

@@ -17,12 +17,10 @@ USER = "user"
 PUBLIC = None
 
 _PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-# Row ids are BIGINT: a larger number in a path names nothing (404), rather than overflow the driver (500).
-MAX_ID = 2**63 - 1
-_CONVERTER_SCHEMAS = {
-    None: {"type": "string", "minLength": 1},
-    "int": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
-}
+_CONVERTER_SCHEMAS = {None: {"type": "string", "minLength": 1}, "int": {"type": "integer", "minimum": 0}}
+# The largest id each numeric path parameter's column holds (alerts are BIGINT, the others INTEGER): a
+# larger number names nothing (404) rather than overflow the driver (a 500).
+ID_MAXIMA = {"alert_id": 2**63 - 1, "rule_id": 2**31 - 1, "silence_id": 2**31 - 1, "receiver_id": 2**31 - 1}
 # Descriptions of the path parameters every resource uses.
 PATH_PARAMS = {
     "agent_id": "The agent's id.",
@@ -34,6 +32,13 @@ PATH_PARAMS = {
     "receiver_id": "The receiver's id.",
     "name": "The report's file name.",
 }
+
+
+def _path_schema(converter: str | None, name: str) -> dict[str, Any]:
+    schema = dict(_CONVERTER_SCHEMAS[converter or None])
+    if converter == "int":
+        schema["maximum"] = ID_MAXIMA[name]
+    return schema
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,7 @@ class Route:
                 "in": "path",
                 "required": True,
                 "description": PATH_PARAMS.get(name, name),
-                "schema": _CONVERTER_SCHEMAS[converter or None],
+                "schema": _path_schema(converter, name),
             }
             for converter, name in _PATH_PARAM.findall(self.path)
         ]

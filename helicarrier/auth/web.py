@@ -232,9 +232,6 @@ def _gate(server: Flask):
             return jsonify(
                 error={"code": "malformed_json", "message": "a callback request is a JSON object"}
             ), 400
-        problem = callback_body_problem(body, _callbacks(server))
-        if problem:
-            return jsonify(error={"code": "invalid_callback", "message": problem}), 400
         output = body.get("output")
         needed = server.config["HELICARRIER_CALLBACK_ROLES"].get(output) if isinstance(output, str) else None
         if needed and not role_allows(info.role, needed):
@@ -250,6 +247,10 @@ def _gate(server: Flask):
                 remote_addr=request.remote_addr,
             )
             return jsonify(error={"code": "forbidden", "message": f"{needed} role required"}), 403
+        # After the role check: a user without the role learns nothing about the shape it wants.
+        problem = callback_body_problem(body, _callbacks(server))
+        if problem:
+            return jsonify(error={"code": "invalid_callback", "message": problem}), 400
     return None
 
 

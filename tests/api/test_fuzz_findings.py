@@ -40,17 +40,38 @@ def validator(doc: dict, schema: dict) -> Draft202012Validator:
 
 
 @pytest.mark.parametrize(("method", "path"), ID_PATHS)
-def test_an_id_past_bigint_is_a_404_not_a_500(admin, method, path):
-    # SQLite's driver raised OverflowError on 2**63 and more (a 500); PostgreSQL refused the parameter.
+def test_an_id_past_its_column_is_a_404_not_a_500(admin, method, path):
+    # SQLite's driver raised OverflowError on 2**63 and more, PostgreSQL on 2**31 for INTEGER ids (a 500).
     url = re.sub(r"<int:\w+>", str(2**64 + 5), path)
     resp = admin.client.open(url, method=method, json={}, headers=admin.headers(admin.all_token))
     assert resp.status_code == 404, (method, url, resp.get_data(as_text=True))
     assert resp.get_json()["error"]["code"] == "not_found"
 
 
-def test_the_largest_bigint_id_is_an_ordinary_unknown(admin):
-    resp = admin.client.get(f"/api/v1/alert-rules/{2**63 - 1}", headers=admin.headers(admin.all_token))
-    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "unknown_rule"
+@pytest.mark.parametrize(
+    ("path", "largest", "code"),
+    [
+        ("/api/v1/alerts/{}", 2**63 - 1, "unknown_alert"),
+        ("/api/v1/alert-rules/{}", 2**31 - 1, "unknown_rule"),
+        ("/api/v1/silences/{}", 2**31 - 1, "unknown_silence"),
+        ("/api/v1/alert-receivers/{}", 2**31 - 1, "unknown_receiver"),
+    ],
+)
+def test_ids_up_to_their_column_are_ordinary_unknowns_and_one_more_is_a_404(admin, path, largest, code):
+    # Rules, silences and receivers have INTEGER ids on PostgreSQL: 2**31 overflowed it (a 500).
+    headers = admin.headers(admin.all_token)
+    resp = admin.client.get(path.format(largest), headers=headers)
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == code
+    resp = admin.client.get(path.format(largest + 1), headers=headers)
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
+    doc = document(admin)
+    param = next(
+        p
+        for p in doc["paths"][path.format("{" + resp.get_json()["error"]["details"]["field"] + "}")]["get"][
+            "parameters"
+        ]
+    )
+    assert param["schema"]["maximum"] == largest
 
 
 def test_every_path_answers_other_methods_405_with_allow_as_documented(admin):
