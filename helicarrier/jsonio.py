@@ -20,6 +20,30 @@ MAX_JSON_DEPTH = 32
 DEPTH_MESSAGE = f"nested more than {MAX_JSON_DEPTH} levels deep (the limit for JSON objects and arrays)"
 
 
+NUL_MESSAGE = "the NUL character (\\u0000) cannot be stored; remove or replace it"
+
+
+def find_nul(value: Any, path: str) -> str | None:
+    """The path of the first string or key carrying U+0000 (PostgreSQL text cannot hold it), or None."""
+    kind = type(value)
+    if kind is str:
+        return path if "\x00" in value else None
+    if kind is dict:
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                return sub.replace("\x00", "\\u0000")
+            hit = find_nul(item, sub)
+            if hit is not None:
+                return hit
+    elif kind is list:
+        for i, item in enumerate(value):
+            hit = find_nul(item, f"{path}[{i}]")
+            if hit is not None:
+                return hit
+    return None
+
+
 def parse_json(body: bytes | str) -> Any:
     try:
         return orjson.loads(body)

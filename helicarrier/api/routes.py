@@ -14,6 +14,7 @@ from flask import Flask
 from helicarrier.alerts import schemas as al
 from helicarrier.analytics import schemas as an
 from helicarrier.api import auth, errors
+from helicarrier.api.http import refuse_nul_parameters
 from helicarrier.api.spec import ID_MAXIMA, USER, Param, Route
 from helicarrier.api.views import alerts, analytics, control, fleet, ingest, meta, reports, web
 from helicarrier.control import schemas as ct
@@ -507,6 +508,7 @@ def _guarded(route: Route):
     def guarded(*args, **kwargs):
         if route.scope is not None:
             check(route.scope)
+        refuse_nul_parameters(kwargs)
         for name, value in kwargs.items():
             # An id past its column's type names nothing (and would overflow the driver: a 500).
             if type(value) is int and value > ID_MAXIMA.get(name, 2**63 - 1):
