@@ -15,7 +15,7 @@ from helicarrier.alerts import schemas as al
 from helicarrier.analytics import schemas as an
 from helicarrier.api import auth, errors
 from helicarrier.api.http import refuse_nul_parameters
-from helicarrier.api.spec import ID_MAXIMA, USER, Param, Route
+from helicarrier.api.spec import ID_MAXIMA, MAX_TEXT_ID, USER, Param, Route
 from helicarrier.api.views import alerts, analytics, control, fleet, ingest, meta, reports, web
 from helicarrier.control import schemas as ct
 from helicarrier.errors import Refused
@@ -511,6 +511,13 @@ def _guarded(route: Route):
         refuse_nul_parameters(kwargs)
         for name, value in kwargs.items():
             # An id past its column's type names nothing (and would overflow the driver: a 500).
+            if type(value) is str and len(value) > MAX_TEXT_ID:
+                raise Refused(
+                    404,
+                    "not_found",
+                    f"{name}: no id is longer than {MAX_TEXT_ID} characters",
+                    {"field": name},
+                )
             if type(value) is int and value > ID_MAXIMA.get(name, 2**63 - 1):
                 raise Refused(404, "not_found", f"{name}: no row has the id {value}", {"field": name})
         return view(*args, **kwargs)

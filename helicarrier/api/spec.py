@@ -17,9 +17,15 @@ USER = "user"
 PUBLIC = None
 
 _PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-_CONVERTER_SCHEMAS = {None: {"type": "string", "minLength": 1}, "int": {"type": "integer", "minimum": 0}}
+_CONVERTER_SCHEMAS = {
+    None: {"type": "string", "minLength": 1, "maxLength": 128},
+    "int": {"type": "integer", "minimum": 0},
+}
 # The largest id each numeric path parameter's column holds (alerts are BIGINT, the others INTEGER): a
 # larger number names nothing (404) rather than overflow the driver (a 500).
+# Agent, session and command ids are at most 128 characters (the ingest contract; VARCHAR(128) columns): a
+# longer one in a path names nothing, and the poll would otherwise try to claim it (a 500 on PostgreSQL).
+MAX_TEXT_ID = 128
 ID_MAXIMA = {"alert_id": 2**63 - 1, "rule_id": 2**31 - 1, "silence_id": 2**31 - 1, "receiver_id": 2**31 - 1}
 # Descriptions of the path parameters every resource uses.
 PATH_PARAMS = {

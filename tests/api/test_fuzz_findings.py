@@ -157,3 +157,36 @@ def test_a_page_size_past_its_bounds_is_a_422(admin, limit):
         resp = admin.client.get(path, query_string={"limit": limit}, headers=admin.headers(admin.all_token))
         assert resp.status_code == 422, (path, limit)
         assert resp.get_json()["error"]["details"]["field"] == "limit"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/agents/{}/commands"),
+        ("POST", "/api/v1/agents/{}/kill"),
+        ("PUT", "/api/v1/agents/{}/owner"),
+        ("GET", "/api/v1/sessions/{}"),
+        ("GET", "/api/v1/commands/{}"),
+        ("POST", "/api/v1/commands/{}/ack"),
+    ],
+)
+def test_a_text_id_longer_than_any_stored_is_a_404(admin, method, path):
+    # The poll claimed a 129-character agent id for the token: PostgreSQL's VARCHAR(128) refused it (a 500).
+    url = path.format("a" * 129)
+    body = {"reason": "r", "agent_id": "a", "state": "accepted", "token": None}
+    resp = admin.client.open(url, method=method, json=body, headers=admin.headers(admin.all_token))
+    assert resp.status_code == 404, resp.get_data(as_text=True)
+    assert resp.get_json()["error"]["code"] == "not_found"
+    ok = (
+        admin.client.get(path.format("a" * 128), headers=admin.headers(admin.all_token))
+        if method == "GET"
+        else None
+    )
+    assert ok is None or ok.status_code in (200, 404)
+
+
+def test_an_ack_naming_an_agent_id_past_128_characters_is_a_422(admin):
+    body = {"agent_id": "a" * 129, "state": "accepted"}
+    resp = admin.post(body, path="/api/v1/commands/c1/ack")
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert resp.get_json()["error"]["details"]["field"] == "agent_id"
