@@ -43,7 +43,7 @@ PATH_PARAMS = {
 def _path_schema(converter: str | None, name: str) -> dict[str, Any]:
     schema = dict(_CONVERTER_SCHEMAS[converter or None])
     if converter == "int":
-        schema["maximum"] = ID_MAXIMA[name]
+        schema["maximum"] = ID_MAXIMA.get(name, 2**63 - 1)  # BIGINT unless the column is narrower
     return schema
 
 
