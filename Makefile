@@ -8,15 +8,18 @@ HOST ?= 127.0.0.1
 PORT ?= 8050
 DEMO ?= 1
 DEMO_AGENTS ?= 8
+# Examples per operation, generation mode and token scope in `make fuzz` (`make test` runs a few).
+FUZZ_EXAMPLES ?= 200
 export HELICARRIER_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint venv deps dev-deps browser-deps postgres clean help soak mutation
+.PHONY: run test fuzz lint venv deps dev-deps browser-deps postgres clean help soak mutation
 
 help:
 	@echo "make run   - set up, migrate the embedded SQLite, seed demo data, serve http://$(HOST):$(PORT)"
 	@echo "make test  - set up and run the whole suite on SQLite and PostgreSQL, browser tests included"
 	@echo "make soak  - ingest, dashboard reads and control together for SOAK_SECONDS (600) on SOAK_BACKEND (sqlite)"
 	@echo "make mutation - mutation testing of the safety rules' modules (docs/reliability.md)"
+	@echo "make fuzz  - schemathesis over every API operation, FUZZ_EXAMPLES ($(FUZZ_EXAMPLES)) each, both backends"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -65,6 +68,9 @@ mutation: dev-deps
 	rm -rf mutants
 	HELICARRIER_TEST_BACKENDS=sqlite $(VENV)/bin/mutmut run --max-children 2 || true
 	$(VENV)/bin/mutmut results
+
+fuzz: dev-deps postgres
+	HELICARRIER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -s tests/fuzz
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache mutants

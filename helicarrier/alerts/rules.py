@@ -131,25 +131,39 @@ class RuleError(ValueError):
         self.message = message
 
 
+# A threshold or budget is a few digits; text past this, or an exponent past this, is no number a rule can
+# compare (Decimal("1E+999999999") is exact but overflows the first arithmetic or formatting it meets).
+MAX_DECIMAL_CHARS = 64
+MAX_DECIMAL_EXPONENT = 30
+
+
 def parse_decimal(value: Any, field_name: str) -> Decimal:
     """Decimal from text or a JSON number (read from its text, so 0.1 stays 0.1); never via float maths."""
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool) or value is None or not isinstance(value, str | int | float | Decimal):
         raise RuleError(field_name, "a number is needed")
+    text = str(value).strip()
+    if len(text) > MAX_DECIMAL_CHARS:
+        raise RuleError(field_name, f"a number of at most {MAX_DECIMAL_CHARS} characters is needed")
     try:
-        d = Decimal(str(value).strip())
+        d = Decimal(text)
     except (InvalidOperation, ValueError):
         raise RuleError(field_name, f"{value!r} is not a number") from None
     if not d.is_finite():
         raise RuleError(field_name, "must be a finite number")
+    if not -MAX_DECIMAL_EXPONENT <= d.as_tuple().exponent <= MAX_DECIMAL_EXPONENT:
+        raise RuleError(field_name, f"the exponent must be within ±{MAX_DECIMAL_EXPONENT}")
     return d
 
 
-def _int(value: Any, field_name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool):
+def bounded_int(value: Any, field_name: str, lo: int, hi: int) -> int:
+    """A whole number in [lo, hi] from a JSON number or its text; anything else names ``field_name``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise RuleError(field_name, "a whole number is needed")
+    if isinstance(value, str) and len(value) > 32:
+        raise RuleError(field_name, f"must be between {lo} and {hi}")
     try:
         n = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "x", NaN, infinity
         raise RuleError(field_name, "a whole number is needed") from None
     if isinstance(value, float) and value != n:
         raise RuleError(field_name, "a whole number is needed")
@@ -211,7 +225,7 @@ def _params(value: Any, metric: Metric) -> dict[str, Any]:
                 raise RuleError(f"params.{name}", "required")
             continue
         if spec.kind == "int":
-            out[name] = _int(raw, f"params.{name}", 0, 10**9)
+            out[name] = bounded_int(raw, f"params.{name}", 0, 10**9)
         elif spec.kind == "decimal":
             d = parse_decimal(raw, f"params.{name}")
             if d <= 0:
@@ -290,13 +304,13 @@ def validate_rule(body: Mapping[str, Any], existing: Mapping[str, Any] | None = 
         "group_by": _group_by(doc.get("group_by"), metric),
         "comparator": comparator,
         "threshold": str(threshold),
-        "window_s": _int(window_s if window_s is not None else 3600, "window_s", 60, MAX_WINDOW_S),
-        "for_s": _int(doc.get("for_s") or 0, "for_s", 0, MAX_FOR_S),
+        "window_s": bounded_int(window_s if window_s is not None else 3600, "window_s", 60, MAX_WINDOW_S),
+        "for_s": bounded_int(doc.get("for_s") or 0, "for_s", 0, MAX_FOR_S),
         "severity": severity,
         "labels": _labels(doc.get("labels"), "labels"),
         "nodata_state": nodata,
         "error_state": error,
-        "reopen_s": _int(
+        "reopen_s": bounded_int(
             doc.get("reopen_s") if doc.get("reopen_s") is not None else 300, "reopen_s", 0, 86400
         ),
         "inhibits": _inhibits(doc.get("inhibits")),

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from helicarrier.alerts.grouping import GROUP_INTERVAL_S, GROUP_WAIT_S, REPEAT_INTERVAL_S
 from helicarrier.alerts.matchers import MatcherError, matches_everything, parse_matchers
-from helicarrier.alerts.rules import RuleError
+from helicarrier.alerts.rules import RuleError, bounded_int
 
 MAX_SILENCE = timedelta(days=366)
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
@@ -54,12 +54,7 @@ def validate_silence(
         raise RuleError("matchers", "these matchers match every alert; name at least one label value")
     starts_at = parse_time(doc["starts_at"], "starts_at") if doc.get("starts_at") else now
     if body.get("duration_s") is not None:
-        try:
-            seconds = int(body["duration_s"])
-        except (TypeError, ValueError):
-            raise RuleError("duration_s", "a whole number of seconds is needed") from None
-        if seconds <= 0:
-            raise RuleError("duration_s", "must be more than 0")
+        seconds = bounded_int(body["duration_s"], "duration_s", 1, int(MAX_SILENCE.total_seconds()))
         ends_at = max(starts_at, now) + timedelta(seconds=seconds)
     elif doc.get("ends_at"):
         ends_at = parse_time(doc["ends_at"], "ends_at")
@@ -83,17 +78,7 @@ def validate_silence(
 
 
 def _seconds(value: Any, field_name: str, default: int, lo: int, hi: int) -> int:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise RuleError(field_name, "a whole number of seconds is needed")
-    try:
-        n = int(value)
-    except ValueError:
-        raise RuleError(field_name, "a whole number of seconds is needed") from None
-    if not lo <= n <= hi:
-        raise RuleError(field_name, f"must be between {lo} and {hi}")
-    return n
+    return default if value is None else bounded_int(value, field_name, lo, hi)
 
 
 RECEIVER_FIELDS = (

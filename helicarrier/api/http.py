@@ -10,7 +10,7 @@ from flask import Response, current_app, g, request
 
 from helicarrier.actors import Actor
 from helicarrier.errors import Refused
-from helicarrier.jsonio import parse_json
+from helicarrier.jsonio import NUL_MESSAGE, find_nul, parse_json, refuse_deep
 
 if TYPE_CHECKING:
     from helicarrier.context import AppContext
@@ -61,7 +61,21 @@ def read_json_object(max_bytes: int = SMALL_BODY) -> dict[str, Any]:
     doc = parse_json(raw) if raw.strip() else {}
     if not isinstance(doc, dict):
         raise Refused(422, "schema_violation", "the body must be a JSON object")
+    refuse_deep(doc)
+    hit = find_nul(doc, "")
+    if hit is not None:  # PostgreSQL cannot hold it: the same 422 on both backends
+        raise Refused(422, "schema_violation", f"{hit}: {NUL_MESSAGE}", {"field": hit})
     return doc
+
+
+def refuse_nul_parameters(path_params: dict[str, Any]) -> None:
+    """A 422 naming the path or query parameter that carries U+0000 (PostgreSQL refuses it: a 500)."""
+    where = [(name, value) for name, value in path_params.items() if isinstance(value, str)]
+    where += list(request.args.items(multi=True))
+    for name, value in where:
+        if "\x00" in value or "\x00" in name:
+            field = name.replace("\x00", "\\u0000")
+            raise Refused(422, "invalid_parameter", f"{field}: {NUL_MESSAGE}", {"field": field})
 
 
 def token_actor() -> Actor:
@@ -71,6 +85,10 @@ def token_actor() -> Actor:
 
 def idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
+    if key is not None and "\x00" in key:
+        raise Refused(
+            422, "invalid_idempotency_key", f"Idempotency-Key: {NUL_MESSAGE}", {"field": "Idempotency-Key"}
+        )
     if key is not None and len(key) > 255:
         raise Refused(
             422,

@@ -84,9 +84,27 @@ def openapi_document() -> dict[str, Any]:
         paths.setdefault(route.openapi_path, {})[route.method.lower()] = _operation(route, ref)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Helicarrier API", "version": "1"},
+        "info": {
+            "title": "Helicarrier API",
+            "version": "1",
+            "description": "A method a path does not list answers `405 method_not_allowed` with the "
+            "`Allow` header naming those it does (components.responses.MethodNotAllowed).",
+        },
         "paths": paths,
         "components": {
+            "responses": {
+                "MethodNotAllowed": {
+                    "description": _DESCRIPTIONS[405],
+                    "headers": {
+                        "Allow": {
+                            "description": "The methods the path answers, e.g. `GET, POST`.",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": "^[A-Z]+(, [A-Z]+)*$"},
+                        }
+                    },
+                    "content": {"application/json": {"schema": ref[ErrorResponse]}},
+                }
+            },
             "schemas": defs.get("$defs", {}),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },

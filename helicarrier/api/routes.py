@@ -14,9 +14,11 @@ from flask import Flask
 from helicarrier.alerts import schemas as al
 from helicarrier.analytics import schemas as an
 from helicarrier.api import auth, errors, failopen, params
-from helicarrier.api.spec import USER, Param, Route
+from helicarrier.api.http import refuse_nul_parameters
+from helicarrier.api.spec import ID_MAXIMA, MAX_TEXT_ID, USER, Param, Route
 from helicarrier.api.views import alerts, analytics, control, fleet, hooks, ingest, meta, otlp, reports, web
 from helicarrier.control import schemas as ct
+from helicarrier.errors import Refused
 from helicarrier.fleet import schemas as fl
 from helicarrier.hooks import schemas as hk
 from helicarrier.ingest import documented
@@ -39,6 +41,8 @@ _DATE = (
 _TIME = {
     "type": "string",
     "maxLength": params.MAX_TIME_LENGTH,
+    # The shape (a date, or a time with an offset Z or ±hh:mm); the server checks the calendar and the range.
+    "pattern": r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:\d{2}))?$",
     "anyOf": [{"format": "date"}, {"format": "date-time"}],
 }
 TZ = Param(
@@ -61,7 +65,12 @@ SESSION_PARAMS = (
         {"type": "string", "enum": ["running", "succeeded", "failed", "timeout", "killed"]},
         repeat=True,
     ),
-    Param("label", "`key=value`; repeat for several (same key: any of them).", repeat=True),
+    Param(
+        "label",
+        "`key=value`; repeat for several (same key: any of them).",
+        {"type": "string", "pattern": "^[^=]{1,64}=", "maxLength": 321},
+        repeat=True,
+    ),
     Param("from", f"Sessions started at or after. {_DATE}", _TIME),
     Param("to", f"Sessions started before. {_DATE} A date is included.", _TIME),
     TZ,
@@ -111,7 +120,7 @@ ROUTES: tuple[Route, ...] = (
         ingest.ingest,
         "Report events: one v1 event or a v2 batch",
         "ingest",
-        (ig.V1Envelope, documented.V2Envelope),
+        (*documented.V1_EVENTS, documented.V2Envelope),
         {200: ig.IngestResponse, 207: ig.IngestResponse},
         errors=(409,),
         params=(IDEMPOTENCY_KEY,),
@@ -122,7 +131,7 @@ ROUTES: tuple[Route, ...] = (
         ingest.normalize,
         "Normalize and price one usage event's data, storing nothing",
         "ingest",
-        ig.UsageData,
+        documented.NormalizeRequest,
         {200: ig.NormalizeResponse},
     ),
     # -- OpenTelemetry exporters report (docs/api.md#otlp); OTEL_EXPORTER_OTLP_ENDPOINT=<url>/api/v1/otlp
@@ -505,7 +514,11 @@ ROUTES: tuple[Route, ...] = (
         None,
         {200: al.DeliveriesResponse},
         params=(
-            Param("receiver_id", "Only this receiver's.", {"type": "integer", "minimum": 1}),
+            Param(
+                "receiver_id",
+                "Only this receiver's.",
+                {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+            ),
             Param("limit", "At most.", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}),
         ),
     ),
@@ -535,6 +548,18 @@ def _guarded(route: Route):
     def checked(*args, **kwargs):
         if route.scope is not None:
             check(route.scope)
+        refuse_nul_parameters(kwargs)
+        for name, value in kwargs.items():
+            # An id past its column's type names nothing (and would overflow the driver: a 500).
+            if type(value) is str and len(value) > MAX_TEXT_ID:
+                raise Refused(
+                    404,
+                    "not_found",
+                    f"{name}: no id is longer than {MAX_TEXT_ID} characters",
+                    {"field": name},
+                )
+            if type(value) is int and value > ID_MAXIMA.get(name, 2**63 - 1):
+                raise Refused(404, "not_found", f"{name}: no row has the id {value}", {"field": name})
         return view(*args, **kwargs)
 
     return wraps(view)(failopen.guard(checked) if route.fail_open else checked)

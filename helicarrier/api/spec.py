@@ -17,7 +17,16 @@ USER = "user"
 PUBLIC = None
 
 _PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-_CONVERTER_SCHEMAS = {None: {"type": "string", "minLength": 1}, "int": {"type": "integer", "minimum": 0}}
+_CONVERTER_SCHEMAS = {
+    None: {"type": "string", "minLength": 1, "maxLength": 128},
+    "int": {"type": "integer", "minimum": 0},
+}
+# The largest id each numeric path parameter's column holds (alerts are BIGINT, the others INTEGER): a
+# larger number names nothing (404) rather than overflow the driver (a 500).
+# Agent, session and command ids are at most 128 characters (the ingest contract; VARCHAR(128) columns): a
+# longer one in a path names nothing, and the poll would otherwise try to claim it (a 500 on PostgreSQL).
+MAX_TEXT_ID = 128
+ID_MAXIMA = {"alert_id": 2**63 - 1, "rule_id": 2**31 - 1, "silence_id": 2**31 - 1, "receiver_id": 2**31 - 1}
 # Descriptions of the path parameters every resource uses.
 PATH_PARAMS = {
     "agent_id": "The agent's id.",
@@ -29,6 +38,13 @@ PATH_PARAMS = {
     "receiver_id": "The receiver's id.",
     "name": "The report's file name.",
 }
+
+
+def _path_schema(converter: str | None, name: str) -> dict[str, Any]:
+    schema = dict(_CONVERTER_SCHEMAS[converter or None])
+    if converter == "int":
+        schema["maximum"] = ID_MAXIMA.get(name, 2**63 - 1)  # BIGINT unless the column is narrower
+    return schema
 
 
 @dataclass(frozen=True)
@@ -96,7 +112,7 @@ class Route:
                 "in": "path",
                 "required": True,
                 "description": PATH_PARAMS.get(name, name),
-                "schema": _CONVERTER_SCHEMAS[converter or None],
+                "schema": _path_schema(converter, name),
             }
             for converter, name in _PATH_PARAM.findall(self.path)
         ]

@@ -19,6 +19,7 @@ answer carries.
 from __future__ import annotations
 
 import secrets
+from collections import ChainMap
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlparse
@@ -39,6 +40,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from helicarrier.api.http import app_context
+from helicarrier.auth.callback_body import callback_body_problem
 from helicarrier.auth.passwords import role_allows
 from helicarrier.auth.throttle import delay_after
 from helicarrier.data.types import utcnow
@@ -204,6 +206,13 @@ def logout():
     return redirect("/login")
 
 
+def _callbacks(server: Flask) -> ChainMap:
+    """The app's callbacks, and those registered with ``dash.callback`` not yet moved into the app's map."""
+    from dash._callback import GLOBAL_CALLBACK_MAP
+
+    return ChainMap(server.config["HELICARRIER_DASH_CALLBACKS"], GLOBAL_CALLBACK_MAP)
+
+
 def _gate(server: Flask):
     repo = app_context().repo
     path = request.path
@@ -238,6 +247,10 @@ def _gate(server: Flask):
                 remote_addr=request.remote_addr,
             )
             return jsonify(error={"code": "forbidden", "message": f"{needed} role required"}), 403
+        # After the role check: a user without the role learns nothing about the shape it wants.
+        problem = callback_body_problem(body, _callbacks(server))
+        if problem:
+            return jsonify(error={"code": "invalid_callback", "message": problem}), 400
     return None
 
 
@@ -274,6 +287,8 @@ def install(app: dash.Dash, ctx) -> None:
     )
     server.session_interface = _SessionInterface()
     server.config.setdefault("HELICARRIER_CALLBACK_ROLES", {})
+    # The map itself, filled as callbacks are registered (after this call).
+    server.config["HELICARRIER_DASH_CALLBACKS"] = app.callback_map
     proxies = ctx.settings.trusted_proxies
     if proxies:
         # Believe X-Forwarded-For/Proto/Host only as far as the proxies we were told about.

@@ -4,7 +4,9 @@ these models only describe. They carry the names the document's readers see."""
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field
+from typing import Literal
+
+from pydantic import ConfigDict, Field, create_model
 
 from helicarrier.ingest import schemas as s
 
@@ -21,3 +23,30 @@ class V2Envelope(s.V2Envelope):
     model_config = ConfigDict(title="V2Envelope", populate_by_name=True, extra="forbid")
 
     events: list[V2Event] = Field(min_length=1)
+
+
+def _v1_event(event_type: str, data_model: type[s._Data]) -> type[s.V1Envelope]:
+    """A v1 body of one type: the header and that type's data fields side by side (``message`` of a log is
+    required, a heartbeat's ``status`` is one of its three, ...)."""
+    name = "V1_" + "".join(part.title() for part in event_type.replace(".", "_").split("_"))
+    fields = {k: (f.annotation, f) for k, f in data_model.model_fields.items()}
+    return create_model(
+        name,
+        __base__=s.V1Envelope,
+        type=(Literal[event_type], Field(description=f"`{event_type}`")),  # type: ignore[valid-type]
+        **fields,
+    )
+
+
+V1_EVENTS: tuple[type[s.V1Envelope], ...] = tuple(_v1_event(t, m) for t, m in s.DATA_MODELS.items())
+
+
+class NormalizeRequest(s.UsageData):
+    """A usage event's ``data``: ``response`` or ``usage`` (or OTel span ``attributes``) is needed."""
+
+    model_config = ConfigDict(
+        title="NormalizeRequest",
+        json_schema_extra={
+            "anyOf": [{"required": ["response"]}, {"required": ["usage"]}, {"required": ["attributes"]}]
+        },
+    )

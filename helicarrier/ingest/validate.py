@@ -23,7 +23,7 @@ from helicarrier.ingest.schemas import (
     V2Envelope,
     V2Event,
 )
-from helicarrier.jsonio import parse_json
+from helicarrier.jsonio import DEPTH_MESSAGE, NUL_MESSAGE, find_nul, parse_json, too_deep
 from helicarrier.money import NANOS_PER_USD
 
 _V1_HEADER_KEYS = frozenset({"version", "id", "type", "ts", "agent_id", "session_id"})
@@ -111,30 +111,6 @@ def normalize_checked(data: dict[str, Any]) -> NormalizedUsage:
     return usage
 
 
-def find_nul(value: Any, path: str) -> str | None:
-    """The path of the first string or key carrying U+0000 (PostgreSQL text cannot hold it), or None."""
-    kind = type(value)
-    if kind is str:
-        return path if "\x00" in value else None
-    if kind is dict:
-        for key, item in value.items():
-            sub = f"{path}.{key}" if path else str(key)
-            if "\x00" in key:
-                return sub.replace("\x00", "\\u0000")
-            hit = find_nul(item, sub)
-            if hit is not None:
-                return hit
-    elif kind is list:
-        for i, item in enumerate(value):
-            hit = find_nul(item, f"{path}[{i}]")
-            if hit is not None:
-                return hit
-    return None
-
-
-_NUL_MESSAGE = "the NUL character (\\u0000) cannot be stored; remove or replace it"
-
-
 _UNION_TAGS = frozenset({"str", "int", "float", "bool", "none", "bytes"})
 
 
@@ -202,6 +178,16 @@ def _event(
     return event
 
 
+def _refuse_nul_or_depth(doc: dict[str, Any], scan_nul: bool) -> None:
+    """A whole-request 422 for a NUL character or nesting past the limit outside a v2 batch's events."""
+    hit = find_nul(doc, "") if scan_nul else None
+    message = NUL_MESSAGE
+    if hit is None:
+        hit, message = too_deep(doc), DEPTH_MESSAGE
+    if hit is not None:
+        raise Refused(422, "schema_violation", f"{hit}: {message}", {"field": hit})
+
+
 def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) -> Batch:
     events_raw = doc.get("events")
     if isinstance(events_raw, list) and len(events_raw) > max_events:
@@ -216,19 +202,20 @@ def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) ->
     except ValidationError as exc:
         field, msg = _first_error(exc, "")
         raise Refused(422, "schema_violation", f"{field}: {msg}", _all_errors(exc, "")) from None
-    if scan_nul:
-        hit = find_nul({k: v for k, v in doc.items() if k != "events"}, "")
-        if hit is not None:
-            raise Refused(422, "schema_violation", f"{hit}: {_NUL_MESSAGE}", {"field": hit})
+    head = {k: v for k, v in doc.items() if k != "events"}
+    _refuse_nul_or_depth(head, scan_nul)
     events: list[Event] = []
     rejections: list[Rejection] = []
     seen_ids: set[str] = set()
     for i, raw in enumerate(envelope.events):
         prefix = f"events[{i}]"
-        hit = find_nul(raw, prefix) if scan_nul else None
+        hit, message = (find_nul(raw, prefix), NUL_MESSAGE) if scan_nul else (None, "")
+        if hit is None:
+            # Deeper than the limit: it would parse, then fail to be stored (see helicarrier.jsonio).
+            hit, message = too_deep(raw, prefix), DEPTH_MESSAGE
         if hit is not None:
             raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-            rejections.append(Rejection(i, raw_id, "schema_violation", f"{hit}: {_NUL_MESSAGE}", hit))
+            rejections.append(Rejection(i, raw_id, "schema_violation", f"{hit}: {message}", hit))
             continue
         model = TYPED_V2_EVENTS.get(raw.get("type")) if isinstance(raw, dict) else None
         if model is None:
@@ -267,9 +254,7 @@ def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) ->
 
 
 def parse_v1(doc: dict[str, Any], *, source: str, scan_nul: bool = False) -> Batch:
-    hit = find_nul(doc, "") if scan_nul else None
-    if hit is not None:
-        raise Refused(422, "schema_violation", f"{hit}: {_NUL_MESSAGE}", {"field": hit})
+    _refuse_nul_or_depth(doc, scan_nul)
     try:
         header = V1Envelope.model_validate(doc)
     except ValidationError as exc:

@@ -34,7 +34,10 @@ def _filters() -> SessionFilters:
     labels = params.many("label", split=False)
     for label in labels:
         if "=" not in label or not label.split("=", 1)[0]:
-            raise params.invalid("label", f"{label!r} is not key=value")
+            raise params.invalid("label", f"{label[:100]!r} is not key=value")
+        key, value = label.split("=", 1)
+        if len(key) > 64 or len(value) > 256:  # the longest label ingest stores
+            raise params.invalid("label", "a label key has at most 64 characters and its value 256")
     return SessionFilters(
         agent_ids=params.many("agent"),
         models=params.many("model"),

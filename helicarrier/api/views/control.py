@@ -76,6 +76,8 @@ def ack(command_id: str):
     agent_id = body.get("agent_id")
     if not isinstance(agent_id, str) or not agent_id:
         raise Refused.invalid("agent_id", "required")
+    if len(agent_id) > 128:  # the longest agent id ingest takes (and the column holds)
+        raise Refused.invalid("agent_id", "at most 128 characters")
     answer = AckAnswer(body.get("state"), body.get("message"), body.get("session_id"))
     command = app_context().control.ack(g.token.speaker, command_id, agent_id, answer, request.remote_addr)
     return json_response({"command": command})

@@ -6,7 +6,7 @@ from flask import g, request
 
 from helicarrier.api.http import app_context, idempotency_key, json_response, read_json_body
 from helicarrier.data.types import utcnow
-from helicarrier.jsonio import parse_json
+from helicarrier.jsonio import parse_json, refuse_deep
 
 
 def ingest():
@@ -27,4 +27,5 @@ def normalize():
     """What a usage event's ``data`` normalizes to and costs, without storing anything."""
     ctx = app_context()
     data = parse_json(read_json_body(ctx.settings.max_body_bytes))
+    refuse_deep(data)
     return json_response(ctx.ingest.normalize_preview(data, utcnow()))

@@ -121,6 +121,10 @@ def sub(obj: dict[str, Any], key: str, path: str) -> dict[str, Any] | None:
     raise UsageError(f"{path}.{key}", f"expected an object, got {type(value).__name__}")
 
 
+MAX_COST_CHARS = 64
+MAX_COST_EXPONENT = 30
+
+
 def parse_cost(value: Any) -> Decimal | None:
     """Client-reported cost in USD; parsed via str() so a float never leaks its binary error."""
     if value is None:
@@ -130,14 +134,22 @@ def parse_cost(value: Any) -> Decimal | None:
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, (int, float, str)):
+        text = str(value).strip()
+        # A cost is a few digits: a longer text is no cost (and 10**400 or "1" * 5000 is not worth parsing).
+        if len(text) > MAX_COST_CHARS:
+            raise UsageError("cost", f"cost is longer than {MAX_COST_CHARS} characters")
         try:
-            result = Decimal(str(value).strip())
+            result = Decimal(text)
         except InvalidOperation:
             raise UsageError("cost", f"not a number: {value!r}") from None
     else:
         raise UsageError("cost", f"expected a number or string, got {type(value).__name__}")
     if not result.is_finite() or result < 0:
         raise UsageError("cost", f"cost must be a finite non-negative number, got {value!r}")
+    # Decimal("1E+999999999") is exact but overflows the first multiplication; a real cost's exponent is
+    # small, so refuse the absurd ones here rather than fail later.
+    if not -MAX_COST_EXPONENT <= result.as_tuple().exponent <= MAX_COST_EXPONENT:
+        raise UsageError("cost", f"cost exponent is outside ±{MAX_COST_EXPONENT}: {value!r}")
     return result
 
 
