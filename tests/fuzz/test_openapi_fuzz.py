@@ -27,6 +27,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from tests.conftest import BACKENDS
+
 EXAMPLES = int(os.environ.get("HELICARRIER_FUZZ_EXAMPLES", "0"))
 LONG_RUN = EXAMPLES > 0
 SCOPES = {
@@ -86,10 +88,10 @@ def fuzz_operation(op, mode: GenerationMode, headers: dict[str, str], examples: 
     run()
 
 
+# The short run (in `make test`) is SQLite only; `make fuzz` runs both backends.
+@pytest.mark.parametrize("backend", BACKENDS if LONG_RUN else ["sqlite"], indirect=True)
 @pytest.mark.parametrize("scope", list(SCOPES))
 def test_every_operation_answers_as_documented(app, make_token, backend, scope):
-    if backend != "sqlite" and not LONG_RUN:
-        pytest.skip("the short run is SQLite only; make fuzz runs both backends")
     headers = {"Authorization": f"Bearer {make_token(f'fuzz-{scope}', SCOPES[scope])}"}
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app.server)
     operations = [result.ok() for result in schema.get_all_operations()]
