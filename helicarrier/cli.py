@@ -345,6 +345,30 @@ def init(seed_demo: bool) -> None:
         click.echo("=" * 64)
 
 
+@cli.command()
+@click.argument("state", type=click.Choice(["on", "off", "status"]))
+@click.option(
+    "--reason", default=None, help="Shown on the banner and in the 503 answers, e.g. 'moving to PostgreSQL'."
+)
+def maintenance(state: str, reason: str | None) -> None:
+    """Pause ingest on every instance (503 maintenance, clients queue and retry), or resume it."""
+    import getpass
+
+    from helicarrier.operations.maintenance import CACHE_S, read_state, switch
+
+    repo = _repo()
+    if state != "status":
+        switch(repo, state == "on", reason, f"cli:{getpass.getuser()}")
+    now = read_state(repo)
+    if not now.on:
+        click.echo("maintenance off: ingest is accepted")
+        return
+    why = now.reason or "no reason given"
+    click.echo(f"maintenance on since {now.since:%Y-%m-%d %H:%M:%S} UTC by {now.by}: {why}")
+    if state == "on":
+        click.echo(f"every instance refuses ingest within {CACHE_S:g} s")
+
+
 @cli.command("settings")
 def show_settings() -> None:
     """Print every setting with its default and meaning (the README's table)."""

@@ -13,6 +13,7 @@ from helicarrier.data.repository import Repository
 from helicarrier.data.schema import SchemaStatus, ensure_schema
 from helicarrier.fleet.service import FleetService
 from helicarrier.ingest.service import IngestService
+from helicarrier.operations.maintenance import Maintenance
 from helicarrier.otlp.service import OtlpReceiver
 from helicarrier.pricing.registry import PriceBooks
 from helicarrier.pricing.versions import load_price_books
@@ -31,6 +32,7 @@ class AppContext:
     alerts: AlertService
     fleet: FleetService
     otlp: OtlpReceiver
+    maintenance: Maintenance
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -72,4 +74,5 @@ def build_context(settings: Settings | None = None) -> AppContext:
         alerts=AlertService(repo, allow_local_webhooks=settings.allow_local_webhooks),
         fleet=fleet,
         otlp=OtlpReceiver(ingest, settings.otlp_session_attributes),
+        maintenance=Maintenance(repo),
     )

@@ -14,6 +14,7 @@ from flask import Flask
 from helicarrier.alerts import schemas as al
 from helicarrier.analytics import schemas as an
 from helicarrier.api import auth, errors
+from helicarrier.api.http import app_context
 from helicarrier.api.spec import USER, Param, Route
 from helicarrier.api.views import alerts, analytics, control, fleet, ingest, meta, otlp, reports, web
 from helicarrier.control import schemas as ct
@@ -102,6 +103,7 @@ ROUTES: tuple[Route, ...] = (
         {200: ig.IngestResponse, 207: ig.IngestResponse},
         errors=(409,),
         params=(IDEMPOTENCY_KEY,),
+        paused_in_maintenance=True,
     ),
     Route(
         "POST",
@@ -122,6 +124,7 @@ ROUTES: tuple[Route, ...] = (
             "ingest",
             errors=(400, 413, 415, 503),
             media_type="application/x-protobuf",
+            paused_in_maintenance=True,
         )
         for signal in ("traces", "logs", "metrics")
     ),
@@ -140,6 +143,7 @@ ROUTES: tuple[Route, ...] = (
                 {"type": "number", "minimum": 0, "maximum": 3600, "default": 0},
             ),
         ),
+        paused_in_maintenance=True,  # delivering marks the commands delivered
     ),
     Route(
         "POST",
@@ -150,6 +154,7 @@ ROUTES: tuple[Route, ...] = (
         ct.AckRequest,
         {200: ct.CommandResponse},
         errors=(403, 409),
+        paused_in_maintenance=True,
     ),
     # -- the fleet
     Route(
@@ -501,6 +506,9 @@ def _guarded(route: Route):
 
     @wraps(view)
     def guarded(*args, **kwargs):
+        if route.paused_in_maintenance:
+            # Before the token check: authenticating writes (last use), and nothing may be written now.
+            app_context().maintenance.refuse_writes()
         if route.scope is not None:
             check(route.scope)
         return view(*args, **kwargs)

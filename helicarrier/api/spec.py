@@ -71,6 +71,8 @@ class Route:
     errors: tuple[int, ...] = ()  # beyond those every route of its kind can answer (see ``error_statuses``)
     params: tuple[Param, ...] = ()
     media_type: str = "application/json"  # of the 2xx answers
+    # Writes what agents report (or changes a command's state): 503 `maintenance` while maintenance is on.
+    paused_in_maintenance: bool = False
 
     @property
     def endpoint(self) -> str:
@@ -115,4 +117,6 @@ class Route:
             found |= {400, 413, 415, 422}
         if self.params:
             found.add(422)
+        if self.paused_in_maintenance:
+            found.add(503)
         return tuple(sorted(found))
