@@ -9,7 +9,7 @@ from tqdm import tqdm
 from helicarrier.data.copying import copy_table, reset_sequences
 from helicarrier.data.engine import make_engine
 from helicarrier.data.parity import count_rows, tables
-from helicarrier.data.schema import SchemaError, current_revision, ensure_schema
+from helicarrier.data.schema import SchemaError, current_revision, ensure_schema, head_revision
 
 
 def copy_database(source_url: str, target_url: str, progress: bool = True) -> dict[str, tuple[int, int]]:
@@ -17,12 +17,12 @@ def copy_database(source_url: str, target_url: str, progress: bool = True) -> di
     (rows in the source, rows copied now)."""
     source, target = make_engine(source_url), make_engine(target_url)
     try:
-        src_rev = current_revision(source)
-        status = ensure_schema(target, auto_migrate=True)
-        if src_rev != status.head:
+        src_rev, head = current_revision(source), head_revision()
+        if src_rev != head:  # checked before the target is touched
             raise SchemaError(
-                f"the source is at {src_rev or 'no revision'}, not head {status.head}: migrate it first"
+                f"the source is at {src_rev or 'no revision'}, not head {head}: migrate it first"
             )
+        ensure_schema(target, auto_migrate=True)
         report: dict[str, tuple[int, int]] = {}
         for table in tables():
             with source.connect() as conn:
