@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from helicarrier.data.engine import make_engine
 from helicarrier.data.models import Agent, UsageEvent
@@ -51,6 +51,14 @@ def test_copy_db_then_parity_check_then_rerun_copies_nothing(
     again = run_cli(["copy-db", "--from", db_url, "--to", target, "--no-progress"], db_url, tmp_path)
     assert again.returncode == 0, again.stderr
     assert "copied 0 rows" in again.stdout
+
+    # An interrupted copy (the last rows of a table never arrived) resumes with exactly what is missing.
+    engine = make_engine(target)
+    with engine.begin() as conn:
+        conn.execute(delete(UsageEvent).where(UsageEvent.id > 40))
+    engine.dispose()
+    resumed = run_cli(["copy-db", "--from", db_url, "--to", target, "--no-progress"], db_url, tmp_path)
+    assert resumed.returncode == 0 and "copied 5 rows" in resumed.stdout, resumed.stdout + resumed.stderr
 
     # The moved database takes new events: ids continue after the copied ones.
     moved = create_app(replace(settings, database_url=target))
