@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -80,24 +80,34 @@ class IngestStream(threading.Thread):
         self.join(timeout=20)
 
 
-@pytest.fixture
-def fresh_pg_database(request) -> Iterator:
-    """``make(schema) -> URL``: a new database on the test server (dropped afterwards) whose URL's
-    search_path is ``schema`` (a dump of one schema restores into the same schema name)."""
+@pytest.fixture(scope="session")
+def _restore_database(request) -> Iterator[str]:
+    """One database on the test server for the run's restores (a dump of one schema restores into the same
+    schema name, so it cannot go into the test database itself). Made and dropped once: DROP DATABASE waits
+    for a checkpoint, which took a minute on a loaded machine."""
     request.getfixturevalue("pg_available")
     admin = create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
-    made: list[str] = []
+    name = f"hc_restore_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def fresh_pg_database(_restore_database) -> Callable[[str], str]:
+    """``make(schema) -> URL``: an empty database to restore into, whose URL's search_path is ``schema``
+    (the schema is dropped first: the database is shared by the run's restores)."""
+    base = make_url(PG_URL).set(database=_restore_database)
 
     def make(schema: str = "public") -> str:
-        name = f"hc_restore_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        made.append(name)
-        url = make_url(PG_URL).set(database=name).update_query_dict({"options": f"-csearch_path={schema}"})
+        engine = create_engine(base, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+        url = base.update_query_dict({"options": f"-csearch_path={schema}"})
         return url.render_as_string(hide_password=False)
 
-    yield make
-    with admin.connect() as conn:
-        for name in made:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    return make
