@@ -473,6 +473,129 @@ def import_sessions(
         ctx.repo.dispose()
 
 
+@cli.command()
+@click.argument("state", type=click.Choice(["on", "off", "status"]))
+@click.option(
+    "--reason", default=None, help="Shown on the banner and in the 503 answers, e.g. 'moving to PostgreSQL'."
+)
+def maintenance(state: str, reason: str | None) -> None:
+    """Pause ingest on every instance (503 maintenance, clients queue and retry), or resume it."""
+    import getpass
+
+    from helicarrier.operations.maintenance import CACHE_S, read_state, switch
+
+    repo = _repo()
+    if state != "status":
+        switch(repo, state == "on", reason, f"cli:{getpass.getuser()}")
+    now = read_state(repo)
+    if not now.on:
+        click.echo("maintenance off: ingest is accepted")
+        return
+    why = now.reason or "no reason given"
+    click.echo(f"maintenance on since {now.since:%Y-%m-%d %H:%M:%S} UTC by {now.by}: {why}")
+    if state == "on":
+        click.echo(f"every instance refuses ingest within {CACHE_S:g} s")
+
+
+@cli.command()
+@click.option(
+    "--out", "out", required=True, type=click.Path(dir_okay=False), help="The backup file to write."
+)
+@click.option("--database-url", default=None, help="Default: HELICARRIER_DATABASE_URL.")
+def backup(out: str, database_url: str | None) -> None:
+    """Back up the database (SQLite: online backup API; PostgreSQL: pg_dump -Fc), manifest beside it."""
+    from pathlib import Path
+
+    from helicarrier.data.dumps import DumpError
+    from helicarrier.operations.backup import backup as run_backup
+    from helicarrier.operations.backup import manifest_path
+
+    url = database_url or load_settings().database_url
+    target = Path(out)
+    if target.exists():
+        _fail(f"{target} exists; choose a new file (a backup never overwrites another)")
+    try:
+        manifest = run_backup(url, target)
+    except DumpError as exc:
+        _fail(f"backup failed: {exc}")
+    rows = sum(t["rows"] for t in manifest["tables"].values())
+    click.echo(f"backed up {len(manifest['tables'])} tables, {rows} rows at revision {manifest['revision']}")
+    click.echo(f"file: {target}\nmanifest: {manifest_path(target)}")
+
+
+@cli.command()
+@click.option("--from", "dump", required=True, type=click.Path(dir_okay=False), help="A file made by backup.")
+@click.option("--to", "url", required=True, help="An EMPTY database's URL (SQLite file or PostgreSQL).")
+def restore(dump: str, url: str) -> None:
+    """Restore a backup into an empty database, verify its schema and its parity with the manifest."""
+    from pathlib import Path
+
+    from helicarrier.data.dumps import DumpError
+    from helicarrier.operations.backup import RestoreRefused
+    from helicarrier.operations.backup import restore as run_restore
+    from helicarrier.operations.parity import difference_lines
+
+    try:
+        done = run_restore(Path(dump), url)
+    except (RestoreRefused, DumpError) as exc:
+        _fail(f"restore refused: {exc}")
+    if done.differences:
+        for line in difference_lines(done.differences):
+            click.echo(line)
+        _fail(f"restored, but {len(done.differences)} differences from the manifest (above)")
+    rows = sum(t.rows for t in done.found.tables.values())
+    click.echo(f"restored {len(done.found.tables)} tables, {rows} rows; schema at {done.found.revision}")
+    click.echo("parity with the manifest: equal")
+
+
+@cli.command("parity-check")
+@click.option("--from", "source", required=True, help="The database moved from (URL).")
+@click.option("--to", "target", required=True, help="The database moved to (URL).")
+def parity_check(source: str, target: str) -> None:
+    """Compare two databases: rows and checksum per table, tokens and cost per day; exit 1 if they differ."""
+    from helicarrier.data.parity import fingerprint
+    from helicarrier.operations.parity import compare, difference_lines, table_lines
+
+    prints = []
+    for url in (source, target):
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn, conn.begin():
+                prints.append(fingerprint(conn))
+        except Exception as exc:  # noqa: BLE001 - one line naming the database that failed
+            _fail(
+                f"cannot read {engine.url.render_as_string(hide_password=True)}: {str(exc).splitlines()[0]}"
+            )
+        finally:
+            engine.dispose()
+    for line in table_lines(prints[0], prints[1], "from", "to"):
+        click.echo(line)
+    diffs = compare(prints[0], prints[1])
+    if diffs:
+        click.echo("")
+        for line in difference_lines(diffs):
+            click.echo(line)
+        _fail(f"{len(diffs)} differences")
+    click.echo("parity: equal")
+
+
+@cli.command("copy-db")
+@click.option("--from", "source", required=True, help="The database to copy (URL), e.g. the SQLite file.")
+@click.option("--to", "target", required=True, help="The database to fill (URL); migrated to head first.")
+@click.option("--progress/--no-progress", default=True, help="A progress bar per table (on stderr).")
+def copy_db(source: str, target: str, progress: bool) -> None:
+    """Copy every table into another database, ids and timestamps kept; re-runs copy only what is missing."""
+    from helicarrier.operations.moving import copy_database
+
+    try:
+        report = copy_database(source, target, progress=progress)
+    except SchemaError as exc:
+        _fail(f"refusing: {exc}")
+    for table, (total, copied) in report.items():
+        click.echo(f"{table:28} {total:>10} rows, {copied:>10} copied")
+    click.echo(f"copied {sum(c for _, c in report.values())} rows; now run parity-check")
+
+
 @cli.command("settings")
 def show_settings() -> None:
     """Print every setting with its default and meaning (the README's table)."""

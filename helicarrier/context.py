@@ -14,6 +14,7 @@ from helicarrier.data.schema import SchemaStatus, ensure_schema
 from helicarrier.fleet.service import FleetService
 from helicarrier.hooks.service import ClaudeCodeHooks
 from helicarrier.ingest.service import IngestService
+from helicarrier.operations.maintenance import Maintenance
 from helicarrier.otlp.service import OtlpReceiver
 from helicarrier.pricing.registry import PriceBooks
 from helicarrier.pricing.versions import load_price_books
@@ -37,6 +38,7 @@ class AppContext:
     fleet: FleetService
     otlp: OtlpReceiver
     claude_code_hooks: ClaudeCodeHooks
+    maintenance: Maintenance
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -81,6 +83,7 @@ def build_context(settings: Settings | None = None) -> AppContext:
         fleet=fleet,
         otlp=OtlpReceiver(ingest, settings.otlp_session_attributes),
         claude_code_hooks=ClaudeCodeHooks(repo, ingest, control, fleet),
+        maintenance=Maintenance(repo),
     )
 
 

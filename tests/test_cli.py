@@ -145,3 +145,40 @@ def test_a_token_limited_to_agents_and_an_agents_owner_changed_from_the_command_
     missing = run_cli(["agent", "owner", "build-1", "--token", "nope"], db_url, tmp_path)
     assert missing.returncode == 1 and "no live token named 'nope'" in missing.stderr
     assert [e for e in repo.audit_entries(action="agent.owner")["actor"]] == ["cli"]
+
+
+def _runbook_commands() -> set[tuple[str, ...]]:
+    """The subcommand path of every `python -m helicarrier ...` in docs/RUNBOOK.md (arguments dropped)."""
+    import re
+
+    from helicarrier.cli import cli
+
+    text = (ROOT / "docs" / "RUNBOOK.md").read_text()
+    found = set()
+    for match in re.finditer(r"python -m helicarrier((?: [a-z][a-z-]*)+)", text):
+        group, path = cli, []
+        for word in match.group(1).split():
+            commands = getattr(group, "commands", None)
+            if commands is None:
+                break  # the rest are the command's arguments (`maintenance on`)
+            assert word in commands, (
+                f"docs/RUNBOOK.md names `python -m helicarrier {' '.join([*path, word])}`"
+            )
+            path.append(word)
+            group = commands[word]
+        found.add(tuple(path))
+    return found
+
+
+def test_every_runbook_command_is_a_real_subcommand():
+    commands = _runbook_commands()
+    assert {("backup",), ("restore",), ("maintenance",), ("copy-db",), ("parity-check",)} <= commands
+    for path in sorted(commands):
+        proc = subprocess.run(
+            [sys.executable, "-m", "helicarrier", *path, "--help"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0 and "Usage:" in proc.stdout, path

@@ -14,7 +14,7 @@ from flask import Flask
 from helicarrier.alerts import schemas as al
 from helicarrier.analytics import schemas as an
 from helicarrier.api import auth, errors, failopen, params
-from helicarrier.api.http import refuse_nul_parameters
+from helicarrier.api.http import app_context, refuse_nul_parameters
 from helicarrier.api.spec import ID_MAXIMA, MAX_TEXT_ID, USER, Param, Route
 from helicarrier.api.views import alerts, analytics, control, fleet, hooks, ingest, meta, otlp, reports, web
 from helicarrier.control import schemas as ct
@@ -124,6 +124,7 @@ ROUTES: tuple[Route, ...] = (
         {200: ig.IngestResponse, 207: ig.IngestResponse},
         errors=(409,),
         params=(IDEMPOTENCY_KEY,),
+        paused_in_maintenance=True,
     ),
     Route(
         "POST",
@@ -144,6 +145,7 @@ ROUTES: tuple[Route, ...] = (
             "ingest",
             errors=(400, 413, 415, 503),
             media_type="application/x-protobuf",
+            paused_in_maintenance=True,
         )
         for signal in ("traces", "logs", "metrics")
     ),
@@ -162,6 +164,7 @@ ROUTES: tuple[Route, ...] = (
                 {"type": "number", "minimum": 0, "maximum": 3600, "default": 0},
             ),
         ),
+        paused_in_maintenance=True,  # delivering marks the commands delivered
     ),
     Route(
         "POST",
@@ -172,6 +175,7 @@ ROUTES: tuple[Route, ...] = (
         ct.AckRequest,
         {200: ct.CommandResponse},
         errors=(403, 409),
+        paused_in_maintenance=True,
     ),
     # -- agents that report and obey through their own hooks (docs/connectors.md#claude-code-hooks)
     Route(
@@ -191,6 +195,9 @@ ROUTES: tuple[Route, ...] = (
             ),
         ),
         fail_open=True,
+        # In maintenance the hook is answered "allow" (fail-open) and stores nothing: a cutover must not
+        # take writes, and a developer's session must not stop for it.
+        paused_in_maintenance=True,
     ),
     # -- the fleet
     Route(
@@ -546,6 +553,9 @@ def _guarded(route: Route):
     view = route.view
 
     def checked(*args, **kwargs):
+        if route.paused_in_maintenance:
+            # Before the token check: authenticating writes (last use), and nothing may be written now.
+            app_context().maintenance.refuse_writes()
         if route.scope is not None:
             check(route.scope)
         refuse_nul_parameters(kwargs)

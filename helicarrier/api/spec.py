@@ -90,6 +90,8 @@ class Route:
     # Answer 200 and an empty JSON object when the server fails or is slow (a hook must never block its
     # caller): see ``helicarrier.api.failopen``. Refusals of the request itself (4xx) are still answered.
     fail_open: bool = False
+    # Writes what agents report (or changes a command's state): 503 `maintenance` while maintenance is on.
+    paused_in_maintenance: bool = False
 
     @property
     def endpoint(self) -> str:
@@ -134,4 +136,6 @@ class Route:
             found |= {400, 413, 415, 422}
         if self.params:
             found.add(422)
+        if self.paused_in_maintenance:
+            found.add(503)
         return tuple(sorted(found))

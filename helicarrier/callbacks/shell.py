@@ -1,4 +1,4 @@
-"""Shell callbacks: the router and the KPI strip."""
+"""Shell callbacks: the router, the KPI strip and the maintenance banner."""
 
 from __future__ import annotations
 
@@ -47,6 +47,19 @@ def kpis(ctx: AppContext, _n):
         format_usd(k["spend_today_nanos"]),
         str(k["alerts_firing"]),
     )
+
+
+@CALLBACKS.on(
+    Output(ID.MAINTENANCE, "children"),
+    Output(ID.MAINTENANCE, "hidden"),
+    Input(ID.KPI_INTERVAL, "n_intervals"),
+)
+def maintenance_banner(ctx: AppContext, _n):
+    state = ctx.maintenance.state()
+    if not state.on:
+        return "", True
+    why = f": {state.reason}" if state.reason else ""
+    return f"Maintenance{why}. Ingest is paused; agents keep their events and send them afterwards.", False
 
 
 def register(app: dash.Dash, ctx: AppContext) -> None:

@@ -67,9 +67,28 @@ def _lock(conn) -> None:
 
 def _begin_locked(engine: Engine):
     conn = engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+    if conn.dialect.name == "sqlite":
+        # SQLite batch migrations rebuild a table (copy, DROP, rename); with rows in the tables that
+        # reference it, the DROP fails the foreign keys. Off for the migration (it can only change outside
+        # a transaction), checked before commit (``_commit``), back on when the connection is released.
+        conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
     conn.begin()
     _lock(conn)
     return conn
+
+
+def _commit(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        broken = conn.execute(text("PRAGMA foreign_key_check")).all()
+        if broken:
+            raise SchemaError(f"the migration left {len(broken)} rows with broken foreign keys: {broken[:3]}")
+    conn.commit()
+
+
+def _release(conn) -> None:
+    if conn.dialect.name == "sqlite" and not conn.invalidated:
+        conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
+    conn.close()
 
 
 def ensure_schema(
@@ -94,7 +113,7 @@ def ensure_schema(
                 "database has tables but no alembic_version: not a Helicarrier database, or a partial restore"
             )
         if current == head:
-            conn.commit()
+            conn.commit()  # nothing migrated: nothing to check
             return SchemaStatus(current=current, head=head)
         if not auto_migrate:
             raise SchemaError(
@@ -108,13 +127,13 @@ def ensure_schema(
             raise SchemaError(
                 f"migration {current or 'empty'} -> {head} failed and was rolled back: {_first_line(exc)}"
             ) from exc
-        conn.commit()
+        _commit(conn)
         return SchemaStatus(current=head, head=head, upgraded_from=current, upgraded=True)
     except BaseException:
         conn.rollback()
         raise
     finally:
-        conn.close()
+        _release(conn)
 
 
 def downgrade(engine: Engine, revision: str, *, script_location: Path | None = None) -> None:
@@ -123,12 +142,27 @@ def downgrade(engine: Engine, revision: str, *, script_location: Path | None = N
     try:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
-        conn.commit()
+        _commit(conn)
     except BaseException:
         conn.rollback()
         raise
     finally:
-        conn.close()
+        _release(conn)
+
+
+def upgrade(engine: Engine, revision: str, *, script_location: Path | None = None) -> None:
+    """Step the database up to ``revision`` (``+1``, a revision id); ``ensure_schema`` goes to head."""
+    cfg = alembic_config(script_location)
+    conn = _begin_locked(engine)
+    try:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        _commit(conn)
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        _release(conn)
 
 
 def current_revision(engine: Engine) -> str | None:

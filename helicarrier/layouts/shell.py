@@ -29,6 +29,7 @@ class ID:
     ROLE = "shell-role"
     LOGOUT = "shell-logout"
     CONNECTION = "shell-connection"
+    MAINTENANCE = "shell-maintenance"
     NAV = {page.name: f"shell-nav-{page.name.lower()}" for page in PAGES}  # the navbar's link to each page
 
 
@@ -116,6 +117,10 @@ def shell_layout() -> html.Div:
             # Shown by assets/connection.js while the server or its database does not answer.
             html.Div(
                 id=ID.CONNECTION, className="hud-connection alert alert-warning", role="alert", hidden=True
+            ),
+            # Filled by the shell's callback while maintenance mode is on (ingest paused on every instance).
+            html.Div(
+                id=ID.MAINTENANCE, className="hud-maintenance alert alert-info", role="status", hidden=True
             ),
             html.Div([_kpi(k, label) for k, label in KPIS], className="kpi-strip", id=ID.KPI_STRIP),
             dcc.Interval(id=ID.KPI_INTERVAL, interval=KPI_REFRESH_MS),

@@ -40,3 +40,15 @@ def test_the_hud_says_when_the_server_stops_answering(hud):
     wait_until(lambda: banner.is_displayed(), 20, "the disconnected banner")
     assert "not answering" in banner.text
     assert hud.duo.find_element(".hud-live-text").text == "STALE"
+
+
+def test_a_banner_shows_while_maintenance_is_on(hud):
+    from helicarrier.operations.maintenance import switch
+
+    switch(hud.ctx.repo, True, "moving to PostgreSQL", "test")
+    hud.login("vera")
+    hud.duo.wait_for_contains_text(f"#{SHELL.MAINTENANCE}", "moving to PostgreSQL", timeout=10)
+    assert "Ingest is paused" in hud.duo.find_element(f"#{SHELL.MAINTENANCE}").text
+    # Pages keep working under it.
+    hud.duo.wait_for_text_to_equal(f"#{SHELL.KPI['agents_online']}", "0", timeout=10)
+    assert hud.duo.get_logs() == []

@@ -210,3 +210,15 @@ def test_a_model_switch_cannot_reach_claude_code_and_is_answered_rejected(live):
     assert decision(live, hook("pre_tool_use")) == {}
     row = command(live, cmd["id"])
     assert row.state == "rejected" and "cannot switch the model" in row.result_message
+
+
+def test_in_maintenance_a_hook_is_allowed_at_once_and_stores_nothing(live):
+    from helicarrier.operations.maintenance import switch
+
+    switch(live.repo, True, "moving to PostgreSQL", "test")
+    live.ctx.maintenance.cache_s = 0
+    before = live.snapshot()
+    resp = send(live, hook("pre_tool_use"))
+    assert resp.status_code == 200 and resp.get_json() == {}
+    assert resp.headers["X-Helicarrier-Fail-Open"]
+    assert live.snapshot() == before

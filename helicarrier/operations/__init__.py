@@ -1,0 +1,1 @@
+"""Running Helicarrier in production: maintenance mode, backups and restores, moving between databases."""

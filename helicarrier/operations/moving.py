@@ -1,0 +1,38 @@
+"""``copy-db``: move everything from one database to another (SQLite to PostgreSQL at a cutover)."""
+
+from __future__ import annotations
+
+import sys
+
+from tqdm import tqdm
+
+from helicarrier.data.copying import copy_table, reset_sequences
+from helicarrier.data.engine import make_engine
+from helicarrier.data.parity import count_rows, tables
+from helicarrier.data.schema import SchemaError, current_revision, ensure_schema, head_revision
+
+
+def copy_database(source_url: str, target_url: str, progress: bool = True) -> dict[str, tuple[int, int]]:
+    """Migrate the target to head, copy each table in dependency order, reset sequences. Returns per table
+    (rows in the source, rows copied now)."""
+    source, target = make_engine(source_url), make_engine(target_url)
+    try:
+        src_rev, head = current_revision(source), head_revision()
+        if src_rev != head:  # checked before the target is touched
+            raise SchemaError(
+                f"the source is at {src_rev or 'no revision'}, not head {head}: migrate it first"
+            )
+        ensure_schema(target, auto_migrate=True)
+        report: dict[str, tuple[int, int]] = {}
+        for table in tables():
+            with source.connect() as conn:
+                total = count_rows(conn, table)
+            with tqdm(
+                total=total, desc=table.name, unit="row", file=sys.stderr, disable=not progress, leave=False
+            ) as bar:
+                report[table.name] = copy_table(source, target, table, bar.update)
+        reset_sequences(target, tables())
+        return report
+    finally:
+        source.dispose()
+        target.dispose()
