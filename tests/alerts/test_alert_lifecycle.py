@@ -24,6 +24,7 @@ from helicarrier.alerts.lifecycle import (
     RuleSpec,
     Sample,
     close_all,
+    compare,
     evaluate,
     fingerprint,
     step,
@@ -383,3 +384,79 @@ def test_peak_is_the_worst_value_of_the_episode(values, comparator):
         breaching.append(v)
         worst = min(breaching) if comparator in ("<", "<=") else max(breaching)
         assert s.peak == worst
+
+
+# -- rules the model above does not reach (found by `make mutation`) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("comparator", "below", "equal", "above"),
+    [
+        (">", False, False, True),
+        (">=", False, True, True),
+        ("<", True, False, False),
+        ("<=", True, True, False),
+        ("==", False, True, False),
+        ("!=", True, False, True),
+    ],
+)
+def test_each_comparator_at_the_threshold_and_either_side(comparator, below, equal, above):
+    got = [compare(Decimal(v), comparator, Decimal("10.00")) for v in ("9.99", "10", "10.01")]
+    assert got == [below, equal, above]
+    with pytest.raises(ValueError, match="unknown comparator '=>'"):
+        compare(Decimal(1), "=>", Decimal(1))
+
+
+def test_a_breach_exactly_at_the_end_of_the_reopen_interval_reopens_the_same_episode():
+    r, store = rule(for_s=0, reopen_s=60), {}
+    run(r, one(20), at(0), store)
+    run(r, one(1), at(10), store)
+    out = run(r, one(20), at(70), store)  # 60 s after the resolution: still within
+    assert out[FP].event == "reopen" and store[FP].episode == 1
+    run(r, one(1), at(80), store)
+    out = run(r, one(20), at(141), store)  # 61 s after: a new episode
+    assert out[FP].event != "reopen" and store[FP].episode == 2
+
+
+def test_when_data_comes_back_the_for_timer_starts_again():
+    r = rule(for_s=60)
+    for state in ("nodata", "error"):
+        prev = AlertState(FP, state, AGENT, None, None, active_since=at(0), fired_at=at(0))
+        o = step(r, prev, "breach", Decimal(20), at(500))
+        assert (o.after, o.active_since) == ("pending", at(500)), state
+
+
+def test_every_group_of_a_sample_set_is_judged_and_a_vanished_group_resolves_now():
+    r = rule(for_s=0)
+    gone = {"agent": "gone"}
+    store = {
+        fingerprint(1, gone): AlertState(
+            fingerprint(1, gone), "firing", gone, Decimal(30), Decimal(30), at(0), at(0)
+        )
+    }
+    samples = [
+        Sample({"agent": "quiet"}, Decimal(1)),  # a quiet group with no alert: skipped, not the end
+        Sample({"agent": "hot"}, Decimal(20)),
+        Sample({"agent": "hot"}, Decimal(99)),  # a group returned twice: the first wins, the rest go on
+        Sample({"agent": "warm"}, Decimal(11)),
+    ]
+    out = run(r, samples, at(50), store)
+    hot, warm = fingerprint(1, {"agent": "hot"}), fingerprint(1, {"agent": "warm"})
+    assert (out[hot].after, out[hot].value, out[hot].labels) == ("firing", Decimal(20), {"agent": "hot"})
+    assert out[warm].after == "firing" and out[warm].labels == {"agent": "warm"}
+    vanished = out[fingerprint(1, gone)]
+    assert (vanished.after, vanished.resolved_at) == ("resolved", at(50))
+
+
+def test_no_data_with_ok_resolves_every_open_group_now_and_leaves_closed_ones():
+    r = rule(for_s=0, nodata_state="ok")
+    a, b, c = ({"agent": n} for n in ("a", "b", "c"))
+    store = {
+        fingerprint(1, a): AlertState(fingerprint(1, a), "resolved", a, resolved_at=at(0)),
+        fingerprint(1, b): AlertState(fingerprint(1, b), "firing", b, Decimal(20), Decimal(20), at(0), at(0)),
+        fingerprint(1, c): AlertState(fingerprint(1, c), "pending", c, Decimal(20), Decimal(20), at(0)),
+    }
+    out = run(r, [], at(30), store)
+    assert (out[fingerprint(1, b)].after, out[fingerprint(1, b)].resolved_at) == ("resolved", at(30))
+    assert out[fingerprint(1, c)].after == "inactive"
+    assert fingerprint(1, a) not in out
