@@ -63,7 +63,7 @@ SOAK_BACKEND ?= sqlite
 soak: dev-deps postgres
 	$(PY) bench/soak.py --seconds $(SOAK_SECONDS) --backend $(SOAK_BACKEND)
 
-# Long (about an hour on two cores): not part of `make test`. The modules and tests are in pyproject.toml.
+# Long (hours on two cores): not part of `make test`. The modules and tests are in pyproject.toml.
 mutation: dev-deps
 	rm -rf mutants
 	HELICARRIER_TEST_BACKENDS=sqlite $(VENV)/bin/mutmut run --max-children 2 || true
