@@ -25,6 +25,21 @@ from helicarrier.ingest.normalize import (
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers"
 SESSION_KINDS = {"claude_code": "claude_code", "codex_cli": "codex"}
+# What a provider fixture's ``expected`` lists, null where the provider does not report it.
+EVERY_FIELD = (
+    "provider",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "reported_total_tokens",
+    "web_search_requests",
+)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -71,6 +86,8 @@ def test_fixture(path: Path) -> None:
     name, payload, expected = path.stem, doc["payload"], doc["expected"]
     kind = next((k for prefix, k in SESSION_KINDS.items() if name.startswith(prefix)), None)
     if kind is None:
+        missing = set(EVERY_FIELD) - set(expected)
+        assert not missing, f"{name}: expected lacks {missing} (null if not reported)"
         _check(normalize_usage(_event(name, payload, expected)), expected, name)
         return
     entries = normalize_session_log(kind, payload)
