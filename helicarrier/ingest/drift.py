@@ -73,6 +73,9 @@ def _gemini() -> frozenset[str]:
     # The Interactions API
     names |= {"total_input_tokens", "total_output_tokens", "total_thought_tokens", "total_cached_tokens",
               "total_tokens", "total_tool_use_tokens"}  # fmt: skip
+    for by in ("input", "output", "cached", "tool_use"):  # per-modality breakdowns of those totals
+        names |= {f"{by}_tokens_by_modality", f"{by}_tokens_by_modality[].modality",
+                  f"{by}_tokens_by_modality[].tokens"}  # fmt: skip
     return frozenset(names)
 
 

@@ -413,7 +413,7 @@ def _provider_fixtures() -> list[Path]:
 
 
 def _usage_data(name: str, payload: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
-    if name.startswith("bedrock_"):  # Converse has no model field: the agent sends the request's modelId
+    if "modelId" in payload:  # no model in the response (Bedrock, Cohere, Gemini Live): the agent sends it
         return {
             "provider": expected["provider"],
             "model": payload["modelId"],

@@ -62,8 +62,12 @@ def _fixture_files() -> list[Path]:
 
 def _event(name: str, payload: Any, expected: dict[str, Any]) -> dict[str, Any]:
     """The ingest event an agent would send for this fixture."""
-    if name.startswith("bedrock_"):  # Converse has no model field: the agent sends the request modelId
-        return {"provider": "aws.bedrock", "model": payload["modelId"], "response": payload["response"]}
+    if "modelId" in payload:  # no model in the response (Bedrock, Cohere, Gemini Live): the agent sends it
+        return {
+            "provider": expected["provider"],
+            "model": payload["modelId"],
+            "response": payload["response"],
+        }
     if name.startswith("otel_"):  # provider and model come from the span attributes
         return {"response": payload}
     return {"provider": expected["provider"], "response": payload}
