@@ -105,7 +105,8 @@ KNOWN: dict[str, frozenset[str]] = {
     "anthropic": _ANTHROPIC,
     "gcp.gemini": _gemini(),
     "gcp.vertex_ai": _gemini() | _OPENAI,  # Vertex also serves the OpenAI-compatible API
-    "aws.bedrock": _BEDROCK,
+    # InvokeModel returns the model's own body: Claude on Bedrock answers with Anthropic's usage.
+    "aws.bedrock": _BEDROCK | _ANTHROPIC,
     "cohere": _COHERE,
 }
 
