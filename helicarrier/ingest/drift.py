@@ -73,6 +73,9 @@ def _gemini() -> frozenset[str]:
     # The Interactions API
     names |= {"total_input_tokens", "total_output_tokens", "total_thought_tokens", "total_cached_tokens",
               "total_tokens", "total_tool_use_tokens"}  # fmt: skip
+    for by in ("input", "output", "cached", "tool_use"):  # per-modality breakdowns of those totals
+        names |= {f"{by}_tokens_by_modality", f"{by}_tokens_by_modality[].modality",
+                  f"{by}_tokens_by_modality[].tokens"}  # fmt: skip
     return frozenset(names)
 
 
@@ -102,7 +105,8 @@ KNOWN: dict[str, frozenset[str]] = {
     "anthropic": _ANTHROPIC,
     "gcp.gemini": _gemini(),
     "gcp.vertex_ai": _gemini() | _OPENAI,  # Vertex also serves the OpenAI-compatible API
-    "aws.bedrock": _BEDROCK,
+    # InvokeModel returns the model's own body: Claude on Bedrock answers with Anthropic's usage.
+    "aws.bedrock": _BEDROCK | _ANTHROPIC,
     "cohere": _COHERE,
 }
 

@@ -35,7 +35,8 @@ __all__ = [
 ]
 
 # Bump whenever a mapping rule changes, so stored raw payloads can be re-normalized.
-NORMALIZER_VERSION = 1
+# 2: Gemini Live responseTokenCount counted as output; Gemini Interactions usage understood.
+NORMALIZER_VERSION = 2
 
 # Where bare input_tokens/output_tokens mean Anthropic's cache-EXCLUSIVE input (Claude bodies).
 _ANTHROPIC_SEMANTICS = frozenset({"anthropic", "aws.bedrock", "gcp.vertex_ai"})
@@ -64,6 +65,10 @@ def _parse_usage(u: dict[str, Any], path: str, provider: str, model: str | None)
         return gemini.usage_metadata(u, path, gemini.CAMEL)
     if "prompt_token_count" in u or "candidates_token_count" in u or "total_token_count" in u:
         return gemini.usage_metadata(u, path, gemini.SNAKE)
+    if "responseTokenCount" in u:  # Gemini Live usageMetadata without a prompt count
+        return gemini.usage_metadata(u, path, gemini.CAMEL)
+    if "total_input_tokens" in u or "total_output_tokens" in u:  # Gemini Interactions API
+        return gemini.interactions_usage(u, path)
     if "inputTokens" in u or "outputTokens" in u or "totalTokens" in u:
         return bedrock.converse_usage(u, path)
     if "billed_units" in u or "tokens" in u:

@@ -20,6 +20,7 @@ PROVIDERS = Path(__file__).resolve().parents[2] / "fixtures" / "providers"
 CANONICAL = {
     "anthropic": "anthropic",
     "bedrock": "aws.bedrock",
+    "cohere": "cohere",
     "gemini": "gcp.gemini",
     "mistral": "mistral_ai",
     "openai": "openai",
@@ -72,9 +73,18 @@ def test_unknown_usage_fields_are_stored_and_counted_with_first_seen_and_an_exam
     "fixture", sorted(p.name for p in PROVIDERS.glob("*.json") if p.name.split("_")[0] in CANONICAL)
 )
 def test_every_provider_fixture_is_understood(fixture):
-    payload = json.loads((PROVIDERS / fixture).read_text())["payload"]
+    """Unknown only what the fixture says is unknown: ``expected_drift`` lists the fields an
+    ``*__unknown_fields`` fixture adds on purpose; every other fixture has none."""
+    doc = json.loads((PROVIDERS / fixture).read_text())
+    payload = doc["payload"]
     response = payload.get("response", payload)
-    assert unknown_fields(CANONICAL[fixture.split("_")[0]], {"response": response}) == []
+    found = [
+        field
+        for _provider, field, _example in unknown_fields(
+            CANONICAL[fixture.split("_")[0]], {"response": response}
+        )
+    ]
+    assert found == doc.get("expected_drift", [])
 
 
 def test_unknown_fields_of_a_payload_are_bounded():
@@ -105,3 +115,30 @@ def test_the_operations_page_lists_them(api, settings):
     assert resp.status_code == 200, resp.get_data(as_text=True)
     drift = json.dumps(resp.get_json()["response"][ID.DRIFT])
     assert "prompt_tokens_details.image_tokens" in drift and "surcharge_units" in drift and "openai" in drift
+
+
+def _drift_fixtures() -> list[str]:
+    return sorted(p.name for p in PROVIDERS.glob("*.json") if "expected_drift" in json.loads(p.read_text()))
+
+
+def test_every_provider_has_an_unknown_fields_fixture():
+    assert {name.split("_")[0] for name in _drift_fixtures()} >= set(CANONICAL) - {"mistral"}
+
+
+@pytest.mark.parametrize("fixture", _drift_fixtures())
+def test_an_unknown_fields_fixture_is_stored_and_shows_as_drift(api, fixture):
+    """Sent as an agent would, the payload is stored whole, priced on the fields known, and each unknown field
+    is counted for its provider."""
+    doc = json.loads((PROVIDERS / fixture).read_text())
+    payload, expected = doc["payload"], doc["expected"]
+    data = {"provider": expected["provider"], "response": payload.get("response", payload)}
+    if "modelId" in payload:
+        data["model"] = payload["modelId"]
+    post(api, {**usage_event("u1", {}), "data": data})
+    row = api.one(UsageEvent)
+    assert row.raw == data and (row.input_tokens, row.output_tokens) == (
+        expected["input_tokens"],
+        expected["output_tokens"],
+    )
+    drift = {(r.provider, r.field) for r in api.rows(UsageDrift)}
+    assert drift == {(expected["provider"], f) for f in doc["expected_drift"]}

@@ -24,6 +24,7 @@ from helicarrier.data.models import (
     Session,
     UsageEvent,
 )
+from helicarrier.ingest.normalize import normalize_usage
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers"
 BASE_TS = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
@@ -412,7 +413,9 @@ def _provider_fixtures() -> list[Path]:
 
 
 def _usage_data(name: str, payload: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
-    if name.startswith("bedrock_"):  # Converse has no model field: the agent sends the request's modelId
+    if "attributes" in payload:  # OTel GenAI span attributes; the API wants the provider named as well
+        return {"provider": expected["provider"], "attributes": payload["attributes"]}
+    if "modelId" in payload:  # no model in the response (Bedrock, Cohere, Gemini Live): the agent sends it
         return {
             "provider": expected["provider"],
             "model": payload["modelId"],
@@ -422,7 +425,7 @@ def _usage_data(name: str, payload: dict[str, Any], expected: dict[str, Any]) ->
 
 
 def test_provider_fixture_matrix_is_not_empty():
-    assert len(_provider_fixtures()) >= 12
+    assert len(_provider_fixtures()) >= 37  # a lost fixture is a lost contract
 
 
 TOKEN_COLUMNS = (
@@ -437,6 +440,16 @@ TOKEN_COLUMNS = (
 )
 
 
+# What a provider fixture's ``expected`` lists, null where the provider does not report it.
+EVERY_FIELD = (
+    *TOKEN_COLUMNS,
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "reported_total_tokens",
+    "web_search_requests",
+)
+
+
 @pytest.mark.parametrize("path", _provider_fixtures(), ids=lambda p: p.stem)
 def test_provider_payload_is_normalized_and_stored(api, path):
     doc = json.loads(path.read_text())
@@ -446,9 +459,22 @@ def test_provider_payload_is_normalized_and_stored(api, path):
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert resp.get_json() == {"accepted": 1, "duplicates": 0, "rejected": 0}
     row = api.one(UsageEvent)
-    for column in TOKEN_COLUMNS:
-        if column in expected:
-            assert getattr(row, column) == expected[column], column
+    # Every field the fixture expects: stored columns from the row; the provider's own total, per-request
+    # searches and speed from the preview (which promises what ingest computed); the cache-write TTL split,
+    # which the API does not show, from re-normalizing the stored raw payload.
+    preview = api.post(data, path="/api/v1/usage/normalize").get_json()["usage"]
+    again = normalize_usage(row.raw)
+    assert set(EVERY_FIELD) <= set(expected), f"fixture must list every normalized field: {EVERY_FIELD}"
+    for field, want in expected.items():
+        if field in TOKEN_COLUMNS:
+            got = getattr(row, field)
+        elif field == "speed":
+            got = preview["price_context"].get("speed")
+        elif field in preview:
+            got = preview[field]
+        else:
+            got = getattr(again, field)
+        assert got == want, field
     if expected.get("reasoning_tokens", "absent") is None:
         assert row.reasoning_tokens is None  # not reported, which is not the same as 0
     assert row.total_tokens == row.input_tokens + row.output_tokens

@@ -1,7 +1,9 @@
 """Gemini / Vertex AI ``usageMetadata`` in REST camelCase or SDK-dump snake_case.
 
 promptTokenCount includes cached content; candidatesTokenCount EXCLUDES thoughts and may be absent;
-toolUsePromptTokenCount is billable input outside promptTokenCount.
+toolUsePromptTokenCount is billable input outside promptTokenCount. The Live API's usageMetadata says
+responseTokenCount where generateContent says candidatesTokenCount; the Interactions API has its own
+snake_case ``usage`` (``interactions_usage``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 from ._base import Counts, count, opt_count
 
-# (prompt, cached, candidates, thoughts, tool_use_prompt, total, traffic_type)
+# (prompt, cached, candidates, thoughts, tool_use_prompt, total, traffic_type, live_response)
 CAMEL = (
     "promptTokenCount",
     "cachedContentTokenCount",
@@ -19,6 +21,7 @@ CAMEL = (
     "toolUsePromptTokenCount",
     "totalTokenCount",
     "trafficType",
+    "responseTokenCount",
 )
 SNAKE = (
     "prompt_token_count",
@@ -28,6 +31,7 @@ SNAKE = (
     "tool_use_prompt_token_count",
     "total_token_count",
     "traffic_type",
+    "response_token_count",
 )
 
 _TRAFFIC_CONTEXT = {
@@ -45,9 +49,9 @@ _PRE_2025_THOUGHTS = (
 def usage_metadata(u: dict[str, Any], path: str, names: tuple[str, ...]) -> Counts:
     prompt = count(u, names[0], path)
     cached = count(u, names[1], path)
-    candidates = count(
-        u, names[2], path
-    )  # absent when thinking used the whole budget: 0, thoughts still added
+    # Absent when thinking used the whole budget: 0, thoughts still added. The Live API
+    # (BidiGenerateContentServerMessage.usageMetadata) names the same count responseTokenCount.
+    candidates = count(u, names[2] if names[2] in u else names[7], path)
     thoughts = opt_count(u, names[3], path)
     tool = count(u, names[4], path)
     total = opt_count(u, names[5], path)
@@ -61,6 +65,17 @@ def usage_metadata(u: dict[str, Any], path: str, names: tuple[str, ...]) -> Coun
     traffic = u.get(names[6])
     ctx = _TRAFFIC_CONTEXT.get(traffic) if type(traffic) is str else None
     return Counts(inp, out, cached, 0, None, None, thoughts, total, 0, dict(ctx) if ctx else None, warnings)
+
+
+def interactions_usage(u: dict[str, Any], path: str) -> Counts:
+    """The Interactions API's ``usage``: the generateContent counts under other names, so the same rules
+    hold (total_input_tokens includes total_cached_tokens; total_output_tokens EXCLUDES total_thought_tokens;
+    total_tool_use_tokens is billable input outside total_input_tokens)."""
+    inp = count(u, "total_input_tokens", path) + count(u, "total_tool_use_tokens", path)
+    thoughts = opt_count(u, "total_thought_tokens", path)
+    out = count(u, "total_output_tokens", path) + (thoughts or 0)
+    total = opt_count(u, "total_tokens", path)
+    return Counts(inp, out, count(u, "total_cached_tokens", path), 0, None, None, thoughts, total)
 
 
 def grounding_searches(resp: dict[str, Any], model: str | None) -> int:
