@@ -137,26 +137,21 @@ def ensure_schema(
 
 
 def downgrade(engine: Engine, revision: str, *, script_location: Path | None = None) -> None:
-    cfg = alembic_config(script_location)
-    conn = _begin_locked(engine)
-    try:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-        _commit(conn)
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        _release(conn)
+    """Step the database down to ``revision`` (``-1``, a revision id), under the migration lock."""
+    _step(command.downgrade, engine, revision, script_location)
 
 
 def upgrade(engine: Engine, revision: str, *, script_location: Path | None = None) -> None:
     """Step the database up to ``revision`` (``+1``, a revision id); ``ensure_schema`` goes to head."""
+    _step(command.upgrade, engine, revision, script_location)
+
+
+def _step(move, engine: Engine, revision: str, script_location: Path | None) -> None:
     cfg = alembic_config(script_location)
     conn = _begin_locked(engine)
     try:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        move(cfg, revision)
         _commit(conn)
     except BaseException:
         conn.rollback()
