@@ -197,7 +197,7 @@ def test_two_instances_on_one_postgresql_behave_as_one(pg_url, tmp_path):
                 rows = conn.execute(select(AlertEvalCycle.started_at, AlertEvalCycle.holder)).all()
             return rows if len(rows) >= 4 else None
 
-        # Generous: a loaded machine starts the scheduling worker late; the wait ends as soon as they are there.
+        # Generous: a loaded machine starts the scheduling worker late; the wait ends when they are there.
         rows = wait_for(cycles, 90, "four alert cycles")
         holders = {h for _, h in rows}
         assert len(holders) == 1, holders  # one process evaluated, whichever instance it lives in
