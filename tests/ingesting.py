@@ -26,15 +26,20 @@ def provider_fixtures() -> dict[str, dict[str, Any]]:
         expected = doc.get("expected")
         if not isinstance(expected, dict) or "input_tokens" not in expected:
             continue  # VERSIONS.json, and session logs (their own tests)
-        name, payload = path.stem, doc["payload"]
-        if name.startswith("bedrock_"):
-            data = {"provider": "aws.bedrock", "model": payload["modelId"], "response": payload["response"]}
-        elif name.startswith("otel_"):  # the ingest contract wants a provider even when the span names one
-            data = {"provider": expected["provider"], "response": payload}
-        else:
-            data = {"provider": expected["provider"], "response": payload}
+        data = usage_data(doc["payload"], expected)
+        name = path.stem
         out[name] = {"data": data, "expected": expected}
     return out
+
+
+def usage_data(payload: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+    """A provider fixture's payload as a usage event's ``data``, as an agent sends it."""
+    if "attributes" in payload:  # OTel GenAI span attributes; the API wants the provider named as well
+        return {"provider": expected["provider"], "attributes": payload["attributes"]}
+    if "modelId" in payload:  # no model in the response (Bedrock, Cohere, Gemini Live): the agent sends it
+        model = payload["modelId"]
+        return {"provider": expected["provider"], "model": model, "response": payload["response"]}
+    return {"provider": expected["provider"], "response": payload}
 
 
 class Sender:

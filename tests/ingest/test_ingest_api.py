@@ -25,6 +25,7 @@ from helicarrier.data.models import (
     UsageEvent,
 )
 from helicarrier.ingest.normalize import normalize_usage
+from tests.ingesting import usage_data
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers"
 BASE_TS = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
@@ -413,15 +414,7 @@ def _provider_fixtures() -> list[Path]:
 
 
 def _usage_data(name: str, payload: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
-    if "attributes" in payload:  # OTel GenAI span attributes; the API wants the provider named as well
-        return {"provider": expected["provider"], "attributes": payload["attributes"]}
-    if "modelId" in payload:  # no model in the response (Bedrock, Cohere, Gemini Live): the agent sends it
-        return {
-            "provider": expected["provider"],
-            "model": payload["modelId"],
-            "response": payload["response"],
-        }
-    return {"provider": expected["provider"], "response": payload}
+    return usage_data(payload, expected)
 
 
 def test_provider_fixture_matrix_is_not_empty():
