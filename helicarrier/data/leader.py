@@ -2,6 +2,8 @@
 
 - PostgreSQL: a session-level advisory lock held on a dedicated connection. If the leader dies, its
   connection closes and the lock is free at once; the connection's application_name says who holds it.
+  Advisory locks are database-wide, so the lock's second key is the schema's: two Helicarriers in two
+  schemas of one database (or a test run beside another) each elect their own leader.
 - SQLite (one machine by nature): an exclusive non-blocking flock on a file beside the database, whose
   content names the holder. The kernel frees it when the holder dies.
 """
@@ -13,12 +15,19 @@ import json
 import os
 import socket
 import threading
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
 LOCK_KEY = 0x48454C4A  # shared by every Helicarrier process; differs from the migration lock
+_SCHEMA_KEY = "SELECT current_schema()"
+
+
+def _schema_key(conn) -> int:
+    """The lock's second key: the schema's name as a non-negative int4 (pg_locks.objid shows it as is)."""
+    return zlib.crc32(str(conn.execute(text(_SCHEMA_KEY)).scalar()).encode()) & 0x7FFFFFFF
 
 
 def identity() -> str:
@@ -53,7 +62,8 @@ class Leadership:
         with self._lock:
             if self._conn is not None:
                 try:
-                    self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                    key = {"k": LOCK_KEY, "s": _schema_key(self._conn)}
+                    self._conn.execute(text("SELECT pg_advisory_unlock(:k, :s)"), key)
                     self._conn.close()
                 except Exception:  # noqa: BLE001 - a dead connection has released the lock anyway
                     pass
@@ -73,7 +83,8 @@ class Leadership:
                 text("SELECT set_config('application_name', :n, false)"),
                 {"n": f"helicarrier-scheduler {self.identity}"[:63]},
             )
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
+            key = {"k": LOCK_KEY, "s": _schema_key(conn)}
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k, :s)"), key).scalar()
         except Exception:
             conn.close()
             raise
@@ -119,9 +130,11 @@ def current_holder(engine: Engine) -> str | None:
             return conn.execute(
                 text(
                     "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.objid = :k AND l.granted LIMIT 1"
+                    "WHERE l.locktype = 'advisory' AND l.classid = :k AND l.objid = :s AND l.objsubid = 2 "
+                    "AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = "
+                    "current_database()) LIMIT 1"
                 ),
-                {"k": LOCK_KEY},
+                {"k": LOCK_KEY, "s": _schema_key(conn)},
             ).scalar()
     path = Path(str(Path(engine.url.database).resolve()) + "-scheduler")
     if not path.exists():

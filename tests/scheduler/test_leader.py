@@ -86,3 +86,20 @@ def test_no_second_scheduler_under_the_reloader(monkeypatch):
     assert should_start_in_web_process(load_settings()) is True  # the serving child
     monkeypatch.setenv("HELICARRIER_SCHEDULER", "off")
     assert should_start_in_web_process(load_settings()) is False
+
+
+def test_each_schema_of_one_postgresql_database_elects_its_own_leader(pg_schemas):
+    # Advisory locks are database-wide: with one key, a Helicarrier in another schema (or another test run)
+    # would hold the only leadership and this one's scheduler would never run.
+    engines = [make_engine(pg_schemas.new()) for _ in range(2)]
+    leaders = [Leadership(e) for e in engines]
+    try:
+        assert [leader.try_acquire() for leader in leaders] == [True, True]
+        assert not Leadership(engines[0]).try_acquire()  # within a schema, still one at a time
+        assert current_holder(engines[1]) is not None
+    finally:
+        for leader in leaders:
+            leader.release()
+        for e in engines:
+            e.dispose()
+    assert current_holder(engines[0]) is None
