@@ -57,6 +57,10 @@ class Instance:
             **extra_env,
         }
         env.pop("HELICARRIER_SCHEDULER", None)
+        # The browser tests' Werkzeug servers leave WERKZEUG_SERVER_FD in this process's environment; a
+        # gunicorn started with it would take itself for the reloader's watcher and run no scheduler.
+        for name in ("WERKZEUG_SERVER_FD", "WERKZEUG_RUN_MAIN", "FLASK_RUN_FROM_CLI"):
+            env.pop(name, None)
         self.proc = subprocess.Popen(GUNICORN, cwd=ROOT, env=env, start_new_session=True)
 
     def ready(self) -> bool:
