@@ -40,6 +40,11 @@ def read_json_body(max_bytes: int) -> bytes:
             "unsupported_media_type",
             f"Content-Type must be application/json, not {request.content_type or 'missing'!r}",
         )
+    return read_body(max_bytes)
+
+
+def read_body(max_bytes: int) -> bytes:
+    """The raw body, refused with a 413 past ``max_bytes`` (declared or actual), never read further."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise Refused(
             413,

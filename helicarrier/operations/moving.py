@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
-from tqdm import tqdm
+from rich.console import Console
+from rich.progress import Progress
 
 from helicarrier.data.copying import copy_table, reset_sequences
 from helicarrier.data.engine import make_engine
@@ -24,13 +23,12 @@ def copy_database(source_url: str, target_url: str, progress: bool = True) -> di
             )
         ensure_schema(target, auto_migrate=True)
         report: dict[str, tuple[int, int]] = {}
-        for table in tables():
-            with source.connect() as conn:
-                total = count_rows(conn, table)
-            with tqdm(
-                total=total, desc=table.name, unit="row", file=sys.stderr, disable=not progress, leave=False
-            ) as bar:
-                report[table.name] = copy_table(source, target, table, bar.update)
+        with Progress(console=Console(stderr=True), transient=True, disable=not progress) as bars:
+            for table in tables():
+                with source.connect() as conn:
+                    total = count_rows(conn, table)
+                bar = bars.add_task(table.name, total=total)
+                report[table.name] = copy_table(source, target, table, lambda n, b=bar: bars.advance(b, n))
         reset_sequences(target, tables())
         return report
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Response, g, request
 
-from helicarrier.api.http import app_context
+from helicarrier.api.http import app_context, read_body
 from helicarrier.errors import Refused
 from helicarrier.otlp.wire import (
     JSON,
@@ -45,16 +45,7 @@ def metrics():
 
 
 def _body(limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise Refused(
-            413,
-            "body_too_large",
-            f"body is {request.content_length} bytes; the limit is {limit}",
-            {"limit": limit},
-        )
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
-        raise Refused(413, "body_too_large", f"body exceeds the limit of {limit} bytes", {"limit": limit})
+    body = read_body(limit)
     coding = request.headers.get("Content-Encoding", "").strip().lower()
     if coding in ("gzip", "deflate"):
         return inflate_bounded(body, limit)
