@@ -355,15 +355,22 @@ def _claude_settings(settings_path: Path | None) -> Path:
     return settings_path or Path.home() / ".claude" / "settings.json"
 
 
-@hooks.command("install")
-@click.option("--claude-code", "claude_code", is_flag=True, required=True, help="Claude Code's http hooks.")
-@click.option(
+# The options both hook commands take.
+_claude_code_flag = click.option(
+    "--claude-code", "claude_code", is_flag=True, required=True, help="Claude Code's http hooks."
+)
+_settings_option = click.option(
     "--settings",
     "settings_path",
     type=click.Path(path_type=Path),
     default=None,
     help="The settings file (default ~/.claude/settings.json; a project's .claude/settings.json).",
 )
+
+
+@hooks.command("install")
+@_claude_code_flag
+@_settings_option
 @click.option(
     "--url", default=None, help="Helicarrier's address (default http://127.0.0.1:HELICARRIER_PORT)."
 )
@@ -388,14 +395,8 @@ def hooks_install(claude_code: bool, settings_path, url, agent, token) -> None:
 
 
 @hooks.command("uninstall")
-@click.option("--claude-code", "claude_code", is_flag=True, required=True, help="Claude Code's http hooks.")
-@click.option(
-    "--settings",
-    "settings_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="The settings file (default ~/.claude/settings.json).",
-)
+@_claude_code_flag
+@_settings_option
 def hooks_uninstall(claude_code: bool, settings_path) -> None:
     """Remove Helicarrier's hooks from a Claude Code settings file, and nothing else."""
     from helicarrier.hooks import install
