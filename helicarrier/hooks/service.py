@@ -10,6 +10,7 @@ with the hook's session as its evidence, so the settle window verifies it; a tas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +39,12 @@ class ClaudeCodeHooks:
         self.fleet = fleet
 
     def handle(
-        self, speaker: Speaker, agent: str | None, body: bytes, remote_addr: str | None = None
+        self,
+        speaker: Speaker,
+        agent: str | None,
+        body: bytes,
+        remote_addr: str | None = None,
+        abandoned: Callable[[], bool] = bool,
     ) -> dict[str, Any]:
         """One hook input -> the decision to answer. Raises Refused (bad input, a token that does not speak
         for the agent); anything else is the caller's to turn into an allow."""
@@ -55,42 +61,55 @@ class ClaudeCodeHooks:
         status, answer = self.ingest.ingest(speaker, orjson.dumps(batch), None, ROUTE, remote_addr)
         if status >= 300:
             raise Refused(422, "schema_violation", "the hook input could not be stored", orjson.loads(answer))
-        return self.decide(agent_id, hook, now)
+        return self.decide(agent_id, hook, now, abandoned)
 
-    def decide(self, agent_id: str, hook: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def decide(
+        self, agent_id: str, hook: dict[str, Any], now: datetime, abandoned: Callable[[], bool] = bool
+    ) -> dict[str, Any]:
+        """The decision for this hook, with the commands it delivers recorded in the same transaction;
+        rolled back when the caller has meanwhile been answered without it (``abandoned()``)."""
         event = hook["hook_event_name"]
         if event not in cc.KILL_POINTS:
             return cc.ALLOW
         with self.repo.transaction() as tx:
-            agent = tx.agent(agent_id)
-            if agent is None:
-                return cc.ALLOW
-            self.control._expire(tx, tx.overdue_pending(now, agent_id), now)
-            waiting = tx.agent_commands_in(agent_id, lc.KINDS, ("pending", "accepted"))
-            if event == "Stop":  # Claude stopped: the tasks it was given are done
-                for cmd in (c for c in waiting if c.kind == "inject" and c.state == "accepted"):
-                    self._answer(tx, cmd, "completed", "Claude Code finished its turn", hook, now)
-            pending = [c for c in waiting if c.state == "pending"]
-            for cmd in (c for c in pending if c.kind == "model"):
-                self._deliver(tx, cmd, now)
+            decision = self._decide_in(tx, agent_id, hook, event, now)
+            if abandoned():
+                raise Refused(503, "abandoned", "the hook was answered (allow) before its decision was made")
+        return decision
+
+    def _decide_in(
+        self, tx: Tx, agent_id: str, hook: dict[str, Any], event: str, now: datetime
+    ) -> dict[str, Any]:
+        agent = tx.agent(agent_id)
+        if agent is None:
+            return cc.ALLOW
+        self.control._expire(tx, tx.overdue_pending(now, agent_id), now)
+        waiting = tx.agent_commands_in(agent_id, lc.KINDS, ("pending", "accepted"))
+        if event == "Stop":  # Claude stopped: the tasks it was given are done
+            for cmd in (c for c in waiting if c.kind == "inject" and c.state == "accepted"):
+                self._answer(tx, cmd, "completed", "Claude Code finished its turn", hook, now)
+        pending = [c for c in waiting if c.state == "pending"]
+        for cmd in (c for c in pending if c.kind == "model"):
+            if self._deliver(tx, cmd, now):
                 self._answer(tx, cmd, "rejected", "Claude Code hooks cannot switch the model", hook, now)
-            kill = next((c for c in pending if c.kind == "kill"), None)
-            if kill is not None:
-                return self._kill(tx, kill, event, hook, now)
-            if event == "PreToolUse" and agent.control_state == "killed":
-                last = tx.latest_kill(agent_id)
-                if last is not None and last.strength == "force":
-                    return cc.deny_tool(_stop_message(last))
-            task = next((c for c in pending if c.kind == "inject"), None)
-            if task is not None and event in cc.TASK_POINTS:
-                self._deliver(tx, task, now)
-                self._answer(tx, task, "accepted", f"handed to Claude Code at {event}", hook, now)
-                return cc.task_decision(event, (task.payload or {})["task"])
+        kill = next((c for c in pending if c.kind == "kill"), None)
+        if kill is not None:
+            return self._kill(tx, kill, event, hook, now)
+        if event == "PreToolUse" and agent.control_state == "killed":
+            last = tx.latest_kill(agent_id)
+            if last is not None and last.strength == "force":
+                return cc.deny_tool(_stop_message(last))
+        task = next((c for c in pending if c.kind == "inject"), None)
+        # A parallel hook (Claude Code runs PreToolUse hooks concurrently) may have taken it first.
+        if task is not None and event in cc.TASK_POINTS and self._deliver(tx, task, now):
+            self._answer(tx, task, "accepted", f"handed to Claude Code at {event}", hook, now)
+            return cc.task_decision(event, (task.payload or {})["task"])
         return cc.ALLOW
 
     def _kill(self, tx: Tx, cmd, event: str, hook: dict[str, Any], now: datetime) -> dict[str, Any]:
-        self._deliver(tx, cmd, now)
         message = _stop_message(cmd)
+        if not self._deliver(tx, cmd, now):
+            return cc.kill_decision(event, message)  # a parallel hook delivered it: this one stops too
         try:
             self._answer(tx, cmd, "completed", f"stopped at {event}", hook, now)
         except Refused as refused:  # e.g. the kill named another session than the one this hook is in
@@ -99,8 +118,9 @@ class ClaudeCodeHooks:
         return cc.kill_decision(event, message)
 
     @staticmethod
-    def _deliver(tx: Tx, cmd, now: datetime) -> None:
-        tx.set_command(
+    def _deliver(tx: Tx, cmd, now: datetime) -> bool:
+        """False when another request delivered it meanwhile (the update found it no longer pending)."""
+        return tx.set_command(
             cmd.id, cmd.state, state=lc.transition(cmd.state, "deliver"), delivered_at=now, updated_at=now
         )
 

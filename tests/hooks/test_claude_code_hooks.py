@@ -13,7 +13,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from helicarrier.api import failopen
 from helicarrier.data.models import Agent, Command, LogEvent, Session
+from tests.waiting import wait_for
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "claude_code_hooks"
 AGENT = "dev-laptop"
@@ -188,7 +190,7 @@ sys.stdin.read()
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_database_that_does_not_answer_in_time_is_an_allow_within_the_deadline(live, backend):
-    issue(live, "kill", {"reason": "would be delivered"})
+    kill = issue(live, "kill", {"reason": "would be delivered"})
     lock_path = str(Path(live.repo.engine.url.database).resolve()) + "-writelock"
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD, lock_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -203,6 +205,11 @@ def test_a_database_that_does_not_answer_in_time_is_an_allow_within_the_deadline
     finally:
         holder.stdin.close()
         holder.wait(timeout=10)
+    # The abandoned work goes on once the database answers, but Claude heard "allow": the kill must still
+    # wait for a hook that can stop it, not be recorded as delivered and confirmed.
+    wait_for(lambda: failopen._SLOTS._value == failopen.SLOTS, 30, "the abandoned hook's work to end")
+    assert command(live, kill["id"]).state == "pending"
+    assert decision(live, hook("pre_tool_use"))["hookSpecificOutput"]["permissionDecision"] == "deny"
 
 
 def test_a_model_switch_cannot_reach_claude_code_and_is_answered_rejected(live):

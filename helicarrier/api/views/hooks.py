@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import g, request
 
+from helicarrier.api.failopen import abandoned
 from helicarrier.api.http import app_context, json_response, read_json_body
 
 MAX_HOOK_BYTES = 1024 * 1024  # a PostToolUse input carries the tool's output
@@ -18,5 +19,6 @@ def claude_code():
     """
     body = read_json_body(MAX_HOOK_BYTES)
     agent = request.args.get("agent") or request.headers.get("X-Helicarrier-Agent")
-    decision = app_context().claude_code_hooks.handle(g.token.speaker, agent, body, request.remote_addr)
+    hooks = app_context().claude_code_hooks
+    decision = hooks.handle(g.token.speaker, agent, body, request.remote_addr, abandoned)
     return json_response(decision)
