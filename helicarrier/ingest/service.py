@@ -209,8 +209,13 @@ class IngestService:
         now = time.monotonic()
         if self._sources_noted.get(key, -SOURCE_NOTE_EVERY_S) > now - SOURCE_NOTE_EVERY_S:
             return
+        if len(self._sources_noted) > 10_000:  # names are the clients' to choose: keep the memory bounded
+            self._sources_noted.clear()
         self._sources_noted[key] = now
-        self.repo.note_source(batch.source, batch.provenance, speaker.token_name)
+        try:
+            self.repo.note_source(batch.source, batch.provenance, speaker.token_name)
+        except Exception:  # noqa: BLE001 - as for drift: the events are stored whatever becomes of this
+            log.exception("could not note the source %r", batch.source)
 
     @staticmethod
     def _refuse_unbound(events: list, unbound: set[str], speaker: Speaker, outcome: StoreOutcome) -> list:

@@ -178,12 +178,18 @@ def _event(
     return event
 
 
+def _nul_or_depth(value: Any, prefix: str, scan_nul: bool) -> tuple[str | None, str]:
+    """The first path nested past the limit, else the first with a NUL: depth first, since the NUL scan
+    recurses (and a value deeper than the limit would parse, then fail to be stored; helicarrier.jsonio)."""
+    hit = too_deep(value, prefix)
+    if hit is not None:
+        return hit, DEPTH_MESSAGE
+    return (find_nul(value, prefix), NUL_MESSAGE) if scan_nul else (None, "")
+
+
 def _refuse_nul_or_depth(doc: dict[str, Any], scan_nul: bool) -> None:
     """A whole-request 422 for a NUL character or nesting past the limit outside a v2 batch's events."""
-    hit = find_nul(doc, "") if scan_nul else None
-    message = NUL_MESSAGE
-    if hit is None:
-        hit, message = too_deep(doc), DEPTH_MESSAGE
+    hit, message = _nul_or_depth(doc, "", scan_nul)
     if hit is not None:
         raise Refused(422, "schema_violation", f"{hit}: {message}", {"field": hit})
 
@@ -209,10 +215,7 @@ def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) ->
     seen_ids: set[str] = set()
     for i, raw in enumerate(envelope.events):
         prefix = f"events[{i}]"
-        hit, message = (find_nul(raw, prefix), NUL_MESSAGE) if scan_nul else (None, "")
-        if hit is None:
-            # Deeper than the limit: it would parse, then fail to be stored (see helicarrier.jsonio).
-            hit, message = too_deep(raw, prefix), DEPTH_MESSAGE
+        hit, message = _nul_or_depth(raw, prefix, scan_nul)
         if hit is not None:
             raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
             rejections.append(Rejection(i, raw_id, "schema_violation", f"{hit}: {message}", hit))

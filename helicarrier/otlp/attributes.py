@@ -93,4 +93,5 @@ def count(value: Any) -> int | None:
     if type(value) is float:
         return int(value) if value.is_integer() else None
     text = str(value).strip()
-    return int(text) if text.isascii() and text.isdigit() else None
+    # At most int64's 19 digits: longer text is no count OTLP can send (and int() of 4,300+ digits raises).
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else None

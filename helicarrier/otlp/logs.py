@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from helicarrier.otlp.attributes import SESSION_KEYS, agent_of, count, digest, first, flat, scalar, ts_of
@@ -60,7 +61,7 @@ def _claude_cost(attrs: dict[str, Any]) -> Any:
     if attrs.get("cost_usd") is not None:
         return str(attrs["cost_usd"])  # str: a double's repr, never its binary error, becomes the Decimal
     micros = count(attrs.get("cost_usd_micros"))
-    return None if micros is None else f"{micros / 1_000_000:.6f}"
+    return None if micros is None else str(Decimal(micros).scaleb(-6))  # exact: money is never a float
 
 
 def _pick(attrs: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

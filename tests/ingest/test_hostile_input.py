@@ -194,3 +194,25 @@ def test_absurd_cost_on_the_normalize_route_is_a_422(api):
         {"provider": "openai", **chat_usage(), "cost": "1E+999999999"}, path="/api/v1/usage/normalize"
     )
     assert_error(resp, 422, "invalid_usage", "cost")
+
+
+def test_nesting_past_the_parser_limit_with_a_nul_inside_is_refused_for_its_event_not_a_500(api):
+    # The NUL scan recurses: the depth check must come first, or 1,000 levels end in a RecursionError.
+    good = json.dumps(event("log", "ok", {"message": "fine"}))
+    deep = json.dumps(event("log", "deep", {"message": "x", "attrs": "DEEP"})).replace(
+        '"DEEP"', "[" * 1000 + '"\\u0000"' + "]" * 1000
+    )
+    text = '{"version": "v2", "source": {"name": "host-1"}, "events": [' + good + ", " + deep + "]}"
+    resp = post_text(api, text)
+    assert resp.status_code == 207, resp.get_data(as_text=True)
+    assert [r["status"] for r in resp.get_json()["results"]] == ["accepted", "rejected"]
+    assert f"{MAX_JSON_DEPTH} levels" in resp.get_json()["results"][1]["error"]["message"]
+
+
+def test_a_token_count_of_thousands_of_digits_is_invalid_usage_not_a_500(api):
+    data = {"provider": "openai", "model": "gpt-4o", "usage": {"prompt_tokens": "9" * 5000}}
+    resp = api.post(batch(event("usage", "huge", data), event("log", "ok", {"message": "fine"})))
+    assert resp.status_code == 207, resp.get_data(as_text=True)
+    err = resp.get_json()["results"][0]["error"]
+    assert err["code"] == "invalid_usage" and "digits" in err["message"]
+    assert stored_log_ids(api) == ["ok"]

@@ -154,3 +154,22 @@ def test_claude_code_metrics_start_sessions_and_the_rest_is_counted(otlp):
     assert counts[("metrics", "claude_code.token.usage (claude_code.api_request events carry it)")] == 4
     assert counts[("metrics", "metric claude_code.commit.count (not stored)")] == 2
     provider.shutdown()
+
+
+def test_a_cost_in_micros_is_exact_and_an_absurd_one_is_no_cost_not_a_500(otlp):
+    owner, _ = otlp.ctx.repo.create_token("laptop-of-dana", "ingest", "dana-*")
+    provider = LoggerProvider(resource=Resource.create({"helicarrier.agent.id": "dana-1"}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(otlp.log_exporter(token=owner)))
+    logger = provider.get_logger("com.anthropic.claude_code.events")
+    base = {
+        "event.name": "api_request",
+        "session.id": "cc-micros",
+        "model": "claude-sonnet-4-6",
+        "input_tokens": 10,
+        "output_tokens": 20,
+    }
+    logger.emit(body="claude_code.api_request", attributes={**base, "cost_usd_micros": "4200", "n": 1})
+    logger.emit(body="claude_code.api_request", attributes={**base, "cost_usd_micros": "9" * 400, "n": 2})
+    assert provider.force_flush()
+    costs = sorted((r.reported_cost_nanos for r in _usage(otlp, "dana-1")), key=lambda c: c is None)
+    assert costs == [4_200_000, None]  # $0.0042 to the nano; 400 digits are no int64 count

@@ -74,6 +74,8 @@ def _coerce(value: Any, field: str) -> int:
         text = value.strip()
         # OTLP/JSON sends int64 as decimal strings; accept exactly that.
         if text.isascii() and text.isdigit():
+            if len(text) > 19:  # past any count (and int() refuses 4,300+ digits with a ValueError)
+                raise UsageError(field, f"count {text[:20]}... has {len(text)} digits")
             return int(text)
         if text[:1] == "-" and text[1:].isascii() and text[1:].isdigit():
             raise UsageError(field, f"negative count {value!r}")
