@@ -3,6 +3,8 @@ response models), pagination, and the figures the repository gives."""
 
 from __future__ import annotations
 
+import base64
+import json
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -113,6 +115,28 @@ def test_sessions_invalid_parameters_are_422_naming_the_parameter(client, read_h
     err = resp.get_json()["error"]
     assert err["code"] == "invalid_parameter" and err["details"] == {"field": field}
     assert err["message"].startswith(f"{field}:")
+
+
+def _crafted_cursor(sort: str, values: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps([sort, 0, "v", values]).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("sort", "values"),
+    [
+        ("cost_nanos", ["abc", "s-001"]),
+        ("cost_nanos", [2**70, "s-001"]),
+        ("agent_id", ["a\u0000b", "2026-03-01T00:00:00+00:00", "s-001"]),
+        ("agent_id", [{"a": 1}, "2026-03-01T00:00:00+00:00", "s-001"]),
+        ("agent_id", ["x" * 500, "2026-03-01T00:00:00+00:00", "s-001"]),
+        ("total_tokens", [1.5, "s-001"]),
+    ],
+)
+def test_a_crafted_cursor_is_a_422_never_a_500(world, client, read_headers, sort, values):
+    cursor = _crafted_cursor(sort, values)
+    resp = _get(client, f"/api/v1/sessions?sort={sort}&order=asc&cursor={cursor}", read_headers)
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert resp.get_json()["error"]["details"] == {"field": "cursor"}
 
 
 def test_session_detail_and_404(world, client, read_headers):

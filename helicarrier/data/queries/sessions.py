@@ -171,15 +171,24 @@ def _decode_cursor(cursor: str, sort: str, descending: bool) -> tuple[str, tuple
         return phase, ()
     if len(values) != len(cols):
         raise CursorError("cursor is not one this server issued")
-    out = []
-    for col, v in zip(cols, values, strict=True):
-        if col is Session.started_at:
-            try:
-                v = datetime.fromisoformat(v)
-            except (TypeError, ValueError) as exc:
-                raise CursorError("cursor is not one this server issued") from exc
-        out.append(v)
-    return phase, tuple(out)
+    return phase, tuple(_cursor_value(col, v) for col, v in zip(cols, values, strict=True))
+
+
+def _cursor_value(col, v: Any) -> Any:
+    """One decoded cursor value, checked against its column: a crafted cursor is a 422, never a value the
+    driver chokes on (text for a number, a number past BIGINT, a NUL, an object)."""
+    if col is Session.started_at:
+        try:
+            return datetime.fromisoformat(v)
+        except (TypeError, ValueError) as exc:
+            raise CursorError("cursor is not one this server issued") from exc
+    if col.type.python_type is int:
+        ok = type(v) is int and -(2**63) <= v < 2**63
+    else:
+        ok = type(v) is str and len(v) <= (col.type.length or 0) and "\x00" not in v
+    if not ok:
+        raise CursorError("cursor is not one this server issued")
+    return v
 
 
 def _after(cols: tuple, values: tuple, descending: bool):
