@@ -9,7 +9,7 @@ import sqlite3
 
 import psycopg
 from flask import Flask, Response, current_app, request
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -56,14 +56,32 @@ def install(app: Flask) -> None:
         return error_response(Refused(500, "internal_error", "the server failed; nothing was stored"))
 
 
+# What says "away, busy or full" rather than "this statement is wrong" (which stays a 500 with its traceback:
+# a retried bad query would fail for ever). SQLite by error name; PostgreSQL by SQLSTATE: connection
+# exceptions (08), insufficient resources (53), lock not available, query canceled (the statement timeout),
+# the server shutting down (57P01-57P03).
+_SQLITE_TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_IOERR")
+_PG_TRANSIENT_CLASSES = ("08", "53")
+_PG_TRANSIENT_STATES = ("55P03", "57014", "57P01", "57P02", "57P03")
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """The database is away, busy past its timeout, or out of disk: nothing was done, and the same request
     may succeed later. (A constraint violation or a bug is not this.)"""
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | DatabaseBusy):
+    if isinstance(exc, InterfaceError | PoolTimeout | DatabaseBusy):
         return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, sqlite3.OperationalError | psycopg.OperationalError)
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    if isinstance(exc, sqlite3.OperationalError):
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        return name.startswith(_SQLITE_TRANSIENT) or "database is locked" in str(exc)
+    if isinstance(exc, psycopg.OperationalError):
+        state = exc.sqlstate
+        # No SQLSTATE: the connection itself failed (refused, reset, timed out).
+        return state is None or state[:2] in _PG_TRANSIENT_CLASSES or state in _PG_TRANSIENT_STATES
+    return isinstance(exc, psycopg.InterfaceError)
 
 
 UNAVAILABLE_PAGE = """<!doctype html><html lang="en" data-bs-theme="dark"><head><meta charset="utf-8">
