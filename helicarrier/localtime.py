@@ -21,9 +21,13 @@ HOUR_S = 3600
 _STEP_S = 12 * HOUR_S  # offsets are probed this far apart; real zones change at most twice a year
 
 
+# Listed by some hosts' zone databases but no place: "localtime" is the server's own zone, "Factory" none.
+_NOT_PLACES = frozenset({"localtime", "Factory", "posixrules"})
+
+
 @lru_cache(maxsize=1)
 def _known_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - _NOT_PLACES
 
 
 def zone(tz: str) -> ZoneInfo:

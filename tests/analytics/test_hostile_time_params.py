@@ -15,6 +15,8 @@ from helicarrier.layouts.intelligence import ID as INTELLIGENCE
 TIME_ROUTES = ("/api/v1/sessions", "/api/v1/usage", "/api/v1/models/matrix")
 HOSTILE = [
     ("tz=Europe", "tz", "IANA"),  # a directory of the zone database
+    ("tz=localtime", "tz", "IANA"),  # the server's own zone, listed by some zone databases
+    ("tz=Factory", "tz", "IANA"),
     ("tz=" + "A" * 300, "tz", "at most 64 characters"),
     ("tz=zone.tab", "tz", "IANA"),  # a file of the zone database that is not a zone
     ("tz=../../etc/passwd", "tz", "IANA"),
