@@ -31,6 +31,10 @@ from helicarrier.jsonio import parse_json
 ROUTE = "/api/v1/hooks/claude-code"
 
 
+class Abandoned(Exception):
+    """The caller was answered without this decision: its transaction rolls back (nobody hears of it)."""
+
+
 class ClaudeCodeHooks:
     def __init__(self, repo: Repository, ingest: IngestService, control: ControlService, fleet: FleetService):
         self.repo = repo
@@ -74,7 +78,7 @@ class ClaudeCodeHooks:
         with self.repo.transaction() as tx:
             decision = self._decide_in(tx, agent_id, hook, event, now)
             if abandoned():
-                raise Refused(503, "abandoned", "the hook was answered (allow) before its decision was made")
+                raise Abandoned("the hook was answered (allow) before its decision was made")
         return decision
 
     def _decide_in(
