@@ -79,12 +79,15 @@ def _tool_summary(hook: dict[str, Any]) -> str:
 
 
 def events_for(agent_id: str, hook: dict[str, Any], body: bytes, now: datetime) -> list[dict[str, Any]]:
-    """The native events (a v2 batch's ``events``) one hook input stands for. Their ids come from the input's
-    bytes, so a re-delivered input is a duplicate and is stored once."""
+    """The native events (a v2 batch's ``events``) one hook input stands for. A tool call's hooks carry its
+    ``tool_use_id``: their ids come from the input's bytes, so a re-delivered one is stored once. The other
+    hooks have no id, and a second turn's ``Stop`` is byte for byte the first's: their ids take the time
+    too, or the later turn's status and Pulse lines would be dropped as duplicates."""
     name = hook["hook_event_name"]
     session = hook["session_id"]
-    digest = hashlib.sha256(body).hexdigest()[:40]
     ts = now.isoformat()
+    unique = body if hook.get("tool_use_id") else body + ts.encode()
+    digest = hashlib.sha256(unique).hexdigest()[:40]
 
     def event(kind: str, data: dict[str, Any]) -> dict[str, Any]:
         return {

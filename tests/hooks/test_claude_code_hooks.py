@@ -81,10 +81,16 @@ def test_a_session_through_its_hooks_keeps_the_card_and_pulse_live_and_stores_a_
     assert "✓ Bash: pytest -q" in lines and lines[-1] == "session ended (prompt_input_exit)"
     before = api.snapshot()["log_events"]
 
-    # Claude Code may deliver a hook twice: nothing is stored twice.
-    for name in ("session_start", "pre_tool_use", "stop", "session_end"):
+    # A tool call's hooks delivered twice: nothing is stored twice.
+    for name in ("pre_tool_use", "post_tool_use"):
         assert decision(api, hook(name)) == {}
     assert api.snapshot()["log_events"] == before
+
+    # The next turn's Stop is byte for byte the first's, and is a new event all the same.
+    assert decision(api, hook("user_prompt_submit")) == {}
+    assert api.one(Agent, Agent.id == AGENT).status == "running"
+    assert decision(api, hook("stop")) == {}
+    assert api.one(Agent, Agent.id == AGENT).status == "idle"
 
 
 def test_without_agent_the_working_folder_names_it(api):
