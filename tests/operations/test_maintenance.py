@@ -82,3 +82,33 @@ def test_pages_show_a_banner_while_on(api):
     assert not hidden and "Maintenance: moving to PostgreSQL" in text
     page = api.client.get("/")  # pages are served (the sign-in gate answers, not a 503)
     assert page.status_code in (200, 302)
+
+
+def test_in_maintenance_the_scheduler_only_beats_and_a_copy_then_is_at_parity(ctx):
+    from helicarrier.data.parity import fingerprint
+    from helicarrier.health import HEARTBEAT_FLAG
+    from helicarrier.scheduler.runner import Job, Scheduler
+
+    ran: list[str] = []
+    jobs = [Job(name, 5, lambda _ctx, n=name: ran.append(n)) for name in ("heartbeat", "evaluate-alerts")]
+    scheduler = Scheduler(ctx, jobs)
+    assert scheduler.leadership.try_acquire()
+    try:
+        switch(ctx.repo, True, "copying", "test")
+        ctx.maintenance.cache_s = 0
+        for job in jobs:
+            scheduler._gated(job)()
+        assert ran == ["heartbeat"]  # alerts, expiries, reports, pruning: none writes during a copy
+
+        with ctx.repo.engine.connect() as conn:
+            before = fingerprint(conn)
+        ctx.repo.set_flag(HEARTBEAT_FLAG, datetime.now(UTC).isoformat(), "scheduler")
+        with ctx.repo.engine.connect() as conn:
+            assert fingerprint(conn).tables == before.tables  # the heartbeat is no data
+
+        switch(ctx.repo, False, None, "test")
+        for job in jobs:
+            scheduler._gated(job)()
+        assert ran == ["heartbeat", "heartbeat", "evaluate-alerts"]
+    finally:
+        scheduler.leadership.release()
