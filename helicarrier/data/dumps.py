@@ -13,6 +13,8 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import URL, make_url
 
+from helicarrier.data.engine import _create_private
+
 
 class DumpError(Exception):
     """A backup or restore step failed; the message says which and why."""
@@ -28,6 +30,7 @@ def sqlite_path(url: str) -> Path:
 def sqlite_online_backup(source: Path, out: Path) -> None:
     """Copy the live SQLite file page by page; writers may go on (the copy restarts its pass when they
     write, and the result is one consistent state)."""
+    _create_private(out)  # a backup holds what the database holds: token hashes, prompts
     src = sqlite3.connect(source)
     dst = sqlite3.connect(out)
     try:
@@ -60,7 +63,12 @@ def _libpq(url: URL) -> tuple[list[str], dict[str, str]]:
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> None:
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+    # --no-password: a missing password is an error at once, never a prompt that waits for an hour.
+    cmd = [cmd[0], "--no-password", *cmd[1:]]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+    except subprocess.TimeoutExpired:
+        raise DumpError(f"{Path(cmd[0]).name} did not finish within an hour") from None
     if proc.returncode != 0:
         raise DumpError(f"{Path(cmd[0]).name} failed ({proc.returncode}): {proc.stderr.strip()[:2000]}")
 
@@ -70,6 +78,7 @@ def pg_dump(url: str, schema: str, snapshot: str, out: Path) -> None:
     u = make_url(url)
     args, env = _libpq(u)
     cmd = [pg_binary("pg_dump"), *args, "-Fc", "--no-owner", f"--snapshot={snapshot}", "-n", schema]
+    _create_private(out)
     _run([*cmd, "-f", str(out), u.database or "postgres"], env)
 
 

@@ -43,6 +43,7 @@ def test_backup_while_ingesting_restores_to_exactly_the_manifest(
         assert made.returncode == 0, made.stderr
         wait_for(lambda: stream.accepted > during + 1, what="ingest still running after the backup")
     assert stream.errors == []
+    assert out.stat().st_mode & 0o777 == 0o600  # it holds what the database holds: token hashes, prompts
     manifest = orjson.loads(out.with_name(out.name + ".manifest.json").read_bytes())
     assert manifest["backend"] == backend and manifest["revision"]
     backed_up = manifest["tables"]["usage_events"]["rows"]

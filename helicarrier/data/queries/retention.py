@@ -66,14 +66,16 @@ class RetentionQueries(QueryBase):
         the number deleted (0: nothing older is left)."""
         if kind == "rollups":
             return self._prune_rollups(hour_of(cutoff))
-        table, key, _age = _ROWS[kind]
-        oldest = select(key).where(_where(kind, cutoff)).order_by(key).limit(batch).scalar_subquery()
+        table, key, age = _ROWS[kind]
+        # The batch's keys first, outside the write lock, through the time index (ordered by key, SQLite
+        # walked the whole table for them while every ingest waited); then delete exactly those.
+        with self._read() as conn:
+            keys = conn.execute(select(key).where(_where(kind, cutoff)).order_by(age).limit(batch)).scalars()
+            keys = list(keys)
+        if not keys:
+            return 0
         with self._write() as conn:
-            # The newest key of the batch, then a range delete: one index range on both backends.
-            last = conn.execute(select(func.max(key)).where(key.in_(oldest))).scalar()
-            if last is None:
-                return 0
-            return conn.execute(delete(table).where(key <= last, _where(kind, cutoff))).rowcount
+            return conn.execute(delete(table).where(key.in_(keys), _where(kind, cutoff))).rowcount
 
     def _prune_rollups(self, cutoff_hour: int) -> int:
         deleted = 0
