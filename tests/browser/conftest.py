@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 
 import pytest
@@ -10,6 +9,7 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 
 from helicarrier.layouts.shell import ID as SHELL
 from helicarrier.webapp import create_app
+from tests.servers import free_port
 from tests.waiting import InFlight, wait_for
 
 PASSWORD = "correct-horse-battery"
@@ -59,14 +59,6 @@ class Hud:
         self.duo.wait_for_element(f"#{SHELL.PAGE}", timeout=10)
 
 
-def free_port() -> int:
-    """A port nobody listens on now. dash_duo counts up from 58050 in every process, so two test runs on one
-    machine (a developer's and a CI's) would otherwise start their apps on the same port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def hud(dash_duo, settings):
     app = create_app(settings)
@@ -75,6 +67,7 @@ def hud(dash_duo, settings):
         ctx.repo.create_user(name, PASSWORD, role)
     app.server.wsgi_app = InFlight(app.server.wsgi_app)  # what the server is serving, for teardowns
     # Not navigate=True: its wait for the Dash page would meet the sign-in form instead.
+    # A free port, not dash_duo's count from 58050: two test runs on one machine would share those.
     dash_duo.start_server(app, navigate=False, port=free_port())
     dash_duo.driver.get(dash_duo.server.url)
     return Hud(dash_duo, app, ctx)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from helicarrier.data.models import AlertEvalCycle, UsageEvent
 from helicarrier.data.repository import Repository
 from helicarrier.data.schema import ensure_schema
 from tests.conftest import BACKENDS
+from tests.servers import free_port, server_env
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,34 +33,23 @@ GUNICORN = [sys.executable, "-m", "gunicorn", "app:server"]
 ALERT_EVAL_S = 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Instance:
     def __init__(self, url: str, data_dir: Path, **extra_env: str):
-        self.port = _free_port()
+        self.port = free_port()
         data_dir.mkdir()
-        env = {
-            **os.environ,
-            "HELICARRIER_DATABASE_URL": url,
-            "HELICARRIER_DATA_DIR": str(data_dir),
-            "HELICARRIER_HOST": "127.0.0.1",
-            "HELICARRIER_PORT": str(self.port),
-            "HELICARRIER_WORKERS": "2",
-            "HELICARRIER_SECRET_KEY": "one-key-for-every-instance",
-            "HELICARRIER_AUTO_MIGRATE": "0",  # production: migrated once, beforehand
-            "HELICARRIER_ALERT_EVAL_S": str(ALERT_EVAL_S),
-            "HELICARRIER_LOG_LEVEL": "WARNING",
+        env = server_env(
+            HELICARRIER_DATABASE_URL=url,
+            HELICARRIER_DATA_DIR=str(data_dir),
+            HELICARRIER_HOST="127.0.0.1",
+            HELICARRIER_PORT=str(self.port),
+            HELICARRIER_WORKERS="2",
+            HELICARRIER_SECRET_KEY="one-key-for-every-instance",
+            HELICARRIER_AUTO_MIGRATE="0",  # production: migrated once, beforehand
+            HELICARRIER_ALERT_EVAL_S=str(ALERT_EVAL_S),
+            HELICARRIER_LOG_LEVEL="WARNING",
             **extra_env,
-        }
+        )
         env.pop("HELICARRIER_SCHEDULER", None)
-        # The browser tests' Werkzeug servers leave WERKZEUG_SERVER_FD in this process's environment; a
-        # gunicorn started with it would take itself for the reloader's watcher and run no scheduler.
-        for name in ("WERKZEUG_SERVER_FD", "WERKZEUG_RUN_MAIN", "FLASK_RUN_FROM_CLI"):
-            env.pop(name, None)
         self.proc = subprocess.Popen(GUNICORN, cwd=ROOT, env=env, start_new_session=True)
 
     def ready(self) -> bool:

@@ -7,7 +7,6 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -15,18 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def _bin() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PrivatePostgres:
@@ -82,7 +77,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         capture_output=True,
         timeout=120,
     )
-    pg = PrivatePostgres(bindir, datadir, _free_port())
+    pg = PrivatePostgres(bindir, datadir, free_port())
     pg.start()
     try:
         yield pg

@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,16 +17,11 @@ import orjson
 from sqlalchemy import func, select
 
 from helicarrier.data.models import LogEvent, UsageEvent
+from tests.servers import free_port, server_env
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCHES, PER_BATCH, CRASHES = 60, 40, 3
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _batch(b: int) -> bytes:
@@ -53,13 +47,12 @@ def _batch(b: int) -> bytes:
 
 class Server:
     def __init__(self, settings, port: int):
-        self.env = {
-            **os.environ,
-            "HELICARRIER_DATABASE_URL": settings.database_url,
-            "HELICARRIER_DATA_DIR": str(settings.data_dir),
-            "HELICARRIER_SECRET_KEY": "k",
-            "HELICARRIER_LOG_LEVEL": "WARNING",
-        }
+        self.env = server_env(
+            HELICARRIER_DATABASE_URL=settings.database_url,
+            HELICARRIER_DATA_DIR=str(settings.data_dir),
+            HELICARRIER_SECRET_KEY="k",
+            HELICARRIER_LOG_LEVEL="WARNING",
+        )
         self.port = port
         self.proc: subprocess.Popen | None = None
 
@@ -131,7 +124,7 @@ class Agent(threading.Thread):
 
 def test_acknowledged_events_survive_sigkills_of_the_whole_server(settings, repo):
     token, _ = repo.create_token("crash-drill", "ingest")
-    server = Server(settings, _free_port())
+    server = Server(settings, free_port())
     server.start()
     agent = Agent(server.port, token)
     try:
