@@ -246,7 +246,7 @@ def build(url: str, n_sessions: int, n_events: int, seed: int = 7) -> dict:
         agent = s["agent"][e["session"]]
         frame = pd.DataFrame(
             {
-                "hour": (e["ts"] // 3600).astype(np.int64),
+                "quarter": (e["ts"] // 900).astype(np.int64),
                 "agent": agent,
                 "model": e["model"],
                 "events": 1,
@@ -259,7 +259,7 @@ def build(url: str, n_sessions: int, n_events: int, seed: int = 7) -> dict:
                 "unpriced_events": e["unpriced"].astype(np.int64),
             }
         )
-        usage_parts.append(frame.groupby(["hour", "agent", "model"], sort=False).sum())
+        usage_parts.append(frame.groupby(["quarter", "agent", "model"], sort=False).sum())
         model_names = np.array(models, dtype=object)[e["model"]]
         providers = np.array([MODELS[m][0] for m in models], dtype=object)[e["model"]]
         sid = np.array(session_ids, dtype=object)[e["session"]]
@@ -387,13 +387,15 @@ def build(url: str, n_sessions: int, n_events: int, seed: int = 7) -> dict:
 
     # Rollups, from the same arrays, by the app's rules.
     t_rollups = time.perf_counter()
-    usage = pd.concat(usage_parts).groupby(level=[0, 1, 2]).sum().reset_index()
-    usage["agent_id"] = np.array(agent_names, dtype=object)[usage["agent"].to_numpy()]
-    usage["model_name"] = np.array(models, dtype=object)[usage["model"].to_numpy()]
-    usage["provider"] = usage["model_name"].map(lambda m: MODELS[m][0])
-    usage["reported_cost_nanos"] = 0
+    quarters = pd.concat(usage_parts).groupby(level=[0, 1, 2]).sum().reset_index()
+    quarters["agent_id"] = np.array(agent_names, dtype=object)[quarters["agent"].to_numpy()]
+    quarters["model_name"] = np.array(models, dtype=object)[quarters["model"].to_numpy()]
+    quarters["provider"] = quarters["model_name"].map(lambda m: MODELS[m][0])
+    quarters["reported_cost_nanos"] = 0
     sum_cols = ["events", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
                 "reasoning_tokens", "cost_nanos", "unpriced_events", "reported_cost_nanos"]  # fmt: skip
+    quarters["hour"] = quarters["quarter"] // 4
+    usage = quarters.groupby(["hour", "agent_id", "model_name", "provider"])[sum_cols].sum().reset_index()
     by_model = usage.groupby(["hour", "model_name", "provider"])[sum_cols].sum().reset_index()
     by_agent = usage.groupby(["hour", "agent_id"])[sum_cols].sum().reset_index()
     ended = ~s["running"]
@@ -449,6 +451,11 @@ def build(url: str, n_sessions: int, n_events: int, seed: int = 7) -> dict:
             )
             cur.execute("COMMIT")
 
+    put(
+        "usage_quarter_rollups",
+        ["quarter", "agent_id", "model", "provider", *sum_cols],
+        quarters[["quarter", "agent_id", "model_name", "provider", *sum_cols]].itertuples(index=False),
+    )
     ucols_r = ["hour", "agent_id", "model", "provider", *sum_cols]
     put(
         "usage_rollups",

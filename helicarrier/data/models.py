@@ -552,8 +552,9 @@ class UsageRollup(Base):
 
     Hourly, so that a day in any whole-hour time zone is a whole number of buckets (DST included). In a zone
     whose offset is not a whole hour (India +5:30, Nepal +5:45, ...) the part of an hour on the other side
-    of a local midnight is read from usage_events (indexed by ts), as are the ends of any requested range,
-    so each local day is exact in every zone (see data/queries/analytics.py).
+    of a local midnight is read from usage_quarter_rollups, and the ends of a requested range that are not
+    on a quarter hour from usage_events (indexed by ts), so each local day is exact in every zone (see
+    data/queries/analytics.py).
     ``model`` is '' for an event that named no model (a key column cannot be NULL).
     """
 
@@ -571,6 +572,33 @@ class UsageRollup(Base):
     cache_write_tokens: Mapped[int] = _sum_column()
     reasoning_tokens: Mapped[int] = _sum_column()
     cost_nanos: Mapped[int] = _sum_column()  # priced events only
+    unpriced_events: Mapped[int] = _sum_column()
+    reported_cost_nanos: Mapped[int] = _sum_column()
+
+
+class UsageQuarterRollup(Base):
+    """The same sums per UTC quarter hour x agent x model x provider.
+
+    Every time zone's offset today is a whole number of quarter hours, so where a local midnight cuts a UTC
+    hour (India, Nepal, Newfoundland, Lord Howe's half-hour DST) the part on the other side is a whole number
+    of quarters: analytics move it from these rows instead of scanning usage_events, and it stays exact after
+    raw rows are pruned. An hour's quarters sum to its usage_rollups row.
+    """
+
+    __tablename__ = "usage_quarter_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    quarter: Mapped[int] = mapped_column(Integer, primary_key=True)  # floor(unix seconds / 900), UTC
+    agent_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    events: Mapped[int] = _sum_column()
+    input_tokens: Mapped[int] = _sum_column()
+    output_tokens: Mapped[int] = _sum_column()
+    cache_read_tokens: Mapped[int] = _sum_column()
+    cache_write_tokens: Mapped[int] = _sum_column()
+    reasoning_tokens: Mapped[int] = _sum_column()
+    cost_nanos: Mapped[int] = _sum_column()
     unpriced_events: Mapped[int] = _sum_column()
     reported_cost_nanos: Mapped[int] = _sum_column()
 

@@ -189,3 +189,17 @@ def test_the_api_answers_exact_days_in_decimal_dollars(around_midnights, ctx, cl
         for (d, _), w in want.items()
     }
     assert sum(v[0] for v in got.values()) > 0
+
+
+@pytest.mark.parametrize("tz", ["Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns", "Australia/Lord_Howe"])
+def test_local_days_stay_exact_after_the_raw_events_are_pruned(around_midnights, ctx, tz):
+    """Retention keeps rollups far longer than raw usage: with every raw event gone, a local day cut
+    inside a UTC hour is still exact (its parts come from the quarter-hour rollups)."""
+    z = ZoneInfo(tz)
+    a, b = _midnight(FIRST, z), _midnight(LAST + timedelta(days=1), z)
+    want = _want_days(around_midnights, a, b, z, None)
+    while ctx.repo.prune_batch("usage", datetime(2100, 1, 1, tzinfo=UTC), 100_000):
+        pass
+    assert {h.kind: h.rows for h in ctx.repo.retention_holdings()}["usage"] == 0
+    frame = ctx.repo.usage_series(a, b, group_by=None, tz=tz)
+    assert _got(frame, lambda t: t.date()) == want

@@ -25,6 +25,7 @@ from tests.ingesting import Sender, provider_fixtures
 FIXTURES = provider_fixtures()
 BASE = datetime(2026, 3, 7, 20, 0, tzinfo=UTC)  # spans the US DST change and several UTC days
 ROLLUP_TABLES = (
+    "usage_quarter_rollups",
     "usage_rollups",
     "usage_model_rollups",
     "usage_agent_rollups",
@@ -42,6 +43,7 @@ def _truncate(engine) -> None:
 
 def recount(engine) -> dict[str, dict[tuple, tuple]]:
     """Every rollup table, recomputed in Python from usage_events and sessions."""
+    quarters: dict[tuple, list[int]] = defaultdict(lambda: [0] * 9)
     usage: dict[tuple, list[int]] = defaultdict(lambda: [0] * 9)
     by_model: dict[tuple, list[int]] = defaultdict(lambda: [0] * 9)
     by_agent: dict[tuple, list[int]] = defaultdict(lambda: [0] * 9)
@@ -50,7 +52,8 @@ def recount(engine) -> dict[str, dict[tuple, tuple]]:
     labels: set[tuple] = set()
     with engine.connect() as conn:
         for u in conn.execute(select(UsageEvent)):
-            hour = int((u.ts - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) // 3600
+            seconds = int((u.ts - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())
+            hour = seconds // 3600
             vals = [
                 1,
                 u.input_tokens,
@@ -63,6 +66,7 @@ def recount(engine) -> dict[str, dict[tuple, tuple]]:
                 u.reported_cost_nanos or 0,
             ]
             for acc in (
+                quarters[(seconds // 900, u.agent_id, u.model or "", u.provider)],
                 usage[(hour, u.agent_id, u.model or "", u.provider)],
                 by_model[(hour, u.model or "", u.provider)],
                 by_agent[(hour, u.agent_id)],
@@ -91,6 +95,7 @@ def recount(engine) -> dict[str, dict[tuple, tuple]]:
             b = bisect.bisect_right(RUNTIME_EDGES_MS, ms)
             runtimes[(day, s.model or "", s.task_kind or "", b // 16)][b % 16] += 1
     return {
+        "usage_quarter_rollups": {k: tuple(v) for k, v in quarters.items()},
         "usage_rollups": {k: tuple(v) for k, v in usage.items()},
         "usage_model_rollups": {k: tuple(v) for k, v in by_model.items()},
         "usage_agent_rollups": {k: tuple(v) for k, v in by_agent.items()},
@@ -102,6 +107,7 @@ def recount(engine) -> dict[str, dict[tuple, tuple]]:
 
 def stored(engine) -> dict[str, dict[tuple, tuple]]:
     keys = {
+        "usage_quarter_rollups": 4,
         "usage_rollups": 4,
         "usage_model_rollups": 3,
         "usage_agent_rollups": 2,

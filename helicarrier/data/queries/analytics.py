@@ -9,9 +9,12 @@ Local days and hours are exact in every IANA zone (helicarrier.localtime.LocalBu
 each local day or clock hour begins). A whole UTC hour of the rollups is first counted in the local bucket
 holding its middle (integer arithmetic in SQL, one CASE branch per offset change in the range); where a local
 midnight (clock hour, offset change) cuts an hour, which happens in +05:30, +05:45, -03:30 zones and on
-some DST days, the smaller part is read from usage_events and moved to its own bucket. The ragged ends of
-the range are split at their bucket starts the same way. So a day costs at most one extra index range scan
-of up to 30 minutes of raw events, and none in whole-hour zones.
+some DST days, the smaller part is moved to its own bucket: it is a whole number of quarter hours in every
+zone's offset today, read from usage_quarter_rollups (raw events only for offsets that are not, such as
+the local mean times before 1900). The ragged ends of the range are split at their bucket starts the same
+way, and only their parts off the quarter hour are read from usage_events. So a day costs a few extra rollup
+rows in a half-hour zone, and the whole range at most two index range scans of under 15 minutes of raw
+events.
 
 Sessions are counted when they end (their outcome is known then): "sessions", "succeeded", runtimes and the
 matrix are over sessions that ended in the range. Failures are every ended session that did not succeed:
@@ -91,6 +94,7 @@ SESSION_REPORT_COLUMNS = (
     "unpriced_events",
 )
 _US = timedelta(microseconds=1)
+_QUARTER_US = 900 * 1_000_000
 _HOUR_US = 3600 * 1_000_000
 _DAY_US = 86400 * 1_000_000
 
@@ -166,7 +170,7 @@ def local_buckets(start: datetime, end: datetime, z: ZoneInfo, granularity: str)
 def _rollup_key_sql(buckets: LocalBuckets, col: str = "hour") -> str:
     """SQL: the bucket a whole UTC hour of the rollups is counted in, first (``_rollup_key`` is the same in
     Python): the local day (clock hour) in which the hour's middle falls, by the offset at its start. The
-    part of an hour that lies in another bucket is moved there afterwards from the raw events."""
+    part of an hour that lies in another bucket is moved there afterwards (``_moves``, ``_Pieces``)."""
     t = f"(CAST({col} AS BIGINT) * 3600 + {HOUR_S // 2})"
 
     def branch(off: int) -> str:
@@ -229,40 +233,95 @@ _RAW_SUMS_SQL = (
     "sum(u.cache_write_tokens), sum(coalesce(u.reasoning_tokens, 0)), sum(coalesce(u.cost_nanos, 0)), "
     "sum(CASE WHEN u.cost_nanos IS NULL THEN 1 ELSE 0 END), sum(coalesce(u.reported_cost_nanos, 0))"
 )
+_QUARTER_GROUP_SQL = {"agent_id": "q.agent_id", "model": "q.model", "provider": "q.provider"}
+_QUARTER_SUMS_SQL = ", ".join(f"sum(q.{c})" for c in USAGE_SUMS)
 _PIECES_PER_STATEMENT = 500
 
 
-def _raw_pieces(
-    conn: Connection, pieces: list[tuple[datetime, datetime, int]], group_cols: Sequence[str]
-) -> list:
-    """Raw usage summed per (piece tag, *group values) over the time windows ``pieces`` [(from, to, tag)],
-    in one statement per 500 windows: each window is an index range scan on usage_events.ts."""
-    if not pieces:
-        return []
-    gsql = [_RAW_GROUP_SQL[c] for c in group_cols]
-    ts_type = UsageEvent.ts.type
+def _windowed(conn: Connection, pieces: list[tuple[Any, Any, int]], sql: str, bound_type=None) -> list:
+    """``sql`` (which joins the windows ``p(k, a, b)`` to a table) run over ``pieces`` [(from, to, tag)], in
+    one statement per 500 windows."""
     rows = []
-    if conn.dialect.name == "postgresql":
-        # The planner cannot see how short the windows are (it guesses a tenth of the table per window),
-        # and JIT-compiling the plan for that guess cost ~130 ms on a query that runs in ~20.
-        conn.execute(text("SET LOCAL jit = off"))
     for i in range(0, len(pieces), _PIECES_PER_STATEMENT):
         chunk = pieces[i : i + _PIECES_PER_STATEMENT]
         values = ", ".join(f"(:k{j}, :a{j}, :b{j})" for j in range(len(chunk)))
-        grouped = ", ".join(["p.k", *gsql])
-        stmt = text(
-            f"WITH p(k, a, b) AS (VALUES {values}) "
-            f"SELECT {grouped}, {_RAW_SUMS_SQL} FROM p JOIN usage_events u ON u.ts >= p.a AND u.ts < p.b "
-            f"GROUP BY {grouped}"
-        ).bindparams(
-            *(bindparam(f"a{j}", type_=ts_type) for j in range(len(chunk))),
-            *(bindparam(f"b{j}", type_=ts_type) for j in range(len(chunk))),
-        )
+        stmt = text(f"WITH p(k, a, b) AS (VALUES {values}) {sql}")
+        if bound_type is not None:
+            stmt = stmt.bindparams(
+                *(bindparam(f"a{j}", type_=bound_type) for j in range(len(chunk))),
+                *(bindparam(f"b{j}", type_=bound_type) for j in range(len(chunk))),
+            )
         args = {}
         for j, (a, b, tag) in enumerate(chunk):
             args[f"k{j}"], args[f"a{j}"], args[f"b{j}"] = tag, a, b
         rows.extend(conn.execute(stmt, args).all())
     return rows
+
+
+def _raw_pieces(
+    conn: Connection, pieces: list[tuple[datetime, datetime, int]], group_cols: Sequence[str]
+) -> list:
+    """Raw usage summed per (piece tag, *group values) over the time windows ``pieces`` [(from, to, tag)]:
+    each window is an index range scan on usage_events.ts."""
+    if not pieces:
+        return []
+    grouped = ", ".join(["p.k", *(_RAW_GROUP_SQL[c] for c in group_cols)])
+    if conn.dialect.name == "postgresql":
+        # The planner cannot see how short the windows are (it guesses a tenth of the table per window),
+        # and JIT-compiling the plan for that guess cost ~130 ms on a query that runs in ~20.
+        conn.execute(text("SET LOCAL jit = off"))
+    sql = (
+        f"SELECT {grouped}, {_RAW_SUMS_SQL} FROM p JOIN usage_events u ON u.ts >= p.a AND u.ts < p.b "
+        f"GROUP BY {grouped}"
+    )
+    return _windowed(conn, pieces, sql, UsageEvent.ts.type)
+
+
+def _quarter_pieces(conn: Connection, pieces: list[tuple[int, int, int]], group_cols: Sequence[str]) -> list:
+    """The same sums from usage_quarter_rollups over whole quarter hours [(from quarter, to quarter, tag)]."""
+    if not pieces:
+        return []
+    grouped = ", ".join(["p.k", *(_QUARTER_GROUP_SQL[c] for c in group_cols)])
+    sql = (
+        f"SELECT {grouped}, {_QUARTER_SUMS_SQL} FROM p JOIN usage_quarter_rollups q "
+        f"ON q.quarter >= p.a AND q.quarter < p.b GROUP BY {grouped}"
+    )
+    return _windowed(conn, pieces, sql)
+
+
+class _Pieces:
+    """Windows of time to sum, each tagged with (the bucket it belongs to, the bucket its rollup row was
+    counted in, or None). A window's whole quarter hours are read from usage_quarter_rollups, only what is
+    left at its ends (less than a quarter hour on each side) from usage_events."""
+
+    def __init__(self) -> None:
+        self.tags: dict[tuple[int, int | None], int] = {}
+        self.raw: list[tuple[datetime, datetime, int]] = []
+        self.quarters: list[tuple[int, int, int]] = []
+
+    def add(self, a: datetime, b: datetime, key: int, counted: int | None) -> None:
+        tag = self.tags.setdefault((key, counted), len(self.tags))
+        a_us, b_us = _us(a), _us(b)
+        q0, q1 = -(-a_us // _QUARTER_US), b_us // _QUARTER_US
+        if q0 >= q1:
+            self.raw.append((a, b, tag))
+            return
+        if a_us < q0 * _QUARTER_US:
+            self.raw.append((a, _at_us(q0 * _QUARTER_US), tag))
+        self.quarters.append((q0, q1, tag))
+        if q1 * _QUARTER_US < b_us:
+            self.raw.append((_at_us(q1 * _QUARTER_US), b, tag))
+
+    def rows(self, conn: Connection, group_cols: Sequence[str]):
+        """(bucket, bucket counted in or None, group values, sums) for each piece tag and group."""
+        by_tag = {tag: kc for kc, tag in self.tags.items()}
+        n = len(group_cols)
+        rows = _raw_pieces(conn, self.raw, group_cols) + _quarter_pieces(conn, self.quarters, group_cols)
+        for row in rows:
+            if not row[n + 1]:  # no events (count of 0, or a sum over no rows)
+                continue
+            key, counted = by_tag[row[0]]
+            yield key, counted, tuple(row[1 : n + 1]), row[n + 1 :]
 
 
 def usage_grouped(
@@ -312,35 +371,23 @@ def usage_grouped(
             stmt = select(b, *gcols, *_usage_sum_columns(table)).where(*hour_range).group_by(b, *gcols)
             for row in conn.execute(stmt):
                 add(tuple(row[: n + 1]), row[n + 1 :])
-    # Raw windows, each tagged: (bucket it belongs to, bucket its rollup row was counted in, or None).
-    tags: dict[tuple[int, int | None], int] = {}
-    pieces: list[tuple[datetime, datetime, int]] = []
-
-    def piece(a: datetime, b: datetime, key: int, counted: int | None) -> None:
-        tag = tags.setdefault((key, counted), len(tags))
-        pieces.append((a, b, tag))
-
+    pieces = _Pieces()
     for w_start, w_end, _hour in windows:
         if buckets is None:
-            piece(w_start, w_end, 0, None)
+            pieces.add(w_start, w_end, 0, None)
             continue
         inner = buckets.inner_starts(_seconds(w_start), _seconds(w_end, up=True))
         edges = [w_start, *(_at_s(x) for x in inner), w_end]
         for a, b in zip(edges, edges[1:], strict=False):
             if a < b:
-                piece(a, b, buckets.key_of(_seconds(a)), None)
+                pieces.add(a, b, buckets.key_of(_seconds(a)), None)
     if whole is not None and buckets is not None:
         for a, b, counted, key in _moves(buckets, whole[0], whole[1]):
-            piece(_at_s(a), _at_s(b), key, counted)
-    by_tag = {tag: kc for kc, tag in tags.items()}
-    for row in _raw_pieces(conn, pieces, group_cols):
-        if not row[n + 1]:  # count(*) of 0
-            continue
-        key, counted = by_tag[row[0]]
-        groups = tuple(row[1 : n + 1])
-        add((key, *groups), row[n + 1 :])
+            pieces.add(_at_s(a), _at_s(b), key, counted)
+    for key, counted, groups, sums in pieces.rows(conn, group_cols):
+        add((key, *groups), sums)
         if counted is not None:
-            add((counted, *groups), row[n + 1 :], sign=-1)
+            add((counted, *groups), sums, sign=-1)
     return out
 
 

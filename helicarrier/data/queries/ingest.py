@@ -35,7 +35,7 @@ from helicarrier.data.queries.rollups import (
     ended_sessions,
     refresh_session_labels,
 )
-from helicarrier.data.rollups import add_into, hour_of, session_facets, usage_contribution
+from helicarrier.data.rollups import add_into, quarter_of, session_facets, usage_contribution
 from helicarrier.data.types import utcnow
 from helicarrier.data.unit import TxBase
 from helicarrier.usage_fields import TOKEN_FIELDS
@@ -327,7 +327,7 @@ class IngestTx(TxBase):
 
     def _insert_usage(self, source: str, events: list, usage_rows: dict[int, dict], received) -> dict:
         """Insert the usage rows, add them to their sessions' totals; return them folded per rollup key
-        (hour, agent, model, provider)."""
+        (quarter, agent, model, provider)."""
         rows = []
         totals: dict[str, list[int]] = {}
         folded: dict[tuple, list[int]] = {}
@@ -339,7 +339,7 @@ class IngestTx(TxBase):
                 (source, e.id, e.agent_id, e.session_id, e.ts, received, *(row[c] for c in USAGE_ROW_COLUMNS))
             )
             sums = usage_contribution(row)  # events, tokens..., cost, unpriced, reported cost
-            key = (hour_of(e.ts), e.agent_id, row["model"] or "", row["provider"])
+            key = (quarter_of(e.ts), e.agent_id, row["model"] or "", row["provider"])
             acc = folded.get(key)
             if acc is None:
                 folded[key] = sums

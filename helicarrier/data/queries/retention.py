@@ -21,10 +21,11 @@ from helicarrier.data.models import (
     UsageAgentRollup,
     UsageEvent,
     UsageModelRollup,
+    UsageQuarterRollup,
     UsageRollup,
 )
 from helicarrier.data.queries.base import QueryBase
-from helicarrier.data.rollups import hour_of
+from helicarrier.data.rollups import DAY_S, HOUR_S, QUARTER_S, hour_of
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,14 @@ _ROWS = {
     "audit": (AuditEntry, AuditEntry.id, AuditEntry.ts),
     "alerts": (Alert, Alert.id, Alert.resolved_at),
 }
-# Rollups have composite keys: a batch deletes one span of hours (days for the session rollups).
+# Rollups have composite keys: a batch deletes one span of hours from each, whatever its bucket (seconds).
 _ROLLUPS = (
-    (UsageRollup, UsageRollup.hour, 1),
-    (UsageModelRollup, UsageModelRollup.hour, 1),
-    (UsageAgentRollup, UsageAgentRollup.hour, 1),
-    (SessionRollup, SessionRollup.day, 24),
-    (SessionRuntimeRollup, SessionRuntimeRollup.day, 24),
+    (UsageQuarterRollup, UsageQuarterRollup.quarter, QUARTER_S),
+    (UsageRollup, UsageRollup.hour, HOUR_S),
+    (UsageModelRollup, UsageModelRollup.hour, HOUR_S),
+    (UsageAgentRollup, UsageAgentRollup.hour, HOUR_S),
+    (SessionRollup, SessionRollup.day, DAY_S),
+    (SessionRuntimeRollup, SessionRuntimeRollup.day, DAY_S),
 )
 ROLLUP_HOURS_PER_BATCH = 24 * 7
 KINDS = (*_ROWS, "rollups")
@@ -82,8 +84,8 @@ class RetentionQueries(QueryBase):
         with self._write() as conn:
             first = conn.execute(select(func.min(UsageRollup.hour))).scalar()
             upto = min(cutoff_hour, (first if first is not None else cutoff_hour) + ROLLUP_HOURS_PER_BATCH)
-            for table, column, hours in _ROLLUPS:
-                deleted += conn.execute(delete(table).where(column < upto // hours)).rowcount
+            for table, column, bucket_s in _ROLLUPS:
+                deleted += conn.execute(delete(table).where(column < upto * HOUR_S // bucket_s)).rowcount
         return deleted
 
     def retention_holdings(self) -> list[Holding]:

@@ -25,10 +25,20 @@ from helicarrier.data.models import (
     SessionRuntimeRollup,
     UsageAgentRollup,
     UsageModelRollup,
+    UsageQuarterRollup,
     UsageRollup,
 )
-from helicarrier.data.rollups import BAND, RUNTIME_COLUMNS, SESSION_SUMS, USAGE_SUMS, session_contribution
+from helicarrier.data.rollups import (
+    BAND,
+    QUARTERS_PER_HOUR,
+    RUNTIME_COLUMNS,
+    SESSION_SUMS,
+    USAGE_SUMS,
+    add_into,
+    session_contribution,
+)
 
+USAGE_QUARTER_KEY = ("quarter", "agent_id", "model", "provider")
 USAGE_KEY = ("hour", "agent_id", "model", "provider")
 USAGE_MODEL_KEY = ("hour", "model", "provider")
 USAGE_AGENT_KEY = ("hour", "agent_id")
@@ -75,20 +85,26 @@ def upsert_sums(
 
 
 def add_usage(conn: Connection, folded: dict[tuple, list[int]]) -> None:
-    """Add a batch folded per (hour, agent_id, model, provider) to the three usage rollup tables."""
+    """Add a batch folded per (quarter, agent_id, model, provider) to the four usage rollup tables."""
     if not folded:
         return
+    by_hour: dict[tuple, list[int]] = {}
     by_model: dict[tuple, list[int]] = {}
     by_agent: dict[tuple, list[int]] = {}
-    for (hour, agent, model, provider), values in folded.items():
-        for target, key in ((by_model, (hour, model, provider)), (by_agent, (hour, agent))):
+    for (quarter, agent, model, provider), values in folded.items():
+        hour = quarter // QUARTERS_PER_HOUR
+        for target, key in (
+            (by_hour, (hour, agent, model, provider)),
+            (by_model, (hour, model, provider)),
+            (by_agent, (hour, agent)),
+        ):
             acc = target.get(key)
             if acc is None:
                 target[key] = list(values)
             else:
-                for i, v in enumerate(values):
-                    acc[i] += v
-    upsert_sums(conn, UsageRollup.__tablename__, USAGE_KEY, USAGE_SUMS, folded)
+                add_into(acc, values)
+    upsert_sums(conn, UsageQuarterRollup.__tablename__, USAGE_QUARTER_KEY, USAGE_SUMS, folded)
+    upsert_sums(conn, UsageRollup.__tablename__, USAGE_KEY, USAGE_SUMS, by_hour)
     upsert_sums(conn, UsageAgentRollup.__tablename__, USAGE_AGENT_KEY, USAGE_SUMS, by_agent)
     upsert_sums(conn, UsageModelRollup.__tablename__, USAGE_MODEL_KEY, USAGE_SUMS, by_model)
 
@@ -234,6 +250,7 @@ def rebuild_all(conn: Connection) -> dict[str, int]:
     from helicarrier.data.rollups import session_facets
 
     tables = (
+        UsageQuarterRollup,
         UsageRollup,
         UsageAgentRollup,
         UsageModelRollup,
@@ -244,7 +261,7 @@ def rebuild_all(conn: Connection) -> dict[str, int]:
     )
     for model in tables:
         conn.execute(delete(model.__table__))
-    hour = _hour_expr(conn)
+    quarter = _quarter_expr(conn)
     sums = (
         "count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), "
         "sum(coalesce(reasoning_tokens, 0)), sum(coalesce(cost_nanos, 0)), "
@@ -252,12 +269,21 @@ def rebuild_all(conn: Connection) -> dict[str, int]:
     )
     conn.execute(
         text(
-            f"INSERT INTO usage_rollups ({', '.join((*USAGE_KEY, *USAGE_SUMS))}) "
-            f"SELECT {hour}, agent_id, coalesce(model, ''), provider, {sums} FROM usage_events "
-            f"GROUP BY {hour}, agent_id, coalesce(model, ''), provider"
+            f"INSERT INTO usage_quarter_rollups ({', '.join((*USAGE_QUARTER_KEY, *USAGE_SUMS))}) "
+            f"SELECT {quarter}, agent_id, coalesce(model, ''), provider, {sums} FROM usage_events "
+            f"GROUP BY {quarter}, agent_id, coalesce(model, ''), provider"
         )
     )
+    # Each coarser table from the one before it: the same sums, fewer rows to read each time.
+    hour = f"quarter / {QUARTERS_PER_HOUR}"
     model_sums = ", ".join(f"sum({c})" for c in USAGE_SUMS)
+    conn.execute(
+        text(
+            f"INSERT INTO usage_rollups ({', '.join((*USAGE_KEY, *USAGE_SUMS))}) "
+            f"SELECT {hour}, agent_id, model, provider, {model_sums} FROM usage_quarter_rollups "
+            f"GROUP BY {hour}, agent_id, model, provider"
+        )
+    )
     for table, keys in (("usage_model_rollups", USAGE_MODEL_KEY), ("usage_agent_rollups", USAGE_AGENT_KEY)):
         conn.execute(
             text(
@@ -290,7 +316,7 @@ def rebuild_all(conn: Connection) -> dict[str, int]:
     return counts
 
 
-def _hour_expr(conn: Connection) -> str:
+def _quarter_expr(conn: Connection) -> str:
     if conn.dialect.name == "postgresql":
-        return "CAST(floor(extract(epoch FROM ts) / 3600) AS INTEGER)"
-    return "CAST(strftime('%s', ts) AS INTEGER) / 3600"
+        return "CAST(floor(extract(epoch FROM ts) / 900) AS INTEGER)"
+    return "CAST(strftime('%s', ts) AS INTEGER) / 900"
