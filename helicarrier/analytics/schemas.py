@@ -149,6 +149,11 @@ class UsageResponse(_Out):
     tz: str
     group_by: str
     granularity: str
+    raw_usage_pruned_before: str | None = Field(
+        description="Set once retention has pruned raw usage events: the time before which they are gone. "
+        "Before it the figures come from the rollups alone, exact where the range starts and ends on a "
+        "quarter hour (the parts of a range off the quarter hour count nothing there)."
+    )
     totals: UsageTotalsOut
     series: list[UsagePointOut]
 

@@ -39,6 +39,7 @@ from helicarrier.layouts.ledger_csv import records_download
 from helicarrier.layouts.ledger_filters import day_bounds
 from helicarrier.localtime import FIRST_YEAR, LAST_YEAR, zone
 from helicarrier.reports.jobs import list_reports
+from helicarrier.retention.service import raw_usage_pruned_before
 
 TOKEN_LABELS = dict(TOKEN_KINDS)
 DOWNLOAD_OF = {button: key for key, button in ID.DOWNLOAD_BUTTON.items()}  # button id -> what it downloads
@@ -142,9 +143,18 @@ def download_payload(
     return records_download(f"successes-per-dollar-{kind_label}-{q.label}", rows)
 
 
-def _range_note(q: Query, unpriced: int) -> str:
+def _rollups_note(ctx: AppContext, q: Query) -> str:
+    """Where part of the range lies before retention's cutoff for raw usage: its figures come from the
+    rollups alone (exact, as the range is whole local days), and the Ledger has no per-call detail there."""
+    pruned = raw_usage_pruned_before(ctx.read_repo)
+    if pruned is None or q.start >= pruned:
+        return ""
+    return f" · before {pruned.astimezone(zone(q.tz)):%Y-%m-%d %H:%M} from rollups only (raw events pruned)"
+
+
+def _range_note(q: Query, unpriced: int, rollups_note: str = "") -> str:
     note = f"{q.first} → {q.last} · {q.tz} · per {q.granularity}" + (f" · {q.notice}" if q.notice else "")
-    return note + (f" · {unpriced:,} unpriced events not in cost" if unpriced else "")
+    return note + (f" · {unpriced:,} unpriced events not in cost" if unpriced else "") + rollups_note
 
 
 @CALLBACKS.on(
@@ -168,7 +178,7 @@ def granularity(_ctx: AppContext, start, end, value):
 )
 def totals(ctx: AppContext, start, end, tz):
     q = make_query(start, end, tz)
-    note = f"{q.first} → {q.last} · {q.tz}" + (f" · {q.notice}" if q.notice else "")
+    note = f"{q.first} → {q.last} · {q.tz}" + (f" · {q.notice}" if q.notice else "") + _rollups_note(ctx, q)
     return kpi_cards(ctx.read_repo.usage_totals(q.start, q.end)), note
 
 
@@ -190,11 +200,12 @@ def charts(ctx: AppContext, start, end, tz, group, gran, kind):
     costs = chart_frame(data, ["cost_nanos", "unpriced_events"])
     tokens = chart_frame(data, [kind])
     unpriced = int(costs["unpriced_events"].sum()) if not costs.empty else 0
+    rollups = _rollups_note(ctx, q)
     return (
         cost_figure(costs),
-        _range_note(q, unpriced),
+        _range_note(q, unpriced, rollups),
         tokens_figure(tokens, kind, TOKEN_LABELS[kind]),
-        _range_note(q, 0),
+        _range_note(q, 0, rollups),
     )
 
 

@@ -19,6 +19,7 @@ from helicarrier.layouts.ledger_filters import FILTER_IDS, MULTI_FILTERS, build_
 from helicarrier.layouts.ledger_grid import BLOCK_SIZE, grid_row, sort_from_model
 from helicarrier.layouts.ledger_timeline import usage_csv_rows
 from helicarrier.money import nanos_to_usd
+from helicarrier.retention.service import raw_usage_pruned_before
 
 EXPORT_CHUNK = 5000
 SESSION_CSV_COLUMNS = (
@@ -190,7 +191,9 @@ def download(ctx: AppContext, _n, request, *values):
 @CALLBACKS.on(Output(ID.DETAIL_BODY, "children"), Input(ID.DETAIL_SESSION, "data"))
 def detail(ctx: AppContext, session_id):
     found = ctx.read_repo.session_detail(session_id) if session_id else None
-    return session_view(found) if found else not_found(session_id or "")
+    if not found:
+        return not_found(session_id or "")
+    return session_view(found, raw_usage_pruned_before(ctx.read_repo))
 
 
 @CALLBACKS.on(

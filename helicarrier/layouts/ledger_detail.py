@@ -283,8 +283,11 @@ def cost_breakdown(s: dict[str, Any], breakdown: dict[str, Any], usage: list[dic
     )
 
 
-def session_view(detail: dict[str, Any]) -> html.Div:
+def session_view(detail: dict[str, Any], raw_usage_pruned_before: datetime | None = None) -> html.Div:
+    """A session's page; ``raw_usage_pruned_before``: retention's cutoff for raw usage, if it pruned any."""
     s = detail["session"]
+    started, cutoff = s.get("started_at"), raw_usage_pruned_before
+    pruned = cutoff if cutoff and started and started < cutoff else None
     usage = detail.get("usage") or []
     kpis = html.Div(
         [
@@ -311,7 +314,7 @@ def session_view(detail: dict[str, Any]) -> html.Div:
                 ]
             ),
             timeline_panel(detail),
-            usage_panel(usage, bool(detail.get("usage_truncated"))),
+            usage_panel(usage, bool(detail.get("usage_truncated")), pruned),
         ]
     )
 

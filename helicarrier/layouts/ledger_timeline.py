@@ -155,7 +155,11 @@ def _confidence(value: str | None) -> html.Span:
     return html.Span(value or "–", style={"color": CONFIDENCE_COLORS.get(value or "", "#8b9bb4")})
 
 
-def usage_panel(usage: list[dict[str, Any]], truncated: bool = False) -> html.Div:
+def usage_panel(
+    usage: list[dict[str, Any]], truncated: bool = False, pruned_before: datetime | None = None
+) -> html.Div:
+    """The session's usage events; ``pruned_before``: retention has deleted the raw events older than
+    this, some of this session's among them (its totals still count them: they come from the session)."""
     head = [
         "Time (UTC)",
         "Model",
@@ -214,6 +218,11 @@ def usage_panel(usage: list[dict[str, Any]], truncated: bool = False) -> html.Di
         className="mb-0",
     )
     note = f"{len(usage):,} events" + (" (the first ones; the CSV has the same)" if truncated else "")
+    if pruned_before is not None:
+        note += (
+            f" · events before {pruned_before:%Y-%m-%d %H:%M} UTC were pruned by retention;"
+            " the totals above still count them"
+        )
     return _panel("bi-receipt", "Usage events", note, table, ID.DETAIL_USAGE)
 
 

@@ -48,6 +48,18 @@ def prune(repo, days: Mapping[str, int], now: datetime, *, batch: int = BATCH_RO
     return deleted
 
 
+def raw_usage_pruned_before(repo) -> datetime | None:
+    """The time before which retention has deleted the raw usage events that the rollups still sum (None
+    while nothing was): figures of earlier times come from the rollups alone (exact on the quarter hour),
+    and a session's per-call usage detail from then is gone."""
+    flag = repo.flag(FLAG_PREFIX + "usage")
+    last = json.loads(flag.value) if flag and flag.value else {}
+    if not last.get("cutoff"):
+        return None
+    cutoff = datetime.fromisoformat(last["cutoff"])
+    return cutoff if repo.usage_rollups_before(cutoff) else None
+
+
 @dataclass(frozen=True)
 class KindStatus:
     kind: str

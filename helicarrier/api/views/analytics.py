@@ -19,6 +19,7 @@ from helicarrier.api import params
 from helicarrier.api.http import app_context, json_response
 from helicarrier.data.queries.sessions import SESSION_STATUSES, SORTS, CursorError
 from helicarrier.errors import Refused
+from helicarrier.retention.service import raw_usage_pruned_before
 
 MAX_LIMIT = 500
 USAGE_GROUPS = {"day": None, "model": "model", "provider": "provider", "agent": "agent"}
@@ -85,6 +86,7 @@ def usage():
     repo = app_context().read_repo
     totals = repo.usage_totals(start, end)
     frame = repo.usage_series(start, end, group_by=USAGE_GROUPS[group_by], tz=tz, granularity=granularity)
+    pruned = raw_usage_pruned_before(repo)
     return json_response(
         {
             "from": start.isoformat(),
@@ -92,6 +94,7 @@ def usage():
             "tz": tz,
             "group_by": group_by,
             "granularity": granularity,
+            "raw_usage_pruned_before": pruned.isoformat() if pruned else None,
             "totals": shapes.with_usd(totals),
             "series": shapes.series_json(frame),
         }

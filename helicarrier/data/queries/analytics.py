@@ -39,6 +39,7 @@ from helicarrier.data.models import (
     UsageAgentRollup,
     UsageEvent,
     UsageModelRollup,
+    UsageQuarterRollup,
     UsageRollup,
 )
 from helicarrier.data.queries.base import QueryBase
@@ -51,6 +52,7 @@ from helicarrier.data.rollups import (
     SUCCESS,
     USAGE_SUMS,
     failure_reason,
+    quarter_of,
 )
 from helicarrier.localtime import DAY_S, HOUR_S, LocalBuckets, offset_segments, segment_offset, zone
 from helicarrier.usage_fields import TOKEN_FIELDS
@@ -535,6 +537,12 @@ class AnalyticsQueries(QueryBase):
             frame[c] = frame[c].astype("int64")
         frame["group"] = frame["group"].astype(str)
         return frame
+
+    def usage_rollups_before(self, t: datetime) -> bool:
+        """Whether the rollups hold usage from before ``t`` (one read of the first key)."""
+        with self._read() as conn:
+            oldest = conn.execute(select(func.min(UsageQuarterRollup.quarter))).scalar()
+        return oldest is not None and oldest < quarter_of(t)
 
     def month_to_date(self, now: datetime, tz: str = "UTC") -> dict[str, Any]:
         """Spend from local midnight of the 1st to ``now``, and a straight-line projection to month end."""
