@@ -56,6 +56,8 @@ def build_context(settings: Settings | None = None) -> AppContext:
     if status.upgraded:
         log.info("database migrated from %s to %s", status.upgraded_from or "empty", status.head)
     repo = Repository(engine)
+    maintenance = Maintenance(repo)
+    repo.write_gate = maintenance.refuse_writes
     read_repo = _read_repository(settings, repo)
     price_books = load_price_books(repo, settings.pricing_version)
     fleet = FleetService(repo)
@@ -83,7 +85,7 @@ def build_context(settings: Settings | None = None) -> AppContext:
         fleet=fleet,
         otlp=OtlpReceiver(ingest, settings.otlp_session_attributes),
         claude_code_hooks=ClaudeCodeHooks(repo, ingest, control, fleet),
-        maintenance=Maintenance(repo),
+        maintenance=maintenance,
     )
 
 

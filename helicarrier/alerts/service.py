@@ -78,6 +78,7 @@ class AlertService:
         return _found(self.repo.get_alert_rule(rule_id), "unknown_rule", f"alert rule {rule_id}")
 
     def create_rule(self, body: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+        self.repo.write_gate()
         return self.repo.create_alert_rule(checked(validate_rule, body), actor)
 
     def update_rule(
@@ -109,6 +110,7 @@ class AlertService:
         return self.get_rule(rule_id)
 
     def delete_rule(self, rule_id: int, actor: Actor) -> None:
+        self.repo.write_gate()
         self.repo.delete_alert_rule(rule_id, actor)
 
     def preview(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -171,12 +173,14 @@ class AlertService:
         return silence_status(found, utcnow())
 
     def create_silence(self, body: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+        self.repo.write_gate()
         now = utcnow()
         v = checked(validate_silence, body, now)
         s = self.repo.create_silence(v["matchers"], v["starts_at"], v["ends_at"], v["comment"], actor)
         return silence_status(s, now)
 
     def update_silence(self, silence_id: int, body: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+        self.repo.write_gate()
         now = utcnow()
         existing = _found(self.repo.get_silence(silence_id), "unknown_silence", f"silence {silence_id}")
         if existing["ends_at"] <= now:
@@ -186,6 +190,7 @@ class AlertService:
         return silence_status(self.repo.update_silence(silence_id, values, actor), now)
 
     def expire_silence(self, silence_id: int, actor: Actor) -> dict[str, Any]:
+        self.repo.write_gate()
         now = utcnow()
         return silence_status(self.repo.expire_silence(silence_id, actor, now), now)
 
@@ -198,10 +203,12 @@ class AlertService:
         return _found(self.repo.get_receiver(receiver_id), "unknown_receiver", f"receiver {receiver_id}")
 
     def create_receiver(self, body: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+        self.repo.write_gate()
         values = checked(lambda b: validate_receiver(b, allow_local=self.allow_local), body)
         return self.repo.create_receiver(values, actor)
 
     def update_receiver(self, receiver_id: int, body: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+        self.repo.write_gate()
         existing = self.get_receiver(receiver_id)
         values = checked(lambda b: validate_receiver(b, existing, allow_local=self.allow_local), body)
         if "enabled" not in body:
@@ -209,6 +216,7 @@ class AlertService:
         return self.repo.update_receiver(receiver_id, values, actor)
 
     def delete_receiver(self, receiver_id: int, actor: Actor) -> None:
+        self.repo.write_gate()
         self.repo.delete_receiver(receiver_id, actor)
 
     def deliveries(self, receiver_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:

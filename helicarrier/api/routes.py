@@ -134,6 +134,7 @@ ROUTES: tuple[Route, ...] = (
         "ingest",
         documented.NormalizeRequest,
         {200: ig.NormalizeResponse},
+        paused_in_maintenance=False,
     ),
     # -- OpenTelemetry exporters report (docs/api.md#otlp); OTEL_EXPORTER_OTLP_ENDPOINT=<url>/api/v1/otlp
     *(
@@ -426,6 +427,7 @@ ROUTES: tuple[Route, ...] = (
         "admin",
         al.RuleIn,
         {200: al.PreviewResponse},
+        paused_in_maintenance=False,
     ),
     Route(
         "GET",
@@ -553,7 +555,7 @@ def _guarded(route: Route):
     view = route.view
 
     def checked(*args, **kwargs):
-        if route.paused_in_maintenance:
+        if route.paused:
             # Before the token check: authenticating writes (last use), and nothing may be written now.
             app_context().maintenance.refuse_writes()
         if route.scope is not None:

@@ -90,8 +90,17 @@ class Route:
     # Answer 200 and an empty JSON object when the server fails or is slow (a hook must never block its
     # caller): see ``helicarrier.api.failopen``. Refusals of the request itself (4xx) are still answered.
     fail_open: bool = False
-    # Writes what agents report (or changes a command's state): 503 `maintenance` while maintenance is on.
-    paused_in_maintenance: bool = False
+    # 503 `maintenance` while maintenance is on, before anything (even a token's last use) is written: a
+    # cutover copies the database meanwhile, and a write after its table was copied would be lost. None:
+    # every API route that is not a GET (what agents report, what operators change); a GET that writes
+    # (the command poll marks commands delivered) says True, a POST that only answers (a preview) False.
+    paused_in_maintenance: bool | None = None
+
+    @property
+    def paused(self) -> bool:
+        if self.paused_in_maintenance is None:
+            return self.is_api and self.method != "GET"
+        return self.paused_in_maintenance
 
     @property
     def endpoint(self) -> str:
@@ -136,6 +145,6 @@ class Route:
             found |= {400, 413, 415, 422}
         if self.params:
             found.add(422)
-        if self.paused_in_maintenance:
+        if self.paused:
             found.add(503)
         return tuple(sorted(found))

@@ -12,6 +12,7 @@ from helicarrier.callbacks.registry import Callbacks, signed_in_user
 from helicarrier.context import AppContext
 from helicarrier.data.leader import current_holder
 from helicarrier.data.queries.tokens import TokenExists
+from helicarrier.errors import Refused
 from helicarrier.layouts.operations import (
     ID,
     drift_table,
@@ -89,7 +90,10 @@ def create_token(ctx: AppContext, n, name, scopes, agents=None):
     if not name:
         return html.Span("Name the token first.", className="text-warning")
     try:
+        ctx.repo.write_gate()
         value, info = ctx.repo.create_token(name.strip(), scopes or [], agents or None)
+    except Refused as exc:
+        return html.Span(exc.message, className="text-warning")
     except (ScopeError, TokenExists, BindingError) as exc:
         return html.Span(str(exc), className="text-warning")
     user = signed_in_user()

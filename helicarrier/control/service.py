@@ -206,10 +206,13 @@ class ControlService:
 
     @contextmanager
     def _refusals_audited(self, actor: Actor, action: str, kind: str, target: str | None):
-        """A refused action changes nothing but leaves an audit entry saying who tried what and why not."""
+        """A refused action changes nothing but leaves an audit entry saying who tried what and why not
+        (except a refusal for maintenance: nothing at all may be written then)."""
         try:
             yield
         except Refused as refused:
+            if refused.code == "maintenance":
+                raise
             self.repo.record_audit(
                 actor=actor.name,
                 actor_kind=actor.kind,

@@ -40,6 +40,10 @@ class Tx(CommandTx, IngestTx, AlertTx, AgentTx):
     """One write transaction's questions and writes (see ``helicarrier.data.unit``)."""
 
 
+def _open_gate() -> None:
+    return None
+
+
 class Repository(
     TokenQueries,
     UserQueries,
@@ -62,10 +66,15 @@ class Repository(
 ):
     def __init__(self, engine: Engine):
         self.engine = engine
+        # Called before every unit of work a service opens, and by services before their other writes: the
+        # app installs maintenance's refusal here, so that an operator's action from the HUD is refused
+        # during a cutover as the API's are (the CLI's repository has none: its operator is the cutover).
+        self.write_gate: Callable[[], None] = _open_gate
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         """A unit of work: everything done through the Tx commits together, or nothing does."""
+        self.write_gate()
         with self._write() as conn:
             yield Tx(conn)
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+from helicarrier.actors import Actor
 from helicarrier.callbacks.shell import maintenance_banner
+from helicarrier.errors import Refused
 from helicarrier.operations.maintenance import RETRY_AFTER_S, switch
 from tests.test_cli import run_cli
 from tests.waiting import wait_for
@@ -112,3 +116,41 @@ def test_in_maintenance_the_scheduler_only_beats_and_a_copy_then_is_at_parity(ct
         assert ran == ["heartbeat", "heartbeat", "evaluate-alerts"]
     finally:
         scheduler.leadership.release()
+
+
+def test_writes_of_operators_are_paused_too_and_nothing_is_written(ctl, make_token):
+    """A cutover copies table after table: an operator's kill, silence or rule written after its table was
+    copied would be lost, so the API refuses them (before even a token's last use is written) and so do
+    the services the HUD calls."""
+    admin = make_token("admin-bot", "admin,control,read")
+    switch(ctl.repo, True, "moving to PostgreSQL", "test")
+    ctl.ctx.maintenance.cache_s = 0
+    before = ctl.snapshot()
+    silence = {"matchers": [{"name": "agent", "value": "atlas-01"}], "duration_s": 600, "comment": "x"}
+    for path, body, token in (
+        ("/api/v1/agents/atlas-01/kill", {"reason": "runaway"}, ctl.control_token),
+        ("/api/v1/agents/atlas-01/tasks", {"task": "stop"}, ctl.control_token),
+        ("/api/v1/silences", silence, admin),
+        ("/api/v1/alert-rules", {"name": "r", "metric": "agents_offline", "threshold": "0"}, admin),
+    ):
+        resp = ctl.post(body, path=path, token=token)
+        _assert_maintenance(resp)
+        assert resp.get_json()["error"]["code"] == "maintenance"
+    with pytest.raises(Refused) as refused:
+        ctl.ctx.control.issue(
+            Actor("omar", "user", "operator"), "atlas-01", {"kind": "kill", "reason": "x"}, None
+        )
+    assert (refused.value.status, refused.value.code) == (503, "maintenance")
+    assert ctl.snapshot() == before
+    assert {t.name: t.last_used_at for t in ctl.repo.list_tokens()}["admin-bot"] is None  # not even that
+    # A preview stores nothing: it still answers.
+    preview = ctl.post(
+        {"name": "r", "metric": "agents_offline", "threshold": "0"},
+        path="/api/v1/alert-rules/preview",
+        token=admin,
+    )
+    assert preview.status_code == 200, preview.get_data(as_text=True)
+
+    switch(ctl.repo, False, None, "test")
+    resp = ctl.post({"reason": "runaway"}, path="/api/v1/agents/atlas-01/kill", token=ctl.control_token)
+    assert resp.status_code == 201, resp.get_data(as_text=True)

@@ -23,6 +23,7 @@ from helicarrier.layouts.alerts_forms import (
     rule_editor,
     rule_form_values,
 )
+from helicarrier.operations.maintenance import switch
 from helicarrier.webapp import create_app
 
 PASSWORD = "correct-horse-battery"
@@ -240,3 +241,36 @@ def test_rule_save_is_for_admins(app):
     assert operator.post("/_dash-update-component", json=body).status_code == 403
     operator_outputs = (ID.SILENCE_RESULT, ID.SILENCE_EXPIRE_RESULT, ID.ACK_RESULT)
     assert {roles[k] for k in roles if any(o in k for o in operator_outputs)} == {"operator"}
+
+
+def test_in_maintenance_an_acknowledgement_from_the_hud_is_refused_and_nothing_is_written(app):
+    """A cutover copies the database: an operator's action from the HUD must wait, as the API's do."""
+    ctx = app.server.config["HELICARRIER"]
+    repo = ctx.repo
+    repo.create_alert_rule(
+        validate_rule({"name": "offline", "metric": "agents_offline", "group_by": "agent", "threshold": "0"}),
+        Actor("ada", "user", "admin"),
+    )
+    seen = datetime.now(UTC) - timedelta(minutes=10)
+    with repo.engine.begin() as conn:
+        conn.execute(
+            insert(Agent).values(
+                id="a1", name="a1", status="idle", first_seen_at=seen, last_heartbeat_at=seen, updated_at=seen
+            )
+        )
+    engine.run_cycle(repo)
+    (alert,) = repo.list_alerts(states=["firing"])
+    omar = signed_in(app, "omar")
+    switch(repo, True, "moving to PostgreSQL", "test")
+    ctx.maintenance.cache_s = 0
+    audit_before = len(repo.audit_entries())
+
+    answer = omar.post("/_dash-update-component", json=ack_request(alert["id"], "restarting a1"))
+
+    assert answer.status_code == 200
+    assert "maintenance (moving to PostgreSQL); nothing was stored" in answer.get_data(as_text=True)
+    assert repo.get_alert(alert["id"])["acked_by"] is None
+    assert len(repo.audit_entries()) == audit_before
+    switch(repo, False, None, "test")
+    ok = omar.post("/_dash-update-component", json=ack_request(alert["id"], "restarting a1"))
+    assert "Acknowledged." in ok.get_data(as_text=True)
