@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
 from helicarrier.config import load_settings
+from helicarrier.data import engine as engine_module
 from helicarrier.data.models import LogEvent
 from helicarrier.webapp import create_app
 from tests.conftest import BACKENDS, IN_CI
@@ -188,13 +189,19 @@ def _postgresql_tablespace_on_tmpfs(tmp_path: Path, private_postgres) -> Iterato
         mountpoint.rmdir()
 
 
-_CASES = [c for c in ("sqlite-tmpfs", "sqlite-page-limit") if "sqlite" in BACKENDS]
+_SQLITE_CASES = ("sqlite-tmpfs", "sqlite-tmpfs-checkpoint-every-commit", "sqlite-page-limit")
+_CASES = [c for c in _SQLITE_CASES if "sqlite" in BACKENDS]
 _CASES += ["postgresql-tablespace"] if "postgresql" in BACKENDS else []
 
 
 @pytest.fixture(params=_CASES)
-def drill(request, tmp_path) -> Iterator[Drill]:
+def drill(request, tmp_path, monkeypatch) -> Iterator[Drill]:
     if request.param == "sqlite-tmpfs":
+        yield from _sqlite_on_tmpfs(tmp_path)
+    elif request.param == "sqlite-tmpfs-checkpoint-every-commit":
+        # The WAL is copied into the database file every 100 commits, after the commit: here after each,
+        # so the disk fills while a checkpoint runs (a committed batch must still be a 200, not a 503).
+        monkeypatch.setattr(engine_module, "CHECKPOINT_EVERY", 1)
         yield from _sqlite_on_tmpfs(tmp_path)
     elif request.param == "sqlite-page-limit":
         yield from _sqlite_with_a_page_limit(tmp_path)
