@@ -557,7 +557,7 @@ def restore(dump: str, url: str) -> None:
 def parity_check(source: str, target: str) -> None:
     """Compare two databases: rows and checksum per table, tokens and cost per day; exit 1 if they differ."""
     from helicarrier.data.parity import fingerprint
-    from helicarrier.operations.databases import OperationRefused, existing_source
+    from helicarrier.operations.databases import OperationRefused, existing_source, first_line, shown
     from helicarrier.operations.parity import compare, difference_lines, table_lines
 
     try:  # both before either is opened: opening a missing SQLite file would create it
@@ -572,9 +572,7 @@ def parity_check(source: str, target: str) -> None:
             with engine.connect() as conn, conn.begin():
                 prints.append(fingerprint(conn))
         except Exception as exc:  # noqa: BLE001 - one line naming the database that failed
-            _fail(
-                f"cannot read {engine.url.render_as_string(hide_password=True)}: {str(exc).splitlines()[0]}"
-            )
+            _fail(f"cannot read {shown(url)}: {first_line(exc)}")
         finally:
             engine.dispose()
     for line in table_lines(prints[0], prints[1], "from", "to"):

@@ -135,7 +135,7 @@ CASES = {
     "parity-check: not a URL": Case(("parity-check", "--from", "nonsense", "--to", GOOD), NOT_A_URL),
     "parity-check: MySQL": Case(("parity-check", "--from", "mysql://u@h/x", "--to", GOOD), MYSQL),
     "parity-check: unreachable": Case(
-        ("parity-check", "--from", PG_DOWN, "--to", GOOD), "Connection refused"
+        ("parity-check", "--from", PG_DOWN, "--to", GOOD), f"cannot read {PG_DOWN_SHOWN}: connection failed"
     ),
     # backup
     "backup: missing SQLite file": Case(
