@@ -510,14 +510,15 @@ def backup(out: str, database_url: str | None) -> None:
     from helicarrier.data.dumps import DumpError
     from helicarrier.operations.backup import backup as run_backup
     from helicarrier.operations.backup import manifest_path
+    from helicarrier.operations.databases import OperationRefused
 
     url = database_url or load_settings().database_url
     target = Path(out)
     if target.exists():
         _fail(f"{target} exists; choose a new file (a backup never overwrites another)")
     try:
-        manifest = run_backup(url, target)
-    except DumpError as exc:
+        manifest = run_backup(url, target, "--database-url" if database_url else "HELICARRIER_DATABASE_URL")
+    except (DumpError, OperationRefused) as exc:
         _fail(f"backup failed: {exc}")
     rows = sum(t["rows"] for t in manifest["tables"].values())
     click.echo(f"backed up {len(manifest['tables'])} tables, {rows} rows at revision {manifest['revision']}")
@@ -534,11 +535,12 @@ def restore(dump: str, url: str) -> None:
     from helicarrier.data.dumps import DumpError
     from helicarrier.operations.backup import RestoreRefused
     from helicarrier.operations.backup import restore as run_restore
+    from helicarrier.operations.databases import OperationRefused
     from helicarrier.operations.parity import difference_lines
 
     try:
         done = run_restore(Path(dump), url)
-    except (RestoreRefused, DumpError) as exc:
+    except (RestoreRefused, DumpError, OperationRefused) as exc:
         _fail(f"restore refused: {exc}")
     if done.differences:
         for line in difference_lines(done.differences):
@@ -555,8 +557,14 @@ def restore(dump: str, url: str) -> None:
 def parity_check(source: str, target: str) -> None:
     """Compare two databases: rows and checksum per table, tokens and cost per day; exit 1 if they differ."""
     from helicarrier.data.parity import fingerprint
+    from helicarrier.operations.databases import OperationRefused, existing_source, first_line, shown
     from helicarrier.operations.parity import compare, difference_lines, table_lines
 
+    try:  # both before either is opened: opening a missing SQLite file would create it
+        existing_source(source, "--from")
+        existing_source(target, "--to")
+    except OperationRefused as exc:
+        _fail(str(exc))
     prints = []
     for url in (source, target):
         engine = make_engine(url)
@@ -564,9 +572,7 @@ def parity_check(source: str, target: str) -> None:
             with engine.connect() as conn, conn.begin():
                 prints.append(fingerprint(conn))
         except Exception as exc:  # noqa: BLE001 - one line naming the database that failed
-            _fail(
-                f"cannot read {engine.url.render_as_string(hide_password=True)}: {str(exc).splitlines()[0]}"
-            )
+            _fail(f"cannot read {shown(url)}: {first_line(exc)}")
         finally:
             engine.dispose()
     for line in table_lines(prints[0], prints[1], "from", "to"):
@@ -586,11 +592,12 @@ def parity_check(source: str, target: str) -> None:
 @click.option("--progress/--no-progress", default=True, help="A progress bar per table (on stderr).")
 def copy_db(source: str, target: str, progress: bool) -> None:
     """Copy every table into another database, ids and timestamps kept; re-runs copy only what is missing."""
+    from helicarrier.operations.databases import OperationRefused
     from helicarrier.operations.moving import copy_database
 
     try:
         report = copy_database(source, target, progress=progress)
-    except SchemaError as exc:
+    except (SchemaError, OperationRefused) as exc:
         _fail(f"refusing: {exc}")
     for table, (total, copied) in report.items():
         click.echo(f"{table:28} {total:>10} rows, {copied:>10} copied")

@@ -88,16 +88,19 @@ UNAVAILABLE_PAGE = """<!doctype html><html lang="en" data-bs-theme="dark"><head>
 <meta http-equiv="refresh" content="{retry}"><title>Database unreachable · Helicarrier</title>
 <link rel="stylesheet" href="/assets/vendor/bootstrap/bootstrap.min.css">
 <link rel="stylesheet" href="/assets/zz-theme/hud.css"></head><body><div class="hud-body">
-<div class="alert alert-warning m-4" role="alert" id="db-unreachable">The database is unreachable or busy.
-Nothing is lost: agents' events are kept by their clients until it is back. This page tries again in {retry}
-seconds.</div></div></body></html>"""
+<div class="alert alert-warning m-4" role="alert" id="db-unreachable">The database is unreachable, busy or
+out of space. Nothing is lost: agents' events are kept by their clients until it is back. This page tries
+again in {retry} seconds.</div></div></body></html>"""
 
 
 def _unavailable(exc: BaseException):
     log.warning("database unavailable on %s: %s", request.path, str(exc).splitlines()[0][:300])
     headers = {"Retry-After": str(RETRY_AFTER_S)}
     if _is_api() or request.path.startswith("/_dash"):
-        message = f"the database is unreachable or busy; nothing was stored; retry after {RETRY_AFTER_S} s"
+        message = (
+            "the database is unreachable, busy or out of space; nothing was stored; "
+            f"retry after {RETRY_AFTER_S} s"
+        )
         return error_response(Refused(503, "database_unavailable", message), headers)
     return Response(UNAVAILABLE_PAGE.format(retry=RETRY_AFTER_S), 503, headers=headers, mimetype="text/html")
 

@@ -36,9 +36,27 @@ def sqlite_online_backup(source: Path, out: Path) -> None:
     try:
         with dst:
             src.backup(dst)
+    except sqlite3.DatabaseError as exc:
+        raise DumpError(f"cannot copy {source}: {exc}") from None
     finally:
         dst.close()
         src.close()
+
+
+def check_sqlite_file(path: Path) -> None:
+    """``path`` is a whole SQLite database (``PRAGMA quick_check``): a file that is no database, or a damaged
+    one, is refused before a restore creates anything. Opened immutable: a backup is one finished file, and
+    a plain read-only open of a WAL-mode file would leave -wal and -shm files beside it."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise DumpError(f"{path} is not a readable SQLite database: {exc}") from None
+    if result != "ok":
+        raise DumpError(f"{path} is a damaged SQLite database: {result}")
 
 
 def pg_binary(name: str) -> str:

@@ -16,6 +16,7 @@ from helicarrier.data import dumps
 from helicarrier.data.engine import make_engine
 from helicarrier.data.parity import Fingerprint, fingerprint, pg_exported_snapshot, pg_schema, user_tables
 from helicarrier.data.schema import SchemaError, ensure_schema
+from helicarrier.operations.databases import SUPPORTED_BACKENDS, checked_url, existing_source, reaching
 from helicarrier.operations.parity import Difference, compare
 
 
@@ -35,10 +36,25 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def backup(url: str, out: Path) -> dict[str, Any]:
-    """Back up the database at ``url`` into ``out`` and write the manifest; returns the manifest."""
+def backup(url: str, out: Path, option: str = "--database-url") -> dict[str, Any]:
+    """Back up the database at ``url`` into ``out`` and write the manifest; returns the manifest. A URL that
+    names no database, or no existing one, is refused (``OperationRefused``; ``option`` says where it came
+    from) before anything is created; a backup that fails leaves no file behind."""
+    existing_source(url, option)
+    existed = out.exists()
+    try:
+        return _backup(url, out)
+    except BaseException:
+        if not existed:
+            out.unlink(missing_ok=True)
+        raise
+
+
+def _backup(url: str, out: Path) -> dict[str, Any]:
     engine = make_engine(url)
     try:
+        with reaching(url, "source"):
+            engine.connect().close()
         if engine.dialect.name == "sqlite":
             dumps.sqlite_online_backup(dumps.sqlite_path(url), out)
             # The manifest describes the copy itself: the live file may have moved on meanwhile.
@@ -76,32 +92,65 @@ class Restored:
     differences: list[Difference]
 
 
+# What restore reads from a manifest; the rest (file name, time) is for people.
+_MANIFEST_KEYS = ("backend", "file_sha256", "tables", "usage_days")
+
+
 def read_manifest(dump: Path) -> dict[str, Any]:
+    """The manifest beside ``dump``, checked (it is JSON, has what restore needs, and describes this very
+    file) before anything is restored; any fault is a ``RestoreRefused`` naming it."""
     path = manifest_path(dump)
-    if not dump.exists():
-        raise RestoreRefused(f"{dump} does not exist")
+    if not dump.is_file():
+        raise RestoreRefused(f"{dump} does not exist" if not dump.exists() else f"{dump} is not a file")
     if not path.exists():
         raise RestoreRefused(f"no manifest beside the backup ({path}); cannot verify a restore without it")
-    manifest = orjson.loads(path.read_bytes())
+    try:
+        manifest = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise RestoreRefused(f"the manifest {path} is not JSON ({exc}): truncated or damaged?") from None
+    _check_manifest(manifest, path)
     if _file_sha256(dump) != manifest["file_sha256"]:
         raise RestoreRefused(f"{dump} is not the file its manifest describes (SHA-256 differs): damaged?")
+    if manifest["backend"] == "sqlite":
+        dumps.check_sqlite_file(dump)
     return manifest
+
+
+def _check_manifest(manifest: Any, path: Path) -> None:
+    if not isinstance(manifest, dict):
+        kind = type(manifest).__name__
+        raise RestoreRefused(f"the manifest {path} is not a backup manifest (a JSON {kind}, not an object)")
+    missing = [key for key in _MANIFEST_KEYS if key not in manifest]
+    if missing:
+        raise RestoreRefused(f"the manifest {path} is not a backup manifest: no {', '.join(missing)}")
+    if manifest["backend"] not in SUPPORTED_BACKENDS:
+        raise RestoreRefused(f"the manifest {path} names an unknown backend {manifest['backend']!r}")
+    if manifest["backend"] == "postgresql" and not isinstance(manifest.get("schema"), str):
+        raise RestoreRefused(f"the manifest {path} is not a backup manifest: no schema")
+    try:
+        Fingerprint.from_json(manifest)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise RestoreRefused(
+            f"the manifest {path} is damaged: its tables or usage days cannot be read ({exc!r})"
+        ) from None
 
 
 def restore(dump: Path, url: str) -> Restored:
     """Restore ``dump`` into the empty database at ``url``, verify its schema, compare with the manifest."""
+    backend = checked_url(url, "--to").get_backend_name()
     manifest = read_manifest(dump)
+    if backend != manifest["backend"]:  # before the engine, which creates a SQLite file
+        raise RestoreRefused(
+            f"a {manifest['backend']} backup restores into {manifest['backend']}, "
+            f"not {backend} (to move between backends use copy-db)"
+        )
     engine = make_engine(url)
     try:
-        if engine.dialect.name != manifest["backend"]:
-            raise RestoreRefused(
-                f"a {manifest['backend']} backup restores into {manifest['backend']}, "
-                f"not {engine.dialect.name} (to move between backends use copy-db)"
-            )
-        if engine.dialect.name == "sqlite":
-            _restore_sqlite(dump, url, engine)
-        else:
-            _restore_pg(dump, url, engine, manifest["schema"])
+        with reaching(url, "target"):
+            if backend == "sqlite":
+                _restore_sqlite(dump, url, engine)
+            else:
+                _restore_pg(dump, url, engine, manifest["schema"])
         try:
             ensure_schema(engine, auto_migrate=False)
         except SchemaError as exc:

@@ -9,18 +9,28 @@ from helicarrier.data.copying import copy_table, reset_sequences
 from helicarrier.data.engine import make_engine
 from helicarrier.data.parity import count_rows, tables
 from helicarrier.data.schema import SchemaError, current_revision, ensure_schema, head_revision
+from helicarrier.operations.databases import checked_url, existing_source, reaching
 
 
 def copy_database(source_url: str, target_url: str, progress: bool = True) -> dict[str, tuple[int, int]]:
     """Migrate the target to head, copy each table in dependency order, reset sequences. Returns per table
-    (rows in the source, rows copied now)."""
-    source, target = make_engine(source_url), make_engine(target_url)
+    (rows in the source, rows copied now). Both URLs and the source are checked before the target is
+    touched (``OperationRefused``)."""
+    existing_source(source_url, "--from")
+    checked_url(target_url, "--to")
+    source = make_engine(source_url)
+    target = None
     try:
-        src_rev, head = current_revision(source), head_revision()
-        if src_rev != head:  # checked before the target is touched
+        with reaching(source_url, "source"):
+            src_rev = current_revision(source)
+        head = head_revision()
+        if src_rev != head:
             raise SchemaError(
                 f"the source is at {src_rev or 'no revision'}, not head {head}: migrate it first"
             )
+        target = make_engine(target_url)  # for SQLite this creates the file: only once the source is sound
+        with reaching(target_url, "target"):
+            target.connect().close()
         ensure_schema(target, auto_migrate=True)
         report: dict[str, tuple[int, int]] = {}
         with Progress(console=Console(stderr=True), transient=True, disable=not progress) as bars:
@@ -33,4 +43,5 @@ def copy_database(source_url: str, target_url: str, progress: bool = True) -> di
         return report
     finally:
         source.dispose()
-        target.dispose()
+        if target is not None:
+            target.dispose()

@@ -73,6 +73,7 @@ def test_copy_db_then_parity_check_then_rerun_copies_nothing(
 
 
 def test_copy_db_refuses_a_source_behind_head(backend, empty_db_url, tmp_path, request):
+    make_engine(empty_db_url).dispose()  # a database that exists, with no schema (a missing file is refused)
     target = _other_backend(backend, tmp_path, request)
     proc = run_cli(
         ["copy-db", "--from", empty_db_url, "--to", target, "--no-progress"], empty_db_url, tmp_path
