@@ -184,11 +184,21 @@ class IngestService:
         return status, body
 
     def _store_events(
-        self, tx: Tx, speaker: Speaker, batch: Batch, usage_rows, unbound: set, drift: list, received
+        self,
+        tx: Tx,
+        speaker: Speaker,
+        batch: Batch,
+        usage_rows,
+        unbound: set,
+        drift: list,
+        received,
+        *,
+        history: bool = False,
     ) -> StoreOutcome:
         """Bind, deduplicate, answer commands, store and roll up one checked batch's events in ``tx``.
         Adds the agents the speaker may not speak for to ``unbound`` and the unknown usage fields of the
-        stored calls to ``drift``."""
+        stored calls to ``drift``. ``history``: the events are a record of the past (an import), so a
+        session start in them does not restart a killed agent."""
         outcome = StoreOutcome()
         unbound |= self.fleet.speak_for(tx, speaker, {e.agent_id for e in batch.events}, received)
         live = self._refuse_unbound(batch.events, unbound, speaker, outcome)
@@ -199,7 +209,8 @@ class IngestService:
             late_starts = tx.ended_session_ids(e.session_id for e in live if e.type == "session.start")
             agents, ended = fold_agents(live, late_starts, received)
             tx.store_batch(batch.source, live, agents, ended, usage_rows, received)
-            self.control.restart_agents(tx, started_agents(live, late_starts), received)
+            if not history:
+                self.control.restart_agents(tx, started_agents(live, late_starts), received)
             usage = [(e.agent_id, e.session_id, e.ts) for e in live if e.type == "usage"]
             self.control.flag_ineffective_kills(tx, usage, received)
         outcome.stored = [e.index for e in live]
@@ -214,7 +225,8 @@ class IngestService:
         """Checked batches (a staged import, ``helicarrier.operations.legacy_import``) stored in ONE
         transaction: all of them, or on any failure none. Each is priced with the active table, bound,
         deduplicated by (source, event id) and rolled up exactly as a posted batch; their rejections are
-        the caller's to report and are not counted here. ``advance(n)`` follows the progress (n events)."""
+        the caller's to report and are not counted here. They are history: a session start in them does
+        not restart a killed agent. ``advance(n)`` follows the progress (n events)."""
         book = self.price_books.active()
         priced = [_priced_usage_rows(b, book) for b in batches]
         unbound: set[str] = set()
@@ -226,7 +238,9 @@ class IngestService:
             drift.clear()
             outcomes = []
             for batch, usage_rows in zip(batches, priced, strict=True):
-                outcome = self._store_events(tx, speaker, batch, usage_rows, unbound, drift, received)
+                outcome = self._store_events(
+                    tx, speaker, batch, usage_rows, unbound, drift, received, history=True
+                )
                 tx.record_ingest_stats(
                     len(outcome.stored), len(outcome.duplicates), len(outcome.refused), received
                 )

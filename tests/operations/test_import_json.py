@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from helicarrier.ingest.validate import normalize_checked
 ROOT = Path(__file__).resolve().parents[2]
 STORE = ROOT / "fixtures" / "legacy" / "store"
 MIXED = ROOT / "fixtures" / "legacy" / "mixed"
+DOC = (ROOT / "docs" / "import.md").read_text()
 HEADER = "file              records  to import  already present  invalid"
 
 
@@ -79,6 +80,7 @@ def test_a_dry_run_reports_every_file_and_stores_nothing(db_url, repo, tmp_path)
         "total                  16         16                0        0",
         "dry run: nothing was imported (16 records would be)",
     ]
+    assert "\n".join(report(proc)[1:]) in DOC, "docs/import.md shows this report as printed"
     assert stored_nothing(repo)
 
 
@@ -248,6 +250,7 @@ def test_a_broken_file_stops_the_import_naming_file_and_line_and_stores_nothing(
         assert lines[-1].endswith("; nothing was imported") and "Traceback" not in proc.stderr
         assert proc.stdout == ""
         assert stored_nothing(repo)
+    assert lines[-1] in DOC, "docs/import.md shows every such error as printed"
 
 
 def test_a_mixed_store_imports_its_good_records_and_lists_the_bad(db_url, repo, tmp_path):
@@ -272,6 +275,7 @@ def test_a_mixed_store_imports_its_good_records_and_lists_the_bad(db_url, repo, 
         "  alerts.json record 1 (id a-bad): rule: required: the rule's name, 1 to 200 characters",
         "imported 5 records (6 events) in one transaction",
     ]
+    assert "\n".join(report(proc)[1:]) in DOC, "docs/import.md shows this report as printed"
     with repo.engine.connect() as conn:
         assert conn.execute(select(Session.id)).scalars().all() == ["s-legacy-001"]
         assert sorted(conn.execute(select(UsageEvent.event_id)).scalars()) == [
@@ -312,3 +316,24 @@ def test_a_failure_while_storing_keeps_nothing(repo, ctx, monkeypatch, tmp_path)
 def test_progress_bars_stay_off_the_output_when_not_on_a_terminal(db_url, tmp_path):
     proc = run(db_url, tmp_path, STORE)
     assert "importing" not in proc.stderr and "checking" not in proc.stderr
+
+
+def test_an_imported_session_start_does_not_restart_a_killed_agent(repo, ctx):
+    """Live, a killed agent that starts a session works again; a legacy session's start is history."""
+    from sqlalchemy import insert
+
+    from helicarrier.data.models import Agent
+    from helicarrier.operations import legacy_import
+
+    now = datetime.now(UTC)
+    with repo.engine.begin() as conn:
+        conn.execute(
+            insert(Agent).values(
+                id="legacy-builder", name="b", status="idle", control_state="killed", updated_at=now
+            )
+        )
+    legacy_import.commit(ctx.ingest, legacy_import.stage(ctx.repo, STORE))
+    with repo.engine.connect() as conn:
+        state = conn.execute(select(Agent.control_state).where(Agent.id == "legacy-builder")).scalar_one()
+    assert state == "killed"
+    assert repo.audit_entries(action="agent.restart")["actor"].tolist() == []
