@@ -64,6 +64,13 @@ class Located:
     record: Any
 
 
+@dataclass(slots=True)
+class LegacyFile:
+    records: list[Located]
+    # JSON carries U+0000 only as the escape \u0000: the costly scan for it is needed only where that is.
+    nul_escape: bool
+
+
 def _position(raw: bytes, pos: int) -> tuple[int, int]:
     """(line, column) of byte ``pos``, both from 1; the column counts characters."""
     line_start = raw.rfind(b"\n", 0, pos) + 1
@@ -110,7 +117,7 @@ def _parse(text: bytes, name: str, first_line: int = 1) -> Any:
         raise LegacyFileError(name, line, exc.colno, f"not valid JSON: {exc.msg}") from None
 
 
-def load_json_records(path, name: str) -> list[Located]:
+def load_json_records(path, name: str) -> LegacyFile:
     """The records of a JSON array file (``sessions.json``, ``usage.json``, ``alerts.json``)."""
     text = _utf8_text(_read(path, name), name)
     doc = _parse(text, name)
@@ -118,10 +125,11 @@ def load_json_records(path, name: str) -> list[Located]:
         stripped = text.lstrip()
         line, column = _position(text, len(text) - len(stripped))
         raise LegacyFileError(name, line, column, "the top level must be an array of records")
-    return [Located(f"record {i}", record) for i, record in enumerate(doc)]
+    records = [Located(f"record {i}", record) for i, record in enumerate(doc)]
+    return LegacyFile(records, b"\\u0000" in text)
 
 
-def load_jsonl_records(path, name: str, advance: Callable[[int], None] | None = None) -> list[Located]:
+def load_jsonl_records(path, name: str, advance: Callable[[int], None] | None = None) -> LegacyFile:
     """The records of a JSON Lines file (``logs.jsonl``): one object a line, blank lines skipped. A line
     that is not JSON (a file cut short ends in one) stops the import, as a broken JSON file does."""
     text = _utf8_text(_read(path, name), name)
@@ -131,7 +139,7 @@ def load_jsonl_records(path, name: str, advance: Callable[[int], None] | None = 
             records.append(Located(f"line {number}", _parse(line, name, number)))
         if advance is not None:
             advance(len(line) + 1)
-    return records
+    return LegacyFile(records, b"\\u0000" in text)
 
 
 # -- records -> events -------------------------------------------------------------------------------------

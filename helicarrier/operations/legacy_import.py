@@ -114,27 +114,33 @@ def stage(repo: Repository, root: Path, progress: Progress = _no_progress) -> St
     return Stage(root, files)
 
 
-def _records(path: Path, name: str, progress: Progress) -> list[legacy.Located]:
+def _records(path: Path, name: str, progress: Progress) -> legacy.LegacyFile:
     if name.endswith(".jsonl"):
         return legacy.load_jsonl_records(path, name, progress(f"reading {name}", path.stat().st_size))
     return legacy.load_json_records(path, name)
 
 
 def _stage_file(
-    repo: Repository, fs: FileStage, kind: str, records: list[legacy.Located], progress: Progress
+    repo: Repository, fs: FileStage, kind: str, file: legacy.LegacyFile, progress: Progress
 ) -> None:
+    records = file.records
     fs.records = len(records)
     advance = progress(f"checking {fs.name}", len(records))
     seen: dict[str, str] = {}  # record id -> where it first is
     for start in range(0, len(records), CHUNK_RECORDS):
         chunk = records[start : start + CHUNK_RECORDS]
-        _stage_chunk(repo, fs, kind, chunk, seen)
+        _stage_chunk(repo, fs, kind, chunk, seen, file.nul_escape)
         advance(len(chunk))
     fs.invalid.sort(key=lambda i: int(i.where.rsplit(" ", 1)[1]))  # in file order
 
 
 def _stage_chunk(
-    repo: Repository, fs: FileStage, kind: str, chunk: list[legacy.Located], seen: dict[str, str]
+    repo: Repository,
+    fs: FileStage,
+    kind: str,
+    chunk: list[legacy.Located],
+    seen: dict[str, str],
+    scan_nul: bool,
 ) -> None:
     events: list[dict[str, Any]] = []
     owned: list[tuple[legacy.Located, str, range]] = []  # record, its id, its events' indexes
@@ -157,7 +163,7 @@ def _stage_chunk(
         "source": {"name": legacy.SOURCE, "provenance": legacy.PROVENANCE},
         "events": events,
     }
-    checked = parse_v2(doc, max_events=len(events), scan_nul=True)
+    checked = parse_v2(doc, max_events=len(events), scan_nul=scan_nul)
     rejected = {r.index: r for r in checked.rejections}
     valid = {e.index: e for e in checked.events}
     known = repo.known_event_ids(legacy.SOURCE, [e["id"] for e in events])

@@ -337,3 +337,30 @@ def test_an_imported_session_start_does_not_restart_a_killed_agent(repo, ctx):
         state = conn.execute(select(Agent.control_state).where(Agent.id == "legacy-builder")).scalar_one()
     assert state == "killed"
     assert repo.audit_entries(action="agent.restart")["actor"].tolist() == []
+
+
+def test_a_nul_character_or_nesting_past_the_limit_is_an_invalid_record(repo, ctx, tmp_path):
+    """PostgreSQL text cannot hold U+0000 and JSON past 32 levels cannot be stored: both are refused by the
+    ingest's own checks, per record, naming the record's field."""
+    from helicarrier.operations import legacy_import
+
+    deep: dict = {}
+    for _ in range(40):
+        deep = {"d": deep}
+    lines = [
+        {"id": "n-1", "ts": "2026-03-02T09:00:00Z", "agent_id": "a", "message": "before\u0000after"},
+        {"id": "n-2", "ts": "2026-03-02T09:00:00Z", "agent_id": "a", "message": "deep", "attrs": deep},
+        {"id": "n-3", "ts": "2026-03-02T09:00:00Z", "agent_id": "a", "message": "fine"},
+    ]
+    (tmp_path / "logs.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    staged = legacy_import.stage(ctx.repo, tmp_path)
+    logs = next(f for f in staged.files if f.name == "logs.jsonl")
+    assert [i.text() for i in logs.invalid] == [
+        "logs.jsonl line 1 (id n-1): message: the NUL character (\\u0000) cannot be stored; remove or"
+        " replace it",
+        "logs.jsonl line 2 (id n-2): attrs"
+        + ".d" * 30
+        + ": nested more than 32 levels deep (the limit for JSON"
+        " objects and arrays)",
+    ]
+    assert (logs.records, logs.new) == (3, 1)
