@@ -483,6 +483,7 @@ def import_json(path: Path, dry_run: bool, progress: bool) -> None:
     check it, report, then store it in one transaction. Idempotent."""
     from rich.console import Console
     from rich.progress import Progress
+    from sqlalchemy.exc import SQLAlchemyError
 
     from helicarrier.context import build_context
     from helicarrier.ingest.legacy import LegacyFileError
@@ -512,6 +513,8 @@ def import_json(path: Path, dry_run: bool, progress: bool) -> None:
                 click.echo(f"dry run: nothing was imported ({staged.new} records would be)")
                 return
             done = legacy_import.commit(ctx.ingest, staged, bar)
+    except SQLAlchemyError as exc:  # one transaction: whatever failed, it took the whole import with it
+        _fail(f"the database failed: {str(exc).splitlines()[0]}; nothing was imported")
     finally:
         ctx.repo.dispose()
     click.echo(f"imported {staged.new} records ({done.events} events) in one transaction")

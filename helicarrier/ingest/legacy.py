@@ -33,6 +33,7 @@ FILES = (
 # A store is read whole into memory: a file past this is refused rather than exhausting the machine.
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_RULE_CHARS = 200
+CONTENT_ID = "sha256-"  # the id of a log line without one: the hash of its content
 
 _USAGE_FIELDS = ("provider", "model", "usage", "response", "cost")
 _SESSION_START_FIELDS = ("model", "provider", "task", "task_kind")
@@ -79,10 +80,15 @@ def _position(raw: bytes, pos: int) -> tuple[int, int]:
 
 
 def _read(path, name: str) -> bytes:
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise LegacyFileError(name, 1, 1, f"{size} bytes; the limit is {MAX_FILE_BYTES} (split the file)")
-    return path.read_bytes()
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise LegacyFileError(
+                name, 1, 1, f"{size} bytes; the limit is {MAX_FILE_BYTES} (split the store)"
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise LegacyFileError(name, 1, 1, f"cannot be read: {exc.strerror or exc}") from None
 
 
 _BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"))
@@ -149,7 +155,7 @@ def record_id(kind: str, record: dict[str, Any]) -> str:
     """The record's own id (text or an integer); a log line without one is known by its content."""
     value = record.get("id")
     if value is None and kind == "log":
-        return "sha256-" + hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return CONTENT_ID + hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise RecordError("id", "required: a string or an integer")
     text = str(value).strip()

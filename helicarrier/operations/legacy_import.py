@@ -151,7 +151,7 @@ def _stage_chunk(
             fs.invalid.append(Invalid(fs.name, located.where, _raw_id(located.record), exc.reason))
             continue
         if rid in seen:
-            fs.invalid.append(Invalid(fs.name, located.where, rid, f"id: the same as {seen[rid]}'s"))
+            fs.invalid.append(Invalid(fs.name, located.where, _raw_id(located.record), _repeat(rid, seen)))
             continue
         seen[rid] = located.where
         owned.append((located, rid, range(len(events), len(events) + len(record_events))))
@@ -180,6 +180,12 @@ def _stage_chunk(
             keep.extend(valid[i] for i in indexes)
     if keep:
         fs.batches.append(Batch("v2", legacy.SOURCE, legacy.PROVENANCE, None, keep, []))
+
+
+def _repeat(rid: str, seen: dict[str, str]) -> str:
+    if rid.startswith(legacy.CONTENT_ID):
+        return f"the same line as {seen[rid]} (a line without an id is known by its content)"
+    return f"id: the same as {seen[rid]}'s"
 
 
 def _raw_id(record: Any) -> str | None:

@@ -364,3 +364,19 @@ def test_a_nul_character_or_nesting_past_the_limit_is_an_invalid_record(repo, ct
         " objects and arrays)",
     ]
     assert (logs.records, logs.new) == (3, 1)
+
+
+def test_a_log_line_without_an_id_is_known_by_its_content(repo, ctx, tmp_path):
+    from helicarrier.operations import legacy_import
+
+    line = json.dumps({"ts": "2026-03-02T09:00:00Z", "agent_id": "a", "message": "same"}) + "\n"
+    other = json.dumps({"ts": "2026-03-02T09:00:01Z", "agent_id": "a", "message": "same"}) + "\n"
+    (tmp_path / "logs.jsonl").write_text(line + other + line)
+    staged = legacy_import.stage(ctx.repo, tmp_path)
+    logs = staged.files[2]
+    assert [i.text() for i in logs.invalid] == [
+        "logs.jsonl line 3: the same line as line 1 (a line without an id is known by its content)"
+    ]
+    legacy_import.commit(ctx.ingest, staged)
+    again = legacy_import.stage(ctx.repo, tmp_path).files[2]
+    assert (again.new, again.already, len(again.invalid)) == (0, 2, 1)
