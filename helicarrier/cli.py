@@ -474,6 +474,54 @@ def import_sessions(
         ctx.repo.dispose()
 
 
+@cli.command("import-json")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Stop after the report: check everything, store nothing.")
+@click.option("--progress/--no-progress", default=True, help="Progress bars on stderr (only on a terminal).")
+def import_json(path: Path, dry_run: bool, progress: bool) -> None:
+    """Import a legacy JSON store (sessions.json, usage.json, logs.jsonl, alerts.json; docs/import.md):
+    check it, report, then store it in one transaction. Idempotent."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from helicarrier.context import build_context
+    from helicarrier.ingest.legacy import LegacyFileError
+    from helicarrier.operations import legacy_import
+
+    try:
+        ctx = build_context(load_settings())
+    except SchemaError as exc:
+        _fail(f"refusing to start: {exc}")
+    console = Console(stderr=True)
+    try:
+        with Progress(
+            console=console, transient=True, disable=not (progress and console.is_terminal)
+        ) as bars:
+
+            def bar(description: str, total: int):
+                task = bars.add_task(description, total=total)
+                return lambda n: bars.advance(task, n)
+
+            try:
+                staged = legacy_import.stage(ctx.repo, path, bar)
+            except LegacyFileError as exc:
+                _fail(f"{exc}; nothing was imported")
+            for line in staged.report_lines():
+                click.echo(line)
+            if dry_run:
+                click.echo(f"dry run: nothing was imported ({staged.new} records would be)")
+                return
+            done = legacy_import.commit(ctx.ingest, staged, bar)
+    except SQLAlchemyError as exc:  # one transaction: whatever failed, it took the whole import with it
+        _fail(f"the database failed: {str(exc).splitlines()[0]}; nothing was imported")
+    finally:
+        ctx.repo.dispose()
+    click.echo(f"imported {staged.new} records ({done.events} events) in one transaction")
+    if done.duplicates or done.refused:
+        click.echo(f"at commit: {done.duplicates} events were already stored, {done.refused} refused")
+
+
 @cli.command()
 @click.argument("state", type=click.Choice(["on", "off", "status"]))
 @click.option(

@@ -38,6 +38,7 @@ PURE = (
     "helicarrier.ingest.validate",
     "helicarrier.ingest.schemas",
     "helicarrier.ingest.fold",
+    "helicarrier.ingest.legacy",
     "helicarrier.pricing.book",
     "helicarrier.pricing.records",
     "helicarrier.pricing._plan",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,11 +128,7 @@ class IngestService:
                 f"none of the {batch.size} events is valid",
                 sorted((r.as_result() for r in batch.rejections), key=lambda r: r["index"]),
             )
-        usage_rows = {
-            e.index: usage_row(e.usage, book.price(e.usage, e.ts), e.raw)
-            for e in batch.events
-            if e.usage is not None and not e.duplicate
-        }
+        usage_rows = _priced_usage_rows(batch, book)
         unbound: set[str] = set()
         drift: list[tuple[str, str, str]] = []
         try:
@@ -173,24 +170,9 @@ class IngestService:
             replay = tx.claim_idempotency_key(token_id, key, route, digest, received)
             if replay is not None:
                 return replay.status_code, replay.response
-        outcome = StoreOutcome()
         unbound.clear()  # a retried transaction decides again
-        unbound |= self.fleet.speak_for(tx, speaker, {e.agent_id for e in batch.events}, received)
-        live = self._refuse_unbound(batch.events, unbound, speaker, outcome)
-        live = self._refuse_unknown_commands(tx, live, outcome)
-        live = self._drop_duplicates(tx, batch.source, live, outcome)
-        live = self._apply_acks(tx, batch.source, live, outcome, received)
-        if live:
-            late_starts = tx.ended_session_ids(e.session_id for e in live if e.type == "session.start")
-            agents, ended = fold_agents(live, late_starts, received)
-            tx.store_batch(batch.source, live, agents, ended, usage_rows, received)
-            self.control.restart_agents(tx, started_agents(live, late_starts), received)
-            usage = [(e.agent_id, e.session_id, e.ts) for e in live if e.type == "usage"]
-            self.control.flag_ineffective_kills(tx, usage, received)
-        outcome.stored = [e.index for e in live]
-        drift[:] = [
-            seen for e in live if e.type == "usage" for seen in unknown_fields(e.usage.provider, e.raw)
-        ]
+        drift.clear()
+        outcome = self._store_events(tx, speaker, batch, usage_rows, unbound, drift, received)
         status, body = render_outcome(batch, outcome)
         if status >= 400:
             raise Rejected(status, body)
@@ -200,6 +182,81 @@ class IngestService:
         if idem is not None:
             tx.save_receipt(idem[0], idem[1], status, body)
         return status, body
+
+    def _store_events(
+        self,
+        tx: Tx,
+        speaker: Speaker,
+        batch: Batch,
+        usage_rows,
+        unbound: set,
+        drift: list,
+        received,
+        *,
+        history: bool = False,
+    ) -> StoreOutcome:
+        """Bind, deduplicate, answer commands, store and roll up one checked batch's events in ``tx``.
+        Adds the agents the speaker may not speak for to ``unbound`` and the unknown usage fields of the
+        stored calls to ``drift``. ``history``: the events are a record of the past (an import), so a
+        session start in them does not restart a killed agent."""
+        outcome = StoreOutcome()
+        unbound |= self.fleet.speak_for(tx, speaker, {e.agent_id for e in batch.events}, received)
+        live = self._refuse_unbound(batch.events, unbound, speaker, outcome)
+        live = self._refuse_unknown_commands(tx, live, outcome)
+        live = self._drop_duplicates(tx, batch.source, live, outcome)
+        live = self._apply_acks(tx, batch.source, live, outcome, received)
+        if live:
+            late_starts = tx.ended_session_ids(e.session_id for e in live if e.type == "session.start")
+            agents, ended = fold_agents(live, late_starts, received)
+            tx.store_batch(batch.source, live, agents, ended, usage_rows, received)
+            if not history:
+                self.control.restart_agents(tx, started_agents(live, late_starts), received)
+            usage = [(e.agent_id, e.session_id, e.ts) for e in live if e.type == "usage"]
+            self.control.flag_ineffective_kills(tx, usage, received)
+        outcome.stored = [e.index for e in live]
+        drift.extend(
+            seen for e in live if e.type == "usage" for seen in unknown_fields(e.usage.provider, e.raw)
+        )
+        return outcome
+
+    def store_staged(
+        self, speaker: Speaker, batches: Sequence[Batch], advance: Callable[[int], None] | None = None
+    ) -> list[StoreOutcome]:
+        """Checked batches (a staged import, ``helicarrier.operations.legacy_import``) stored in ONE
+        transaction: all of them, or on any failure none. Each is priced with the active table, bound,
+        deduplicated by (source, event id) and rolled up exactly as a posted batch; their rejections are
+        the caller's to report and are not counted here. They are history: a session start in them does
+        not restart a killed agent. ``advance(n)`` follows the progress (n events)."""
+        book = self.price_books.active()
+        priced = [_priced_usage_rows(b, book) for b in batches]
+        unbound: set[str] = set()
+        drift: list[tuple[str, str, str]] = []
+
+        def store_all(tx: Tx) -> list[StoreOutcome]:
+            received = utcnow()
+            unbound.clear()  # a retried transaction decides again
+            drift.clear()
+            outcomes = []
+            for batch, usage_rows in zip(batches, priced, strict=True):
+                outcome = self._store_events(
+                    tx, speaker, batch, usage_rows, unbound, drift, received, history=True
+                )
+                tx.record_ingest_stats(
+                    len(outcome.stored), len(outcome.duplicates), len(outcome.refused), received
+                )
+                outcomes.append(outcome)
+                if advance is not None:
+                    advance(len(batch.events))
+            return outcomes
+
+        try:
+            outcomes = self.repo.run_transaction(store_all)
+        finally:
+            self.fleet.audit_refusal(speaker, unbound, "import", None)
+        for batch in {(b.source, b.provenance): b for b in batches}.values():
+            self._note_source(batch, speaker)
+        self._note_drift(drift)
+        return outcomes
 
     def _note_source(self, batch: Batch, speaker: Speaker) -> None:
         """Remember which client reports as this source (at most once a minute per source and process, in
@@ -318,6 +375,15 @@ class IngestService:
             raise Refused(422, "schema_violation", f"{first['field']}: {first['message']}", errors) from None
         cost = self.price_books.active().price(usage, ts)
         return {"usage": usage_json(usage), "cost": cost_json(cost)}
+
+
+def _priced_usage_rows(batch: Batch, book: PriceBook) -> dict[int, dict[str, Any]]:
+    """Each usage event's priced row, by event index (a repeat within the batch is stored once)."""
+    return {
+        e.index: usage_row(e.usage, book.price(e.usage, e.ts), e.raw)
+        for e in batch.events
+        if e.usage is not None and not e.duplicate
+    }
 
 
 def usage_json(u: NormalizedUsage) -> dict[str, Any]:

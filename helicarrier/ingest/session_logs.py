@@ -116,7 +116,8 @@ def agent_for(fmt: str, cwd: str | None) -> str:
     return f"{fmt}-{_UNSAFE.sub('-', folder).strip('-') or 'session'}"[:MAX_ID]
 
 
-def _event_id(*parts: str) -> str:
+def stable_event_id(*parts: str) -> str:
+    """An event id made of its parts, the same on every run (hashed when longer than an id may be)."""
     text = ":".join(parts)
     return text if len(text) <= MAX_ID else "h-" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -162,7 +163,7 @@ def session_events(
         if since is not None and ts < since:
             skipped["calls before --since"] += 1
             continue
-        key = _event_id(session, entry.key, entry.request_id or "")
+        key = stable_event_id(session, entry.key, entry.request_id or "")
         usage.append(_event(key, "usage", ts, agent, session, _usage_data(fmt, entry, origin)))
     if since is not None and not usage and last < since:
         skipped["sessions before --since"] += 1
@@ -175,10 +176,15 @@ def session_events(
     }
     if models:
         start["model"] = models[0]
-    events = [_event(_event_id(session, "start"), "session.start", first, agent, session, start), *usage]
+    events = [
+        _event(stable_event_id(session, "start"), "session.start", first, agent, session, start),
+        *usage,
+    ]
     if (datetime.now(UTC) - last).total_seconds() >= QUIET_END_S:  # else it may still be going on
         events.append(
-            _event(_event_id(session, "end"), "session.end", last, agent, session, {"status": "succeeded"})
+            _event(
+                stable_event_id(session, "end"), "session.end", last, agent, session, {"status": "succeeded"}
+            )
         )
     return events
 

@@ -432,6 +432,18 @@ class SourceQueries(QueryBase):
                 )
             )
 
+    def known_event_ids(self, source: str, ids: Sequence[str]) -> set[str]:
+        """The ids of ``ids`` already stored from this source (a read: claiming them is the ingest's)."""
+        found: set[str] = set()
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):  # under every backend's bound-parameter limit
+                chunk = ids[start : start + 500]
+                stmt = select(IngestEventId.event_id).where(
+                    IngestEventId.source == source, IngestEventId.event_id.in_(chunk)
+                )
+                found.update(conn.execute(stmt).scalars())
+        return found
+
     def ingest_sources(self) -> list[dict]:
         """Every source that reported, the most recent first."""
         with self._read() as conn:
