@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
-from helicarrier.config import ConfigError, load_settings, settings_table
-from helicarrier.data.engine import make_engine
+from helicarrier.config import ConfigError, Settings, load_settings, settings_table
+from helicarrier.data.engine import DatabaseBusy, DatabaseURLError, database_url, make_engine
 from helicarrier.data.repository import Repository
 from helicarrier.data.schema import SchemaError, current_revision, downgrade, ensure_schema, head_revision
 from helicarrier.demo import commands as demo_commands
+from helicarrier.operations.databases import OperationRefused, first_line, shown
 from helicarrier.reports import commands as report_commands
 
 
@@ -21,10 +24,26 @@ def _fail(message: str) -> None:
     raise SystemExit(1)
 
 
-def _repo() -> Repository:
+def _engine(settings: Settings, *, creates: bool = False) -> Engine:
+    """The database's engine. Opening a SQLite path that does not exist creates the file (and its folder):
+    only the commands that start a new install may (``creates``: ``init``, ``migrate upgrade``; ``serve``
+    too, through the app); any other would go on with the empty database a mistyped path made."""
+    parsed = database_url(settings.database_url)  # no database URL: one line from main()
+    sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+    if sqlite_file and not creates:
+        path = Path(parsed.database)
+        if not path.is_file():
+            raise OperationRefused(
+                f"no SQLite database at {path} (HELICARRIER_DATABASE_URL); nothing was created: "
+                "`python -m helicarrier init` or `migrate upgrade` creates a new one"
+            )
+    return make_engine(settings.database_url, pool=settings.pool)
+
+
+def _repo(*, creates: bool = False) -> Repository:
     """A repository on a verified schema (migrating an empty or old one when auto-migrate is on)."""
     settings = load_settings()
-    engine = make_engine(settings.database_url, pool=settings.pool)
+    engine = _engine(settings, creates=creates)
     try:
         ensure_schema(engine, auto_migrate=settings.auto_migrate)
     except SchemaError as exc:
@@ -90,9 +109,9 @@ def migrate() -> None:
 @migrate.command("upgrade")
 def migrate_upgrade() -> None:
     """Bring the database to the newest revision."""
-    settings = load_settings()
+    engine = _engine(load_settings(), creates=True)
     try:
-        status = ensure_schema(make_engine(settings.database_url, pool=settings.pool), auto_migrate=True)
+        status = ensure_schema(engine, auto_migrate=True)
     except SchemaError as exc:
         _fail(str(exc))
     if status.upgraded:
@@ -104,11 +123,8 @@ def migrate_upgrade() -> None:
 @migrate.command("current")
 def migrate_current() -> None:
     """Print the database's revision and the code's head."""
-    settings = load_settings()
-    try:
-        rev = current_revision(make_engine(settings.database_url, pool=settings.pool))
-    except Exception as exc:  # noqa: BLE001 - report any connection failure in one line
-        _fail(f"cannot read the revision: {str(exc).splitlines()[0]}")
+    # A bad URL, a missing file or an unreachable server: one line from main().
+    rev = current_revision(_engine(load_settings()))
     head = head_revision()
     click.echo(f"database: {rev or 'empty'}\nhead: {head}")
 
@@ -117,9 +133,9 @@ def migrate_current() -> None:
 @click.argument("revision")
 def migrate_downgrade(revision: str) -> None:
     """Step the database down to REVISION (e.g. -1 or base)."""
-    settings = load_settings()
+    engine = _engine(load_settings())
     try:
-        downgrade(make_engine(settings.database_url, pool=settings.pool), revision)
+        downgrade(engine, revision)
     except Exception as exc:  # noqa: BLE001
         _fail(f"downgrade failed and was rolled back: {str(exc).splitlines()[0]}")
     click.echo(f"downgraded to {revision}")
@@ -323,7 +339,7 @@ def init(seed_demo: bool) -> None:
     """First-start set-up for `make run`: migrate, create the first admin, seed demo data if empty."""
     import secrets
 
-    repo = _repo()
+    repo = _repo(creates=True)
     if seed_demo and repo.count_agents() == 0:
         from helicarrier.context import build_context
         from helicarrier.demo.seed import seed_demo as build_history
@@ -663,7 +679,17 @@ cli.add_command(demo_commands.demo_agents)
 cli.add_command(report_commands.export_csv)
 
 
+def _database_shown() -> str:
+    try:
+        return shown(load_settings().database_url)
+    except Exception:  # noqa: BLE001 - only for the message; the settings were read once already
+        return "HELICARRIER_DATABASE_URL"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Every command's refusals and its database's failures end here as one line (issue 14): a bad URL or a
+    missing SQLite file (before anything is opened), a server that does not answer, a database that fails
+    mid-command, a file the OS refuses. Any other exception is a bug and keeps its traceback."""
     try:
         cli.main(args=argv, prog_name="python -m helicarrier", standalone_mode=True)
     except ConfigError as exc:
@@ -671,4 +697,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except DatabaseURLError as exc:
+        return _said(f"HELICARRIER_DATABASE_URL: {exc}")
+    except SchemaError as exc:  # from the commands that open the database through build_context
+        return _said(f"refusing to start: {exc}")
+    except OperationRefused as exc:
+        return _said(str(exc))
+    except DBAPIError as exc:  # the driver's error: the database refused, dropped or failed
+        return _said(f"the database at {_database_shown()} failed: {first_line(exc)}")
+    except DatabaseBusy as exc:
+        return _said(f"the database stayed busy: {exc}; nothing was done, run it again")
+    except OSError as exc:
+        return _said(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}")
     return 0
+
+
+def _said(message: str) -> int:
+    click.echo(f"helicarrier: {message}", err=True)
+    return 1

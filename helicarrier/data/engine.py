@@ -11,8 +11,8 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from helicarrier.data.pool import PoolSettings
 from helicarrier.data.schema import SchemaError
@@ -29,9 +29,33 @@ _SQLITE_PRAGMAS = (
 )
 
 
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+URL_FORMS = "sqlite:////absolute/path.db or postgresql+psycopg://USER@HOST:PORT/DATABASE"
+
+
+class DatabaseURLError(SchemaError):
+    """The URL is no database URL, or names a database Helicarrier does not run on: refused before any
+    driver is loaded (SQLAlchemy would fail with a parse error or a missing module's traceback)."""
+
+
+def database_url(url: str | URL) -> URL:
+    """``url`` parsed, of a backend Helicarrier runs on; the message never shows a password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseURLError(f"{url!r} is not a database URL; use {URL_FORMS}") from None
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise DatabaseURLError(
+            f"{backend!r} databases are not supported ({parsed.render_as_string(hide_password=True)}); "
+            "Helicarrier runs on SQLite or PostgreSQL"
+        )
+    return parsed
+
+
 def make_engine(url: str, *, pool: PoolSettings | None = None, echo: bool = False) -> Engine:
     """An engine for ``url``; on PostgreSQL pooled and bounded as ``pool`` says (the settings' defaults)."""
-    parsed = make_url(url)
+    parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, echo=echo)
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":

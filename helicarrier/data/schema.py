@@ -181,7 +181,8 @@ def _has_foreign_tables(conn) -> bool:
 
 
 def _safe_url(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=True)
+    # Without the statement timeout make_engine adds to the URL's options: the URL as the operator wrote it.
+    return engine.url.difference_update_query(["options"]).render_as_string(hide_password=True)
 
 
 def _first_line(exc: BaseException) -> str:

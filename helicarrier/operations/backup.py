@@ -13,10 +13,10 @@ import orjson
 from sqlalchemy import Engine
 
 from helicarrier.data import dumps
-from helicarrier.data.engine import make_engine
+from helicarrier.data.engine import SUPPORTED_BACKENDS, make_engine
 from helicarrier.data.parity import Fingerprint, fingerprint, pg_exported_snapshot, pg_schema, user_tables
 from helicarrier.data.schema import SchemaError, ensure_schema
-from helicarrier.operations.databases import SUPPORTED_BACKENDS, checked_url, existing_source, reaching
+from helicarrier.operations.databases import checked_url, existing_source, reaching
 from helicarrier.operations.parity import Difference, compare
 
 

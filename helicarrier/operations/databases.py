@@ -10,10 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, InterfaceError, OperationalError
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 
-SUPPORTED_BACKENDS = ("sqlite", "postgresql")
-URL_FORMS = "sqlite:////absolute/path.db or postgresql+psycopg://USER@HOST:PORT/DATABASE"
+from helicarrier.data.engine import URL_FORMS, DatabaseURLError, database_url
 
 
 class OperationRefused(Exception):
@@ -28,16 +27,10 @@ def shown(url: str | URL) -> str:
 def checked_url(url: str, option: str) -> URL:
     """``url`` parsed, of a backend Helicarrier runs on; ``option`` names where it came from (``--to``)."""
     try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise OperationRefused(f"{option}: {url!r} is not a database URL; use {URL_FORMS}") from None
-    backend = parsed.get_backend_name()
-    if backend not in SUPPORTED_BACKENDS:
-        raise OperationRefused(
-            f"{option}: {backend!r} databases are not supported ({shown(parsed)}); "
-            "Helicarrier runs on SQLite or PostgreSQL"
-        )
-    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        parsed = database_url(url)
+    except DatabaseURLError as exc:
+        raise OperationRefused(f"{option}: {exc}") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         raise OperationRefused(f"{option}: {shown(parsed)} names no SQLite file; use {URL_FORMS}")
     return parsed
 

@@ -23,18 +23,10 @@ def _fail(message: str) -> None:
 
 
 def _repo():
-    from helicarrier.config import load_settings
-    from helicarrier.data.engine import make_engine
-    from helicarrier.data.repository import Repository
-    from helicarrier.data.schema import SchemaError, ensure_schema
+    """The command line's: a read-only command, so a missing SQLite file is refused, not created."""
+    from helicarrier.cli import _repo as cli_repo
 
-    settings = load_settings()
-    engine = make_engine(settings.database_url, pool=settings.pool)
-    try:
-        ensure_schema(engine, auto_migrate=settings.auto_migrate)
-    except SchemaError as exc:
-        _fail(f"refusing to start: {exc}")
-    return Repository(engine)
+    return cli_repo()
 
 
 @click.command("export-csv")

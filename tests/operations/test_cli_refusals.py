@@ -2,7 +2,12 @@
 URL, a database Helicarrier does not run on, a server nobody answers on, a SQLite source that does not exist,
 a missing, truncated, not-JSON or foreign manifest, a backup its manifest does not describe, a file that is
 no database. Each is one line on stderr naming the problem, a non-zero exit, no traceback, no password, and
-no file created (a mistyped SQLite source used to be created empty and copied or compared as if real)."""
+no file created (a mistyped SQLite source used to be created empty and copied or compared as if real).
+
+Every other command that opens HELICARRIER_DATABASE_URL likewise, through the one handler in
+``helicarrier.cli.main``: a URL that is none, MySQL, a server that does not answer, a file that is no
+database, a database that fails mid-command; and a read-only command on a missing SQLite file refuses
+instead of creating it (and its folder)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from sqlalchemy import text
 
 from helicarrier.cli import main
 from helicarrier.data.engine import make_engine
@@ -47,6 +53,16 @@ def _nothing(work: Path, good: Path) -> None:
 
 def _junk(work: Path, good: Path) -> None:
     (work / "junk.db").write_text("these are notes, not a database\n")
+
+
+def _tokens_table_dropped(work: Path, good: Path) -> None:
+    """A database at head whose api_tokens table is gone: the schema check passes, the command's query
+    fails (the database failing mid-command)."""
+    shutil.copy(good / "good.db", work / "broken.db")
+    engine = make_engine(f"sqlite:///{work / 'broken.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE api_tokens"))
+    engine.dispose()
 
 
 def _backup_with_manifest(text: str | None) -> Callable[[Path, Path], None]:
@@ -215,6 +231,95 @@ CASES = {
     ),
 }
 
+# The commands that open HELICARRIER_DATABASE_URL, each pointed at one bad database: through main()'s one
+# handler, so every kind of failure is tried on a few commands and every command on at least one failure.
+ENV_NOT_A_URL = "not a url"
+ENV_MYSQL = "mysql://u:hunter2@h/x"
+ENV_MISSING = "sqlite:///{work}/sub/missing.db"  # a folder that does not exist either: nothing may make it
+MISSING_SAYS = "no SQLite database at {work}/sub/missing.db (HELICARRIER_DATABASE_URL); nothing was created"
+UNREACHABLE = f"cannot reach the database at {PG_DOWN_SHOWN}: connection failed"
+ENV_NOT_A_URL_SAYS = f"HELICARRIER_DATABASE_URL: 'not a url' {NOT_A_URL}"
+
+ENV_CASES = {
+    "token list: not a URL": Case(("token", "list"), ENV_NOT_A_URL_SAYS, env_database=ENV_NOT_A_URL),
+    "token list: MySQL": Case(
+        ("token", "list"), f"HELICARRIER_DATABASE_URL: {MYSQL}", env_database=ENV_MYSQL
+    ),
+    "token list: unreachable": Case(("token", "list"), UNREACHABLE, env_database=PG_DOWN),
+    "token list: missing SQLite file": Case(("token", "list"), MISSING_SAYS, env_database=ENV_MISSING),
+    "token list: not a database": Case(
+        ("token", "list"),
+        "the database at sqlite:///{work}/junk.db failed: file is not a database",
+        _junk,
+        env_database="sqlite:///{work}/junk.db",
+    ),
+    "token list: the database fails mid-command": Case(
+        ("token", "list"),
+        "the database at sqlite:///{work}/broken.db failed: no such table: api_tokens",
+        _tokens_table_dropped,
+        env_database="sqlite:///{work}/broken.db",
+    ),
+    "token create: MySQL": Case(
+        ("token", "create", "--name", "n", "--scopes", "ingest"), MYSQL, env_database=ENV_MYSQL
+    ),
+    "token create: missing SQLite file": Case(
+        ("token", "create", "--name", "n", "--scopes", "ingest"), MISSING_SAYS, env_database=ENV_MISSING
+    ),
+    "token revoke: unreachable": Case(("token", "revoke", "n"), UNREACHABLE, env_database=PG_DOWN),
+    "agent owner: not a URL": Case(("agent", "owner", "a"), ENV_NOT_A_URL_SAYS, env_database=ENV_NOT_A_URL),
+    "agent owner: missing SQLite file": Case(("agent", "owner", "a"), MISSING_SAYS, env_database=ENV_MISSING),
+    "pricing list: MySQL": Case(("pricing", "list"), MYSQL, env_database=ENV_MYSQL),
+    "pricing add-version: missing SQLite file": Case(
+        ("pricing", "add-version", "acme"), MISSING_SAYS, env_database=ENV_MISSING
+    ),
+    "pricing set-price: unreachable": Case(
+        ("pricing", "set-price", "v", "--provider", "p", "--model", "m", "--discount-pct", "5"),
+        UNREACHABLE,
+        env_database=PG_DOWN,
+    ),
+    "reprice: not a URL": Case(
+        ("reprice", "--pricing-version", "v"), ENV_NOT_A_URL_SAYS, env_database=ENV_NOT_A_URL
+    ),
+    "maintenance status: missing SQLite file": Case(
+        ("maintenance", "status"), MISSING_SAYS, env_database=ENV_MISSING
+    ),
+    "maintenance on: unreachable": Case(("maintenance", "on"), UNREACHABLE, env_database=PG_DOWN),
+    "migrate current: missing SQLite file": Case(
+        ("migrate", "current"), MISSING_SAYS, env_database=ENV_MISSING
+    ),
+    "migrate current: not a URL": Case(
+        ("migrate", "current"), ENV_NOT_A_URL_SAYS, env_database=ENV_NOT_A_URL
+    ),
+    "migrate current: unreachable": Case(
+        ("migrate", "current"),
+        f"the database at {PG_DOWN_SHOWN} failed: connection failed",
+        env_database=PG_DOWN,
+    ),
+    "migrate upgrade: MySQL": Case(("migrate", "upgrade"), MYSQL, env_database=ENV_MYSQL),
+    "migrate upgrade: unreachable": Case(("migrate", "upgrade"), UNREACHABLE, env_database=PG_DOWN),
+    "migrate downgrade: missing SQLite file": Case(
+        ("migrate", "downgrade", "base"), MISSING_SAYS, env_database=ENV_MISSING
+    ),
+    "migrate downgrade: not a URL": Case(
+        ("migrate", "downgrade", "base"), ENV_NOT_A_URL_SAYS, env_database=ENV_NOT_A_URL
+    ),
+    "init: not a URL": Case(("init",), ENV_NOT_A_URL_SAYS, env_database=ENV_NOT_A_URL),
+    "init: unreachable": Case(("init",), UNREACHABLE, env_database=PG_DOWN),
+    "export-csv: missing SQLite file": Case(
+        ("export-csv", "--report", "usage", "--from", "2026-01-01", "--to", "2026-01-02", "--out", "-"),
+        MISSING_SAYS,
+        env_database=ENV_MISSING,
+    ),
+    "seed-demo: MySQL": Case(("seed-demo",), MYSQL, env_database=ENV_MYSQL),
+    "import-json: unreachable": Case(("import-json", "{good}"), UNREACHABLE, env_database=PG_DOWN),
+    "import-sessions: not a URL": Case(
+        ("import-sessions", "--format", "codex", "{good}"), NOT_A_URL, env_database=ENV_NOT_A_URL
+    ),
+    "scheduler: MySQL": Case(("scheduler",), MYSQL, env_database=ENV_MYSQL),
+    "serve: unreachable": Case(("serve", "--port", "1"), UNREACHABLE, env_database=PG_DOWN),
+}
+CASES.update(ENV_CASES)
+
 
 def _check(case: Case, work: Path, good: Path, run: Callable[[list[str], str], tuple[int, str, str]]) -> None:
     def fill(text: str) -> str:
@@ -231,7 +336,14 @@ def _check(case: Case, work: Path, good: Path, run: Callable[[list[str], str], t
     assert len(lines) == 1 and lines[0].startswith("helicarrier: "), said
     assert fill(case.says) in lines[0]
     assert "hunter2" not in said
-    assert sorted(work.iterdir()) == before
+    assert _created(before, sorted(work.iterdir())) == []
+
+
+def _created(before: list[Path], after: list[Path]) -> list[Path]:
+    """Files that were not there before, but for the ones SQLite keeps beside a database that existed (it
+    was opened: its journal is no new database)."""
+    beside = {Path(f"{p}{end}") for p in before for end in ("-wal", "-shm", "-journal", "-writelock")}
+    return [p for p in after if p not in before and p not in beside]
 
 
 @pytest.fixture
@@ -265,6 +377,8 @@ def test_a_bad_database_or_backup_is_one_line_naming_it_and_creates_nothing(
         "parity-check: unreachable",
         "backup: missing SQLite file from the environment",
         "restore: truncated manifest",
+        "token list: unreachable",
+        "migrate current: missing SQLite file",
     ],
 )
 def test_the_real_command_line_says_the_same_one_line(name, good, work):
