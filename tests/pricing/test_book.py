@@ -96,7 +96,9 @@ def test_timestamp_normalized_to_utc() -> None:
     cost = BOOK.price(u, local)
     assert cost.total_nanos == 14 * NANOS_PER_USD
     assert cost.price_ts.tzinfo is UTC and cost.price_ts.day == 9
-    assert BOOK.price(u, datetime(2025, 6, 10)).total_nanos == 2_800_000_000  # naive = UTC
+    naive = BOOK.price(u, datetime(2025, 6, 10))  # naive = UTC, and the cost says so
+    assert naive.total_nanos == 2_800_000_000
+    assert naive.price_ts == datetime(2025, 6, 10, tzinfo=UTC) and naive.price_ts.tzinfo is UTC
 
 
 @pytest.mark.parametrize(
