@@ -146,6 +146,47 @@ def test_stream_without_usage_is_unpriced_not_zero() -> None:
     assert cost.total_nanos is None and cost.provenance == "unpriced"
 
 
+def test_a_call_without_a_model_or_usage_keeps_its_time_reason_and_reported_cost() -> None:
+    """Nothing to price by: the cost still carries the request's time, why it is not priced, and what the
+    provider billed (which then stands as the cost)."""
+    billed = Decimal("0.25")
+    no_model = BOOK.price(usage("aws.bedrock", None, 1, 1, reported_cost_usd=billed), TS)
+    assert no_model == Cost(
+        250_000_000,
+        None,
+        None,
+        BOOK.version,
+        None,
+        None,
+        TS,
+        "reported",
+        "medium",
+        250_000_000,
+        "usage has no model",
+    )
+    empty = usage("openai", "gpt-4o", 0, 0, warnings=(NO_USAGE_WARNING,), reported_cost_usd=billed)
+    assert BOOK.price(empty, TS) == Cost(
+        250_000_000,
+        None,
+        None,
+        BOOK.version,
+        None,
+        None,
+        TS,
+        "reported",
+        "medium",
+        250_000_000,
+        "provider reported no usage",
+    )
+    unbilled = BOOK.price(dataclasses.replace(empty, reported_cost_usd=None), TS)
+    assert (unbilled.total_nanos, unbilled.provenance, unbilled.price_ts, unbilled.reason) == (
+        None,
+        "unpriced",
+        TS,
+        "provider reported no usage",
+    )
+
+
 def test_reported_cost_kept_beside_computed() -> None:
     u = usage("openai", "o3", 1_000_000, 100_000, reported_cost_usd=Decimal("2.799999999"))
     cost = BOOK.price(u, datetime(2025, 7, 1, tzinfo=UTC))
