@@ -687,6 +687,96 @@ def test_unknown_command_ack_in_a_batch_is_rejected_by_index(api):
     assert [r.event_id for r in api.rows(IngestEventId)] == ["l"]
 
 
+def _issue_kill(api, command_id: str, session: str, agent: str = "agent-1") -> None:
+    now = datetime.now(UTC)
+    with api.repo.engine.begin() as conn:
+        conn.execute(
+            insert(Command).values(
+                id=command_id,
+                agent_id=agent,
+                kind="kill",
+                state="delivered",
+                issued_by="operator",
+                session_id=session,
+                created_at=now,
+                expires_at=now + timedelta(minutes=5),
+                updated_at=now,
+            )
+        )
+
+
+def test_an_answer_the_lifecycle_refuses_is_rejected_by_index_naming_the_field_at_fault(api):
+    """A late answer to a finished command, and a kill confirmed without (or with another) session: each
+    is that event's rejection, with the lifecycle's code and reason, beside the events that were stored."""
+    _issue_command(api, "cmd-1")
+    _issue_kill(api, "cmd-k", session="sess-1")
+    done = api.post(single("command.ack", session=None, command_id="cmd-1", state="completed"))
+    assert done.get_json() == {"accepted": 1, "duplicates": 0, "rejected": 0}
+
+    late = api.post(
+        batch(
+            event("log", "l1", {"message": "x"}),
+            event("command.ack", "late", {"command_id": "cmd-1", "state": "accepted"}),
+            event("command.ack", "bare", {"command_id": "cmd-k", "state": "completed"}, session=None),
+            event("command.ack", "other", {"command_id": "cmd-k", "state": "completed"}, session="sess-9"),
+        )
+    )
+    assert late.status_code == 207
+    out = late.get_json()
+    assert (out["accepted"], out["duplicates"], out["rejected"]) == (1, 0, 3)
+    assert [(r["id"], r["status"], r["error"] and r["error"]["code"]) for r in out["results"]] == [
+        ("l1", "accepted", None),
+        ("late", "rejected", "illegal_transition"),
+        ("bare", "rejected", "evidence_required"),
+        ("other", "rejected", "wrong_session"),
+    ]
+    errors = [r["error"] for r in out["results"][1:]]
+    assert errors[0] == {
+        "code": "illegal_transition",
+        "message": "events[1].data.command_id: a completed command cannot accept (completed is final)",
+        "field": "events[1].data.command_id",
+    }
+    # the session is a field of the event's header, not of its data
+    assert errors[1] == {
+        "code": "evidence_required",
+        "message": "events[2].session_id: a kill is confirmed with the session it stopped",
+        "field": "events[2].session_id",
+    }
+    assert errors[2] == {
+        "code": "wrong_session",
+        "message": "events[3].session_id: the kill was for session 'sess-1', not 'sess-9'",
+        "field": "events[3].session_id",
+    }
+    assert api.one(Command, Command.id == "cmd-k").state == "delivered"
+    assert sorted(r.event_id for r in api.rows(IngestEventId)) == ["l1"]
+
+
+def test_a_refused_answer_corrected_and_resent_under_its_id_is_stored_not_a_duplicate(api):
+    _issue_command(api, "cmd-1")  # the agent
+    _issue_kill(api, "cmd-k", session="sess-1")
+    bare = event("command.ack", "k1", {"command_id": "cmd-k", "state": "completed"}, session=None)
+    # stored beside a log, so the request's transaction commits and only the answer is refused
+    assert api.post(batch(event("log", "l1", {"message": "x"}), bare)).status_code == 207
+    corrected = event("command.ack", "k1", {"command_id": "cmd-k", "state": "completed"}, session="sess-1")
+    resent = api.post(batch(corrected))
+    assert resent.get_json() == {"accepted": 1, "duplicates": 0, "rejected": 0}
+    assert api.one(Command, Command.id == "cmd-k").state == "completed"
+
+
+def test_a_v1_answer_the_lifecycle_refuses_is_the_requests_422_naming_the_field(api):
+    _issue_command(api, "cmd-1")
+    api.post(single("command.ack", session=None, command_id="cmd-1", state="completed"))
+    before = api.snapshot()
+    resp = api.post(single("command.ack", session=None, command_id="cmd-1", state="accepted"))
+    err = assert_error(resp, 422, "illegal_transition", "command_id")
+    assert err == {
+        "code": "illegal_transition",
+        "message": "command_id: a completed command cannot accept (completed is final)",
+        "details": {"field": "command_id"},
+    }
+    assert api.snapshot() == before
+
+
 def test_all_invalid_is_422_with_the_per_event_list_and_stores_nothing(seeded):
     api = seeded
     before = api.snapshot()

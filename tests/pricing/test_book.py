@@ -96,7 +96,9 @@ def test_timestamp_normalized_to_utc() -> None:
     cost = BOOK.price(u, local)
     assert cost.total_nanos == 14 * NANOS_PER_USD
     assert cost.price_ts.tzinfo is UTC and cost.price_ts.day == 9
-    assert BOOK.price(u, datetime(2025, 6, 10)).total_nanos == 2_800_000_000  # naive = UTC
+    naive = BOOK.price(u, datetime(2025, 6, 10))  # naive = UTC, and the cost says so
+    assert naive.total_nanos == 2_800_000_000
+    assert naive.price_ts == datetime(2025, 6, 10, tzinfo=UTC) and naive.price_ts.tzinfo is UTC
 
 
 @pytest.mark.parametrize(
@@ -142,6 +144,47 @@ def test_inconsistent_usage_unpriced_with_reason() -> None:
 def test_stream_without_usage_is_unpriced_not_zero() -> None:
     cost = BOOK.price(usage("openai", "gpt-4o", 0, 0, warnings=(NO_USAGE_WARNING,)), TS)
     assert cost.total_nanos is None and cost.provenance == "unpriced"
+
+
+def test_a_call_without_a_model_or_usage_keeps_its_time_reason_and_reported_cost() -> None:
+    """Nothing to price by: the cost still carries the request's time, why it is not priced, and what the
+    provider billed (which then stands as the cost)."""
+    billed = Decimal("0.25")
+    no_model = BOOK.price(usage("aws.bedrock", None, 1, 1, reported_cost_usd=billed), TS)
+    assert no_model == Cost(
+        250_000_000,
+        None,
+        None,
+        BOOK.version,
+        None,
+        None,
+        TS,
+        "reported",
+        "medium",
+        250_000_000,
+        "usage has no model",
+    )
+    empty = usage("openai", "gpt-4o", 0, 0, warnings=(NO_USAGE_WARNING,), reported_cost_usd=billed)
+    assert BOOK.price(empty, TS) == Cost(
+        250_000_000,
+        None,
+        None,
+        BOOK.version,
+        None,
+        None,
+        TS,
+        "reported",
+        "medium",
+        250_000_000,
+        "provider reported no usage",
+    )
+    unbilled = BOOK.price(dataclasses.replace(empty, reported_cost_usd=None), TS)
+    assert (unbilled.total_nanos, unbilled.provenance, unbilled.price_ts, unbilled.reason) == (
+        None,
+        "unpriced",
+        TS,
+        "provider reported no usage",
+    )
 
 
 def test_reported_cost_kept_beside_computed() -> None:
@@ -247,6 +290,71 @@ def test_an_override_for_every_provider_prices_each_call_as_its_own_provider_and
     assert (broken.matched_provider, broken.matched_model) == ("openai", "house-1")
 
 
+def test_an_override_keeps_the_reported_cost_and_its_own_cache_write_price() -> None:
+    """What the provider billed stays beside the house price, and stands in for it when the usage is
+    inconsistent; a cache-write price, when given, is used for cache writes."""
+    ov = ModelPriceOverride(
+        "*",
+        "house-*",
+        input_usd_per_mtok=Decimal(3),
+        output_usd_per_mtok=Decimal(9),
+        cache_write_usd_per_mtok=Decimal(4),
+    )
+    book = PriceBook(overrides=[ov])
+    written = usage(
+        "openai", "house-1", 1_000_000, 0, cache_write_tokens=500_000, reported_cost_usd=Decimal("2.5")
+    )
+    cost = book.price(written, TS)
+    # 500k uncached * $3 + 500k written * $4 per MTok
+    assert (cost.total_nanos, cost.reported_nanos, cost.provenance) == (
+        3_500_000_000,
+        2_500_000_000,
+        "computed",
+    )
+
+    broken = usage("openai", "house-1", 100, 10, cache_read_tokens=101, reported_cost_usd=Decimal("0.5"))
+    assert book.price(broken, TS) == Cost(
+        500_000_000,
+        None,
+        None,
+        book.version,
+        "openai",
+        "house-1",
+        TS,
+        "reported",
+        "medium",
+        500_000_000,
+        "inconsistent usage: cache tokens exceed input",
+    )
+
+    both = book.price(usage("openai", "house-1", 1000, 10, web_search_requests=1, warnings=("odd",)), TS)
+    assert (both.confidence, both.reason) == (
+        "low",
+        "web searches are not priced by the override; usage warnings: odd",
+    )
+
+
+def test_a_reported_cost_stands_in_for_a_price_that_cannot_be_computed() -> None:
+    """Inconsistent usage of a known model: the provider's own figure, marked reported, still names the
+    model it was matched to and the request's time."""
+    call = usage("openai", "gpt-4o", 10, 20, cache_read_tokens=30, reported_cost_usd=Decimal("0.000123"))
+    cost = BOOK.price(call, TS)
+    assert (cost.total_nanos, cost.input_nanos, cost.output_nanos, cost.reported_nanos) == (
+        123_000,
+        None,
+        None,
+        123_000,
+    )
+    assert (cost.pricing_version, cost.matched_provider, cost.matched_model, cost.price_ts) == (
+        BOOK.version,
+        "openai",
+        "gpt-4o",
+        TS,
+    )
+    assert (cost.provenance, cost.confidence) == ("reported", "medium")
+    assert cost.reason and cost.reason.startswith("inconsistent usage: ")
+
+
 def test_exact_override_beats_genai_prices_and_discount() -> None:
     book = PriceBook(
         overrides=[
@@ -276,19 +384,144 @@ def test_override_validation() -> None:
         ModelPriceOverride("openai", "x")
 
 
-def test_fallback_provider_price_is_estimated() -> None:
-    cost = BOOK.price(usage("gcp.vertex_ai", "claude-sonnet-4-5", 1000, 100), TS)
-    assert cost.total_nanos == usd_to_nanos(
-        calc_price(
-            Usage(input_tokens=1000, output_tokens=100),
-            "claude-sonnet-4-5",
-            provider_id="google",
-            genai_request_timestamp=TS,
-        ).total_price
+def test_a_model_its_provider_does_not_list_is_an_estimate_from_the_list_that_does() -> None:
+    """Azure's own list has no gpt-4o: genai-prices falls back to OpenAI's. The operator sees OpenAI's
+    price, marked estimated, and a reason naming both lists and the model as the call spelled it."""
+    cost = BOOK.price(usage("azure.ai.openai", "GPT-4o", 1000, 100), TS)
+    want = calc_price(
+        Usage(input_tokens=1000, output_tokens=100), "gpt-4o", provider_id="azure", genai_request_timestamp=TS
     )
-    assert cost.provenance in {"computed", "estimated"}
-    if cost.provenance == "estimated":
-        assert cost.matched_provider == "anthropic" and cost.reason
+    assert cost.total_nanos == usd_to_nanos(want.total_price) == 3_500_000
+    assert (cost.matched_provider, cost.matched_model) == ("openai", "gpt-4o")
+    assert (cost.provenance, cost.confidence, cost.reason) == (
+        "estimated",
+        "medium",
+        "azure lists no price for 'GPT-4o'; used openai price of 'gpt-4o'",
+    )
+    assert BOOK.match("azure.ai.openai", "GPT-4o") == ("openai", "gpt-4o")
+
+
+def test_a_fallback_price_ignores_the_price_context_as_genai_prices_does() -> None:
+    """A flex-tier call OpenAI would price at half is priced by Azure's fallback at the standard rate
+    (genai-prices applies a price context only to a provider's own models)."""
+    day = datetime(2026, 11, 1, tzinfo=UTC)
+    flex = {"service_tier": "flex"}
+    azure = BOOK.price(usage("azure.ai.openai", "gpt-5.2", 10_000, 2_000, price_context=flex), day)
+    openai = BOOK.price(usage("openai", "gpt-5.2", 10_000, 2_000, price_context=flex), day)
+    want = calc_price(
+        Usage(input_tokens=10_000, output_tokens=2_000),
+        "gpt-5.2",
+        provider_id="azure",
+        genai_request_timestamp=day,
+        price_context=flex,
+    )
+    assert azure.total_nanos == usd_to_nanos(want.total_price) == 45_500_000
+    assert openai.total_nanos == 22_750_000
+    assert (azure.provenance, azure.confidence) == ("estimated", "medium")
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "matched"),
+    [
+        # the id itself, though the model's match rules are only "contains" rules
+        ("gcp.vertex_ai", "claude-sonnet-4-5", ("google", "claude-sonnet-4-5")),
+        # a curated alias among several, in the caller's capitals
+        ("gcp.gemini", "Gemini-2.5-Flash-Latest", ("google", "gemini-2.5-flash")),
+        # the model's only rule is one alias; a provider genai-prices knows though OTel names no such one
+        ("fireworks", "accounts/fireworks/models/deepseek-r1-0528", ("fireworks", "deepseek-r1-0528")),
+    ],
+)
+def test_an_id_or_a_curated_alias_is_an_exact_match_with_high_confidence(
+    provider: str, model: str, matched: tuple[str, str]
+) -> None:
+    cost = BOOK.price(usage(provider, model, 1000, 100), TS)
+    assert cost.total_nanos
+    assert (cost.matched_provider, cost.matched_model) == matched
+    assert (cost.provenance, cost.confidence, cost.reason) == ("computed", "high", None)
+    assert BOOK.match(provider, model) == matched
+
+
+def test_a_prefix_match_is_fuzzy_even_when_the_model_has_an_alias_too() -> None:
+    cost = BOOK.price(usage("anthropic", "claude-haiku-5-5-20260101", 1000, 100), TS)
+    assert (cost.matched_provider, cost.matched_model, cost.total_nanos) == (
+        "anthropic",
+        "claude-haiku-5-5",
+        150_000,
+    )
+    assert (cost.provenance, cost.confidence, cost.reason) == (
+        "computed",
+        "medium",
+        "fuzzy model match 'claude-haiku-5-5-20260101' -> 'claude-haiku-5-5'",
+    )
+
+
+def _vertex_call(model: str, traffic_type: str) -> NormalizedUsage:
+    response = {
+        "modelVersion": model,
+        "usageMetadata": {
+            "promptTokenCount": 1000,
+            "candidatesTokenCount": 100,
+            "totalTokenCount": 1100,
+            "trafficType": traffic_type,
+        },
+    }
+    return normalize_usage({"provider": "gcp.vertex_ai", "response": response})
+
+
+def test_provisioned_throughput_keeps_the_list_price_with_low_confidence_and_says_why() -> None:
+    """Vertex AI's prepaid capacity: the per-token list price is shown, but as a low-confidence estimate."""
+    on_demand = BOOK.price(_vertex_call("gemini-2.5-pro", "ON_DEMAND"), TS)
+    provisioned = BOOK.price(_vertex_call("gemini-2.5-pro", "PROVISIONED_THROUGHPUT"), TS)
+    assert on_demand.total_nanos == provisioned.total_nanos == 2_250_000
+    assert (on_demand.confidence, on_demand.reason) == ("high", None)
+    assert (provisioned.provenance, provisioned.confidence, provisioned.reason) == (
+        "computed",
+        "low",
+        "provisioned throughput: per-token list price is only an estimate",
+    )
+
+
+def test_a_low_confidence_reason_keeps_every_cause_in_order() -> None:
+    """Fuzzy match, provisioned throughput and usage warnings together: the reason lists all three."""
+    call = dataclasses.replace(
+        _vertex_call("claude-sonnet-4@20250514", "PROVISIONED_THROUGHPUT"), warnings=("a", "b")
+    )
+    cost = BOOK.price(call, TS)
+    assert (cost.matched_provider, cost.matched_model, cost.total_nanos) == (
+        "google",
+        "claude-4-sonnet",
+        4_500_000,
+    )
+    assert (cost.provenance, cost.confidence) == ("computed", "low")
+    assert cost.reason == (
+        "fuzzy model match 'claude-sonnet-4@20250514' -> 'claude-4-sonnet'; "
+        "provisioned throughput: per-token list price is only an estimate; usage warnings: a; b"
+    )
+    fallback = BOOK.price(usage("azure.ai.openai", "gpt-4o", 1000, 100, warnings=("odd",)), TS)
+    assert (fallback.provenance, fallback.confidence, fallback.reason) == (
+        "estimated",
+        "low",
+        "azure lists no price for 'gpt-4o'; used openai price of 'gpt-4o'; usage warnings: odd",
+    )
+
+
+def test_match_names_what_an_override_prices_as() -> None:
+    """What "switch agent to model X" validates against: an override's provider and model as the price
+    will carry them (the call's own for wildcards, the override's for an exact one)."""
+    book = PriceBook(
+        overrides=[
+            ModelPriceOverride("*", "house-*", input_usd_per_mtok=Decimal(3), output_usd_per_mtok=Decimal(9)),
+            ModelPriceOverride("openai", "o3", input_usd_per_mtok=Decimal(1), output_usd_per_mtok=Decimal(4)),
+            ModelPriceOverride("*", "gpt-4o", discount_pct=Decimal(10)),
+        ]
+    )
+    assert book.match("Anthropic", "house-7B") == ("anthropic", "house-7B")
+    assert book.match("OpenAI", "O3") == ("openai", "o3")
+    assert book.price(usage("OpenAI", "O3", 10, 10), TS).matched_model == "o3"
+    # a discount prices through genai-prices: its match is genai-prices' own, at 10 % off for any provider
+    assert book.match("azure.ai.openai", "gpt-4o") == ("openai", "gpt-4o")
+    call = usage("azure.ai.openai", "gpt-4o", 1000, 100)
+    assert book.price(call, TS).total_nanos == BOOK.price(call, TS).total_nanos * 9 // 10 == 3_150_000
 
 
 def test_time_of_day_price_cached_per_window() -> None:
