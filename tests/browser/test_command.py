@@ -167,13 +167,42 @@ def test_operator_kills_from_the_agent_drawer(hud, demo_fleet):
     wait_until(lambda: status_of(hud, "hermes-07") in ("running", "idle"), what="hermes-07 up")
     hud.login("omar")
     hud.duo.wait_for_element('[data-agent="hermes-07"]', timeout=15)
-    click(hud, '[data-agent="hermes-07"]')
     kill = f"#{WATCHTOWER.DETAIL} [id*='{WATCHTOWER.DETAIL_KILL_OPEN}']"
-    hud.duo.wait_for_element(kill, timeout=10)
+    card = '[data-agent="hermes-07"]'
+    card_clicked = [0.0]
+
+    def drawer_open() -> bool:
+        # The grid redraws the cards on every poll; a click that lands as a card is replaced is lost (the
+        # drawer never opens), so click again after a while if the drawer has not come.
+        if hud.duo.driver.find_elements(By.CSS_SELECTOR, kill):
+            return True
+        if time.monotonic() - card_clicked[0] > 4 and not hud.duo.redux_state_is_loading:
+            click(hud, card)
+            card_clicked[0] = time.monotonic()
+        return False
+
+    wait_until(drawer_open, 30, "the drawer with its Kill button")
     settled(hud, kill)
-    click(hud, kill)
-    box = hud.duo.wait_for_element(f"#{WATCHTOWER.DETAIL} textarea", timeout=10)
-    wait_until(box.is_displayed, 10, "the confirmation to open")
+    # A card click that the click helper delivered twice (it retries a click that raised) opens the drawer
+    # twice; the second body, arriving late, hides a confirmation opened meanwhile. So: open it when no
+    # callback is in flight, and open it again only if it is hidden with nothing in flight (Kill toggles the
+    # confirmation: a second click while the first one's answer is on its way would close it).
+    box_selector = f"#{WATCHTOWER.DETAIL} textarea"
+    last_click = [0.0]
+
+    def confirmation_open() -> bool:
+        box = hud.duo.find_element(box_selector)
+        if box.is_displayed():
+            return True
+        if hud.duo.redux_state_is_loading or time.monotonic() - last_click[0] < 3:
+            return False
+        click(hud, kill)
+        last_click[0] = time.monotonic()
+        return False
+
+    hud.duo.wait_for_element(box_selector, timeout=10)
+    wait_until(confirmation_open, 30, "the confirmation to open and stay open")
+    box = hud.duo.find_element(f"#{WATCHTOWER.DETAIL} textarea")
     box.send_keys("wrong repository")
     click(hud, f"#{WATCHTOWER.DETAIL} [id*='{WATCHTOWER.DETAIL_KILL_CONFIRM}']")
     hud.duo.wait_for_contains_text(f"#{WATCHTOWER.DETAIL}", "Kill sent", timeout=10)
