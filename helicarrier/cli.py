@@ -15,7 +15,7 @@ from helicarrier.data.engine import DatabaseBusy, DatabaseURLError, database_url
 from helicarrier.data.repository import Repository
 from helicarrier.data.schema import SchemaError, current_revision, downgrade, ensure_schema, head_revision
 from helicarrier.demo import commands as demo_commands
-from helicarrier.operations.databases import OperationRefused, first_line, shown
+from helicarrier.operations.databases import OperationRefused, first_line, missing_sqlite_file, shown
 from helicarrier.reports import commands as report_commands
 
 
@@ -29,14 +29,12 @@ def _engine(settings: Settings, *, creates: bool = False) -> Engine:
     only the commands that start a new install may (``creates``: ``init``, ``migrate upgrade``; ``serve``
     too, through the app); any other would go on with the empty database a mistyped path made."""
     parsed = database_url(settings.database_url)  # no database URL: one line from main()
-    sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
-    if sqlite_file and not creates:
-        path = Path(parsed.database)
-        if not path.is_file():
-            raise OperationRefused(
-                f"no SQLite database at {path} (HELICARRIER_DATABASE_URL); nothing was created: "
-                "`python -m helicarrier init` or `migrate upgrade` creates a new one"
-            )
+    path = None if creates else missing_sqlite_file(parsed)
+    if path is not None:
+        raise OperationRefused(
+            f"no SQLite database at {path} (HELICARRIER_DATABASE_URL); nothing was created: "
+            "`python -m helicarrier init` or `migrate upgrade` creates a new one"
+        )
     return make_engine(settings.database_url, pool=settings.pool)
 
 

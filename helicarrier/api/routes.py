@@ -124,7 +124,6 @@ ROUTES: tuple[Route, ...] = (
         {200: ig.IngestResponse, 207: ig.IngestResponse},
         errors=(409,),
         params=(IDEMPOTENCY_KEY,),
-        paused_in_maintenance=True,
     ),
     Route(
         "POST",
@@ -146,7 +145,6 @@ ROUTES: tuple[Route, ...] = (
             "ingest",
             errors=(400, 413, 415, 503),
             media_type="application/x-protobuf",
-            paused_in_maintenance=True,
         )
         for signal in ("traces", "logs", "metrics")
     ),
@@ -176,7 +174,6 @@ ROUTES: tuple[Route, ...] = (
         ct.AckRequest,
         {200: ct.CommandResponse},
         errors=(403, 409),
-        paused_in_maintenance=True,
     ),
     # -- agents that report and obey through their own hooks (docs/connectors.md#claude-code-hooks)
     Route(
@@ -195,10 +192,9 @@ ROUTES: tuple[Route, ...] = (
                 {"type": "string", "maxLength": 128},
             ),
         ),
+        # In maintenance (a POST: paused) the hook is answered "allow" (fail-open) and stores nothing: a
+        # cutover must not take writes, and a developer's session must not stop for it.
         fail_open=True,
-        # In maintenance the hook is answered "allow" (fail-open) and stores nothing: a cutover must not
-        # take writes, and a developer's session must not stop for it.
-        paused_in_maintenance=True,
     ),
     # -- the fleet
     Route(

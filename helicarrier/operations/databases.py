@@ -35,15 +35,22 @@ def checked_url(url: str, option: str) -> URL:
     return parsed
 
 
+def missing_sqlite_file(parsed: URL) -> Path | None:
+    """The SQLite file ``parsed`` names, when it does not exist: opening it would create it empty."""
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.is_file() else path
+
+
 def existing_source(url: str, option: str) -> URL:
     """A database to read from: as ``checked_url``, and a SQLite file that exists."""
     parsed = checked_url(url, option)
-    if parsed.get_backend_name() == "sqlite":
-        path = Path(parsed.database)
-        if not path.is_file():
-            raise OperationRefused(
-                f"{option}: no SQLite database at {path} (a source must exist; nothing was created)"
-            )
+    path = missing_sqlite_file(parsed)
+    if path is not None:
+        raise OperationRefused(
+            f"{option}: no SQLite database at {path} (a source must exist; nothing was created)"
+        )
     return parsed
 
 
