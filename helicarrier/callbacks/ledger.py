@@ -16,7 +16,7 @@ from helicarrier.layouts.ledger import EXPORT_CAP, ID
 from helicarrier.layouts.ledger_csv import csv_download
 from helicarrier.layouts.ledger_detail import not_found, session_view
 from helicarrier.layouts.ledger_filters import FILTER_IDS, MULTI_FILTERS, build_filters
-from helicarrier.layouts.ledger_grid import BLOCK_SIZE, grid_row, sort_from_model
+from helicarrier.layouts.ledger_grid import BLOCK_SIZE, EMPTY_ROW, EMPTY_ROW_ID, grid_row, sort_from_model
 from helicarrier.layouts.ledger_timeline import usage_csv_rows
 from helicarrier.money import nanos_to_usd
 from helicarrier.retention.service import raw_usage_pruned_before
@@ -105,6 +105,8 @@ def rows_response(ctx: AppContext, request: dict | None, filters: SessionFilters
     limit = max(1, min(end - start, 1000))
     sort, descending = sort_from_model(request.get("sortModel"))
     rows = ctx.read_repo.sessions_rows(filters, sort=sort, descending=descending, offset=start, limit=limit)
+    if not rows and start == 0:
+        return {"rowData": [EMPTY_ROW], "rowCount": 1}
     count = start + len(rows) if len(rows) < limit else -1
     return {"rowData": [grid_row(r) for r in rows], "rowCount": count}
 
@@ -168,7 +170,7 @@ def rows(ctx: AppContext, request, *values):
 @CALLBACKS.on(Output(ID.NAV, "pathname"), Input(ID.GRID, "cellClicked"), prevent_initial_call=True)
 def open_session(_ctx: AppContext, clicked):
     row_id = (clicked or {}).get("rowId")
-    if not row_id:
+    if not row_id or row_id == EMPTY_ROW_ID:
         return no_update
     return f"/ledger/{quote(str(row_id), safe='')}"
 

@@ -14,6 +14,14 @@ from helicarrier.money import format_usd
 
 BLOCK_SIZE = 100  # rows per getRowsRequest
 
+# What the grid shows for a query that matched nothing: one row that says so, spanning every column. The
+# grid is never told "0 rows": dash-ag-grid 35.3 then delivers no later answer (its workaround for a zero
+# count cancels its own timer), and the Ledger stayed blank until a reload. A session id cannot start with
+# a space (ingest strips them), so this id is never a session's.
+EMPTY_ROW_ID = " no-match "
+EMPTY_MESSAGE = "No sessions match these filters. Clear them, or widen the dates."
+EMPTY_ROW = {"id": EMPTY_ROW_ID, "empty": True, "start": EMPTY_MESSAGE}
+
 # Session statuses (helicarrier.ingest.schemas) -> colour and icon: status is never told by colour alone.
 SESSION_STATUS_COLORS = {
     "running": "#38e1ff",
@@ -45,7 +53,14 @@ SORT_KEYS = {
 _NUM = {"cellClass": "num", "type": "rightAligned"}
 
 COLUMNS: list[dict[str, Any]] = [
-    {"headerName": "Start (UTC)", "field": "start", "colId": "started_at", "sort": "desc", "minWidth": 170},
+    {
+        "headerName": "Start (UTC)",
+        "field": "start",
+        "colId": "started_at",
+        "sort": "desc",
+        "minWidth": 170,
+        "colSpan": {"function": "params.data && params.data.empty ? 99 : 1"},
+    },
     {"headerName": "Agent", "field": "agent_id", "minWidth": 120},
     {"headerName": "Model", "field": "model", "minWidth": 150},
     {
@@ -118,6 +133,7 @@ def sessions_grid() -> dag.AgGrid:
             "tooltipShowDelay": 400,
             "rowHeight": 38,
             "suppressCellFocus": True,
+            "getRowClass": {"function": "params.data && params.data.empty ? 'hud-grid-empty' : ''"},
         },
         className="hud-grid",
         style={"height": "620px", "width": "100%", "cursor": "pointer"},

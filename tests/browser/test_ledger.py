@@ -14,7 +14,10 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from helicarrier.analytics.filters import SessionFilters
+from helicarrier.demo.seed import seed_demo
 from helicarrier.layouts.ledger import ID
+from helicarrier.layouts.ledger_grid import EMPTY_MESSAGE
 
 pytestmark = pytest.mark.browser
 
@@ -106,14 +109,14 @@ def wait_for_rows(hud, predicate, timeout=10):
     raise AssertionError(f"grid rows never matched: {grid_texts(hud)}")
 
 
-def click_row(hud, text: str, timeout: float = 10) -> None:
+def click_row(hud, text: str, timeout: float = 10, column: str = "agent_id") -> None:
     """Click the grid row showing ``text`` (retried: the grid may re-render rows as blocks settle)."""
     deadline = time.time() + timeout
     while True:
         try:
             rows = hud.duo.driver.find_elements(By.CSS_SELECTOR, ROWS)
             row = next(r for r in rows if text in r.text)
-            row.find_element(By.CSS_SELECTOR, '[col-id="agent_id"]').click()
+            row.find_element(By.CSS_SELECTOR, f'[col-id="{column}"]').click()
             return
         except (StaleElementReferenceException, StopIteration):
             if time.time() > deadline:
@@ -218,4 +221,29 @@ def test_csv_downloads_hold_the_filtered_rows(hud, sessions):
     assert len(usage) == 1
     assert usage[0]["input_tokens"] == "1200" and usage[0]["cost_provenance"] == "computed"
     assert usage[0]["pricing_version"]
+    assert hud.duo.get_logs() == []
+
+
+def test_a_search_with_no_match_says_so_and_the_next_query_fills_the_grid_again(hud):
+    # At the demo's size (more sessions than one block of the grid): a 30-session ledger never showed it.
+    seed_demo(hud.ctx.ingest, days=4, now=datetime.now(UTC))
+    total = hud.ctx.repo.session_count(SessionFilters())
+    assert total > 200
+    hud.login("vera")
+    hud.visit("/ledger")
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", f"{total:,} sessions", timeout=10)
+    wait_for_rows(hud, lambda t: len(t) > 5)
+
+    box = hud.duo.find_element(f"#{ID.SEARCH}")
+    box.send_keys("no-such-task-anywhere" + Keys.ENTER)
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "0 sessions", timeout=10)
+    wait_for_rows(hud, lambda t: t == [EMPTY_MESSAGE])
+    click_row(hud, EMPTY_MESSAGE, column="started_at")  # a message, not a session: it opens nothing
+
+    hud.duo.find_element(f"#{ID.CLEAR}").click()
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", f"{total:,} sessions", timeout=10)
+    wait_for_rows(hud, lambda t: len(t) > 5)
+    pick(hud, ID.FILTER_STATUS, "failed")
+    wait_for_rows(hud, lambda t: len(t) > 0 and all("failed" in row for row in t))
+    assert hud.duo.driver.current_url.endswith("/ledger")
     assert hud.duo.get_logs() == []
