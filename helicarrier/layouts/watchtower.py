@@ -114,7 +114,9 @@ def _log_panel() -> html.Div:
                     html.Span(
                         [
                             html.Span(id=ID.LOG_WAITING, className="me-2 text-warning mono"),
-                            html.Span("live", id=ID.LOG_STATE, className="muted mono"),
+                            html.Span("live", id=ID.LOG_STATE, className="muted mono hud-live-only"),
+                            # Shown instead while assets/connection.js finds the page is not updating.
+                            html.Span("stale", className="text-warning mono hud-stale-only"),
                         ]
                     ),
                 ],

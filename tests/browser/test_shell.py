@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from helicarrier.layouts.shell import ID as SHELL
 from helicarrier.layouts.watchtower import ID as WATCHTOWER
-from tests.browser.conftest import LOGIN_ERROR, LOGIN_PASSWORD, LOGIN_SUBMIT, LOGIN_USERNAME
+from tests.browser.conftest import LOGIN_ERROR, LOGIN_PASSWORD, LOGIN_SUBMIT, LOGIN_USERNAME, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -40,6 +42,45 @@ def test_the_hud_says_when_the_server_stops_answering(hud):
     wait_until(lambda: banner.is_displayed(), 20, "the disconnected banner")
     assert "not answering" in banner.text
     assert hud.duo.find_element(".hud-live-text").text == "STALE"
+
+
+class Gate:
+    """WSGI middleware that holds the page's updates (Dash callbacks) while closed, as a server too loaded
+    to answer them would, and lets /healthz through."""
+
+    def __init__(self, app):
+        self.app = app
+        self.open = threading.Event()
+        self.open.set()
+
+    def __call__(self, environ, start_response):
+        if "_dash-update-component" in environ.get("PATH_INFO", ""):
+            self.open.wait(60)
+        return self.app(environ, start_response)
+
+
+def test_the_hud_says_when_its_updates_are_late_though_the_server_answers_health_checks(hud):
+    """The Pulse froze for minutes under load while labelled live: late updates make the page stale too."""
+    gate = Gate(hud.app.server.wsgi_app)
+    hud.app.server.wsgi_app = gate
+    hud.login("vera")
+    banner = hud.duo.find_element(f"#{SHELL.CONNECTION}")
+    hud.duo.wait_for_text_to_equal(f"#{WATCHTOWER.LOG_STATE}", "live", timeout=10)
+    assert not banner.is_displayed()
+    hud.duo.driver.execute_script("window.HUD_LATE_MS = 2000;")
+    gate.open.clear()
+    try:
+        wait_until(lambda: banner.is_displayed(), 20, "the late-updates banner")
+        assert "Updates are late" in banner.text and "last good update at" in banner.text
+        assert hud.duo.find_element(".hud-live-text").text == "STALE"
+        assert not hud.duo.find_element(f"#{WATCHTOWER.LOG_STATE}").is_displayed()
+        assert hud.duo.find_element(".hud-stale-only").text == "stale"
+    finally:
+        gate.open.set()
+    wait_until(lambda: not banner.is_displayed(), 20, "the banner to go once updates flow")
+    assert hud.duo.find_element(".hud-live-text").text == "LIVE"
+    assert hud.duo.find_element(f"#{WATCHTOWER.LOG_STATE}").is_displayed()
+    assert hud.duo.get_logs() == []
 
 
 def test_a_banner_shows_while_maintenance_is_on(hud):
