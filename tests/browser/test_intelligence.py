@@ -120,3 +120,40 @@ def test_scheduled_reports_are_listed_and_served_to_the_signed_in_browser(report
     with urllib.request.urlopen(href, timeout=10) as resp:
         assert resp.url.startswith(f"{duo.server.url}/login") and "day," not in resp.read().decode()
     assert duo.get_logs() == []
+
+
+def days_hidden_under_other_elements(hud) -> list[str]:
+    """The calendar's days that a click at their centre would not reach (something else is on top)."""
+    return hud.duo.driver.execute_script(
+        """
+        return Array.from(document.querySelectorAll('.dash-datepicker-content td'))
+          .filter(d => d.textContent.trim())
+          .filter(d => {
+            const r = d.getBoundingClientRect();
+            const at = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+            return !(at && (d.contains(at) || at.contains(d)));
+          })
+          .map(d => d.textContent.trim());
+        """
+    )
+
+
+@pytest.mark.parametrize("page, dates_id", [("/intelligence", ID.DATES), ("/ledger", "ledger-dates")])
+def test_the_date_picker_opens_above_the_cards_and_a_mouse_click_picks_a_day(hud, page, dates_id):
+    hud.login("vera")
+    hud.visit(page)
+    hud.duo.driver.set_window_size(1400, 1000)
+    hud.duo.find_element(f"#{dates_id}").click()
+    wait_until(lambda: hud.duo.find_element(".dash-datepicker-content").is_displayed(), what="the calendar")
+    wait_until(lambda: len(hud.duo.driver.find_elements(By.CSS_SELECTOR, ".dash-datepicker-content td")) > 27)
+    assert days_hidden_under_other_elements(hud) == []
+    day = next(
+        d
+        for d in hud.duo.driver.find_elements(By.CSS_SELECTOR, ".dash-datepicker-content td")
+        if d.text.strip() == "2"
+    )
+    day.click()  # a real mouse click: Selenium refuses it if another element would receive it
+    wait_until(
+        lambda: hud.duo.find_element(f"#{dates_id}").get_attribute("value").endswith("-02"),
+        what="the start date set by the click",
+    )
