@@ -20,7 +20,13 @@ from helicarrier.errors import Refused
 from helicarrier.fleet import grid
 from helicarrier.layouts.watchtower import ID, LOG_BUFFER
 from helicarrier.layouts.watchtower_cards import agent_card, log_row
-from helicarrier.layouts.watchtower_detail import agent_detail
+from helicarrier.layouts.watchtower_detail import (
+    agent_detail,
+    controls_hidden,
+    detail_head,
+    detail_live,
+    detail_status,
+)
 
 LOG_BATCH = 200
 
@@ -124,6 +130,27 @@ def open_detail(ctx: AppContext, _clicks, is_open, title):
     tokens = [t.name for t in ctx.repo.list_tokens() if t.revoked_at is None] if admin else None
     body = agent_detail(detail, utcnow(), ctx.settings.offline_after_s, can_control=operator, tokens=tokens)
     return True, detail["agent"]["name"], body
+
+
+@CALLBACKS.on(
+    Output({"type": ID.DETAIL_HEAD, "agent": ALL}, "children"),
+    Output({"type": ID.DETAIL_CONTROLS, "agent": ALL}, "hidden"),
+    Output({"type": ID.DETAIL_LIVE, "agent": ALL}, "children"),
+    Input(ID.INTERVAL, "n_intervals"),
+    State(ID.DETAIL, "is_open"),
+    State({"type": ID.DETAIL_LIVE, "agent": ALL}, "id"),
+    prevent_initial_call=True,
+)
+def follow_detail(ctx: AppContext, _n, is_open, shown):
+    """The open drawer follows its agent: after a confirmed kill it says killed and offers no Kill."""
+    if not is_open or len(shown or []) != 1:
+        return no_update, no_update, no_update
+    detail = ctx.repo.agent_detail(shown[0]["agent"])
+    if detail is None:
+        return no_update, no_update, no_update
+    now = utcnow()
+    status = detail_status(detail, now, ctx.settings.offline_after_s)
+    return [detail_head(detail, status)], [controls_hidden(status)], [detail_live(detail, now)]
 
 
 @CALLBACKS.on(

@@ -22,7 +22,8 @@ def _kv(label: str, value) -> html.Div:
 
 
 def kill_control(agent_id: str) -> html.Div:
-    """Operators only: a Kill button, then an inline confirmation with a required reason and strength."""
+    """Operators only: a Kill button, then an inline confirmation with a required reason and strength (its
+    result is said outside it, by kill_result: the control goes once the agent is being killed)."""
 
     def pid(kind: str) -> dict:
         return {"type": kind, "agent": agent_id}
@@ -60,9 +61,14 @@ def kill_control(agent_id: str) -> html.Div:
                 id=pid(ID.DETAIL_KILL_BOX),
                 style={"display": "none"},
             ),
-            html.Div(id=pid(ID.DETAIL_KILL_RESULT), className="small mt-2", role="status"),
         ],
-        className="mb-3",
+        className="mb-2",
+    )
+
+
+def kill_result(agent_id: str) -> html.Div:
+    return html.Div(
+        id={"type": ID.DETAIL_KILL_RESULT, "agent": agent_id}, className="small mb-3", role="status"
     )
 
 
@@ -95,6 +101,16 @@ def owner_control(agent_id: str, owner: str | None, tokens: list[str]) -> html.D
     )
 
 
+def detail_status(detail: dict, now: datetime, offline_after_s: int) -> str:
+    a = detail["agent"]
+    return effective_status(a["status"], a["control_state"], a["last_heartbeat_at"], now, offline_after_s)
+
+
+def controls_hidden(status: str) -> bool:
+    """Kill is offered until the agent is being killed or is killed."""
+    return status in ("killing", "killed")
+
+
 def agent_detail(
     detail: dict,
     now: datetime,
@@ -103,16 +119,41 @@ def agent_detail(
     can_control: bool = False,
     tokens: list[str] | None = None,
 ) -> html.Div:
-    """``tokens``: the live tokens' names, given to admins (who may re-assign the agent)."""
+    """The drawer's body. ``tokens``: the live tokens' names, given to admins (who may re-assign the
+    agent). Its head and live part are redrawn while it is open (detail_head, detail_live); the controls
+    are not."""
+    agent_id = detail["agent"]["id"]
+    status = detail_status(detail, now, offline_after_s)
+
+    def pid(kind: str) -> dict:
+        return {"type": kind, "agent": agent_id}
+
+    kill = kill_control(agent_id) if can_control else None
+    owner = owner_control(agent_id, detail["agent"].get("owner"), tokens) if tokens is not None else None
+    return html.Div(
+        [
+            html.Div(detail_head(detail, status), id=pid(ID.DETAIL_HEAD)),
+            html.Div(kill, id=pid(ID.DETAIL_CONTROLS), hidden=controls_hidden(status)),
+            kill_result(agent_id) if can_control else None,
+            owner,
+            html.Div(detail_live(detail, now), id=pid(ID.DETAIL_LIVE)),
+        ]
+    )
+
+
+def detail_head(detail: dict, status: str) -> html.Div:
     a = detail["agent"]
-    status = effective_status(a["status"], a["control_state"], a["last_heartbeat_at"], now, offline_after_s)
+    return html.Div(
+        [status_badge(status, ID.DETAIL_STATUS), html.Span(a["id"], className="mono muted ms-2")],
+        className="mb-3",
+    )
+
+
+def detail_live(detail: dict, now: datetime) -> list:
+    """What the drawer shows of the agent now: its figures, current session, recent logs and commands."""
+    a = detail["agent"]
     s = detail["session"]
     parts: list = [
-        html.Div(
-            [status_badge(status, ID.DETAIL_STATUS), html.Span(a["id"], className="mono muted ms-2")],
-            className="mb-3",
-        ),
-        kill_control(a["id"]) if can_control and status not in ("killing", "killed") else None,
         _kv("Model", a["model"] or "–"),
         _kv("Provider", a["provider"] or "–"),
         _kv("Current task", a["current_task"] or "–"),
@@ -127,7 +168,6 @@ def agent_detail(
             "Reports with token",
             html.Span(a.get("owner") or "nobody yet", id=ID.DETAIL_OWNER, className="mono"),
         ),
-        owner_control(a["id"], a.get("owner"), tokens) if tokens is not None else None,
     ]
     if s:
         parts += [
@@ -174,4 +214,4 @@ def agent_detail(
         )
     else:
         parts.append(html.Div("No commands sent to this agent.", className="muted", id=ID.DETAIL_COMMANDS))
-    return html.Div(parts)
+    return parts

@@ -35,6 +35,11 @@ class ID:
     DETAIL = "watchtower-detail"
     DETAIL_BODY = "watchtower-detail-body"
     DETAIL_STATUS = "watchtower-detail-status"
+    # What follows the agent while the drawer is open (pattern ids: {"type": ..., "agent": agent_id}); the
+    # controls around them are drawn once, so a reason being typed survives the refreshes.
+    DETAIL_HEAD = "watchtower-detail-head"
+    DETAIL_LIVE = "watchtower-detail-live"
+    DETAIL_CONTROLS = "watchtower-detail-controls"
     DETAIL_LOGS = "watchtower-detail-logs"
     DETAIL_COMMANDS = "watchtower-detail-commands"
     DETAIL_KILL_OPEN = "watchtower-detail-kill-open"

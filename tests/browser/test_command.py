@@ -213,6 +213,14 @@ def test_operator_kills_from_the_agent_drawer(hud, demo_fleet):
         "graceful",
         "wrong repository",
     )
+    # The drawer, still open, follows the agent: killed, the command completed, no Kill offered any more.
+    wait_until(
+        lambda: hud.duo.find_element(f"#{WATCHTOWER.DETAIL_STATUS}").text.lower() == "killed",
+        10,
+        "the drawer to say killed",
+    )
+    hud.duo.wait_for_contains_text(f"#{WATCHTOWER.DETAIL_COMMANDS}", "completed", timeout=10)
+    wait_until(lambda: not hud.duo.find_element(kill).is_displayed(), 10, "Kill to go from the drawer")
     assert hud.duo.get_logs() == []
 
 

@@ -13,6 +13,7 @@ from selenium.webdriver.common.by import By
 
 from helicarrier.demo.seed import seed_demo
 from helicarrier.layouts.intelligence import ID
+from helicarrier.layouts.ledger_ids import ID as LEDGER
 from helicarrier.reports.jobs import write_scheduled_reports
 from helicarrier.webapp import create_app
 from tests.browser.conftest import free_port, sign_in, wait_until
@@ -138,7 +139,7 @@ def days_hidden_under_other_elements(hud) -> list[str]:
     )
 
 
-@pytest.mark.parametrize("page, dates_id", [("/intelligence", ID.DATES), ("/ledger", "ledger-dates")])
+@pytest.mark.parametrize("page, dates_id", [("/intelligence", ID.DATES), ("/ledger", LEDGER.DATES)])
 def test_the_date_picker_opens_above_the_cards_and_a_mouse_click_picks_a_day(hud, page, dates_id):
     hud.login("vera")
     hud.visit(page)
