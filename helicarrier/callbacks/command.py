@@ -16,6 +16,7 @@ from flask import has_request_context, request
 from helicarrier.actors import Actor
 from helicarrier.auth.web import CurrentUser
 from helicarrier.callbacks.registry import Callbacks, signed_in_user
+from helicarrier.callbacks.unchanged import if_changed
 from helicarrier.context import AppContext
 from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
@@ -80,9 +81,14 @@ def _plural(n: int, word: str = "agent") -> str:
 # -- for everyone who may open the page: the command history -------------------------------------------
 
 
-@CALLBACKS.on(Output(ID.HISTORY, "children"), Input(ID.INTERVAL, "n_intervals"))
-def history(ctx: AppContext, _n):
-    return history_table(ctx.repo.commands_list(limit=HISTORY_LIMIT))
+@CALLBACKS.on(
+    Output(ID.HISTORY, "children"),
+    Output(ID.HISTORY_SHOWN, "data"),
+    Input(ID.INTERVAL, "n_intervals"),
+    State(ID.HISTORY_SHOWN, "data"),
+)
+def history(ctx: AppContext, _n, shown):
+    return if_changed(history_table(ctx.repo.commands_list(limit=HISTORY_LIMIT)), shown)
 
 
 # -- operators: the pickers ----------------------------------------------------------------------------
@@ -255,13 +261,15 @@ def kill_flow(
 
 @CALLBACKS.on(
     Output(ID.KILL_LIFECYCLE, "children"),
+    Output(ID.KILL_LIFECYCLE_SHOWN, "data"),
     Input(ID.OPS_INTERVAL, "n_intervals"),
     Input(ID.KILL_TRACKING, "data"),
+    State(ID.KILL_LIFECYCLE_SHOWN, "data"),
     role="operator",
 )
-def kill_lifecycle(ctx: AppContext, _n, tracking):
+def kill_lifecycle(ctx: AppContext, _n, tracking, shown):
     commands = [c for c in (ctx.repo.get_command(cid) for cid in tracking or []) if c]
-    return [lifecycle(c) for c in commands]
+    return if_changed([lifecycle(c) for c in commands], shown)
 
 
 # -- model override --------------------------------------------------------------------------------------

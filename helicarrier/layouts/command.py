@@ -14,7 +14,8 @@ from dash import dcc, html
 
 from helicarrier.control.validation import INJECT_MODES
 
-HISTORY_REFRESH_MS = 1000
+HISTORY_REFRESH_MS = 2000  # the history for everyone; sent only when it changed
+OPS_REFRESH_MS = 1000  # an operator's own commands in flight: the transcript and the kill lifecycle
 OPTIONS_REFRESH_MS = 5000
 HISTORY_LIMIT = 40
 PROVIDERS = ("openai", "anthropic", "gcp.gemini", "mistral_ai")
@@ -58,6 +59,7 @@ class ID:
     KILLALL_COUNT = "command-killall-count"
     KILL_FEEDBACK = "command-kill-feedback"
     KILL_LIFECYCLE = "command-kill-lifecycle"
+    KILL_LIFECYCLE_SHOWN = "command-kill-lifecycle-shown"
     KILL_MODAL = "command-kill-modal"
     KILL_MODAL_TEXT = "command-kill-modal-text"
     KILL_MODAL_COUNT = "command-kill-modal-count"
@@ -78,6 +80,7 @@ class ID:
     MODEL_KEY = "command-model-key"
     # command history and the audit view
     HISTORY = "command-history"
+    HISTORY_SHOWN = "command-history-shown"  # digest of what the history shows (callbacks/unchanged.py)
     HISTORY_EMPTY = "command-history-empty"
     INTERVAL = "command-interval"
     OPS_INTERVAL = "command-ops-interval"
@@ -338,6 +341,7 @@ def _history() -> html.Div:
         [
             _header("bi-clock-history", "Command history", html.Span("live", className="muted mono")),
             html.Div(id=ID.HISTORY, className="px-3 pb-3", children=[]),
+            dcc.Store(id=ID.HISTORY_SHOWN),
             dcc.Interval(id=ID.INTERVAL, interval=HISTORY_REFRESH_MS),
         ],
         className="glass",
@@ -405,7 +409,8 @@ def _controls() -> list:
         dcc.Store(id=ID.KILL_TARGETS, data=[]),
         dcc.Store(id=ID.KILL_KEY),
         dcc.Store(id=ID.KILL_TRACKING, data=[]),
-        dcc.Interval(id=ID.OPS_INTERVAL, interval=HISTORY_REFRESH_MS),
+        dcc.Store(id=ID.KILL_LIFECYCLE_SHOWN),
+        dcc.Interval(id=ID.OPS_INTERVAL, interval=OPS_REFRESH_MS),
         dcc.Interval(id=ID.OPTIONS_INTERVAL, interval=OPTIONS_REFRESH_MS),
     ]
 

@@ -68,7 +68,7 @@ def _grid_panel() -> html.Div:
             dcc.Store(id=ID.HEARTBEATS, data={}),
             dcc.Interval(id=ID.INTERVAL, interval=GRID_REFRESH_MS),
         ],
-        className="glass",
+        className="glass glass-live",
     )
 
 
@@ -133,7 +133,7 @@ def _log_panel() -> html.Div:
             dcc.Store(id=ID.LOG_CURSOR, data={"seq": None, "n": 0}),
             dcc.Interval(id=ID.LOG_INTERVAL, interval=LOG_REFRESH_MS),
         ],
-        className="glass",
+        className="glass glass-live",
     )
 
 

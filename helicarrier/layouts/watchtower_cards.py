@@ -94,5 +94,8 @@ def log_row(row: dict) -> html.Div:
             html.Span(row["message"], className="pulse-msg"),
         ],
         className=f"pulse-row level-{level}",
+        # React keeps a keyed row where it is: without the key, each line prepended to the 500-row tail
+        # rewrote every row below it (children are matched by position).
+        key=f"log-{row['seq']}",
         **{"data-seq": str(row["seq"])},
     )

@@ -7,7 +7,7 @@ import json
 
 import dash
 import pytest
-from dash import Input, Output, html
+from dash import Input, Output, html, no_update
 from flask import g
 
 from helicarrier.auth.web import CurrentUser
@@ -55,7 +55,9 @@ def test_every_page_registers_its_callbacks_through_the_registry():
 
 def test_a_callback_called_directly_with_the_apps_context(settings):
     ctx = create_app(settings).server.config["HELICARRIER"]
-    assert command.history(ctx, 0).id == COMMAND.HISTORY_EMPTY
+    shown, digest = command.history(ctx, 0, None)
+    assert shown.id == COMMAND.HISTORY_EMPTY
+    assert command.history(ctx, 1, digest) == (no_update, no_update)  # drawn as it is: not sent again
     assert shell.kpis(ctx, 0) == ("0", "0", "$0.0000", "0")
 
 

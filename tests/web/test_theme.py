@@ -197,6 +197,16 @@ def test_glass_uses_prefixed_backdrop_filter_and_reduced_motion() -> None:
     assert "fonts.googleapis" not in css and "@font-face" not in css
 
 
+def test_nothing_animates_forever_and_live_panels_are_not_blurred() -> None:
+    """An endless animation kept a Watchtower tab at 61% of a core with nothing changing
+    (bench/browser_cpu.py): motion only when something changes; no blur under panels that change."""
+    css = re.sub(r"/\*.*?\*/", "", "".join(p.read_text() for p in THEME_CSS.parent.glob("*.css")), flags=re.S)
+    assert re.search(r"animation[^;{}]*infinite", css) is None
+    assert re.search(r"animation-iteration-count\s*:\s*infinite", css) is None
+    live = css[css.index(".glass.glass-live {") :]
+    assert "backdrop-filter: none" in live[: live.index("}")]
+
+
 # ---------------------------------------------------------------------------------------------
 # contrast (WCAG AA)
 # ---------------------------------------------------------------------------------------------
