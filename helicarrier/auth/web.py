@@ -47,12 +47,13 @@ from helicarrier.data.types import utcnow
 
 SESSION_LIFETIME = timedelta(hours=12)
 
-# Paths anyone may fetch: the sign-in page, health, static assets, the JSON API (it has bearer tokens), and
-# the browser's reports of CSP violations.
+# Paths anyone may fetch: the sign-in page, health, static assets, the JSON API and the Prometheus scrape
+# (they have bearer tokens), and the browser's reports of CSP violations.
 _PUBLIC_PREFIXES = (
     "/login",
     "/healthz",
     "/readyz",
+    "/metrics",
     "/assets/",
     "/_dash-component-suites/",
     "/api/",
