@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from helicarrier.alerts import engine
 from helicarrier.scheduler.runner import Job, Scheduler
 from tests.alerts.alerting_helpers import Hook, add_agents, make_receiver, now_utc, offline_rule
@@ -90,3 +92,24 @@ def test_a_hud_callback_is_timed_by_page_and_name(api, make_token):
     after = _scrape(api)
     timed = "helicarrier_dash_callback_duration_seconds_count"
     assert moved(before, after, timed, callback="operations.create_token") == 1
+
+
+def test_a_failing_rule_and_a_failing_cycle_are_counted_apart(api, make_token, monkeypatch):
+    api = _reader(api, make_token)
+    offline_rule(api.repo)
+    before = _scrape(api)
+
+    def unreadable(*_args, **_kwargs):
+        raise RuntimeError("the metric's query failed")
+
+    monkeypatch.setattr(api.repo, "alert_metric", unreadable)
+    report = engine.run_cycle(api.repo)
+    assert report.failed == 1  # the rule failed; the cycle ran to its end
+    monkeypatch.setattr(api.repo, "list_alert_rules", unreadable)
+    with pytest.raises(RuntimeError):
+        engine.run_cycle(api.repo)
+    after = _scrape(api)
+    errors = "helicarrier_alert_evaluation_errors_total"
+    assert moved(before, after, errors, scope="rule") == 1
+    assert moved(before, after, errors, scope="cycle") == 1
+    assert moved(before, after, "helicarrier_alert_evaluation_duration_seconds_count") == 2
