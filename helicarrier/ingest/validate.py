@@ -228,7 +228,9 @@ def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) ->
             raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
             rejections.append(Rejection(i, raw_id, "schema_violation", f"{hit}: {message}", hit, _type(raw)))
             continue
-        model = TYPED_V2_EVENTS.get(raw.get("type")) if isinstance(raw, dict) else None
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        # Any JSON value may come as the type: a list or an object cannot even be looked up (a 500).
+        model = TYPED_V2_EVENTS.get(kind) if isinstance(kind, str) else None
         if model is None:
             # Not an object, or an unknown type: the generic model names the problem.
             try:

@@ -108,9 +108,12 @@ def finish_request(route: str, status: int, seconds: float) -> None:
 
 
 def count_events(outcomes: Iterable[tuple[str | None, str, str]]) -> None:
-    """(event type, outcome, reason code or "") per event; added up first, so a batch of 5,000 events costs a
-    handful of increments."""
-    tally = Tally((t if t in _EVENT_TYPES else "unknown", outcome, reason) for t, outcome, reason in outcomes)
+    """(event type as sent, outcome, reason code or "") per event; added up first, so a batch of 5,000 events
+    costs a handful of increments. A type that is not a known one (any JSON value) counts as "unknown"."""
+    tally = Tally(
+        (t if isinstance(t, str) and t in _EVENT_TYPES else "unknown", outcome, reason)
+        for t, outcome, reason in outcomes
+    )
     for (kind, outcome, reason), n in tally.items():
         INGEST_EVENTS.labels(kind, outcome, reason).inc(n)
 
