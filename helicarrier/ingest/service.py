@@ -25,7 +25,14 @@ from helicarrier.fleet.service import NOT_BOUND, FleetService
 from helicarrier.ingest.drift import unknown_fields
 from helicarrier.ingest.fold import fold_agents, started_agents
 from helicarrier.ingest.normalize import NORMALIZER_VERSION, NormalizedUsage
-from helicarrier.ingest.validate import Batch, body_digest, field_errors, parse_body, parse_v2
+from helicarrier.ingest.validate import (
+    Batch,
+    EventRejected,
+    body_digest,
+    field_errors,
+    parse_body,
+    parse_v2,
+)
 from helicarrier.money import usd_text
 from helicarrier.observability import metrics
 from helicarrier.pricing import Cost, PriceBook
@@ -108,7 +115,11 @@ class IngestService:
     ) -> tuple[int, str]:
         """parse and validate -> normalize -> price -> store in one transaction -> (status, JSON body).
         Events for agents the speaker's token does not speak for are refused one by one (audited)."""
-        batch = parse_body(body, default_source=speaker.token_name, max_events=self.max_batch_events)
+        try:
+            batch = parse_body(body, default_source=speaker.token_name, max_events=self.max_batch_events)
+        except EventRejected as rejected:
+            metrics.count_events([(rejected.event_type, "rejected", rejected.code)])
+            raise
         # The key is at most 255 characters: checked by the HTTP layer.
         keyed = idempotency_key and speaker.token_id is not None
         idem = (speaker.token_id, idempotency_key, route, body_digest(body)) if keyed else None

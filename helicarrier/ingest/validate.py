@@ -282,6 +282,15 @@ def parse_v1(doc: dict[str, Any], *, source: str, scan_nul: bool = False) -> Bat
     return Batch("v1", source, None, None, [result], [])
 
 
+class EventRejected(Refused):
+    """A v1 request's one event refused: the request's answer (the same status, code and message), and one
+    rejected event of the type it said it was (for the metrics)."""
+
+    def __init__(self, event_type: object, refused: Refused):
+        super().__init__(refused.status, refused.code, refused.message, refused.details, refused.headers)
+        self.event_type = event_type
+
+
 def parse_body(body: bytes, *, default_source: str, max_events: int) -> Batch:
     doc = parse_json(body)
     if not isinstance(doc, dict):
@@ -293,7 +302,10 @@ def parse_body(body: bytes, *, default_source: str, max_events: int) -> Batch:
     if version == "v2":
         return parse_v2(doc, max_events=max_events, scan_nul=scan_nul)
     if version == "v1":
-        return parse_v1(doc, source=default_source, scan_nul=scan_nul)
+        try:
+            return parse_v1(doc, source=default_source, scan_nul=scan_nul)
+        except Refused as refused:
+            raise EventRejected(doc.get("type"), refused) from None
     raise Refused(
         422,
         "unknown_version",

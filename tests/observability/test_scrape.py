@@ -60,6 +60,7 @@ def test_ingest_counters_move_by_what_was_posted(api, make_token):
     assert api.post(_batch(heartbeat)).status_code == 200  # the same event again: a duplicate
     v1 = {"version": "v1", "id": "hb-v1", "type": "agent.heartbeat", "ts": _now(), "agent_id": "atlas-02"}
     assert api.post({**v1, "status": "idle"}).status_code == 200
+    assert api.post({**v1, "id": "hb-v1-bad", "status": 7}).status_code == 422  # one v1 event, refused
     assert api.post({"version": "v3"}).status_code == 422
     assert api.post(_batch(heartbeat), token=None).status_code == 401
 
@@ -69,15 +70,18 @@ def test_ingest_counters_move_by_what_was_posted(api, make_token):
     assert moved(before, after, requests, route=INGEST, status="200", version="v2") == 1
     assert moved(before, after, requests, route=INGEST, status="200", version="v1") == 1
     assert moved(before, after, requests, route=INGEST, status="422", version="unknown") == 1
+    assert moved(before, after, requests, route=INGEST, status="422", version="v1") == 1
     assert moved(before, after, requests, route=INGEST, status="401", version="none") == 1
     latency = "helicarrier_ingest_request_duration_seconds_count"
-    assert moved(before, after, latency, route=INGEST) == 5
+    assert moved(before, after, latency, route=INGEST) == 6
 
     events = "helicarrier_ingest_events_total"
     assert moved(before, after, events, type="agent.heartbeat", outcome="accepted", reason="") == 2
     assert moved(before, after, events, type="log", outcome="accepted", reason="") == 1
     assert moved(before, after, events, type="agent.heartbeat", outcome="duplicate", reason="") == 1
     assert moved(before, after, events, type="usage", outcome="rejected", reason="schema_violation") == 1
+    rejected_v1 = {"type": "agent.heartbeat", "outcome": "rejected", "reason": "schema_violation"}
+    assert moved(before, after, events, **rejected_v1) == 1
 
     # The repository's writes were timed, by method (the duplicate-only batch stored nothing).
     store = "helicarrier_db_query_duration_seconds_count"
@@ -108,12 +112,21 @@ def test_label_values_never_carry_what_an_agent_sent(api, make_token):
     events = [
         _event("w-1", "agent.heartbeat", agent=weird, data={"status": "running"}),
         _event("w-2", "made-up-type-xyz", agent=weird, data={}),
+        _event("w-4", ["a", "list", "as-type-qq"], agent=weird, data={}),  # any JSON value: still no 500
         _event("w-3", "log", agent=weird, session_id="sess-zzz-417", data={"message": "free text 9q9q"}),
     ]
     assert api.post(_batch(*events)).status_code == 207
     assert api.post({"version": "v-hostile-77"}).status_code == 422
     text = api.client.get("/metrics", headers=api.headers(reader)).get_data(as_text=True)
-    for sent in ("evil", "made-up-type-xyz", "sess-zzz-417", "9q9q", "v-hostile-77", "metrics-test"):
+    for sent in (
+        "evil",
+        "made-up-type-xyz",
+        "as-type-qq",
+        "sess-zzz-417",
+        "9q9q",
+        "v-hostile-77",
+        "metrics-test",
+    ):
         assert sent not in text, sent
     samples = parse(text)
     assert value(samples, "helicarrier_ingest_events_total", type="unknown", outcome="rejected",
