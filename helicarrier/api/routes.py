@@ -595,7 +595,7 @@ INGEST_ENDPOINTS = frozenset(
 
 def install(server: Flask) -> None:
     """Every route of the table as a Flask rule, behind its scope check; JSON errors under /api/."""
-    errors.install(server)
+    errors.install(server, frozenset(r.path for r in ROUTES if r.documented and not r.is_api))
     observed.install(server, INGEST_ENDPOINTS)
     for route in ROUTES:
         server.add_url_rule(
