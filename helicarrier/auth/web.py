@@ -47,19 +47,20 @@ from helicarrier.data.types import utcnow
 
 SESSION_LIFETIME = timedelta(hours=12)
 
-# Paths anyone may fetch: the sign-in page, health, static assets, the JSON API and the Prometheus scrape
-# (they have bearer tokens), and the browser's reports of CSP violations.
+# Paths anyone may fetch: the sign-in page, health, static assets, the JSON API (it has bearer tokens), and
+# the browser's reports of CSP violations.
 _PUBLIC_PREFIXES = (
     "/login",
     "/healthz",
     "/readyz",
-    "/metrics",
     "/assets/",
     "/_dash-component-suites/",
     "/api/",
     "/_favicon.ico",
     "/csp-report",
 )
+# The Prometheus scrape checks its own bearer token (or is open by setting); exactly this path, no prefix.
+_PUBLIC_PATHS = frozenset({"/metrics"})
 _CALLBACK_PATH = "/_dash-update-component"
 
 
@@ -217,7 +218,7 @@ def _callbacks(server: Flask) -> ChainMap:
 def _gate(server: Flask):
     repo = app_context().repo
     path = request.path
-    if path.startswith(_PUBLIC_PREFIXES):
+    if path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES):
         return None
     username = session.get("user")
     info = repo.get_user(username) if username else None
