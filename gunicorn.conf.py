@@ -54,3 +54,25 @@ def post_fork(server, worker) -> None:
     os.environ["HELICARRIER_SCHEDULER"] = "on" if worker.runs_scheduler else "off"
     if worker.runs_scheduler:
         server.log.info("worker %s runs the scheduler", worker.pid)
+
+
+# Prometheus multiprocess mode (docs/deploy.md#metrics): with PROMETHEUS_MULTIPROC_DIR set (in the environment
+# gunicorn starts with, so every worker sees it before prometheus-client is imported), each worker writes its
+# counters to a file there and GET /metrics adds them all up. The directory is this master's alone.
+_METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+
+def on_starting(server) -> None:
+    # Files of a previous run would be added to this one's counts (prometheus-client asks for a wiped dir).
+    if _METRICS_DIR:
+        os.makedirs(_METRICS_DIR, exist_ok=True)
+        for name in os.listdir(_METRICS_DIR):
+            if name.endswith(".db"):
+                os.remove(os.path.join(_METRICS_DIR, name))
+
+
+def child_exit(server, worker) -> None:
+    if _METRICS_DIR:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -305,6 +305,13 @@ SETTINGS: tuple[Setting, ...] = (
         "`1`: alert receivers may post to loopback and link-local addresses (tests; refused by default).",
     ),
     Setting(
+        "HELICARRIER_METRICS_OPEN",
+        "metrics_open",
+        "0",
+        _flag,
+        "`1`: `GET /metrics` answers without a token (a scraper on a private network); else a `read` token.",
+    ),
+    Setting(
         "HELICARRIER_DEMO_TOKEN",
         None,
         "created once into `<data dir>/demo_token`",
@@ -352,6 +359,7 @@ class Settings:
     report_tz: str = "UTC"
     report_keep: int = 30
     allow_local_webhooks: bool = False
+    metrics_open: bool = False
 
     @property
     def is_sqlite(self) -> bool:

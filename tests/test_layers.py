@@ -50,6 +50,7 @@ PURE = (
     "helicarrier.otlp.logs",
     "helicarrier.otlp.metrics",
     "helicarrier.otlp.unmapped",
+    "helicarrier.observability.metrics",
 )
 SERVICES = (
     "helicarrier.control.service",

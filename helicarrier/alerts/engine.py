@@ -28,6 +28,7 @@ from helicarrier.alerts.validation import local_address
 from helicarrier.data.queries.alert_metrics import MetricCache
 from helicarrier.data.queries.alerts import CycleResult, RuleRun
 from helicarrier.data.types import utcnow
+from helicarrier.observability import metrics
 
 log = logging.getLogger("helicarrier.alerts")
 
@@ -69,6 +70,19 @@ def run_cycle(repo, now: datetime | None = None, holder: str | None = None) -> C
     """Evaluate every enabled rule once and record the cycle. A rule that fails is marked (and goes to its
     error setting); the others still run."""
     t0 = time.perf_counter()
+    try:
+        report = _run_cycle(repo, now, holder, t0)
+    except Exception:
+        metrics.ALERT_ERRORS.labels("cycle").inc()
+        raise
+    finally:
+        metrics.ALERT_EVALUATION.observe(time.perf_counter() - t0)
+    if report.failed:
+        metrics.ALERT_ERRORS.labels("rule").inc(report.failed)
+    return report
+
+
+def _run_cycle(repo, now: datetime | None, holder: str | None, t0: float) -> CycleReport:
     now = now or utcnow()
     rules = repo.list_alert_rules(enabled_only=True)
     states = repo.alert_states_for_eval(now, max((r["reopen_s"] or 0 for r in rules), default=0))
@@ -389,6 +403,7 @@ def dispatch(
             next_at = None
             if not ok and tries < max_attempts:
                 next_at = now + timedelta(seconds=backoff_s * 2 ** (tries - 1))
+            metrics.WEBHOOK_DELIVERIES.labels("sent" if ok else "failed").inc()
             if ok:
                 sent += 1
             else:

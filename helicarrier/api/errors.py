@@ -28,11 +28,18 @@ def error_response(err: Refused, headers: dict[str, str] | None = None):
     return json_response(err.body(), err.status, headers or err.headers)
 
 
+# Where the app config keeps the documented paths outside /api/ that answer errors in JSON too.
+_JSON_PATHS = "HELICARRIER_JSON_PATHS"
+
+
 def _is_api() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith("/api/") or request.path in current_app.config.get(_JSON_PATHS, ())
 
 
-def install(app: Flask) -> None:
+def install(app: Flask, json_paths: frozenset[str] = frozenset()) -> None:
+    """JSON errors under /api/ and on ``json_paths`` (documented routes outside it: ``/metrics``)."""
+    app.config[_JSON_PATHS] = json_paths
+
     @app.errorhandler(Refused)
     def _refused(err: Refused):
         return error_response(err, err.headers)
@@ -41,6 +48,8 @@ def install(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         if not _is_api():
             return exc
+        if exc.code == 405:  # outside /api/ the fallback below does not answer: Werkzeug's own 405
+            return error_response(_method_not_allowed(_allowed_methods(request.path, None)))
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_response(Refused(exc.code or 500, code, exc.description or exc.name))
 
@@ -130,11 +139,15 @@ def install_api_fallback(app: Flask) -> None:
     def api_not_found(unknown: str):
         allowed = _allowed_methods(request.path, request.endpoint)
         if allowed:
-            raise Refused(
-                405,
-                "method_not_allowed",
-                f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}",
-                {"allowed": allowed},
-                headers={"Allow": ", ".join(allowed)},
-            )
+            raise _method_not_allowed(allowed)
         raise Refused(404, "not_found", f"no API route /api/{unknown}")
+
+
+def _method_not_allowed(allowed: list[str]) -> Refused:
+    return Refused(
+        405,
+        "method_not_allowed",
+        f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}",
+        {"allowed": allowed},
+        headers={"Allow": ", ".join(allowed)},
+    )

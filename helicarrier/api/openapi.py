@@ -47,6 +47,8 @@ def _operation(route: Route, ref: dict[type[BaseModel], dict]) -> dict[str, Any]
     }
     if route.scope in TOKEN_SCOPES:
         op["description"] = f"Needs a token with the `{route.scope}` scope."
+        if route.open_setting:
+            op["description"] += f" None when `HELICARRIER_{route.open_setting.upper()}=1`."
     params = route.path_params() + [p.document() for p in route.params]
     if params:
         op["parameters"] = params
@@ -73,7 +75,7 @@ def _operation(route: Route, ref: dict[type[BaseModel], dict]) -> dict[str, Any]
 def openapi_document() -> dict[str, Any]:
     from helicarrier.api.routes import ROUTES
 
-    routes = tuple(r for r in ROUTES if r.is_api)
+    routes = tuple(r for r in ROUTES if r.documented)
     models = _models(routes)
     keys, defs = models_json_schema(
         [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"

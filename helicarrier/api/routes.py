@@ -24,6 +24,7 @@ from helicarrier.hooks import schemas as hk
 from helicarrier.ingest import documented
 from helicarrier.ingest import schemas as ig
 from helicarrier.localtime import MAX_ZONE_LENGTH
+from helicarrier.observability import http as observed
 from helicarrier.reports.schemas import ReportsResponse
 
 V1 = "/api/v1"
@@ -113,6 +114,16 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", meta.healthz, "Liveness: the database answers", errors=(503,)),
     Route("GET", "/readyz", meta.readyz, "Readiness: database, schema and scheduler", errors=(503,)),
     Route("GET", f"{V1}/openapi.json", meta.openapi, "This API, as an OpenAPI 3.1 document"),
+    Route(
+        "GET",
+        "/metrics",
+        meta.metrics,
+        "Prometheus metrics of this instance (every worker's) and the fleet's gauges",
+        "read",
+        media_type="text/plain",
+        open_setting="metrics_open",
+        in_openapi=True,
+    ),
     # -- agents report (docs/api.md#ingest)
     Route(
         "POST",
@@ -554,7 +565,9 @@ def _guarded(route: Route):
         if route.paused:
             # Before the token check: authenticating writes (last use), and nothing may be written now.
             app_context().maintenance.refuse_writes()
-        if route.scope is not None:
+        if route.scope is not None and not (
+            route.open_setting and getattr(app_context().settings, route.open_setting)
+        ):
             check(route.scope)
         refuse_nul_parameters(kwargs)
         for name, value in kwargs.items():
@@ -573,9 +586,17 @@ def _guarded(route: Route):
     return wraps(view)(failopen.guard(checked) if route.fail_open else checked)
 
 
+# Counted and timed as ingest (helicarrier_ingest_*): what agents send. Not the command poll, a GET that
+# waits up to 30 s by design and would drown the latency of everything else.
+INGEST_ENDPOINTS = frozenset(
+    f"{r.endpoint}.{r.method.lower()}" for r in ROUTES if r.scope == "ingest" and r.method == "POST"
+)
+
+
 def install(server: Flask) -> None:
     """Every route of the table as a Flask rule, behind its scope check; JSON errors under /api/."""
-    errors.install(server)
+    errors.install(server, frozenset(r.path for r in ROUTES if r.documented and not r.is_api))
+    observed.install(server, INGEST_ENDPOINTS)
     for route in ROUTES:
         server.add_url_rule(
             route.path, f"{route.endpoint}.{route.method.lower()}", _guarded(route), methods=[route.method]

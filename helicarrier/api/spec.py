@@ -95,6 +95,14 @@ class Route:
     # every API route that is not a GET (what agents report, what operators change); a GET that writes
     # (the command poll marks commands delivered) says True, a POST that only answers (a preview) False.
     paused_in_maintenance: bool | None = None
+    # A boolean setting (a Settings field) that, when on, lets anyone call the route without a token.
+    open_setting: str | None = None
+    # In the OpenAPI document: every /api/ route, and a route outside it that says so (``/metrics``).
+    in_openapi: bool | None = None
+
+    @property
+    def documented(self) -> bool:
+        return self.is_api if self.in_openapi is None else self.in_openapi
 
     @property
     def paused(self) -> bool:

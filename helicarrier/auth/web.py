@@ -59,6 +59,8 @@ _PUBLIC_PREFIXES = (
     "/_favicon.ico",
     "/csp-report",
 )
+# The Prometheus scrape checks its own bearer token (or is open by setting); exactly this path, no prefix.
+_PUBLIC_PATHS = frozenset({"/metrics"})
 _CALLBACK_PATH = "/_dash-update-component"
 
 
@@ -216,7 +218,7 @@ def _callbacks(server: Flask) -> ChainMap:
 def _gate(server: Flask):
     repo = app_context().repo
     path = request.path
-    if path.startswith(_PUBLIC_PREFIXES):
+    if path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES):
         return None
     username = session.get("user")
     info = repo.get_user(username) if username else None

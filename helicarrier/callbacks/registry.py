@@ -28,6 +28,7 @@ import dash
 
 from helicarrier.auth.web import CurrentUser, current_user, require_role, role_callback
 from helicarrier.context import AppContext
+from helicarrier.observability import metrics
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ def bind_context(func: Callable[..., Any], ctx: AppContext, role: str | None) ->
             require_role(role)  # the second line of defence behind the gate
         return func(ctx, *values)
 
-    return callback
+    # helicarrier_dash_callback_duration_seconds{callback="ledger.grid_rows"}: the page and the function.
+    return metrics.timed(metrics.CALLBACK, f"{func.__module__.rsplit('.', 1)[-1]}.{func.__name__}", callback)
 
 
 def signed_in_user() -> CurrentUser:

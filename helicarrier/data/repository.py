@@ -24,6 +24,7 @@ from helicarrier.data.queries.commands import CommandQueries, CommandTx
 from helicarrier.data.queries.drift import DriftQueries
 from helicarrier.data.queries.flags import FlagQueries
 from helicarrier.data.queries.fleet import FleetQueries
+from helicarrier.data.queries.gauges import GaugeQueries
 from helicarrier.data.queries.ingest import IngestTx, ReceiptPruning, SourceQueries
 from helicarrier.data.queries.ingest_stats import IngestStatsQueries
 from helicarrier.data.queries.pricing import PricingQueries
@@ -31,6 +32,7 @@ from helicarrier.data.queries.retention import RetentionQueries
 from helicarrier.data.queries.sessions import SessionQueries
 from helicarrier.data.queries.tokens import TokenQueries
 from helicarrier.data.queries.users import UserQueries
+from helicarrier.data.timing import time_methods
 
 T = TypeVar("T")
 _TRANSIENT_RETRIES = 3
@@ -63,6 +65,7 @@ class Repository(
     SessionQueries,
     AnalyticsQueries,
     RetentionQueries,
+    GaugeQueries,
 ):
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -110,3 +113,8 @@ class Repository(
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# Each query method observed in helicarrier_db_query_duration_seconds (helicarrier.data.timing).
+time_methods(Tx, "tx")
+time_methods(Repository, "repo")

@@ -32,8 +32,14 @@ def effective_status(
     now: datetime,
     offline_after_s: int,
 ) -> str:
+    online = last_seen is not None and (now - last_seen).total_seconds() <= offline_after_s
+    return status_of(reported, control_state, online)
+
+
+def status_of(reported: str | None, control_state: str | None, online: bool) -> str:
+    """The status, once whether the agent was heard from recently enough is known."""
     if control_state in IMPOSED:
         return control_state
-    if last_seen is None or (now - last_seen).total_seconds() > offline_after_s:
+    if not online:
         return "offline"
     return reported if reported in STATUSES else "idle"

@@ -25,8 +25,16 @@ from helicarrier.fleet.service import NOT_BOUND, FleetService
 from helicarrier.ingest.drift import unknown_fields
 from helicarrier.ingest.fold import fold_agents, started_agents
 from helicarrier.ingest.normalize import NORMALIZER_VERSION, NormalizedUsage
-from helicarrier.ingest.validate import Batch, body_digest, field_errors, parse_body, parse_v2
+from helicarrier.ingest.validate import (
+    Batch,
+    EventRejected,
+    body_digest,
+    field_errors,
+    parse_body,
+    parse_v2,
+)
 from helicarrier.money import usd_text
+from helicarrier.observability import metrics
 from helicarrier.pricing import Cost, PriceBook
 from helicarrier.pricing.registry import PriceBooks
 from helicarrier.usage_fields import TOKEN_FIELDS
@@ -107,7 +115,11 @@ class IngestService:
     ) -> tuple[int, str]:
         """parse and validate -> normalize -> price -> store in one transaction -> (status, JSON body).
         Events for agents the speaker's token does not speak for are refused one by one (audited)."""
-        batch = parse_body(body, default_source=speaker.token_name, max_events=self.max_batch_events)
+        try:
+            batch = parse_body(body, default_source=speaker.token_name, max_events=self.max_batch_events)
+        except EventRejected as rejected:
+            metrics.count_events([(rejected.event_type, "rejected", rejected.code)])
+            raise
         # The key is at most 255 characters: checked by the HTTP layer.
         keyed = idempotency_key and speaker.token_id is not None
         idem = (speaker.token_id, idempotency_key, route, body_digest(body)) if keyed else None
@@ -122,6 +134,7 @@ class IngestService:
     def _ingest_batch(self, speaker: Speaker, batch: Batch, idem, remote_addr: str | None) -> tuple[int, str]:
         book = self._book(batch)
         if not batch.events:
+            metrics.count_events(_rejections(batch))
             raise Refused(
                 422,
                 "all_events_rejected",
@@ -131,9 +144,10 @@ class IngestService:
         usage_rows = _priced_usage_rows(batch, book)
         unbound: set[str] = set()
         drift: list[tuple[str, str, str]] = []
+        outcomes: list[StoreOutcome] = []  # the last attempt's (none when a key's answer was replayed)
         try:
             answer = self.repo.run_transaction(
-                lambda tx: self._store(tx, speaker, batch, usage_rows, idem, unbound, drift)
+                lambda tx: self._store(tx, speaker, batch, usage_rows, idem, unbound, drift, outcomes)
             )
         except IdempotencyConflict:
             raise Refused(
@@ -143,10 +157,13 @@ class IngestService:
                 {"idempotency_key": idem[1] if idem else None},
             ) from None
         except Rejected as rejected:
+            metrics.count_events(_event_outcomes(batch, outcomes[-1]))
             return rejected.status, rejected.body
         finally:
             # After the transaction, and whatever became of it: a refused attempt is worth knowing about.
             self.fleet.audit_refusal(speaker, unbound, "ingest", remote_addr)
+        if outcomes:
+            metrics.count_events(_event_outcomes(batch, outcomes[-1]))
         self._note_source(batch, speaker)
         self._note_drift(drift)
         return answer
@@ -162,7 +179,15 @@ class IngestService:
             log.exception("could not count unknown usage fields")
 
     def _store(
-        self, tx: Tx, speaker: Speaker, batch: Batch, usage_rows, idem, unbound: set, drift: list
+        self,
+        tx: Tx,
+        speaker: Speaker,
+        batch: Batch,
+        usage_rows,
+        idem,
+        unbound: set,
+        drift: list,
+        outcomes: list,
     ) -> tuple[int, str]:
         received = utcnow()
         if idem is not None:
@@ -173,6 +198,7 @@ class IngestService:
         unbound.clear()  # a retried transaction decides again
         drift.clear()
         outcome = self._store_events(tx, speaker, batch, usage_rows, unbound, drift, received)
+        outcomes.append(outcome)
         status, body = render_outcome(batch, outcome)
         if status >= 400:
             raise Rejected(status, body)
@@ -375,6 +401,22 @@ class IngestService:
             raise Refused(422, "schema_violation", f"{first['field']}: {first['message']}", errors) from None
         cost = self.price_books.active().price(usage, ts)
         return {"usage": usage_json(usage), "cost": cost_json(cost)}
+
+
+def _rejections(batch: Batch):
+    return ((r.type, "rejected", r.code) for r in batch.rejections)
+
+
+def _event_outcomes(batch: Batch, outcome: StoreOutcome):
+    """(type, outcome, reason) of each event of ``batch``, for helicarrier_ingest_events_total."""
+    types = {e.index: e.type for e in batch.events}
+    yield from _rejections(batch)
+    for index, (code, _message, _field) in outcome.refused.items():
+        yield types[index], "rejected", code
+    for index in outcome.duplicates:
+        yield types[index], "duplicate", ""
+    for index in outcome.stored:
+        yield types[index], "accepted", ""
 
 
 def _priced_usage_rows(batch: Batch, book: PriceBook) -> dict[int, dict[str, Any]]:

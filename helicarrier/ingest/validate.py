@@ -25,6 +25,7 @@ from helicarrier.ingest.schemas import (
 )
 from helicarrier.jsonio import DEPTH_MESSAGE, NUL_MESSAGE, find_nul, parse_json, too_deep
 from helicarrier.money import NANOS_PER_USD
+from helicarrier.observability.metrics import note_envelope
 
 _V1_HEADER_KEYS = frozenset({"version", "id", "type", "ts", "agent_id", "session_id"})
 
@@ -51,6 +52,7 @@ class Rejection:
     code: str
     message: str
     field: str | None = None
+    type: object = None  # the event's `type` as sent, when it had one (for the metrics' bounded label)
 
     def as_result(self) -> dict[str, Any]:
         return {
@@ -156,7 +158,7 @@ def _check_event(
         data_obj = DATA_MODELS[header.type].model_validate(data)
     except ValidationError as exc:
         field, msg = _first_error(exc, data_prefix)
-        return Rejection(index, header.id, "schema_violation", f"{field}: {msg}", field)
+        return Rejection(index, header.id, "schema_violation", f"{field}: {msg}", field, header.type)
     return _event(index, header, data_obj, data, data_prefix)
 
 
@@ -165,7 +167,9 @@ def _event(
 ) -> Event | Rejection:
     """The checks that follow a valid shape: session_id where needed, usage normalization."""
     if header.type in SESSION_REQUIRED and not header.session_id:
-        return Rejection(index, header.id, "schema_violation", "session_id is required", "session_id")
+        return Rejection(
+            index, header.id, "schema_violation", "session_id is required", "session_id", header.type
+        )
     event = Event(
         index, header.id, header.type, header.ts, header.agent_id, header.session_id, data_obj, data
     )
@@ -174,7 +178,7 @@ def _event(
             event.usage = normalize_checked(data)
         except UsageError as exc:
             field = f"{data_prefix}.{exc.field}" if data_prefix else exc.field
-            return Rejection(index, header.id, "invalid_usage", f"{field}: {exc.message}", field)
+            return Rejection(index, header.id, "invalid_usage", f"{field}: {exc.message}", field, header.type)
     return event
 
 
@@ -192,6 +196,10 @@ def _refuse_nul_or_depth(doc: dict[str, Any], scan_nul: bool) -> None:
     hit, message = _nul_or_depth(doc, "", scan_nul)
     if hit is not None:
         raise Refused(422, "schema_violation", f"{hit}: {message}", {"field": hit})
+
+
+def _type(raw: Any) -> object:
+    return raw.get("type") if isinstance(raw, dict) else None
 
 
 def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) -> Batch:
@@ -218,9 +226,11 @@ def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) ->
         hit, message = _nul_or_depth(raw, prefix, scan_nul)
         if hit is not None:
             raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-            rejections.append(Rejection(i, raw_id, "schema_violation", f"{hit}: {message}", hit))
+            rejections.append(Rejection(i, raw_id, "schema_violation", f"{hit}: {message}", hit, _type(raw)))
             continue
-        model = TYPED_V2_EVENTS.get(raw.get("type")) if isinstance(raw, dict) else None
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        # Any JSON value may come as the type: a list or an object cannot even be looked up (a 500).
+        model = TYPED_V2_EVENTS.get(kind) if isinstance(kind, str) else None
         if model is None:
             # Not an object, or an unknown type: the generic model names the problem.
             try:
@@ -228,14 +238,16 @@ def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) ->
             except ValidationError as exc:
                 field, msg = _first_error(exc, prefix)
                 raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-                rejections.append(Rejection(i, raw_id, "schema_violation", f"{field}: {msg}", field))
+                rejections.append(
+                    Rejection(i, raw_id, "schema_violation", f"{field}: {msg}", field, _type(raw))
+                )
                 continue
         try:
             ev = model.model_validate(raw)
         except ValidationError as exc:
             field, msg = _first_error(exc, prefix)
             raw_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-            rejections.append(Rejection(i, raw_id, "schema_violation", f"{field}: {msg}", field))
+            rejections.append(Rejection(i, raw_id, "schema_violation", f"{field}: {msg}", field, _type(raw)))
             continue
         result = _event(i, ev, ev.data, raw.get("data") or {}, f"{prefix}.data")
         if isinstance(result, Rejection):
@@ -270,17 +282,30 @@ def parse_v1(doc: dict[str, Any], *, source: str, scan_nul: bool = False) -> Bat
     return Batch("v1", source, None, None, [result], [])
 
 
+class EventRejected(Refused):
+    """A v1 request's one event refused: the request's answer (the same status, code and message), and one
+    rejected event of the type it said it was (for the metrics)."""
+
+    def __init__(self, event_type: object, refused: Refused):
+        super().__init__(refused.status, refused.code, refused.message, refused.details, refused.headers)
+        self.event_type = event_type
+
+
 def parse_body(body: bytes, *, default_source: str, max_events: int) -> Batch:
     doc = parse_json(body)
     if not isinstance(doc, dict):
         raise Refused(422, "schema_violation", "the body must be a JSON object with a `version`")
     version = doc.get("version")
+    note_envelope(version)
     # JSON can carry U+0000 only as the escape \u0000: look for the string only when that text is there.
     scan_nul = b"\\u0000" in body
     if version == "v2":
         return parse_v2(doc, max_events=max_events, scan_nul=scan_nul)
     if version == "v1":
-        return parse_v1(doc, source=default_source, scan_nul=scan_nul)
+        try:
+            return parse_v1(doc, source=default_source, scan_nul=scan_nul)
+        except Refused as refused:
+            raise EventRejected(doc.get("type"), refused) from None
     raise Refused(
         422,
         "unknown_version",

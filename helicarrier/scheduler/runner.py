@@ -20,6 +20,7 @@ from helicarrier.config import Settings
 from helicarrier.context import AppContext
 from helicarrier.data.leader import Leadership
 from helicarrier.health import HEARTBEAT_EVERY_S, HEARTBEAT_FLAG
+from helicarrier.observability import metrics
 
 log = logging.getLogger("helicarrier.scheduler")
 LEADER_RETRY_S = 3
@@ -137,12 +138,16 @@ class Scheduler:
                 # heartbeat (which says the scheduler lives; parity leaves it out).
                 if job.name != "heartbeat" and self.ctx.maintenance.state().on:
                     return
+                metrics.JOB_RUNS.labels(job.name).inc()
                 job.run(self.ctx)
             except Exception:  # noqa: BLE001 - one failing job must not stop the others
+                metrics.JOB_FAILURES.labels(job.name).inc()
                 log.exception("job %s failed", job.name)
             finally:
                 self.runs[job.name] = self.runs.get(job.name, 0) + 1
-                log.debug("job %s took %.1f ms", job.name, (time.perf_counter() - started) * 1000)
+                took = time.perf_counter() - started
+                metrics.JOB_DURATION.labels(job.name).observe(took)
+                log.debug("job %s took %.1f ms", job.name, took * 1000)
 
         return run
 

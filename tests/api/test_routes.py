@@ -14,11 +14,17 @@ from helicarrier.api.spec import TOKEN_SCOPES
 _FLASK_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
+# Documented outside /api/: the Prometheus scrape, at the path every scraper expects.
+_DOCUMENTED_ELSEWHERE = {"/metrics"}
+
+
 def _rules(app) -> set[tuple[str, str]]:
-    """(method, OpenAPI path) of every /api/ rule Flask serves, but the JSON 404/405 fallback."""
+    """(method, OpenAPI path) of every /api/ rule Flask serves (and /metrics), but the JSON 404/405
+    fallback."""
     out = set()
     for rule in app.server.url_map.iter_rules():
-        if not rule.rule.startswith("/api/") or rule.endpoint == "api_not_found":
+        documented = rule.rule.startswith("/api/") or rule.rule in _DOCUMENTED_ELSEWHERE
+        if not documented or rule.endpoint == "api_not_found":
             continue
         path = _FLASK_PARAM.sub(r"{\1}", rule.rule)
         out |= {(m.lower(), path) for m in rule.methods - {"HEAD", "OPTIONS"}}
@@ -36,7 +42,7 @@ def test_every_api_rule_has_an_operation_and_every_operation_a_rule(app, client)
 def test_every_token_route_is_documented_with_its_scope_and_refuses_without_a_token(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     for route in ROUTES:
-        if not route.is_api:
+        if not route.documented:
             continue
         op = doc["paths"][route.openapi_path][route.method.lower()]
         path = re.sub(r"<int:\w+>", "1", route.path)

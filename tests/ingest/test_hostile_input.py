@@ -57,6 +57,18 @@ def test_deeply_nested_event_is_rejected_by_index_and_the_others_are_stored(api)
     assert stored_log_ids(api) == ["ok-0", "ok-1", "ok-2"]
 
 
+@pytest.mark.parametrize("kind", [["log"], {"log": 1}, 7, None])
+def test_a_type_that_is_not_text_is_rejected_by_index_not_a_500(api, kind):
+    odd = {**event("log", "odd", {"message": "x"}), "type": kind}
+    resp = api.post(batch(event("log", "ok", {"message": "fine"}), odd))
+    assert resp.status_code == 207, resp.get_data(as_text=True)
+    results = resp.get_json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected"]
+    err = results[1]["error"]
+    assert (err["code"], err["field"]) == ("schema_violation", "events[1].type")
+    assert stored_log_ids(api) == ["ok"]
+
+
 def test_nesting_at_the_limit_is_stored_one_deeper_is_refused(api):
     # The event object is level 1 and data level 2: attrs, n objects deep, reaches level 2 + n.
     at_limit = event("log", "at", {"message": "m", "attrs": nested(MAX_JSON_DEPTH - 2)})

@@ -47,6 +47,21 @@ def readyz():
     return json_response(body, 503, {"Retry-After": str(RETRY_AFTER_S)})
 
 
+def metrics():
+    """Prometheus text format: counters and histograms of every worker, gauges read from the database.
+
+    curl -H "Authorization: Bearer $READ_TOKEN" http://127.0.0.1:8050/metrics
+    """
+    from flask import Response
+
+    from helicarrier.observability.scrape import CONTENT_TYPE, exposition
+
+    ctx = app_context()
+    return Response(
+        exposition(ctx.repo, ctx.settings.offline_after_s), mimetype=None, content_type=CONTENT_TYPE
+    )
+
+
 def openapi():
     from helicarrier.api.openapi import openapi_document
 
