@@ -47,6 +47,9 @@ def build_context(settings: Settings | None = None) -> AppContext:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic's per-start chatter ("Context impl ...") buries the one line that matters; we log our own.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler says "Running job ..." and "executed successfully" at INFO for every run of every job
+    # (7,211 of 7,283 terminal lines in an hour of `make run`); a failed job is still logged, at ERROR.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     engine = make_engine(settings.database_url, pool=settings.pool)
     try:
         status = ensure_schema(engine, auto_migrate=settings.auto_migrate)
