@@ -7,7 +7,7 @@ from dash import Input, Output, html
 
 from helicarrier.callbacks.registry import Callbacks
 from helicarrier.context import AppContext
-from helicarrier.layouts import PAGES, page_for
+from helicarrier.layouts import PAGES, page_for, page_title
 from helicarrier.layouts.shell import ID
 from helicarrier.money import format_usd
 
@@ -16,6 +16,7 @@ CALLBACKS = Callbacks()
 
 @CALLBACKS.on(
     Output(ID.PAGE, "children"),
+    Output(ID.TITLE, "data"),
     *(Output(ID.NAV[p.name], "className") for p in PAGES),
     Input(ID.URL, "pathname"),
 )
@@ -29,7 +30,16 @@ def route(_ctx: AppContext, pathname: str | None):
         )
     else:
         body = page.layout(subpath)
-    return body, *classes
+    return body, page_title(page, subpath), *classes
+
+
+# document.title is the one thing a callback cannot output: the browser sets it from the store. Assigning
+# it escapes nothing and needs nothing escaped (a title is text, never markup).
+CALLBACKS.clientside(
+    "function(title) { if (title) { document.title = title; } return window.dash_clientside.no_update; }",
+    Output(ID.TITLE, "modified_timestamp"),
+    Input(ID.TITLE, "data"),
+)
 
 
 @CALLBACKS.on(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
+from urllib.parse import unquote
 
 from dash.development.base_component import Component
 
@@ -45,6 +46,15 @@ PAGES: tuple[Page, ...] = (
     Page("/alerts", "Alerts", "bi-bell", alerts),
     Page("/operations", "Operations", "bi-gear", operations),
 )
+
+
+def page_title(page: Page | None, subpath: str | None) -> str:
+    """The browser tab's title: each page its own, so tabs and history tell the pages apart."""
+    if page is None:
+        return "Not found · Helicarrier"
+    if subpath and page.path == "/ledger":
+        return f"Session {unquote(subpath)} · Ledger · Helicarrier"
+    return f"{page.name} · Helicarrier"
 
 
 def page_for(pathname: str | None) -> tuple[Page | None, str | None]:

@@ -30,6 +30,7 @@ class ID:
     LOGOUT = "shell-logout"
     CONNECTION = "shell-connection"
     MAINTENANCE = "shell-maintenance"
+    TITLE = "shell-title"  # the browser tab's title for the page shown
     NAV = {page.name: f"shell-nav-{page.name.lower()}" for page in PAGES}  # the navbar's link to each page
 
 
@@ -113,6 +114,7 @@ def shell_layout() -> html.Div:
     return html.Div(
         [
             dcc.Location(id=ID.URL),
+            dcc.Store(id=ID.TITLE),
             navbar(),
             # Shown by assets/connection.js while the server or its database does not answer.
             html.Div(

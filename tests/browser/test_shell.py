@@ -93,3 +93,15 @@ def test_a_banner_shows_while_maintenance_is_on(hud):
     # Pages keep working under it.
     hud.duo.wait_for_text_to_equal(f"#{SHELL.KPI['agents_online']}", "0", timeout=10)
     assert hud.duo.get_logs() == []
+
+
+def test_each_page_has_its_own_browser_title(hud):
+    from helicarrier.layouts import PAGES
+
+    hud.login("vera")
+    for page in PAGES:
+        hud.visit(page.path)
+        wait_until(lambda page=page: hud.duo.driver.title == f"{page.name} · Helicarrier", 10, page.name)
+    hud.visit("/ledger/s-%3Cb%3E")
+    wait_until(lambda: hud.duo.driver.title == "Session s-<b> · Ledger · Helicarrier", 10, "session title")
+    assert hud.duo.get_logs() == []
