@@ -21,3 +21,8 @@ def format_duration(seconds: float | None) -> str:
     if s < 3600:
         return f"{s // 60}m {s % 60:02d}s"
     return f"{s // 3600}h {(s % 3600) // 60:02d}m"
+
+
+def plural(n: int, word: str) -> str:
+    """``1 step``, ``2 steps``, ``0 agents``: a count with its noun (regular English plurals only)."""
+    return f"{n} {word}{'' if n == 1 else 's'}"

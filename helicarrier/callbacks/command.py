@@ -21,6 +21,7 @@ from helicarrier.context import AppContext
 from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
 from helicarrier.fleet import grid
+from helicarrier.formatting import plural
 from helicarrier.layouts.command import (
     HISTORY_LIMIT,
     ID,
@@ -74,10 +75,6 @@ def _line(text: str, cls: str = "text-success") -> html.Div:
     return html.Div(text, className=cls)
 
 
-def _plural(n: int, word: str = "agent") -> str:
-    return f"{n} {word}{'s' if n != 1 else ''}"
-
-
 # -- for everyone who may open the page: the command history -------------------------------------------
 
 
@@ -120,7 +117,7 @@ def pickers(ctx: AppContext, _n, current):
     role="operator",
 )
 def killall_count(ctx: AppContext, statuses, labels, _n):
-    return f"{_plural(len(matching_agents(ctx, statuses, labels)))} match"
+    return f"{plural(len(matching_agents(ctx, statuses, labels)), 'agent')} match"
 
 
 # -- Jarvis Terminal -------------------------------------------------------------------------------------
@@ -210,7 +207,7 @@ def _kill(ctx: AppContext, targets: list[str], key, reason, strength, tracking) 
     if not issued:
         errors = html.Div([html.Div(e) for e in refused])
         return [True, no_update, no_update, no_update, errors, no_update, no_update, no_update]
-    feedback = [_line(f"Kill sent to {_plural(len(issued))}.")]
+    feedback = [_line(f"Kill sent to {plural(len(issued), 'agent')}.")]
     feedback += [_line(f"Refused: {e}", "text-danger") for e in refused]
     tracked = [cid for cid in (tracking or []) if cid not in issued]
     return [False, no_update, [], None, "", "", feedback, (issued + tracked)[:TRACK_LIMIT]]

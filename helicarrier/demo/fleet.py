@@ -45,6 +45,7 @@ from helicarrier.demo.scenario import (
     step_logs,
     usage_data,
 )
+from helicarrier.formatting import plural
 
 log = logging.getLogger("helicarrier.demo")
 
@@ -223,7 +224,7 @@ class SimAgent:
             session.log(level, message, attrs={"status": plan.outcome.status})
             session.end(plan.outcome.status, plan.outcome.error)
             if job is not None:
-                job.finish(f"done in {plan.steps} steps on {spec.model}: {plan.task}")
+                job.finish(f"done in {plural(plan.steps, 'step')} on {spec.model}: {plan.task}")
         except _Killed:
             who, why, strength = self._kill_words()
             session.log("warning", f"received kill command ({strength}) from {who}: {why}; stopping")

@@ -11,6 +11,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from helicarrier.formatting import plural
+
 TASK_KINDS = ("coding", "research", "triage", "summarize", "data-analysis")
 
 
@@ -433,7 +435,7 @@ def final_log(plan: SessionPlan) -> tuple[str, str]:
     """The (level, message) a session writes as it ends."""
     o = plan.outcome
     if o.status == "succeeded":
-        return "info", f"task complete after {o.at_step + 1} steps: {plan.task}"
+        return "info", f"task complete after {plural(o.at_step + 1, 'step')}: {plan.task}"
     if o.status == "killed":
         return "warning", f"received kill command; stopping ({o.error})"
     if o.status == "timeout":

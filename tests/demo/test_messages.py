@@ -1,0 +1,18 @@
+"""The demo's messages read as a person would write them: "1 step", not "1 steps"."""
+
+from __future__ import annotations
+
+from helicarrier.demo.scenario import MODELS, Outcome, SessionPlan, final_log
+from helicarrier.formatting import plural
+
+
+def test_counts_take_the_singular_for_one():
+    assert [plural(n, "step") for n in (0, 1, 2)] == ["0 steps", "1 step", "2 steps"]
+
+
+def test_a_session_that_succeeds_at_its_first_step_says_1_step():
+    def plan(at_step: int) -> SessionPlan:
+        return SessionPlan(MODELS[0], "coding", "Fix the build", at_step + 1, Outcome("succeeded", None, at_step))
+
+    assert final_log(plan(0)) == ("info", "task complete after 1 step: Fix the build")
+    assert final_log(plan(2)) == ("info", "task complete after 3 steps: Fix the build")
