@@ -12,7 +12,9 @@ def test_counts_take_the_singular_for_one():
 
 def test_a_session_that_succeeds_at_its_first_step_says_1_step():
     def plan(at_step: int) -> SessionPlan:
-        return SessionPlan(MODELS[0], "coding", "Fix the build", at_step + 1, Outcome("succeeded", None, at_step))
+        return SessionPlan(
+            MODELS[0], "coding", "Fix the build", at_step + 1, Outcome("succeeded", None, at_step)
+        )
 
     assert final_log(plan(0)) == ("info", "task complete after 1 step: Fix the build")
     assert final_log(plan(2)) == ("info", "task complete after 3 steps: Fix the build")
