@@ -107,7 +107,10 @@ class Scheduler:
         self.ctx = ctx
         self.leadership = Leadership(ctx.repo.engine)
         self.jobs = jobs if jobs is not None else default_jobs(ctx.settings.alert_eval_s)
-        self._aps = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+        # A run that starts late (a busy machine) still runs, once: no "was missed by" warning per run.
+        self._aps = BackgroundScheduler(
+            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
         self.runs: dict[str, int] = {}
 
     def start(self) -> None:
