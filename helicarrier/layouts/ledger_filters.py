@@ -9,6 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from helicarrier.analytics.filters import SessionFilters
+from helicarrier.layouts.controls import SEARCH_DEBOUNCE_S
 from helicarrier.layouts.ledger_ids import ID
 from helicarrier.localtime import FIRST_YEAR, LAST_YEAR
 
@@ -87,7 +88,7 @@ def filter_bar() -> html.Div:
                 id=ID.SEARCH,
                 type="search",
                 placeholder="Search task and error…",
-                debounce=True,
+                debounce=SEARCH_DEBOUNCE_S,
                 className="form-control form-control-sm",
                 style={"flex": "2 1 16rem", "minWidth": "12rem"},
             ),

@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from helicarrier.fleet.grid import SORTS
 from helicarrier.fleet.status import STATUSES
+from helicarrier.layouts.controls import SEARCH_DEBOUNCE_S
 from helicarrier.layouts.watchtower_ids import ID
 
 GRID_REFRESH_MS = 2000
@@ -23,7 +24,7 @@ def _grid_panel() -> html.Div:
                 id=ID.SEARCH,
                 type="search",
                 placeholder="Search agents…",
-                debounce=True,
+                debounce=SEARCH_DEBOUNCE_S,
                 className="form-control form-control-sm",
                 style={"maxWidth": "14rem"},
             ),
@@ -89,7 +90,7 @@ def _log_panel() -> html.Div:
                 id=ID.LOG_TEXT_FILTER,
                 type="search",
                 placeholder="Filter text…",
-                debounce=True,
+                debounce=SEARCH_DEBOUNCE_S,
                 className="form-control form-control-sm",
                 style={"maxWidth": "12rem"},
             ),

@@ -170,6 +170,16 @@ def test_search_and_filters_narrow_the_ledger(hud, sessions):
     assert hud.duo.get_logs() == []
 
 
+def test_the_search_box_searches_as_you_type(hud, sessions):
+    hud.login("vera")
+    hud.visit("/ledger")
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "3 sessions", timeout=10)
+    hud.duo.find_element(f"#{ID.SEARCH}").send_keys("triage")  # no Enter
+    hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "1 session", timeout=10)
+    texts = wait_for_rows(hud, lambda t: len(t) == 1)
+    assert "Triage tickets" in texts[0]
+
+
 def test_a_row_opens_its_detail_at_a_shareable_url(hud, sessions):
     hud.login("vera")
     hud.visit("/ledger")
