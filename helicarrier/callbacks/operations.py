@@ -6,6 +6,7 @@ import dash
 from dash import Input, Output, State, html, no_update
 
 from helicarrier.auth.binding import BindingError
+from helicarrier.auth.passwords import role_allows
 from helicarrier.auth.tokens import ScopeError
 from helicarrier.auth.web import current_user
 from helicarrier.callbacks.registry import Callbacks, signed_in_user
@@ -15,6 +16,7 @@ from helicarrier.data.queries.tokens import TokenExists
 from helicarrier.errors import Refused
 from helicarrier.layouts.operations import (
     ID,
+    admins_only,
     drift_table,
     facts_table,
     otlp_unmapped_table,
@@ -50,11 +52,15 @@ def system_facts(ctx: AppContext) -> list[tuple[str, object]]:
     Input(ID.INTERVAL, "n_intervals"),
 )
 def refresh(ctx: AppContext, _n):
+    # Token names, prefixes and scopes, and who the users are, are an admin's business: decided here, on
+    # the server, at every refresh (a viewer saw them all).
+    user = current_user()
+    admin = user is not None and role_allows(user.role, "admin")
     return (
         facts_table(system_facts(ctx)),
         price_books_list(ctx.price_books.names(), ctx.price_books.active().version),
-        tokens_table(ctx.repo.list_tokens()),
-        users_table(ctx.repo.list_users()),
+        tokens_table(ctx.repo.list_tokens()) if admin else admins_only("API tokens"),
+        users_table(ctx.repo.list_users()) if admin else admins_only("Users"),
         drift_table(ctx.repo.usage_drift()),
     )
 

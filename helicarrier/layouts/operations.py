@@ -147,6 +147,11 @@ def tokens_table(tokens) -> html.Table:
     )
 
 
+def admins_only(what: str) -> html.Div:
+    """What a viewer or an operator sees in place of an admin's panel (it names no token and no user)."""
+    return html.Div(f"{what} are shown to admins only.", className="muted")
+
+
 def users_table(users) -> html.Table:
     return html.Table(
         [html.Tr([html.Th("user"), html.Th("role")])]

@@ -9,6 +9,7 @@ import dash
 import pytest
 from dash import Input, Output, html, no_update
 from flask import g
+from plotly.utils import PlotlyJSONEncoder
 
 from helicarrier.auth.web import CurrentUser
 from helicarrier.callbacks import alerts, command, intelligence, ledger, operations, shell, watchtower
@@ -104,3 +105,25 @@ def test_an_admin_gives_an_agent_to_another_token_from_the_drawer(settings):
     pattern = {"agent": ["MATCH"], "type": WATCHTOWER.DETAIL_OWNER_RESULT}
     output = json.dumps(pattern, separators=(",", ":"), sort_keys=True) + ".children"
     assert app.server.config["HELICARRIER_CALLBACK_ROLES"][output] == "admin"
+
+
+def test_token_names_and_the_user_list_are_shown_to_admins_only(settings):
+    """Operations' tokens and users panels: a viewer and an operator get a note naming neither."""
+    app = create_app(settings)
+    ctx = app.server.config["HELICARRIER"]
+    ctx.repo.create_token("ci-runner-secret-name", "ingest")
+    ctx.repo.create_user("maria", "correct-horse-battery", "operator")
+    refresh = bind_context(operations.refresh, ctx, None)
+
+    def panels(role: str) -> str:
+        with app.server.test_request_context():
+            g.user = CurrentUser("someone", role)
+            _system, _pricing, tokens, users, _drift = refresh(1)
+        return json.dumps([tokens, users], cls=PlotlyJSONEncoder)
+
+    for role in ("viewer", "operator"):
+        shown = panels(role)
+        assert "ci-runner-secret-name" not in shown and "maria" not in shown, role
+        assert "admins only" in shown
+    shown = panels("admin")
+    assert "ci-runner-secret-name" in shown and "maria" in shown
