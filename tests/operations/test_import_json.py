@@ -290,13 +290,13 @@ def test_a_mixed_store_imports_its_good_records_and_lists_the_bad(db_url, repo, 
 
 def test_a_failure_while_storing_keeps_nothing(repo, ctx, monkeypatch, tmp_path):
     """The commit is one transaction: a failure in its last batch takes the earlier batches with it."""
-    from helicarrier.data.queries.ingest import IngestTx
+    from helicarrier.data.repository import Tx  # the assembled unit of work (its methods are timed there)
     from helicarrier.operations import legacy_import
 
     monkeypatch.setattr(legacy_import, "CHUNK_RECORDS", 2)  # several batches
     staged = legacy_import.stage(ctx.repo, STORE)
     assert sum(len(f.batches) for f in staged.files) > 3
-    real, calls = IngestTx.store_batch, []
+    real, calls = Tx.store_batch, []
 
     def store_then_fail(self, *args, **kwargs):
         calls.append(1)
@@ -304,11 +304,11 @@ def test_a_failure_while_storing_keeps_nothing(repo, ctx, monkeypatch, tmp_path)
             raise RuntimeError("disk full")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(IngestTx, "store_batch", store_then_fail)
+    monkeypatch.setattr(Tx, "store_batch", store_then_fail)
     with pytest.raises(RuntimeError, match="disk full"):
         legacy_import.commit(ctx.ingest, staged)
     assert len(calls) == 5 and stored_nothing(repo)
-    monkeypatch.setattr(IngestTx, "store_batch", real)
+    monkeypatch.setattr(Tx, "store_batch", real)
     done = legacy_import.commit(ctx.ingest, legacy_import.stage(ctx.repo, STORE))
     assert done.events == 19
 
