@@ -21,6 +21,7 @@ from helicarrier.alerts.rules import METRICS
 from helicarrier.auth.passwords import role_allows
 from helicarrier.auth.web import current_user
 from helicarrier.callbacks.registry import Callbacks, signed_in_user
+from helicarrier.callbacks.unchanged import if_changed
 from helicarrier.context import AppContext
 from helicarrier.data.leader import current_holder
 from helicarrier.data.types import utcnow
@@ -93,13 +94,15 @@ def _feed_digest(shown: list[dict], wanted: int, can_act: bool) -> str:
     Output(ID.SUMMARY, "children"),
     Output(ID.EVAL, "children"),
     Output(ID.SILENCES, "children"),
+    Output(ID.PANELS_SHOWN, "data"),
     Input(ID.INTERVAL, "n_intervals"),
     Input(ID.STATE_FILTER, "value"),
     *TICK_INPUTS,
     State(ID.FEED_HASH, "data"),
+    State(ID.PANELS_SHOWN, "data"),
 )
 def refresh(ctx: AppContext, _n, states, *rest):
-    repo, shown_hash, now = ctx.repo, rest[-1], utcnow()
+    repo, shown_hash, panels_shown, now = ctx.repo, rest[-2], rest[-1], utcnow()
     feed = engine.feed(repo, now)
     can_act = _may("operator")
     wanted = [a for a in feed if a["state"] in (states or [])]
@@ -112,23 +115,31 @@ def refresh(ctx: AppContext, _n, states, *rest):
     failing = [r for r in repo.list_alert_rules() if r.get("health") == "error"]
     evaluation = page.eval_panel(repo.eval_cycles(limit=1), current_holder(repo.engine), failing)
     silences = page.silences_table(repo.list_silences(limit=50), now, can_act)
-    return feed_out, digest, page.summary_text(feed), evaluation, silences
+    panels, panels_digest = if_changed((page.summary_text(feed), evaluation, silences), panels_shown)
+    summary_out, eval_out, silences_out = (no_update,) * 3 if panels is no_update else panels
+    return feed_out, digest, summary_out, eval_out, silences_out, panels_digest
 
 
 @CALLBACKS.on(
     Output(ID.RULES, "children"),
     Output(ID.RECEIVERS, "children"),
     Output(ID.DELIVERIES, "children"),
+    Output(ID.CONFIG_SHOWN, "data"),
     Input(ID.SLOW_INTERVAL, "n_intervals"),
     *TICK_INPUTS,
+    State(ID.CONFIG_SHOWN, "data"),
 )
-def refresh_config(ctx: AppContext, *_):
+def refresh_config(ctx: AppContext, *values):
     can_edit = _may("admin")
-    return (
-        page.rules_table(ctx.repo.list_alert_rules(), can_edit),
-        page.receivers_table(ctx.repo.list_receivers(), can_edit),
-        page.deliveries_table(ctx.repo.list_deliveries(limit=20)),
+    tables, shown = if_changed(
+        (
+            page.rules_table(ctx.repo.list_alert_rules(), can_edit),
+            page.receivers_table(ctx.repo.list_receivers(), can_edit),
+            page.deliveries_table(ctx.repo.list_deliveries(limit=20)),
+        ),
+        values[-1],
     )
+    return (*((no_update,) * 3 if tables is no_update else tables), shown)
 
 
 # -- acknowledge ---------------------------------------------------------------------------------------

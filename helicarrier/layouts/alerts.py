@@ -439,6 +439,8 @@ def layout(subpath: str | None = None) -> html.Div:
             dcc.Interval(id=ID.INTERVAL, interval=FEED_REFRESH_MS),
             dcc.Interval(id=ID.SLOW_INTERVAL, interval=SLOW_REFRESH_MS),
             dcc.Store(id=ID.FEED_HASH),
+            dcc.Store(id=ID.PANELS_SHOWN),
+            dcc.Store(id=ID.CONFIG_SHOWN),
             dcc.Store(id=ID.ACK_TARGET),
             *(dcc.Store(id=ID.TICK[name], data=0) for name in TICKS),
             dbc.Row([dbc.Col(_feed_and_rules(is_admin), lg=8), dbc.Col(_side_panels(is_admin), lg=4)]),

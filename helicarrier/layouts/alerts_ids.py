@@ -20,6 +20,8 @@ class ID:
     FEED = "alerts-feed"
     FEED_EMPTY = "alerts-feed-empty"
     FEED_HASH = "alerts-feed-hash"
+    PANELS_SHOWN = "alerts-panels-shown"  # digests of what the polled panels show (callbacks/unchanged.py)
+    CONFIG_SHOWN = "alerts-config-shown"
     ACK_OPEN = "alerts-ack-open"
     SILENCE_OPEN = "alerts-silence-open"
     # acknowledging
