@@ -614,6 +614,14 @@ def _text(value) -> str:
     return str(value)
 
 
+def audit_what(reason, details) -> str:
+    """What an audit row was about: its reason (a kill's), else the task an injection handed over."""
+    if _text(reason):
+        return _text(reason)
+    payload = (details or {}).get("payload") if isinstance(details, dict) else None
+    return _text((payload or {}).get("task")) if isinstance(payload, dict) else ""
+
+
 def audit_table(df) -> html.Div:
     if df is None or df.empty:
         return html.Div("No audit entries match.", className="muted", id=ID.AUDIT_EMPTY)
@@ -626,7 +634,9 @@ def audit_table(df) -> html.Div:
                 html.Td(_text(r.action), className="mono"),
                 html.Td(f"{_text(r.target_kind)} {_text(r.target_id)}".strip(), className="mono"),
                 html.Td(_text(r.outcome), className="text-danger" if r.outcome != "ok" else ""),
-                html.Td(_text(r.reason), style={"maxWidth": "24rem", "overflowWrap": "anywhere"}),
+                html.Td(
+                    audit_what(r.reason, r.details), style={"maxWidth": "24rem", "overflowWrap": "anywhere"}
+                ),
             ],
             **{"data-action": _text(r.action), "data-outcome": _text(r.outcome)},
         )
@@ -634,7 +644,10 @@ def audit_table(df) -> html.Div:
     ]
     head = html.Thead(
         html.Tr(
-            [html.Th(h) for h in ("Time (UTC)", "Actor", "Role", "Action", "Target", "Outcome", "Reason")]
+            [
+                html.Th(h)
+                for h in ("Time (UTC)", "Actor", "Role", "Action", "Target", "Outcome", "Reason or task")
+            ]
         )
     )
     return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, className="mb-0", responsive=True)

@@ -298,6 +298,8 @@ def test_operator_injects_a_task_from_the_jarvis_terminal(hud, token, make_clien
     hud.duo.find_element(f"#{ID.AUDIT_AGENT}").send_keys("jarvis-7\n")
     hud.duo.wait_for_element(f'#{ID.AUDIT_TABLE} tr[data-action="command.inject"]', timeout=10)
     wait_until(lambda: count(hud, f'#{ID.AUDIT_TABLE} tr[data-action="login"]') == 0, what="the agent filter")
+    row = hud.duo.find_element(f'#{ID.AUDIT_TABLE} tr[data-action="command.inject"]')
+    assert task in row.text  # the task handed over, not only that something was
     click(hud, f"#{ID.AUDIT_CSV}")
     download = Path(hud.duo.download_path)
     csv = wait_until(lambda: next(iter(download.glob("helicarrier-audit-*.csv")), None), what="the CSV")
