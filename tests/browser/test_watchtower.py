@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from helicarrier.layouts.watchtower import ID
 
@@ -76,6 +77,27 @@ def test_heartbeat_shows_on_the_grid_and_opens_detail(hud, token):
     assert card_status(hud, "atlas-01") == "running"
     hud.duo.find_element('[data-agent="atlas-01"]').click()
     hud.duo.wait_for_contains_text(f"#{ID.DETAIL}", "Refactor <billing>", timeout=10)
+    assert hud.duo.get_logs() == []
+
+
+def test_a_focused_card_keeps_its_focus_across_refreshes_and_enter_opens_its_drawer(hud, token):
+    hud.login("vera")
+    for n in range(3):
+        post(hud, [event(f"k{n}", "agent.heartbeat", f"key-{n}", {"status": "running"})], token)
+    hud.duo.wait_for_element('[data-agent="key-1"]', timeout=10)
+    card = hud.duo.find_element('[data-agent="key-1"]')
+    hud.duo.driver.execute_script("arguments[0].focus();", card)
+    # Refreshes that change this card (a new heartbeat and task) must not take its focus away.
+    post(
+        hud,
+        [event("k1b", "agent.heartbeat", "key-1", {"status": "running", "current_task": "step 2"})],
+        token,
+    )
+    hud.duo.wait_for_contains_text('[data-agent="key-1"] .agent-task', "step 2", timeout=10)
+    focused = "return document.activeElement && document.activeElement.getAttribute('data-agent');"
+    assert hud.duo.driver.execute_script(focused) == "key-1"
+    hud.duo.driver.switch_to.active_element.send_keys(Keys.ENTER)
+    hud.duo.wait_for_contains_text(f"#{ID.DETAIL}", "step 2", timeout=10)
     assert hud.duo.get_logs() == []
 
 
