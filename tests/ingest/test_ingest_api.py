@@ -9,6 +9,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -793,6 +794,36 @@ def test_all_invalid_is_422_with_the_per_event_list_and_stores_nothing(seeded):
     ]
     assert err["details"][1]["error"]["field"] == "events[1].data.usage.prompt_tokens"
     assert api.snapshot() == before  # not even the event ids or the idempotency receipt
+
+
+def test_the_rejection_rate_alert_counts_every_event_of_a_partly_refused_batch(api, make_token):
+    """Stored, duplicate, invalid and refused by what the database knows: each event counts once toward
+    the ingest rejection-rate alert (a mutant subtracting the invalid ones from the refused survived)."""
+    admin = make_token("admin-bot", "admin")
+    logs = [event("log", f"l{i}", {"message": f"line {i}"}) for i in range(1, 4)]
+    assert api.post(batch(*logs)).get_json() == {"accepted": 3, "duplicates": 0, "rejected": 0}
+    resp = api.post(
+        batch(
+            logs[0],  # a duplicate
+            event("log", "l4", {"message": "new"}),
+            event("log", "l5", {"message": "new too"}),
+            event("log", "bad", {"level": "info"}),  # invalid: no message
+            event("command.ack", "ghost-ack", {"command_id": "ghost", "state": "accepted"}),  # unknown
+        )
+    )
+    assert (resp.status_code, resp.get_json()["rejected"]) == (207, 2)
+    rule = {
+        "name": "ingest rejections",
+        "metric": "ingest_rejection_rate",
+        "group_by": "fleet",
+        "comparator": ">",
+        "threshold": "0",
+        "window_s": 600,
+        "params": {"min_samples": 1},
+    }
+    preview = api.post(rule, path="/api/v1/alert-rules/preview", token=admin).get_json()["preview"]
+    # 2 refused of 8 events: 5 stored, 1 duplicate
+    assert [Decimal(a["value"]) for a in preview["alerts"]] == [Decimal("0.25")]
 
 
 # == every error path stores nothing ====================================================================
