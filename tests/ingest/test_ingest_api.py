@@ -282,6 +282,18 @@ def test_command_ack_for_a_known_command_is_accepted_and_for_another_agent_refus
     assert api.snapshot() == before
 
 
+def test_an_answer_in_a_batch_moves_the_command_and_keeps_the_agents_message(api, make_token):
+    """What the agent says when it answers is what the operator reads on the command (a mutant storing no
+    message survived)."""
+    reader = make_token("dashboard", "read")
+    _issue_command(api, "cmd-2")
+    answer = {"command_id": "cmd-2", "state": "completed", "message": "paused after step 3"}
+    resp = api.post(batch(event("command.ack", "a", answer, session=None)))
+    assert resp.get_json() == {"accepted": 1, "duplicates": 0, "rejected": 0}
+    command = api.client.get("/api/v1/commands/cmd-2", headers=api.headers(reader)).get_json()["command"]
+    assert (command["state"], command["result_message"]) == ("completed", "paused after step 3")
+
+
 # == v2: batches ========================================================================================
 
 
