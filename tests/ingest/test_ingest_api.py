@@ -674,6 +674,29 @@ def test_partial_success_is_207_with_a_result_per_event(api):
     assert sorted(r.event_id for r in api.rows(IngestEventId)) == ["ok-1", "ok-2"]
 
 
+def test_a_207_names_each_duplicate_so_the_client_resends_only_the_rejected(api):
+    """In a partly refused batch every event has its result, a duplicate's too (a mutant answering a
+    duplicate's status as null survived)."""
+    assert api.post(batch(event("log", "old", {"message": "sent before"}))).status_code == 200
+    resp = api.post(
+        batch(
+            event("log", "new", {"message": "new"}),
+            event("log", "old", {"message": "sent before"}),
+            event("log", "bad", {"level": "info"}),
+        )
+    )
+    assert resp.status_code == 207
+    out = resp.get_json()
+    assert (out["accepted"], out["duplicates"], out["rejected"]) == (1, 1, 1)
+    assert [(r["index"], r["id"], r["status"]) for r in out["results"]] == [
+        (0, "new", "accepted"),
+        (1, "old", "duplicate"),
+        (2, "bad", "rejected"),
+    ]
+    assert out["results"][1]["error"] is None
+    assert [log.event_id for log in api.rows(LogEvent)] == ["old", "new"]
+
+
 def test_nul_character_is_rejected_by_index_on_both_backends(api):
     # PostgreSQL text cannot hold U+0000; both backends refuse it the same way rather than one failing.
     body = batch(
