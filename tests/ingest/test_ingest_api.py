@@ -697,6 +697,34 @@ def test_a_207_names_each_duplicate_so_the_client_resends_only_the_rejected(api)
     assert [log.event_id for log in api.rows(LogEvent)] == ["old", "new"]
 
 
+def test_valid_events_all_refused_by_what_is_stored_are_a_422_but_a_duplicate_beside_them_a_207(api):
+    """Events that pass validation and are all refused in the transaction (here answers to a command that
+    does not exist) store nothing: a 422 listing each, and the key and event ids stay unused. A duplicate
+    beside them was taken, so that batch is a 207 (mutants of this rule survived: only batches with an
+    accepted event, or with no valid event at all, were tested)."""
+    assert api.post(batch(event("log", "old", {"message": "sent before"}))).status_code == 200
+    before = api.snapshot()
+    ghost = event("command.ack", "ack-1", {"command_id": "ghost", "state": "accepted"})
+    err = assert_error(
+        api.post(batch(ghost, event("log", "bad", {"level": "info"})), key="k"),
+        422,
+        "all_events_rejected",
+        "events[0].data.command_id",
+    )
+    assert err["message"] == "none of the 2 events is valid"
+    assert [(d["index"], d["id"], d["status"]) for d in err["details"]] == [
+        (0, "ack-1", "rejected"),
+        (1, "bad", "rejected"),
+    ]
+    assert err["details"][0]["error"]["code"] == "unknown_command"
+    assert api.snapshot() == before
+    resp = api.post(batch(event("log", "old", {"message": "sent before"}), ghost), key="k")
+    assert resp.status_code == 207
+    out = resp.get_json()
+    assert (out["accepted"], out["duplicates"], out["rejected"]) == (0, 1, 1)
+    assert [(r["id"], r["status"]) for r in out["results"]] == [("old", "duplicate"), ("ack-1", "rejected")]
+
+
 def test_nul_character_is_rejected_by_index_on_both_backends(api):
     # PostgreSQL text cannot hold U+0000; both backends refuse it the same way rather than one failing.
     body = batch(
