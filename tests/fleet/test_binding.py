@@ -51,6 +51,8 @@ def test_the_first_token_that_reports_claims_the_agent_and_another_is_refused(ct
     snapshot.pop("audit_log"), before.pop("audit_log")
     assert snapshot == before  # nothing stored
     assert refusals(ctl) == [("token:intruder", "ingest", "atlas-01", "agent_not_bound")]
+    # where the attempt came from (a mutant auditing it without the address survived)
+    assert [r.remote_addr for r in ctl.rows(AuditEntry, AuditEntry.outcome == "refused")] == ["127.0.0.1"]
 
 
 def test_one_unbound_event_is_refused_and_the_rest_of_the_batch_is_stored(ctl, make_token):
