@@ -577,6 +577,7 @@ def test_same_key_different_body_is_a_409_and_stores_nothing(api):
     before = api.snapshot()
     resp = api.post(batch(event("log", "b", {"message": "second"})), key="k")
     err = assert_error(resp, 409, "idempotency_conflict")
+    assert err["message"] == "this Idempotency-Key was used with a different request body; nothing was stored"
     assert err["details"] == {"idempotency_key": "k"}
     assert api.snapshot() == before
     assert [log.message for log in api.rows(LogEvent)] == ["first"]
