@@ -1330,3 +1330,11 @@ def test_the_source_and_what_produced_its_events_are_kept(api):
     row = api.one(IngestSource, IngestSource.name == "build-host-7")
     assert (row.provenance, row.token_name) == ("helicarrier-sdk 0.3.1", "agent-host-1")
     assert api.repo.ingest_sources()[0]["provenance"] == "helicarrier-sdk 0.3.1"
+
+
+def test_every_source_a_client_reports_as_is_remembered_within_the_same_minute(api):
+    """Sources are noted at most once a minute each, not once a minute in all (a mutant noting every source
+    under one key remembered only the first)."""
+    for source in ("build-host-1", "build-host-2"):
+        assert api.post(batch(event("log", "l", {"message": "hi"}), source=source)).status_code == 200
+    assert sorted(s["name"] for s in api.repo.ingest_sources()) == ["build-host-1", "build-host-2"]
