@@ -42,11 +42,17 @@ def test_the_first_token_that_reports_claims_the_agent_and_another_is_refused(ct
     before = ctl.snapshot()
     v1 = {"version": "v1", "type": "log", "agent_id": "atlas-01", "ts": NOW, "message": "spoofed"}
     resp = ctl.post(v1, token=intruder)
-    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "agent_not_bound"
+    assert resp.status_code == 403 and resp.get_json()["error"] == {
+        "code": "agent_not_bound",
+        "message": "agent_id: token 'intruder' does not speak for agent 'atlas-01'",
+        "details": {"field": "agent_id"},
+    }
     snapshot = ctl.snapshot()
     snapshot.pop("audit_log"), before.pop("audit_log")
     assert snapshot == before  # nothing stored
     assert refusals(ctl) == [("token:intruder", "ingest", "atlas-01", "agent_not_bound")]
+    # where the attempt came from (a mutant auditing it without the address survived)
+    assert [r.remote_addr for r in ctl.rows(AuditEntry, AuditEntry.outcome == "refused")] == ["127.0.0.1"]
 
 
 def test_one_unbound_event_is_refused_and_the_rest_of_the_batch_is_stored(ctl, make_token):
@@ -56,6 +62,8 @@ def test_one_unbound_event_is_refused_and_the_rest_of_the_batch_is_stored(ctl, m
     first, second = resp.get_json()["results"]
     assert first["status"] == "rejected" and first["error"]["code"] == "agent_not_bound"
     assert first["error"]["field"] == "events[0].agent_id"
+    message = "events[0].agent_id: token 'intruder' does not speak for agent 'atlas-01'"
+    assert first["error"]["message"] == message
     assert second["status"] == "accepted"
     assert [m.message for m in ctl.rows(LogEvent)] == ["mine"]
     assert owner(ctl, "rogue-7") == ctl.repo.token_named("intruder").id  # it claimed a new agent

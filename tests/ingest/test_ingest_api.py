@@ -9,6 +9,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +280,18 @@ def test_command_ack_for_a_known_command_is_accepted_and_for_another_agent_refus
     )
     assert_error(wrong, 422, "wrong_agent", "command_id")
     assert api.snapshot() == before
+
+
+def test_an_answer_in_a_batch_moves_the_command_and_keeps_the_agents_message(api, make_token):
+    """What the agent says when it answers is what the operator reads on the command (a mutant storing no
+    message survived)."""
+    reader = make_token("dashboard", "read")
+    _issue_command(api, "cmd-2")
+    answer = {"command_id": "cmd-2", "state": "completed", "message": "paused after step 3"}
+    resp = api.post(batch(event("command.ack", "a", answer, session=None)))
+    assert resp.get_json() == {"accepted": 1, "duplicates": 0, "rejected": 0}
+    command = api.client.get("/api/v1/commands/cmd-2", headers=api.headers(reader)).get_json()["command"]
+    assert (command["state"], command["result_message"]) == ("completed", "paused after step 3")
 
 
 # == v2: batches ========================================================================================
@@ -564,6 +577,7 @@ def test_same_key_different_body_is_a_409_and_stores_nothing(api):
     before = api.snapshot()
     resp = api.post(batch(event("log", "b", {"message": "second"})), key="k")
     err = assert_error(resp, 409, "idempotency_conflict")
+    assert err["message"] == "this Idempotency-Key was used with a different request body; nothing was stored"
     assert err["details"] == {"idempotency_key": "k"}
     assert api.snapshot() == before
     assert [log.message for log in api.rows(LogEvent)] == ["first"]
@@ -659,6 +673,57 @@ def test_partial_success_is_207_with_a_result_per_event(api):
     assert [log.event_id for log in api.rows(LogEvent)] == ["ok-1", "ok-2"]
     assert api.count(UsageEvent) == 0
     assert sorted(r.event_id for r in api.rows(IngestEventId)) == ["ok-1", "ok-2"]
+
+
+def test_a_207_names_each_duplicate_so_the_client_resends_only_the_rejected(api):
+    """In a partly refused batch every event has its result, a duplicate's too (a mutant answering a
+    duplicate's status as null survived)."""
+    assert api.post(batch(event("log", "old", {"message": "sent before"}))).status_code == 200
+    resp = api.post(
+        batch(
+            event("log", "new", {"message": "new"}),
+            event("log", "old", {"message": "sent before"}),
+            event("log", "bad", {"level": "info"}),
+        )
+    )
+    assert resp.status_code == 207
+    out = resp.get_json()
+    assert (out["accepted"], out["duplicates"], out["rejected"]) == (1, 1, 1)
+    assert [(r["index"], r["id"], r["status"]) for r in out["results"]] == [
+        (0, "new", "accepted"),
+        (1, "old", "duplicate"),
+        (2, "bad", "rejected"),
+    ]
+    assert out["results"][1]["error"] is None
+    assert [log.event_id for log in api.rows(LogEvent)] == ["old", "new"]
+
+
+def test_valid_events_all_refused_by_what_is_stored_are_a_422_but_a_duplicate_beside_them_a_207(api):
+    """Events that pass validation and are all refused in the transaction (here answers to a command that
+    does not exist) store nothing: a 422 listing each, and the key and event ids stay unused. A duplicate
+    beside them was taken, so that batch is a 207 (mutants of this rule survived: only batches with an
+    accepted event, or with no valid event at all, were tested)."""
+    assert api.post(batch(event("log", "old", {"message": "sent before"}))).status_code == 200
+    before = api.snapshot()
+    ghost = event("command.ack", "ack-1", {"command_id": "ghost", "state": "accepted"})
+    err = assert_error(
+        api.post(batch(ghost, event("log", "bad", {"level": "info"})), key="k"),
+        422,
+        "all_events_rejected",
+        "events[0].data.command_id",
+    )
+    assert err["message"] == "none of the 2 events is valid"
+    assert [(d["index"], d["id"], d["status"]) for d in err["details"]] == [
+        (0, "ack-1", "rejected"),
+        (1, "bad", "rejected"),
+    ]
+    assert err["details"][0]["error"]["code"] == "unknown_command"
+    assert api.snapshot() == before
+    resp = api.post(batch(event("log", "old", {"message": "sent before"}), ghost), key="k")
+    assert resp.status_code == 207
+    out = resp.get_json()
+    assert (out["accepted"], out["duplicates"], out["rejected"]) == (0, 1, 1)
+    assert [(r["id"], r["status"]) for r in out["results"]] == [("old", "duplicate"), ("ack-1", "rejected")]
 
 
 def test_nul_character_is_rejected_by_index_on_both_backends(api):
@@ -793,6 +858,36 @@ def test_all_invalid_is_422_with_the_per_event_list_and_stores_nothing(seeded):
     ]
     assert err["details"][1]["error"]["field"] == "events[1].data.usage.prompt_tokens"
     assert api.snapshot() == before  # not even the event ids or the idempotency receipt
+
+
+def test_the_rejection_rate_alert_counts_every_event_of_a_partly_refused_batch(api, make_token):
+    """Stored, duplicate, invalid and refused by what the database knows: each event counts once toward
+    the ingest rejection-rate alert (a mutant subtracting the invalid ones from the refused survived)."""
+    admin = make_token("admin-bot", "admin")
+    logs = [event("log", f"l{i}", {"message": f"line {i}"}) for i in range(1, 4)]
+    assert api.post(batch(*logs)).get_json() == {"accepted": 3, "duplicates": 0, "rejected": 0}
+    resp = api.post(
+        batch(
+            logs[0],  # a duplicate
+            event("log", "l4", {"message": "new"}),
+            event("log", "l5", {"message": "new too"}),
+            event("log", "bad", {"level": "info"}),  # invalid: no message
+            event("command.ack", "ghost-ack", {"command_id": "ghost", "state": "accepted"}),  # unknown
+        )
+    )
+    assert (resp.status_code, resp.get_json()["rejected"]) == (207, 2)
+    rule = {
+        "name": "ingest rejections",
+        "metric": "ingest_rejection_rate",
+        "group_by": "fleet",
+        "comparator": ">",
+        "threshold": "0",
+        "window_s": 600,
+        "params": {"min_samples": 1},
+    }
+    preview = api.post(rule, path="/api/v1/alert-rules/preview", token=admin).get_json()["preview"]
+    # 2 refused of 8 events: 5 stored, 1 duplicate
+    assert [Decimal(a["value"]) for a in preview["alerts"]] == [Decimal("0.25")]
 
 
 # == every error path stores nothing ====================================================================
@@ -1235,3 +1330,11 @@ def test_the_source_and_what_produced_its_events_are_kept(api):
     row = api.one(IngestSource, IngestSource.name == "build-host-7")
     assert (row.provenance, row.token_name) == ("helicarrier-sdk 0.3.1", "agent-host-1")
     assert api.repo.ingest_sources()[0]["provenance"] == "helicarrier-sdk 0.3.1"
+
+
+def test_every_source_a_client_reports_as_is_remembered_within_the_same_minute(api):
+    """Sources are noted at most once a minute each, not once a minute in all (a mutant noting every source
+    under one key remembered only the first)."""
+    for source in ("build-host-1", "build-host-2"):
+        assert api.post(batch(event("log", "l", {"message": "hi"}), source=source)).status_code == 200
+    assert sorted(s["name"] for s in api.repo.ingest_sources()) == ["build-host-1", "build-host-2"]
