@@ -15,11 +15,9 @@ Pages are measured quiet (nothing changes: the 12 agents reported once), and the
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,15 +31,11 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.ingest import _free_port, _wait_healthy  # noqa: E402
+
 AGENTS = 12
 PAGES = ("/", "/ledger", "/intelligence", "/command", "/alerts", "/operations")
 SETTLE_S = 8.0  # the page's first load and its first polls are not what an all-day tab costs
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def process_kind(proc: psutil.Process) -> str:
@@ -86,20 +80,6 @@ def measure(driver, url: str, seconds: float, css: str = "") -> tuple[float, dic
     return sum(kinds.values()), kinds
 
 
-def wait_healthy(port: int) -> None:
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/healthz")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the server never answered /healthz")
-
-
 def register_agents(base: str, token: str) -> None:
     """12 agents that report once: a quiet fleet."""
     from helicarrier.client import HelicarrierClient
@@ -113,6 +93,7 @@ def register_agents(base: str, token: str) -> None:
 
 
 def chrome():
+    """Headless Chromium as the browser benchmarks drive it (bench/pulse_latency.py too)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
 
@@ -151,7 +132,7 @@ def main() -> None:
     token, _ = repo.create_token(f"cpu-{uuid.uuid4().hex[:6]}", "ingest")
     username = f"bench-{uuid.uuid4().hex[:6]}"
     repo.create_user(username, "bench-password", "admin")
-    port = free_port()
+    port = _free_port()
     env = {
         **os.environ,
         "HELICARRIER_DATABASE_URL": url,
@@ -171,7 +152,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     results: list[tuple[str, tuple[float, dict[str, float]]]] = []
     try:
-        wait_healthy(port)
+        _wait_healthy(port, server)
         register_agents(base, token)
         driver.get(f"{base}/login")
         baseline = measure(driver, f"{base}/login", args.seconds)

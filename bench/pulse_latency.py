@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.browser_cpu import chrome  # noqa: E402
+from bench.ingest import _free_port, _wait_healthy  # noqa: E402
 
 OBSERVER = """
 window.hcSeen = {};
@@ -40,21 +42,12 @@ new MutationObserver(function (muts) {
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lines", type=int, default=60)
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--gap", type=float, default=0.7, help="seconds between posts (spread over poll phases)")
     args = ap.parse_args()
-
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
 
     from helicarrier.data.engine import make_engine
     from helicarrier.data.repository import Repository
@@ -69,7 +62,7 @@ def main() -> None:
     token, _ = repo.create_token(f"pulse-{uuid.uuid4().hex[:6]}", "ingest")
     repo.create_user(f"bench-{uuid.uuid4().hex[:6]}", "bench-password", "viewer")
     username = repo.list_users()[-1].username
-    port = free_port()
+    port = _free_port()
     env = {
         **os.environ,
         "HELICARRIER_DATABASE_URL": url,
@@ -94,27 +87,10 @@ def main() -> None:
         cwd=ROOT,
         env=env,
     )
-    opts = Options()
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--window-size=1440,1000",
-    ):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(options=opts)
+    driver = chrome()
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
+        _wait_healthy(port, server)
         driver.get(f"{base}/login")
         driver.find_element("id", "login-username").send_keys(username)
         driver.find_element("id", "login-password").send_keys("bench-password")
