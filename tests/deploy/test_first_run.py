@@ -57,7 +57,10 @@ def sign_in(base: str, username: str, password: str) -> urllib.request.OpenerDir
 def test_make_run_ends_with_the_address_and_password_and_then_stays_quiet(tmp_path):
     port = free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HELICARRIER_")},
+        # A newcomer's shell: none of our settings, and none of the Werkzeug variables a browser test's
+        # server leaves in this process (WERKZEUG_SERVER_FD makes `serve` think it is a reloader's watcher,
+        # which runs no scheduler).
+        **{k: v for k, v in os.environ.items() if not k.startswith(("HELICARRIER_", "WERKZEUG_", "FLASK_"))},
         "DEMO": "0",  # the demo's 30 days of history take a minute; the order and the quiet are the same
         "HOST": "127.0.0.1",
         "PORT": str(port),
