@@ -160,6 +160,7 @@ def _range_note(q: Query, unpriced: int, rollups_note: str = "") -> str:
 @CALLBACKS.on(
     Output(ID.GRANULARITY, "options"),
     Output(ID.GRANULARITY, "value"),
+    Output(ID.GRANULARITY_NOTE, "children"),
     *DATES,
     State(ID.GRANULARITY, "value"),
 )
@@ -170,7 +171,9 @@ def granularity(_ctx: AppContext, start, end, value):
         {"label": "Day", "value": "day"},
         {"label": "Hour", "value": "hour", "disabled": not short},
     ]
-    return options, value if short else "day"
+    # Said beside the control, not only in a tooltip: a disabled button gives no other hint.
+    note = "" if short else f"Hour: for ranges of {HOURLY_MAX_DAYS} days or less ({q.days} chosen)."
+    return options, value if short else "day", note
 
 
 @CALLBACKS.on(

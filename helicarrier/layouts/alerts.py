@@ -390,7 +390,12 @@ def _feed_and_rules(is_admin: bool) -> list[html.Div]:
         id=ID.STATE_FILTER, options=FEED_STATES, value=FEED_STATES, multi=True, style={"minWidth": "22rem"}
     )
     new_rule = dbc.Button(
-        "New rule", id=ID.RULE_NEW, size="sm", outline=True, n_clicks=0, style=_hidden_unless(is_admin)
+        [html.I(className="bi bi-plus-lg me-1", **{"aria-hidden": "true"}), "New rule"],
+        id=ID.RULE_NEW,
+        size="sm",
+        color="info",
+        n_clicks=0,
+        style=_hidden_unless(is_admin),
     )
     return [
         _panel(

@@ -138,6 +138,7 @@ def controls() -> html.Div:
                         labelClassName="btn btn-sm btn-outline-primary",
                         labelCheckedClassName="active",
                     ),
+                    html.Div(id=ID.GRANULARITY_NOTE, className="small muted mt-1"),
                 ],
                 title=f"Hourly buckets for ranges of {HOURLY_MAX_DAYS} days or less",
             ),

@@ -22,6 +22,7 @@ class ID:
     TZ = "intelligence-tz"
     GROUP = "intelligence-group"
     GRANULARITY = "intelligence-granularity"
+    GRANULARITY_NOTE = "intelligence-granularity-note"  # why Hour is off, said beside it
     # totals and usage charts
     TOTALS = "intelligence-kpis"
     KPI = {key: f"intelligence-kpi-{key}" for key in KPI_KEYS}

@@ -245,6 +245,16 @@ def test_timeline_merges_by_time_and_provenance_counts_confidence():
 # -- Intelligence ------------------------------------------------------------------------------------
 
 
+def test_why_hour_is_off_is_said_beside_it_and_goes_for_a_short_range():
+    from helicarrier.layouts.intelligence import HOURLY_MAX_DAYS
+
+    options, value, note = intel_cb.granularity(None, "2026-11-01", "2026-11-30", "hour")
+    assert options[1]["disabled"] and value == "day"
+    assert note == f"Hour: for ranges of {HOURLY_MAX_DAYS} days or less (30 chosen)."
+    options, value, note = intel_cb.granularity(None, "2026-11-29", "2026-11-30", "hour")
+    assert not options[1]["disabled"] and value == "hour" and note == ""
+
+
 def test_intelligence_layout_defaults():
     tree = intelligence.layout(None)
     dates = by_id(tree, INTELLIGENCE.DATES)
