@@ -92,6 +92,16 @@ def register_agents(base: str, token: str) -> None:
     client.close()
 
 
+def sign_in(driver, username: str, password: str, until_id: str) -> None:
+    """Fill the sign-in form on the page shown, then wait (20 s at most) for the element ``until_id``."""
+    driver.find_element("id", "login-username").send_keys(username)
+    driver.find_element("id", "login-password").send_keys(password)
+    driver.find_element("id", "login-submit").click()
+    deadline = time.time() + 20
+    while time.time() < deadline and not driver.find_elements("id", until_id):
+        time.sleep(0.1)
+
+
 def chrome():
     """Headless Chromium as the browser benchmarks drive it (bench/pulse_latency.py too)."""
     from selenium import webdriver
@@ -158,12 +168,7 @@ def main() -> None:
         baseline = measure(driver, f"{base}/login", args.seconds)
         results.append(("sign-in page (static; baseline)", baseline))
         floor = baseline[0]
-        driver.find_element("id", "login-username").send_keys(username)
-        driver.find_element("id", "login-password").send_keys("bench-password")
-        driver.find_element("id", "login-submit").click()
-        deadline = time.time() + 20
-        while time.time() < deadline and not driver.find_elements("id", SHELL.USERNAME):
-            time.sleep(0.1)
+        sign_in(driver, username, "bench-password", SHELL.USERNAME)
         for page in args.pages:
             results.append((f"{page} quiet", measure(driver, f"{base}{page}", args.seconds, args.css)))
         if not args.no_live:

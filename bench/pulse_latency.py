@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.browser_cpu import chrome  # noqa: E402
+from bench.browser_cpu import chrome, sign_in  # noqa: E402
 from bench.ingest import _free_port, _wait_healthy  # noqa: E402
 
 OBSERVER = """
@@ -92,12 +92,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         _wait_healthy(port, server)
         driver.get(f"{base}/login")
-        driver.find_element("id", "login-username").send_keys(username)
-        driver.find_element("id", "login-password").send_keys("bench-password")
-        driver.find_element("id", "login-submit").click()
-        deadline = time.time() + 20
-        while time.time() < deadline and not driver.find_elements("id", ID.LOG):
-            time.sleep(0.1)
+        sign_in(driver, username, "bench-password", ID.LOG)
         time.sleep(1.5)  # let the first full load land
         driver.execute_script(OBSERVER, ID.LOG)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)

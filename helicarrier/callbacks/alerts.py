@@ -6,10 +6,7 @@ declared with that role (the gate refuses others with 403 and an audit entry; th
 
 from __future__ import annotations
 
-import hashlib
-
 import dash
-import orjson
 from dash import ALL, Input, Output, State, html, no_update
 from dash import ctx as dash_ctx
 from flask import request
@@ -21,6 +18,7 @@ from helicarrier.alerts.rules import METRICS
 from helicarrier.auth.passwords import role_allows
 from helicarrier.auth.web import current_user
 from helicarrier.callbacks.registry import Callbacks, signed_in_user
+from helicarrier.callbacks.unchanged import digest as page_digest
 from helicarrier.callbacks.unchanged import if_changed
 from helicarrier.context import AppContext
 from helicarrier.data.leader import current_holder
@@ -83,11 +81,6 @@ def rule_form(rule: dict | None) -> tuple:
 # -- the feed and the tables -------------------------------------------------------------------------
 
 
-def _feed_digest(shown: list[dict], wanted: int, can_act: bool) -> str:
-    dump = orjson.dumps([shown, wanted, can_act], default=str, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(dump).hexdigest()
-
-
 @CALLBACKS.on(
     Output(ID.FEED, "children"),
     Output(ID.FEED_HASH, "data"),
@@ -108,7 +101,7 @@ def refresh(ctx: AppContext, _n, states, *rest):
     wanted = [a for a in feed if a["state"] in (states or [])]
     # Only what the rows show: last-seen times and counts move every cycle and must not redraw the feed.
     shown = [{k: a.get(k) for k in page.FEED_FIELDS} for a in wanted[:FEED_ROWS]]
-    digest = _feed_digest(shown, len(wanted), can_act)
+    digest = page_digest([shown, len(wanted), can_act])
     feed_out = (
         no_update if digest == shown_hash else page.feed_table(wanted[:FEED_ROWS], can_act, len(wanted))
     )
