@@ -17,10 +17,11 @@ from helicarrier.reports.jobs import write_report, write_scheduled_reports
 ROOT = Path(__file__).resolve().parents[2]
 FORMULAS = ('=HYPERLINK("http://evil.example","x")', "+SUM(1,2)", "-2+3", "@SUM(1)", "=1+1")
 NOW = datetime.now(UTC).replace(microsecond=0)
+AT = NOW - timedelta(hours=2)  # when the planted session ran; may be yesterday (UTC) just after midnight
 
 
 def _plant(ctx, sender) -> None:
-    at = NOW - timedelta(hours=2)
+    at = AT
     counts = {"prompt_tokens": 3, "completion_tokens": 1}
     usage = {"provider": "openai", "model": "+SUM(1,2)", "usage": counts}
     start = {"model": "+SUM(1,2)", "task": "@SUM(1)", "task_kind": "-2+3", "labels": {"team": "=1+1"}}
@@ -58,12 +59,11 @@ def test_every_csv_the_app_produces_is_neutralized(ctx, sender, tmp_path):
     filters = [None] * len(ledger._filter_deps(lambda *_a: None))
     produced["ledger"] = ledger.download(ctx, 1, None, *filters)[0]["content"]
     produced["session usage"] = ledger.download_usage(ctx, 1, "s-1")["content"]
-    day = NOW.date().isoformat()
-    q = intelligence.make_query((NOW - timedelta(days=1)).date().isoformat(), day, "UTC")
+    q = intelligence.make_query(AT.date().isoformat(), NOW.date().isoformat(), "UTC")
     for which in ("totals", "cost", "tokens", "matrix", "ranked", "value"):
         payload = intelligence.download_payload(ctx, which, q, "input_tokens", intelligence.ALL_KINDS)
         produced[f"intelligence {which}"] = payload["content"]
-    for path in write_scheduled_reports(ctx.repo, tmp_path, NOW + timedelta(days=1)):
+    for path in write_scheduled_reports(ctx.repo, tmp_path, AT + timedelta(days=1)):
         produced[path.name] = path.read_text()
     for kind in ("usage", "sessions"):
         out = io.StringIO()
