@@ -37,6 +37,7 @@ from helicarrier.layouts.intelligence_panels import (
 )
 from helicarrier.layouts.ledger_csv import records_download
 from helicarrier.layouts.ledger_filters import day_bounds
+from helicarrier.layouts.url_state import intel_preset_days, intel_query, ledger_link
 from helicarrier.localtime import FIRST_YEAR, LAST_YEAR, zone
 from helicarrier.reports.jobs import list_reports
 from helicarrier.retention.service import raw_usage_pruned_before
@@ -234,6 +235,7 @@ def month_to_date(ctx: AppContext, tz):
     Output(ID.RANKED, "children"),
     Output(ID.VALUE, "children"),
     Output(ID.RANKED_HINT, "style"),
+    Output(ID.MATRIX_MODELS, "data"),
     *DATES,
     Input(ID.TZ, "value"),
     Input(ID.MATRIX_KIND, "value"),
@@ -255,7 +257,61 @@ def matrix(ctx: AppContext, start, end, tz, kind):
         ranked_table(ranked_rows(frame, kind, MIN_SAMPLES)),
         value_table(value_rows(frame, kind, MIN_SAMPLES)),
         None if kind == ALL_KINDS else {"display": "none"},
+        sorted(cells["model"].unique(), key=str) if not cells.empty else [],  # the heatmap's row order
     )
+
+
+@CALLBACKS.on(
+    Output(ID.NAV, "href"),
+    Input(ID.MATRIX_CHART, "clickData"),
+    State(ID.MATRIX_MODELS, "data"),
+    *(State(d.component_id, d.component_property) for d in DATES),
+    prevent_initial_call=True,
+)
+def open_ledger_for_cell(_ctx: AppContext, click, models, start, end):
+    """A heatmap cell opens the Ledger on that model's sessions of the range (a model's row is what the
+    Ledger can filter on; the task kind is in the cell's hover)."""
+    points = (click or {}).get("points") or []
+    row = points[0].get("y") if points and isinstance(points[0], dict) else None
+    if not isinstance(row, int) or not models or not 0 <= row < len(models):
+        return no_update
+    q = make_query(start, end, "UTC")
+    return ledger_link(model=str(models[row]), start=q.first, end=q.last)
+
+
+@CALLBACKS.on(
+    Output(ID.DATES, "start_date"),
+    Output(ID.DATES, "end_date"),
+    *(Input(ID.PRESET[k], "n_clicks") for k in ID.PRESET),
+    State(ID.TZ, "value"),
+    prevent_initial_call=True,
+)
+def preset(_ctx: AppContext, *args):
+    """Today, the last 7 or 30 days, this month: whole days in the chosen zone, ending today there."""
+    key = next((k for k, i in ID.PRESET.items() if i == dash_ctx.triggered_id), None)
+    if key is None or not any(args[:-1]):
+        return no_update, no_update
+    tz, _notice = resolve_zone(args[-1])
+    return intel_preset_days(key, utcnow().astimezone(zone(tz)).date())
+
+
+@CALLBACKS.on(Output(ID.URL_STATE, "data"), *DATES, Input(ID.TZ, "value"), Input(ID.GROUP, "value"))
+def url_state(_ctx: AppContext, start, end, tz, group):
+    return intel_query(start, end, tz, group)
+
+
+# The range, zone and grouping go into the address bar (no reload, no history entry per change).
+CALLBACKS.clientside(
+    """function(query) {
+        if (typeof query === "string" && window.location.pathname === "/intelligence"
+                && window.location.search !== query) {
+            window.history.replaceState(window.history.state, "", "/intelligence" + query);
+        }
+        return window.dash_clientside.no_update;
+    }""",
+    Output(ID.URL_STATE, "modified_timestamp"),
+    Input(ID.URL_STATE, "data"),
+)
 
 
 @CALLBACKS.on(Output(ID.REPORTS, "children"), Input(ID.REPORTS_REFRESH, "n_clicks"))

@@ -18,6 +18,7 @@ from helicarrier.layouts.ledger_detail import not_found, session_view
 from helicarrier.layouts.ledger_filters import FILTER_IDS, MULTI_FILTERS, build_filters
 from helicarrier.layouts.ledger_grid import BLOCK_SIZE, EMPTY_ROW, EMPTY_ROW_ID, grid_row, sort_from_model
 from helicarrier.layouts.ledger_timeline import usage_csv_rows
+from helicarrier.layouts.url_state import ledger_query
 from helicarrier.money import nanos_to_usd
 from helicarrier.retention.service import raw_usage_pruned_before
 
@@ -57,6 +58,7 @@ def _filter_deps(kind: type) -> list:
         kind(ID.DATES, "start_date"),
         kind(ID.DATES, "end_date"),
         kind(ID.SEARCH, "value"),
+        kind(ID.PRESET, "value"),
     ]
 
 
@@ -118,10 +120,69 @@ def _download_note(ctx: AppContext, filters: SessionFilters, rows: list, more: b
     return f"Downloaded the first {len(rows):,} of {total:,} matching sessions (the cap is {EXPORT_CAP:,})."
 
 
-@CALLBACKS.on(*(Output(i, "options") for i in FILTER_IDS), Input(ID.OPTIONS_LOAD, "data"))
-def load_options(ctx: AppContext, _):
+@CALLBACKS.on(
+    *(Output(i, "options") for i in FILTER_IDS),
+    Input(ID.OPTIONS_LOAD, "data"),
+    *(State(i, "value") for i in FILTER_IDS),
+)
+def load_options(ctx: AppContext, _, *selected):
+    """Every value the database knows, plus any a link selected that it does not (shown, matching nothing,
+    rather than silently dropped from the filter)."""
     opts = ctx.read_repo.filter_options()
-    return tuple(_options(opts.get(key)) for _, _, key in MULTI_FILTERS)
+    out = []
+    for (_, _, key, _), chosen in zip(MULTI_FILTERS, selected, strict=True):
+        options = _options(opts.get(key))
+        known = {o["value"] for o in options}
+        out.append(options + [{"label": str(v), "value": v} for v in chosen or [] if v not in known])
+    return tuple(out)
+
+
+@CALLBACKS.on(
+    Output(ID.DATES, "start_date", allow_duplicate=True),
+    Output(ID.DATES, "end_date", allow_duplicate=True),
+    Output(ID.PRESET, "value", allow_duplicate=True),
+    Input(ID.DATES, "start_date"),
+    Input(ID.DATES, "end_date"),
+    Input(ID.PRESET, "value"),
+    prevent_initial_call=True,
+)
+def one_range(_ctx: AppContext, start, end, preset):
+    """Dates and a preset range exclude each other: the one just picked wins."""
+    if dash.callback_context.triggered_id == ID.PRESET:
+        return (None, None, no_update) if preset else (no_update, no_update, no_update)
+    return no_update, no_update, (None if start or end else no_update)
+
+
+@CALLBACKS.on(Output(ID.URL_STATE, "data"), *_filter_deps(Input))
+def url_state(_ctx: AppContext, *values):
+    lists = {url_key: v for (_, _, _, url_key), v in zip(MULTI_FILTERS, values, strict=False)}
+    start, end, text, preset = values[len(FILTER_IDS) :]
+    return ledger_query(lists, start, end, text, preset)
+
+
+# The filters go into the address bar without a reload or a history entry per keystroke (Back leaves the
+# Ledger, as in Grafana), and are remembered for the session page's "← Ledger".
+CALLBACKS.clientside(
+    """function(query) {
+        if (typeof query !== "string") { return window.dash_clientside.no_update; }
+        if (window.location.pathname === "/ledger" && window.location.search !== query) {
+            window.history.replaceState(window.history.state, "", "/ledger" + query + window.location.hash);
+        }
+        try { window.sessionStorage.setItem("helicarrier.ledger.query", query); } catch (e) {}
+        return window.dash_clientside.no_update;
+    }""",
+    Output(ID.URL_STATE, "modified_timestamp"),
+    Input(ID.URL_STATE, "data"),
+)
+CALLBACKS.clientside(
+    """function(_session) {
+        let query = "";
+        try { query = window.sessionStorage.getItem("helicarrier.ledger.query") || ""; } catch (e) {}
+        return "/ledger" + (query.startsWith("?") ? query : "");
+    }""",
+    Output(ID.DETAIL_BACK, "href"),
+    Input(ID.DETAIL_SESSION, "data"),
+)
 
 
 @CALLBACKS.on(
@@ -129,11 +190,12 @@ def load_options(ctx: AppContext, _):
     Output(ID.DATES, "start_date"),
     Output(ID.DATES, "end_date"),
     Output(ID.SEARCH, "value"),
+    Output(ID.PRESET, "value"),
     Input(ID.CLEAR, "n_clicks"),
     prevent_initial_call=True,
 )
 def clear(_ctx: AppContext, _n):
-    return (*([] for _ in FILTER_IDS), None, None, "")
+    return (*([] for _ in FILTER_IDS), None, None, "", None)
 
 
 @CALLBACKS.on(Output(ID.COUNT, "children"), *_filter_deps(Input))
@@ -167,7 +229,9 @@ def rows(ctx: AppContext, request, *values):
     return rows_response(ctx, request, build_filters(*values))
 
 
-@CALLBACKS.on(Output(ID.NAV, "pathname"), Input(ID.GRID, "cellClicked"), prevent_initial_call=True)
+# The whole href, not the pathname: the Location compares each part with the props it had at mount, and the
+# filters written into the address bar since then (replaceState) made a pathname change push "/ledger".
+@CALLBACKS.on(Output(ID.NAV, "href"), Input(ID.GRID, "cellClicked"), prevent_initial_call=True)
 def open_session(_ctx: AppContext, clicked):
     row_id = (clicked or {}).get("rowId")
     if not row_id or row_id == EMPTY_ROW_ID:

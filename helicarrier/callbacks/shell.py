@@ -19,8 +19,11 @@ CALLBACKS = Callbacks()
     Output(ID.TITLE, "data"),
     *(Output(ID.NAV[p.name], "className") for p in PAGES),
     Input(ID.URL, "pathname"),
+    # A link to the same page with other filters re-renders it. A page writing its own state into the URL
+    # does so with history.replaceState, which this Location does not hear: no re-render for it.
+    Input(ID.URL, "search"),
 )
-def route(_ctx: AppContext, pathname: str | None):
+def route(_ctx: AppContext, pathname: str | None, search: str | None = None):
     page, subpath = page_for(pathname)
     classes = ["hud-nav-link active" if p is page else "hud-nav-link" for p in PAGES]
     if page is None:
@@ -29,7 +32,7 @@ def route(_ctx: AppContext, pathname: str | None):
             className="glass p-4",
         )
     else:
-        body = page.layout(subpath)
+        body = page.layout(subpath, search)
     return body, page_title(page, subpath), *classes
 
 

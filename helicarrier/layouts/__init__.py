@@ -1,6 +1,6 @@
-"""Page layouts. Each page is a module with ``layout(subpath=None)``; ``PAGES`` is the one list the router,
-the navbar and the callback validation read. Its callbacks are in the module of the same name in
-``helicarrier.callbacks``.
+"""Page layouts. Each page is a module with ``layout(subpath=None, query=None)`` (``query``: the URL's query
+string); ``PAGES`` is the one list the router, the navbar and the callback validation read. Its callbacks
+are in the module of the same name in ``helicarrier.callbacks``.
 
 A page that has sub-pages (``/ledger/<session id>``) receives the rest of the path as ``subpath``; such a
 module lists every layout it can return in ``validation_layouts()``, so Dash can check every callback id.
@@ -30,8 +30,9 @@ class Page:
     icon: str
     module: ModuleType
 
-    def layout(self, subpath: str | None = None) -> Component:
-        return self.module.layout(subpath)
+    def layout(self, subpath: str | None = None, query: str | None = None) -> Component:
+        """``query`` is the URL's query string: the pages that keep their state there start from it."""
+        return self.module.layout(subpath, query)
 
     def validation_layouts(self) -> list[Component]:
         extra: Callable[[], list[Component]] | None = getattr(self.module, "validation_layouts", None)

@@ -431,7 +431,7 @@ def _side_panels(is_admin: bool) -> list[html.Div]:
     ]
 
 
-def layout(subpath: str | None = None) -> html.Div:
+def layout(subpath: str | None = None, query: str | None = None) -> html.Div:
     from helicarrier.auth.passwords import role_allows
     from helicarrier.auth.web import current_user
 

@@ -429,7 +429,7 @@ def _read_only() -> list:
     ]
 
 
-def layout(subpath: str | None = None, *, controls: bool | None = None) -> html.Div:
+def layout(subpath: str | None = None, query: str | None = None, *, controls: bool | None = None) -> html.Div:
     show = can_control() if controls is None else controls
     return html.Div(
         [html.H1("Command", className="page-title"), *(_controls() if show else _read_only())],

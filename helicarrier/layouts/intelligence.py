@@ -11,6 +11,8 @@ from dash import dcc, html
 
 from helicarrier.layouts.intelligence_charts import empty_figure
 from helicarrier.layouts.intelligence_ids import ID
+from helicarrier.layouts.url_state import intel_from_query, intel_preset_days
+from helicarrier.localtime import zone
 
 DEFAULT_DAYS = 30
 HOURLY_MAX_DAYS = 3
@@ -79,8 +81,28 @@ def _header(icon: str, title: str, right=None, note_id: str | None = None) -> ht
     )
 
 
-def controls() -> html.Div:
+PRESETS = (("today", "Today"), ("7d", "7 d"), ("30d", "30 d"), ("month", "This month"))
+
+
+def _presets() -> html.Div:
+    buttons = [
+        dbc.Button(label, id=ID.PRESET[key], size="sm", color="primary", outline=True, n_clicks=0)
+        for key, label in PRESETS
+    ]
+    return html.Div(
+        buttons, className="btn-group btn-group-sm mt-1", role="group", **{"aria-label": "Presets"}
+    )
+
+
+def controls(query: str | None = None) -> html.Div:
+    """The range, zone and grouping, from the URL's query string where it names them."""
+    state = intel_from_query(query)
+    tz = state["tz"] or "UTC"
     start, end = default_range()
+    if state["range"]:
+        start, end = intel_preset_days(state["range"], datetime.now(zone(tz)).date())
+    start, end = state["from"] or start, state["to"] or end
+    zones = TIMEZONES if tz in TIMEZONES else (*TIMEZONES, tz)  # a link's zone is offered, not replaced
     return html.Div(
         [
             html.Div(
@@ -93,6 +115,7 @@ def controls() -> html.Div:
                         display_format="YYYY-MM-DD",
                         first_day_of_week=1,
                     ),
+                    _presets(),
                 ]
             ),
             html.Div(
@@ -100,8 +123,8 @@ def controls() -> html.Div:
                     _label("Time zone", ID.TZ),
                     dcc.Dropdown(
                         id=ID.TZ,
-                        options=[{"label": z, "value": z} for z in TIMEZONES],
-                        value="UTC",
+                        options=[{"label": z, "value": z} for z in zones],
+                        value=tz,
                         clearable=False,
                         style={"minWidth": "13rem"},
                     ),
@@ -113,7 +136,7 @@ def controls() -> html.Div:
                     dbc.RadioItems(
                         id=ID.GROUP,
                         options=[{"label": label, "value": v} for v, label in GROUPS],
-                        value="model",
+                        value=state["group"] or "model",
                         inline=True,
                         className="btn-group btn-group-sm",
                         inputClassName="btn-check",
@@ -335,11 +358,11 @@ def matrix_section() -> html.Div:
     )
 
 
-def layout(subpath: str | None = None) -> html.Div:
+def layout(subpath: str | None = None, query: str | None = None) -> html.Div:
     return html.Div(
         [
             html.H1("Intelligence", className="page-title"),
-            controls(),
+            controls(query),
             usage_section(),
             dbc.Row(
                 [
@@ -349,6 +372,9 @@ def layout(subpath: str | None = None) -> html.Div:
             ),
             matrix_section(),
             dcc.Download(id=ID.DOWNLOAD),
+            dcc.Store(id=ID.URL_STATE),
+            dcc.Store(id=ID.MATRIX_MODELS),
+            dcc.Location(id=ID.NAV, refresh="callback-nav"),
         ],
         id=ID.PAGE,
     )

@@ -19,6 +19,10 @@ class ID:
     # the controls
     CONTROLS = "intelligence-controls"
     DATES = "intelligence-dates"
+    PRESET = {key: f"intelligence-preset-{key}" for key in ("today", "7d", "30d", "month")}
+    URL_STATE = "intelligence-url-state"
+    NAV = "intelligence-nav"
+    MATRIX_MODELS = "intelligence-matrix-models"  # the heatmap's rows, to turn a clicked row into a model
     TZ = "intelligence-tz"
     GROUP = "intelligence-group"
     GRANULARITY = "intelligence-granularity"

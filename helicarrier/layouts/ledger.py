@@ -16,7 +16,7 @@ from helicarrier.layouts.ledger_ids import ID
 EXPORT_CAP = 100_000  # rows in one CSV download; the UI says so
 
 
-def list_layout() -> html.Div:
+def list_layout(query: str | None = None) -> html.Div:
     header = html.Div(
         [
             html.Span([html.I(className="bi bi-journal-text", **{"aria-hidden": "true"}), "Sessions"]),
@@ -48,7 +48,7 @@ def list_layout() -> html.Div:
             html.Div(
                 [
                     header,
-                    filter_bar(),
+                    filter_bar(query),
                     html.Div(sessions_grid(), className="px-3"),
                     html.Div(
                         f"CSV downloads hold at most {EXPORT_CAP:,} rows; narrow the filters for more.",
@@ -61,16 +61,17 @@ def list_layout() -> html.Div:
             dcc.Download(id=ID.DOWNLOAD),
             dcc.Store(id=ID.OPTIONS_LOAD, data=0),
             dcc.Store(id=ID.REFRESH),
+            dcc.Store(id=ID.URL_STATE),
             dcc.Location(id=ID.NAV, refresh="callback-nav"),
         ],
         id=ID.PAGE,
     )
 
 
-def layout(subpath: str | None = None) -> html.Div:
+def layout(subpath: str | None = None, query: str | None = None) -> html.Div:
     if subpath:
         return detail_layout(unquote(subpath))
-    return list_layout()
+    return list_layout(query)
 
 
 def validation_layouts() -> list[html.Div]:

@@ -16,6 +16,7 @@ from helicarrier.formatting import format_duration, format_tokens
 from helicarrier.layouts.ledger_grid import SESSION_STATUS_COLORS, SESSION_STATUS_ICONS, cost_label
 from helicarrier.layouts.ledger_ids import ID
 from helicarrier.layouts.ledger_timeline import timeline_panel, usage_panel
+from helicarrier.layouts.url_state import ledger_link
 from helicarrier.money import format_usd
 
 TOKEN_KINDS = (
@@ -67,12 +68,27 @@ def _field(label: str, value: Any, value_id: str | None = None, mono: bool = Tru
     )
 
 
+def _filter_link(value: str | None, **filters: str) -> Any:
+    """The value as a link to the Ledger filtered on it (every session of this agent, of this model)."""
+    if not value:
+        return "–"
+    return dcc.Link(value, href=ledger_link(**filters), title=f"Every session with {value}")
+
+
 def header_panel(s: dict[str, Any]) -> html.Div:
     labels = ", ".join(f"{k}={v}" for k, v in sorted((s.get("labels") or {}).items())) or "–"
     fields = dbc.Row(
         [
-            dbc.Col(_field("Agent", s.get("agent_id") or "–", ID.DETAIL_AGENT), md=3, sm=6),
-            dbc.Col(_field("Model", s.get("model") or "–", ID.DETAIL_MODEL), md=3, sm=6),
+            dbc.Col(
+                _field("Agent", _filter_link(s.get("agent_id"), agent=s.get("agent_id")), ID.DETAIL_AGENT),
+                md=3,
+                sm=6,
+            ),
+            dbc.Col(
+                _field("Model", _filter_link(s.get("model"), model=s.get("model")), ID.DETAIL_MODEL),
+                md=3,
+                sm=6,
+            ),
             dbc.Col(_field("Provider", s.get("provider") or "–"), md=2, sm=6),
             dbc.Col(_field("Task kind", s.get("task_kind") or "–"), md=2, sm=6),
             dbc.Col(_field("Pricing version", s.get("pricing_version") or "–"), md=2, sm=6),

@@ -11,18 +11,21 @@ from dash import dcc, html
 from helicarrier.analytics.filters import SessionFilters
 from helicarrier.layouts.controls import SEARCH_DEBOUNCE_S
 from helicarrier.layouts.ledger_ids import ID
+from helicarrier.layouts.url_state import ledger_from_query, preset_bounds
 from helicarrier.localtime import FIRST_YEAR, LAST_YEAR
 
-# (control id, placeholder, filter_options() key)
+# (control id, placeholder, filter_options() key, the URL's key)
 MULTI_FILTERS = (
-    (ID.FILTER_AGENT, "Agent", "agents"),
-    (ID.FILTER_MODEL, "Model", "models"),
-    (ID.FILTER_PROVIDER, "Provider", "providers"),
-    (ID.FILTER_STATUS, "Status", "statuses"),
-    (ID.FILTER_LABEL, "Label", "labels"),
+    (ID.FILTER_AGENT, "Agent", "agents", "agent"),
+    (ID.FILTER_MODEL, "Model", "models", "model"),
+    (ID.FILTER_PROVIDER, "Provider", "providers", "provider"),
+    (ID.FILTER_STATUS, "Status", "statuses", "status"),
+    (ID.FILTER_LABEL, "Label", "labels", "label"),
 )
-# The order the callbacks pass the control values in: the multi-selects, the dates, the search text.
-FILTER_IDS = tuple(control_id for control_id, _, _ in MULTI_FILTERS)
+PRESETS = (("1h", "1 h"), ("24h", "24 h"), ("7d", "7 d"), ("30d", "30 d"), ("month", "This month"))
+# The order the callbacks pass the control values in: the multi-selects, the dates, the search text, the
+# preset range.
+FILTER_IDS = tuple(control_id for control_id, *_ in MULTI_FILTERS)
 
 
 def _day(value: str | None) -> date | None:
@@ -56,9 +59,11 @@ def build_filters(
     start: str | None = None,
     end: str | None = None,
     text: str | None = None,
+    preset: str | None = None,
 ) -> SessionFilters:
-    """The control values as the repository's filters; empty controls filter nothing."""
-    lo, hi = day_bounds(start, end)
+    """The control values as the repository's filters; empty controls filter nothing. A preset range (last
+    hour, ..., this month) stands instead of the dates."""
+    lo, hi = preset_bounds(preset) if preset else day_bounds(start, end)
     return SessionFilters(
         agent_ids=tuple(agents or ()),
         models=tuple(models or ()),
@@ -71,16 +76,33 @@ def build_filters(
     )
 
 
-def filter_bar() -> html.Div:
+def presets(value: str | None = None) -> dbc.RadioItems:
+    return dbc.RadioItems(
+        id=ID.PRESET,
+        options=[{"label": label, "value": v} for v, label in PRESETS],
+        value=value,
+        inline=True,
+        className="btn-group btn-group-sm",
+        inputClassName="btn-check",
+        labelClassName="btn btn-sm btn-outline-primary",
+        labelCheckedClassName="active",
+    )
+
+
+def filter_bar(query: str | None = None) -> html.Div:
+    """The filters, set from the URL's query string (a shared link, a reload, Back from a session)."""
+    state = ledger_from_query(query)
     selects = [
         dcc.Dropdown(
             id=control_id,
-            options=[],
+            # The URL's values are offered at once, so they show before the options load.
+            options=[{"label": v, "value": v} for v in state[key]],
+            value=state[key],
             multi=True,
             placeholder=placeholder,
             style={"minWidth": "9.5rem", "flex": "1 1 9.5rem"},
         )
-        for control_id, placeholder, _ in MULTI_FILTERS
+        for control_id, placeholder, _, key in MULTI_FILTERS
     ]
     return html.Div(
         [
@@ -88,6 +110,7 @@ def filter_bar() -> html.Div:
                 id=ID.SEARCH,
                 type="search",
                 placeholder="Search task and error…",
+                value=state["q"],
                 debounce=SEARCH_DEBOUNCE_S,
                 className="form-control form-control-sm",
                 style={"flex": "2 1 16rem", "minWidth": "12rem"},
@@ -95,12 +118,15 @@ def filter_bar() -> html.Div:
             *selects,
             dcc.DatePickerRange(
                 id=ID.DATES,
+                start_date=state["from"],
+                end_date=state["to"],
                 clearable=True,
                 display_format="YYYY-MM-DD",
                 start_date_placeholder_text="From",
                 end_date_placeholder_text="To",
                 first_day_of_week=1,
             ),
+            presets(state["range"]),
             dbc.Button(
                 [html.I(className="bi bi-x-lg me-1", **{"aria-hidden": "true"}), "Clear"],
                 id=ID.CLEAR,

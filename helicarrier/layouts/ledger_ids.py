@@ -21,6 +21,8 @@ class ID:
     FILTER_STATUS = "ledger-filter-status"
     FILTER_LABEL = "ledger-filter-label"
     DATES = "ledger-dates"
+    PRESET = "ledger-preset"
+    URL_STATE = "ledger-url-state"
     CLEAR = "ledger-clear"
     # one session: /ledger/<session id>
     DETAIL_PAGE = "ledger-detail-page"

@@ -45,7 +45,7 @@ def _panel(title: str, icon: str, body, panel_id: str) -> html.Div:
     )
 
 
-def layout(subpath: str | None = None) -> html.Div:
+def layout(subpath: str | None = None, query: str | None = None) -> html.Div:
     token_form = html.Div(
         [
             dbc.Input(id=ID.TOKEN_NAME, placeholder="token name", size="sm", className="mb-2"),

@@ -14,6 +14,13 @@ KPIS = (
     ("spend_today", "Spend today"),
     ("alerts_firing", "Active alerts"),
 )
+# Where each tile leads: the figure's detail, as in Grafana's stat panels with a data link.
+KPI_LINKS = {
+    "agents_online": "/",
+    "sessions_running": "/ledger?status=running",
+    "spend_today": "/intelligence?range=today",
+    "alerts_firing": "/alerts",
+}
 
 
 class ID:
@@ -34,13 +41,15 @@ class ID:
     NAV = {page.name: f"shell-nav-{page.name.lower()}" for page in PAGES}  # the navbar's link to each page
 
 
-def _kpi(key: str, label: str) -> html.Div:
-    return html.Div(
+def _kpi(key: str, label: str) -> dcc.Link:
+    return dcc.Link(
         [
             html.Div(label, className="kpi-label"),
             html.Div("–", id=ID.KPI[key], className="kpi-value num"),
         ],
-        className="kpi glass",
+        href=KPI_LINKS[key],
+        className="kpi kpi-link glass",
+        title=f"{label}: open the detail",
     )
 
 

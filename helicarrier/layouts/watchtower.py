@@ -150,7 +150,7 @@ def _detail_drawer() -> dbc.Offcanvas:
     )
 
 
-def layout(subpath: str | None = None) -> html.Div:
+def layout(subpath: str | None = None, query: str | None = None) -> html.Div:
     return html.Div(
         [
             html.H1("Watchtower", className="page-title"),

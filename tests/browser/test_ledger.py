@@ -8,6 +8,7 @@ import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
@@ -255,5 +256,5 @@ def test_a_search_with_no_match_says_so_and_the_next_query_fills_the_grid_again(
     wait_for_rows(hud, lambda t: len(t) > 5)
     pick(hud, ID.FILTER_STATUS, "failed")
     wait_for_rows(hud, lambda t: len(t) > 0 and all("failed" in row for row in t))
-    assert hud.duo.driver.current_url.endswith("/ledger")
+    assert urlsplit(hud.duo.driver.current_url).path == "/ledger"  # the message opened no session
     assert hud.duo.get_logs() == []
