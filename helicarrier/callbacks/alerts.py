@@ -80,6 +80,21 @@ def rule_form(rule: dict | None) -> tuple:
 
 # -- the feed and the tables -------------------------------------------------------------------------
 
+# The row a link pointed at is scrolled into view once, when it first appears.
+CALLBACKS.clientside(
+    """function(_feed, focus) {
+        const row = focus && document.querySelector(".alerts-row-focus");
+        if (row && window.__hudFocusedAlert !== focus) {
+            window.__hudFocusedAlert = focus;
+            row.scrollIntoView({block: "center"});
+        }
+        return window.dash_clientside.no_update;
+    }""",
+    Output(ID.FOCUS, "modified_timestamp"),
+    Input(ID.FEED, "children"),
+    State(ID.FOCUS, "data"),
+)
+
 
 @CALLBACKS.on(
     Output(ID.FEED, "children"),
@@ -93,17 +108,20 @@ def rule_form(rule: dict | None) -> tuple:
     *TICK_INPUTS,
     State(ID.FEED_HASH, "data"),
     State(ID.PANELS_SHOWN, "data"),
+    State(ID.FOCUS, "data"),
 )
 def refresh(ctx: AppContext, _n, states, *rest):
-    repo, shown_hash, panels_shown, now = ctx.repo, rest[-2], rest[-1], utcnow()
+    repo, shown_hash, panels_shown, focus, now = ctx.repo, rest[-3], rest[-2], rest[-1], utcnow()
     feed = engine.feed(repo, now)
     can_act = _may("operator")
     wanted = [a for a in feed if a["state"] in (states or [])]
     # Only what the rows show: last-seen times and counts move every cycle and must not redraw the feed.
     shown = [{k: a.get(k) for k in page.FEED_FIELDS} for a in wanted[:FEED_ROWS]]
-    digest = page_digest([shown, len(wanted), can_act])
+    digest = page_digest([shown, len(wanted), can_act, focus])
     feed_out = (
-        no_update if digest == shown_hash else page.feed_table(wanted[:FEED_ROWS], can_act, len(wanted))
+        no_update
+        if digest == shown_hash
+        else page.feed_table(wanted[:FEED_ROWS], can_act, len(wanted), focus)
     )
     failing = [r for r in repo.list_alert_rules() if r.get("health") == "error"]
     evaluation = page.eval_panel(repo.eval_cycles(limit=1), current_holder(repo.engine), failing)

@@ -14,8 +14,10 @@ import pandas as pd
 from dash import Input, Output, State, html, no_update
 from dash import ctx as dash_ctx
 
+from helicarrier.alerts import engine as alert_engine
 from helicarrier.analytics.matrix import model_matrix
 from helicarrier.callbacks.registry import Callbacks
+from helicarrier.callbacks.unchanged import if_changed
 from helicarrier.context import AppContext
 from helicarrier.data.types import utcnow
 from helicarrier.layouts.intelligence import HOURLY_MAX_DAYS, ID, MIN_SAMPLES, TOKEN_KINDS, default_range
@@ -29,6 +31,7 @@ from helicarrier.layouts.intelligence_charts import (
 from helicarrier.layouts.intelligence_ids import DOWNLOADS
 from helicarrier.layouts.intelligence_matrix import ALL_KINDS, matrix_cells, ranked_rows, value_rows
 from helicarrier.layouts.intelligence_panels import (
+    active_alerts_view,
     kpi_cards,
     mtd_view,
     ranked_table,
@@ -312,6 +315,20 @@ CALLBACKS.clientside(
     Output(ID.URL_STATE, "modified_timestamp"),
     Input(ID.URL_STATE, "data"),
 )
+
+
+@CALLBACKS.on(
+    Output(ID.ALERTS, "children"),
+    Output(ID.ALERTS_SHOWN, "data"),
+    Input(ID.ALERTS_INTERVAL, "n_intervals"),
+    State(ID.ALERTS_SHOWN, "data"),
+)
+def active_alerts(ctx: AppContext, _n, shown):
+    """Firing before pending, critical first; redrawn only when what it shows changes."""
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    alerts = alert_engine.feed(ctx.repo, utcnow(), states=("firing", "pending"))
+    alerts.sort(key=lambda a: (a["state"] != "firing", rank.get(a.get("severity"), 3), -int(a["id"])))
+    return if_changed(active_alerts_view(alerts), shown)
 
 
 @CALLBACKS.on(Output(ID.REPORTS, "children"), Input(ID.REPORTS_REFRESH, "n_clicks"))

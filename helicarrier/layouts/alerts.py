@@ -19,6 +19,7 @@ from helicarrier.alerts.lifecycle import STATES
 from helicarrier.alerts.rules import METRICS, describe, format_duration, format_value
 from helicarrier.layouts.alerts_forms import choices, receiver_form, rule_editor
 from helicarrier.layouts.alerts_ids import ID, TICKS
+from helicarrier.layouts.url_state import ledger_link
 
 FEED_REFRESH_MS = 2000
 SLOW_REFRESH_MS = 5000
@@ -134,7 +135,29 @@ def _feed_actions(alert: Mapping[str, Any]) -> list:
     return actions
 
 
-def feed_row(alert: Mapping[str, Any], can_act: bool) -> html.Tr:
+def alert_href(alert: Mapping[str, Any]) -> str:
+    """The alert on the Alerts page (its row marked and scrolled to)."""
+    return f"/alerts?alert={int(alert['id'])}"
+
+
+def sessions_href(alert: Mapping[str, Any]) -> str:
+    """The Ledger filtered on what the alert is about (its agent, model or provider labels) from the day it
+    became active: the sessions behind it."""
+    labels = alert.get("labels") or {}
+    since = alert.get("active_since") or alert.get("fired_at")
+    filters = {key: str(labels[key]) for key in ("agent", "model", "provider") if labels.get(key)}
+    return ledger_link(**filters, start=since.date().isoformat() if since else None)
+
+
+def focus_from_query(query: str | None) -> int | None:
+    """The alert a link points at (``/alerts?alert=12``), or None."""
+    from urllib.parse import parse_qs
+
+    value = (parse_qs((query or "").lstrip("?")[:200]).get("alert") or [""])[0]
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
+def feed_row(alert: Mapping[str, Any], can_act: bool, focus: int | None = None) -> html.Tr:
     unit = METRICS[alert["metric"]].unit if alert.get("metric") in METRICS else ""
     state = alert["state"]
     since = (
@@ -159,6 +182,7 @@ def feed_row(alert: Mapping[str, Any], can_act: bool) -> html.Tr:
                 [
                     html.Div(alert.get("rule_name", ""), className="alerts-rule"),
                     html.Div(labels_text(alert.get("labels")), className="mono small muted alerts-labels"),
+                    dcc.Link("Sessions →", href=sessions_href(alert), className="small alerts-sessions"),
                 ]
             ),
             html.Td(f"{value} / {peak}" if peak != value else value, className="num"),
@@ -166,18 +190,18 @@ def feed_row(alert: Mapping[str, Any], can_act: bool) -> html.Tr:
             html.Td(mutes(alert), className="alerts-mutes"),
             html.Td(_feed_actions(alert) if can_act else [], className="text-end text-nowrap"),
         ],
-        className=f"alerts-row alerts-state-{state}",
+        className=f"alerts-row alerts-state-{state}" + (" alerts-row-focus" if alert["id"] == focus else ""),
         **{"data-alert": str(alert["id"]), "data-state": state},
     )
 
 
 def feed_table(
-    alerts: list[Mapping[str, Any]], can_act: bool, total: int | None = None
+    alerts: list[Mapping[str, Any]], can_act: bool, total: int | None = None, focus: int | None = None
 ) -> html.Div | html.Table:
     if not alerts:
         return html.Div("Nothing is firing.", className="muted", id=ID.FEED_EMPTY)
     head = ("state", "rule · group", "value / peak", "since", "muted by", "")
-    table = _table(head, [feed_row(a, can_act) for a in alerts], "")
+    table = _table(head, [feed_row(a, can_act, focus) for a in alerts], "")
     more = (total or 0) - len(alerts)
     note = (
         [html.Div(f"… and {more} more (the API lists them all)", className="muted small")] if more > 0 else []
@@ -447,6 +471,7 @@ def layout(subpath: str | None = None, query: str | None = None) -> html.Div:
             dcc.Store(id=ID.PANELS_SHOWN),
             dcc.Store(id=ID.CONFIG_SHOWN),
             dcc.Store(id=ID.ACK_TARGET),
+            dcc.Store(id=ID.FOCUS, data=focus_from_query(query)),
             *(dcc.Store(id=ID.TICK[name], data=0) for name in TICKS),
             dbc.Row([dbc.Col(_feed_and_rules(is_admin), lg=8), dbc.Col(_side_panels(is_admin), lg=4)]),
             _ack_modal(),

@@ -20,6 +20,7 @@ class ID:
     FEED = "alerts-feed"
     FEED_EMPTY = "alerts-feed-empty"
     FEED_HASH = "alerts-feed-hash"
+    FOCUS = "alerts-focus"  # the alert a link pointed at (/alerts?alert=ID): its row is marked
     PANELS_SHOWN = "alerts-panels-shown"  # digests of what the polled panels show (callbacks/unchanged.py)
     CONFIG_SHOWN = "alerts-config-shown"
     ACK_OPEN = "alerts-ack-open"

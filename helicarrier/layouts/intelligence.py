@@ -237,6 +237,22 @@ def usage_section() -> html.Div:
     )
 
 
+ALERTS_REFRESH_MS = 10_000
+
+
+def alerts_panel() -> html.Div:
+    """The roadmap's Intelligence panel shows alerts beside usage and the matrix: what fires now."""
+    return html.Div(
+        [
+            _header("bi-bell", "Active alerts", dcc.Link("All alerts →", href="/alerts", className="small")),
+            html.Div(id=ID.ALERTS, className="glass-body", style={"maxHeight": "260px", "overflowY": "auto"}),
+            dcc.Interval(id=ID.ALERTS_INTERVAL, interval=ALERTS_REFRESH_MS),
+            dcc.Store(id=ID.ALERTS_SHOWN),
+        ],
+        className="glass h-100",
+    )
+
+
 def mtd_panel() -> html.Div:
     return html.Div(
         [
@@ -366,8 +382,9 @@ def layout(subpath: str | None = None, query: str | None = None) -> html.Div:
             usage_section(),
             dbc.Row(
                 [
-                    dbc.Col(mtd_panel(), lg=5, className="mb-3"),
-                    dbc.Col(reports_panel(), lg=7, className="mb-3"),
+                    dbc.Col(mtd_panel(), lg=4, className="mb-3"),
+                    dbc.Col(alerts_panel(), lg=4, className="mb-3"),
+                    dbc.Col(reports_panel(), lg=4, className="mb-3"),
                 ]
             ),
             matrix_section(),

@@ -37,6 +37,9 @@ class ID:
     TOKENS_NOTE = "intelligence-tokens-note"
     TOKEN_KIND = "intelligence-token-kind"
     # month to date and scheduled reports
+    ALERTS = "intelligence-alerts"  # the active-alerts feed
+    ALERTS_SHOWN = "intelligence-alerts-shown"
+    ALERTS_INTERVAL = "intelligence-alerts-interval"
     MTD = "intelligence-mtd"
     MTD_SPEND = "intelligence-mtd-spend"
     MTD_PROJECTED = "intelligence-mtd-projected"

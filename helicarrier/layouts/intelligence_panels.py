@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from helicarrier.formatting import format_duration, format_tokens
 from helicarrier.layouts.intelligence_ids import ID
@@ -330,3 +330,35 @@ def reports_list(reports: list[dict[str, Any]]) -> html.Div:
             )
         )
     return html.Ul(items, className="list-group list-group-flush", id=ID.REPORTS_LIST)
+
+
+ACTIVE_ALERT_ROWS = 8
+
+
+def active_alerts_view(alerts: list[dict[str, Any]]) -> html.Div:
+    """Firing and pending alerts, worst first, each with a link to itself and to the sessions behind it."""
+    from helicarrier.layouts.alerts import alert_href, labels_text, sessions_href, state_badge
+
+    if not alerts:
+        return html.Div("Nothing is firing or pending.", className="muted")
+    rows = [
+        html.Tr(
+            [
+                html.Td(state_badge(a["state"])),
+                html.Td(
+                    [
+                        dcc.Link(a.get("rule_name") or "alert", href=alert_href(a)),
+                        html.Div(labels_text(a.get("labels")), className="mono small muted"),
+                    ]
+                ),
+                html.Td(a.get("severity") or "", className="small"),
+                html.Td(
+                    dcc.Link("Sessions →", href=sessions_href(a), className="small"), className="text-end"
+                ),
+            ]
+        )
+        for a in alerts[:ACTIVE_ALERT_ROWS]
+    ]
+    more = len(alerts) - ACTIVE_ALERT_ROWS
+    note = [html.Div(f"… and {more} more on the Alerts page", className="muted small")] if more > 0 else []
+    return html.Div([dbc.Table(html.Tbody(rows), size="sm", className="mb-1"), *note])

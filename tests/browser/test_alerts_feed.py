@@ -16,8 +16,11 @@ from selenium.webdriver.common.keys import Keys
 from helicarrier.actors import Actor
 from helicarrier.alerts.rules import validate_rule
 from helicarrier.layouts.alerts import ID
+from helicarrier.layouts.intelligence_ids import ID as INTEL
+from helicarrier.layouts.ledger_ids import ID as LEDGER
 from helicarrier.layouts.shell import ID as SHELL
 from helicarrier.scheduler.runner import Job, Scheduler, _evaluate_alerts
+from tests.browser.conftest import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -181,4 +184,44 @@ def test_admin_previews_and_saves_a_rule(hud):
         "0",
         "ada",
     )
+    assert hud.duo.get_logs() == []
+
+
+def click_link(hud, text: str) -> None:
+    """A real click on the link, scrolled into the middle of the window first (the panel is below the fold;
+    instantly: Bootstrap makes the page's scrolling smooth, and the click would land before it ends)."""
+    link = hud.duo.driver.find_element(By.LINK_TEXT, text)
+    hud.duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", link)
+    link.click()
+
+
+def test_the_intelligence_page_lists_active_alerts_with_links_to_the_alert_and_its_sessions(hud, evaluator):
+    repo = hud.ctx.repo
+    token, _ = repo.create_token("browser", "ingest")
+    rule = {
+        "name": "agent offline",
+        "metric": "agents_offline",
+        "group_by": "agent",
+        "threshold": "0",
+        "params": {"offline_after_s": 3},
+        "severity": "critical",
+    }
+    repo.create_alert_rule(validate_rule(rule), Actor("ada", "user", "admin"))
+    heartbeat(hud, token, "vega-03", "hb-1")
+    hud.login("vera")
+    hud.visit("/intelligence")
+    hud.duo.wait_for_contains_text(f"#{INTEL.ALERTS}", "agent offline", timeout=30)
+    assert "agent=vega-03" in hud.duo.find_element(f"#{INTEL.ALERTS}").text
+    (alert,) = [a for a in repo.list_alerts() if a["state"] == "firing"]
+
+    click_link(hud, "Sessions →")
+    wait_until(lambda: "/ledger?agent=vega-03" in hud.duo.driver.current_url, 10, "the alert's sessions")
+    wait_until(lambda: "vega-03" in hud.duo.find_element(f"#{LEDGER.FILTER_AGENT}").text, 10, "the filter")
+
+    hud.visit("/intelligence")
+    hud.duo.wait_for_contains_text(f"#{INTEL.ALERTS}", "agent offline", timeout=30)
+    click_link(hud, "agent offline")
+    wait_until(lambda: hud.duo.driver.current_url.endswith(f"/alerts?alert={alert['id']}"), 10, "the alert")
+    focused = hud.duo.wait_for_element(f"#{ID.FEED} tr.alerts-row-focus", timeout=15)
+    assert focused.get_attribute("data-alert") == str(alert["id"])
     assert hud.duo.get_logs() == []

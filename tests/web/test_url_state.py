@@ -94,3 +94,18 @@ def test_a_heatmap_cell_opens_the_ledger_on_its_model_and_range():
     for bad in (None, {"points": []}, {"points": [{"y": 7}]}, {"points": [{"y": "0"}]}):
         assert intel_cb.open_ledger_for_cell(None, bad, ["gpt-4.1"], None, None) is intel_cb.no_update
     assert ledger_link(agent="a/1") == "/ledger?agent=a%2F1"
+
+
+def test_an_alert_links_to_itself_and_to_the_sessions_behind_it():
+    from helicarrier.layouts.alerts import alert_href, focus_from_query, sessions_href
+
+    alert = {
+        "id": 12,
+        "labels": {"agent": "vega-03", "alertname": "offline"},
+        "active_since": datetime(2026, 12, 4, 23, 50, tzinfo=UTC),
+    }
+    assert alert_href(alert) == "/alerts?alert=12" and focus_from_query("?alert=12") == 12
+    assert sessions_href(alert) == "/ledger?agent=vega-03&from=2026-12-04"
+    assert sessions_href({"id": 1, "labels": {"model": "gpt-4.1"}}) == "/ledger?model=gpt-4.1"
+    for bad in ("?alert=-1", "?alert=1e3", "?alert=" + "9" * 30, "", None):
+        assert focus_from_query(bad) is None
