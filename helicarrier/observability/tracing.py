@@ -66,12 +66,13 @@ def exporter_names(environ: Mapping[str, str]) -> list[str]:
             f"OTEL_TRACES_EXPORTER={named!r}: unknown exporter {unknown[0]!r}; known: {', '.join(EXPORTERS)}"
         )
     names = [n for n in names if n != "none"]
-    protocol = (
-        environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or ""
+    variable = next(
+        (v for v in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL") if environ.get(v)),
+        None,
     )
-    if "otlp" in names and protocol.strip() not in ("", "http/protobuf"):
+    if "otlp" in names and variable and environ[variable].strip() != "http/protobuf":
         # Only the OTLP/HTTP protobuf exporter is installed; sending it to a gRPC port would fail silently.
-        raise TracingConfigError(f"OTLP protocol {protocol!r} is not supported; use http/protobuf")
+        raise TracingConfigError(f"{variable}={environ[variable]!r} is not supported; use http/protobuf")
     return names
 
 

@@ -4,10 +4,17 @@ caller's W3C ``traceparent`` is continued. Tracing is off unless the OTEL_* vari
 
 from __future__ import annotations
 
+import http.server
+import os
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -15,6 +22,7 @@ from helicarrier.alerts import engine
 from helicarrier.observability import tracing
 from tests.alerts.alerting_helpers import add_agents, make_rule, now_utc, offline_rule, secs
 
+ROOT = Path(__file__).resolve().parents[2]
 INGEST = "/api/v1/ingest"
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
@@ -171,5 +179,74 @@ def test_the_exporters_come_from_the_standard_variables(environ, names):
     ],
 )
 def test_an_exporter_this_build_cannot_run_is_refused_naming_the_variable(environ):
-    with pytest.raises(tracing.TracingConfigError, match="OTEL_TRACES_EXPORTER|grpc"):
+    with pytest.raises(
+        tracing.TracingConfigError, match="OTEL_TRACES_EXPORTER=|OTEL_EXPORTER_OTLP_PROTOCOL="
+    ):
         tracing.exporter_names(environ)
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP collector's one route: the bodies POSTed to /v1/traces, decoded."""
+
+    received: list[tuple[str, ExportTraceServiceRequest]] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Collector.received.append((self.path, ExportTraceServiceRequest.FromString(body)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+        self.wfile.write(b"")
+
+    def log_message(self, *_args):
+        pass
+
+
+def test_with_an_otlp_endpoint_set_a_process_exports_its_spans_there(tmp_path):
+    """A real process with OTEL_EXPORTER_OTLP_ENDPOINT: its alert cycle reaches the collector over OTLP/HTTP,
+    as service helicarrier, when the process flushes on its way out (as a gunicorn worker does)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("HELICARRIER_", "OTEL_"))},
+        "HELICARRIER_DATA_DIR": str(tmp_path),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
+    }
+    code = (
+        "from helicarrier.context import build_context; from helicarrier.alerts import engine;"
+        "from helicarrier.observability import tracing;"
+        "ctx = build_context(); engine.run_cycle(ctx.repo); tracing.shutdown(); ctx.repo.dispose()"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr
+    assert [path for path, _ in _Collector.received] == ["/v1/traces"]
+    (resource_spans,) = _Collector.received[0][1].resource_spans
+    service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}["service.name"]
+    names = {s.name for scope in resource_spans.scope_spans for s in scope.spans}
+    assert service == "helicarrier" and "alerts.cycle" in names
+
+
+def test_a_protocol_this_build_cannot_send_refuses_to_start_with_one_line(tmp_path):
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("HELICARRIER_", "OTEL_"))},
+        "HELICARRIER_DATA_DIR": str(tmp_path),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "helicarrier", "scheduler"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    refusal = "helicarrier: refusing to start: OTEL_EXPORTER_OTLP_PROTOCOL='grpc' is not supported"
+    assert done.stderr.strip().splitlines() == [f"{refusal}; use http/protobuf"], done.stderr
