@@ -72,7 +72,7 @@ def run_cycle(repo, now: datetime | None = None, holder: str | None = None) -> C
     error setting); the others still run."""
     t0 = time.perf_counter()
     try:
-        with span("alerts.cycle"):
+        with span("alerts.cycle", root=True):  # a trace of its own, every cycle
             report = _run_cycle(repo, now, holder, t0)
             set_attributes(
                 alerts__rules=report.rules, alerts__failed=report.failed, alerts__changed=report.changed

@@ -4,7 +4,8 @@ inside a trace a span of its own (``repo.sessions_page``, ``tx.store_batch``).
 Applied once to the assembled classes (``Repository``, ``Tx``), so a new query method is timed and traced
 without anyone remembering to: its name is the label, bounded by the code. Generators (chunked reads) are
 left as they are: timing their creation would measure nothing. A method called outside any trace (the
-scheduler's housekeeping) makes no span: each would be a trace of its own, every few seconds.
+scheduler's housekeeping) makes no span: each would be a trace of its own, every few seconds (the check
+comes first here, before the span's attributes are built: these wrappers run on every query).
 """
 
 from __future__ import annotations

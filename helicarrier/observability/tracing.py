@@ -142,11 +142,15 @@ def in_trace() -> bool:
     return _state.tracer is not None and trace.get_current_span().is_recording()
 
 
-def span(name: str, kind: SpanKind = SpanKind.INTERNAL, **attributes: Attr | None) -> AbstractContextManager:
-    """``with span("ingest.price", events=12):`` a child of the current span; nothing at all when off.
-    A ``Refused`` passing through is the client's error, noted as ``refused.code``; anything else marks the
-    span failed with the exception."""
-    if _state.tracer is None:
+def span(
+    name: str, kind: SpanKind = SpanKind.INTERNAL, *, root: bool = False, **attributes: Attr | None
+) -> AbstractContextManager:
+    """``with span("ingest.price", pricing__version=v):`` a child of the current span (``a__b`` names the
+    attribute ``a.b``); nothing at all when tracing is off. Outside any trace (an import on the command line,
+    a service a test calls) a step makes no span either, since each would be a trace of its own; ``root``:
+    this one starts a trace (the alert cycle). A ``Refused`` passing through is the client's error, noted as
+    ``refused.code``; anything else marks the span failed with the exception."""
+    if _state.tracer is None or not (root or trace.get_current_span().is_recording()):
         return _OFF
     return _recorded(_state.tracer, name, kind, attributes)
 
@@ -193,13 +197,15 @@ def record_error(exc: BaseException) -> None:
 # -- a request's span (observability.web calls these from Flask's hooks) -------------------------------------
 
 
-def start_request(name: str, headers: Mapping[str, str], attributes: Mapping[str, Attr]) -> tuple[Any, Any]:
+def start_request(
+    name: str, headers: Mapping[str, str], attributes: Mapping[str, Attr]
+) -> tuple[Any, Any] | None:
     """Continue the caller's ``traceparent`` (W3C, by the SDK's propagator) in a SERVER span named ``name``,
     made current. Off, the caller's trace context alone is made current, so log lines still carry the
-    caller's trace id. -> a handle for ``finish_request``."""
+    caller's trace id. -> a handle for ``answered`` and ``finish_request`` (None: nothing to do)."""
     parent = extract(headers) if "traceparent" in headers else None
     if _state.tracer is None:
-        return None, (otel_context.attach(parent) if parent is not None else None)
+        return None if parent is None else (None, otel_context.attach(parent))
     server = _state.tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
     return server, otel_context.attach(trace.set_span_in_context(server, parent))
 

@@ -48,7 +48,9 @@ def install(server: Flask) -> None:
             attributes = {"http.request.method": request.method, "url.path": request.path}
             attributes |= {"http.route": rule, "request.id": g.request_id}
         name = f"{request.method} {rule}" if rule else request.method
-        g.trace_handle = tracing.start_request(name, request.headers, attributes)
+        handle = tracing.start_request(name, request.headers, attributes)
+        if handle is not None:
+            g.trace_handle = handle
 
     @server.after_request
     def _answer(response: Response) -> Response:

@@ -13,12 +13,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from helicarrier.alerts import engine
+from helicarrier.auth.binding import Speaker
 from helicarrier.observability import tracing
 from tests.alerts.alerting_helpers import add_agents, make_rule, now_utc, offline_rule, secs
 
@@ -153,6 +155,14 @@ def test_an_alert_cycle_is_a_span_with_one_child_per_rule(ctx, spans):
 def test_spans_are_recorded_only_when_asked_for(api, spans):
     tracing.shutdown()  # as a process without the OTEL_* variables runs
     assert api.post(_batch()).status_code == 200
+    assert spans.get_finished_spans() == ()
+
+
+def test_ingest_outside_any_trace_makes_no_traces_of_its_steps(ctx, spans):
+    """An import on the command line ingests in-process: its steps and queries, under no request, would each
+    be a trace of its own per batch."""
+    status, _body = ctx.ingest.ingest(Speaker.internal("cli"), orjson.dumps(_batch()), None, INGEST)
+    assert status == 200
     assert spans.get_finished_spans() == ()
 
 
