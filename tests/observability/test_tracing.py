@@ -23,6 +23,7 @@ from helicarrier.alerts import engine
 from helicarrier.auth.binding import Speaker
 from helicarrier.observability import tracing
 from tests.alerts.alerting_helpers import add_agents, make_rule, now_utc, offline_rule, secs
+from tests.web.test_operations import PASSWORD, create_token_request, signed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 INGEST = "/api/v1/ingest"
@@ -131,6 +132,19 @@ def test_a_kill_issued_polled_and_acked_gives_control_spans(ctl, spans):
         "delivered",
         "completed",
     )
+
+
+def test_a_hud_callback_is_a_span_under_its_request_with_its_queries_under_it(api, spans):
+    api.repo.create_user("ada", PASSWORD, "admin")
+    admin = signed_in(api.app, "ada")
+    spans.clear()  # the sign-in's own
+    assert admin.post("/_dash-update-component", json=create_token_request("ci-host")).status_code == 200
+
+    finished = spans.get_finished_spans()
+    server = _one(finished, "POST /_dash-update-component")
+    callback = _one(finished, "callback operations.create_token")
+    assert callback.parent.span_id == server.context.span_id
+    assert "repo.create_token" in _children(finished, callback)
 
 
 def test_an_alert_cycle_is_a_span_with_one_child_per_rule(ctx, spans):
