@@ -56,6 +56,14 @@ def post_fork(server, worker) -> None:
         server.log.info("worker %s runs the scheduler", worker.pid)
 
 
+# Tracing (docs/deploy.md#tracing-and-logs): each worker sets up its own span exporter when it builds the app,
+# after the fork (its batch thread would not survive one). On its way out it sends the spans still queued.
+def worker_exit(server, worker) -> None:
+    from helicarrier.observability import tracing
+
+    tracing.shutdown()
+
+
 # Prometheus multiprocess mode (docs/deploy.md#metrics): with PROMETHEUS_MULTIPROC_DIR set (in the environment
 # gunicorn starts with, so every worker sees it before prometheus-client is imported), each worker writes its
 # counters to a file there and GET /metrics adds them all up. The directory is this master's alone.

@@ -52,6 +52,13 @@ def _text(text: str) -> str:
     return text
 
 
+def _log_format(text: str) -> str:
+    lowered = text.strip().lower()
+    if lowered not in ("text", "json"):
+        raise ValueError("text or json")
+    return lowered
+
+
 def _names(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names or any(len(n) > 255 for n in names):
@@ -157,6 +164,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Signs session cookies and Dash background-callback handles; the same for every worker.",
     ),
     Setting("HELICARRIER_LOG_LEVEL", "log_level", "INFO", str.upper, "Python logging level."),
+    Setting(
+        "HELICARRIER_LOG_FORMAT",
+        "log_format",
+        "text",
+        _log_format,
+        "`json`: one JSON object per line on stdout (production); `text`: readable lines on stderr. Both "
+        "carry the request id and trace id.",
+    ),
     Setting(
         "HELICARRIER_AUTO_MIGRATE",
         "auto_migrate",
@@ -339,6 +354,7 @@ class Settings:
     trusted_proxies: int = 0
     secret_key: str = ""
     log_level: str = "INFO"
+    log_format: str = "text"
     auto_migrate: bool = True
     pricing_version: str | None = None
     max_body_bytes: int = 5 * 1024 * 1024

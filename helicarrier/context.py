@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from helicarrier.alerts.service import AlertService
-from helicarrier.config import Settings, load_settings
+from helicarrier.config import ConfigError, Settings, load_settings
 from helicarrier.control.service import ControlLimits, ControlService
 from helicarrier.data.engine import make_engine
 from helicarrier.data.repository import Repository
@@ -14,6 +14,7 @@ from helicarrier.data.schema import SchemaStatus, ensure_schema
 from helicarrier.fleet.service import FleetService
 from helicarrier.hooks.service import ClaudeCodeHooks
 from helicarrier.ingest.service import IngestService
+from helicarrier.observability import logs, tracing
 from helicarrier.operations.maintenance import Maintenance
 from helicarrier.otlp.service import OtlpReceiver
 from helicarrier.pricing.registry import PriceBooks
@@ -44,7 +45,11 @@ class AppContext:
 def build_context(settings: Settings | None = None) -> AppContext:
     """Connect, verify (and if allowed, migrate) the schema. Raise SchemaError, never serve unverified."""
     settings = settings or load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(settings.log_level, settings.log_format)
+    try:
+        tracing.setup()  # from the OTEL_* variables, once per process (each gunicorn worker: after its fork)
+    except tracing.TracingConfigError as exc:
+        raise ConfigError(str(exc)) from None
     # Alembic's per-start chatter ("Context impl ...") buries the one line that matters; we log our own.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # APScheduler says "Running job ..." and "executed successfully" at INFO for every run of every job

@@ -11,6 +11,7 @@ from helicarrier.auth import web as web_auth
 from helicarrier.config import PROJECT_ROOT, Settings
 from helicarrier.context import AppContext, build_context
 from helicarrier.layouts.shell import shell_layout
+from helicarrier.observability import web as observed_requests
 from helicarrier.scheduler.runner import Scheduler, should_start_in_web_process
 
 
@@ -39,6 +40,7 @@ def create_app(
         [shell_layout(), *(c for page in layouts.PAGES for c in page.validation_layouts())]
     )
 
+    observed_requests.install(server)  # first: a request id and span for every request, refused ones too
     web_auth.install(app, ctx)
     api_routes.install(server)
     callbacks.register_all(app, ctx)

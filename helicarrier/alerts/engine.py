@@ -29,6 +29,7 @@ from helicarrier.data.queries.alert_metrics import MetricCache
 from helicarrier.data.queries.alerts import CycleResult, RuleRun
 from helicarrier.data.types import utcnow
 from helicarrier.observability import metrics
+from helicarrier.observability.tracing import set_attributes, span
 
 log = logging.getLogger("helicarrier.alerts")
 
@@ -71,7 +72,11 @@ def run_cycle(repo, now: datetime | None = None, holder: str | None = None) -> C
     error setting); the others still run."""
     t0 = time.perf_counter()
     try:
-        report = _run_cycle(repo, now, holder, t0)
+        with span("alerts.cycle", root=True):  # a trace of its own, every cycle
+            report = _run_cycle(repo, now, holder, t0)
+            set_attributes(
+                alerts__rules=report.rules, alerts__failed=report.failed, alerts__changed=report.changed
+            )
     except Exception:
         metrics.ALERT_ERRORS.labels("cycle").inc()
         raise
@@ -90,30 +95,10 @@ def _run_cycle(repo, now: datetime | None, holder: str | None, t0: float) -> Cyc
     agents: dict[str, dict[str, str]] | None = None
     runs: list[RuleRun] = []
     for rule in rules:
-        r0 = time.perf_counter()
-        rs = spec(rule)
-        error = None
-        try:
-            result = repo.alert_metric(
-                rule["metric"], rule["group_by"], rule["window_s"], rule["params"], now, cache
-            )
-            health = "ok" if result or rs.empty_is_ok else "nodata"
-        except Exception as exc:  # noqa: BLE001 - one rule's failure must not stop the others
-            log.exception("alert rule %s (%s) failed", rule["id"], rule["name"])
-            error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
-            result = EvalFailure(error)
-            health = "error"
-        outcomes = evaluate(rs, result, now, states.get(rule["id"], {}))
-        if rule["group_by"] == "agent" and outcomes:
-            # Per-agent alerts carry the agent's provider and model, for inhibition and silences.
-            if agents is None:
-                agents = repo.alert_agent_context()
-                cache.queries += 1
-            outcomes = [
-                replace(o, context=agents.get(o.labels.get("agent"), {})) if o.labels.get("agent") else o
-                for o in outcomes
-            ]
-        runs.append(RuleRun(rule["id"], outcomes, health, int((time.perf_counter() - r0) * 1000), error))
+        with span("alerts.rule", alert__rule__id=rule["id"], alert__metric=rule["metric"]):
+            run, agents = _run_rule(repo, rule, now, states, cache, agents)
+            set_attributes(alert__health=run.health, alert__groups=len(run.outcomes))
+        runs.append(run)
     cycle = CycleResult(now, int((time.perf_counter() - t0) * 1000), holder, cache.queries, runs)
     changed = repo.record_alert_cycle(cycle, now)
     return CycleReport(
@@ -123,6 +108,34 @@ def _run_cycle(repo, now: datetime | None, holder: str | None, t0: float) -> Cyc
         cache.queries,
         int((time.perf_counter() - t0) * 1000),
     )
+
+
+def _run_rule(repo, rule, now: datetime, states, cache: MetricCache, agents) -> tuple[RuleRun, Any]:
+    """One rule evaluated: its run, and the agents' context (looked up once a cycle, when first needed)."""
+    r0 = time.perf_counter()
+    rs = spec(rule)
+    error = None
+    try:
+        result = repo.alert_metric(
+            rule["metric"], rule["group_by"], rule["window_s"], rule["params"], now, cache
+        )
+        health = "ok" if result or rs.empty_is_ok else "nodata"
+    except Exception as exc:  # noqa: BLE001 - one rule's failure must not stop the others
+        log.exception("alert rule %s (%s) failed", rule["id"], rule["name"])
+        error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+        result = EvalFailure(error)
+        health = "error"
+    outcomes = evaluate(rs, result, now, states.get(rule["id"], {}))
+    if rule["group_by"] == "agent" and outcomes:
+        # Per-agent alerts carry the agent's provider and model, for inhibition and silences.
+        if agents is None:
+            agents = repo.alert_agent_context()
+            cache.queries += 1
+        outcomes = [
+            replace(o, context=agents.get(o.labels.get("agent"), {})) if o.labels.get("agent") else o
+            for o in outcomes
+        ]
+    return RuleRun(rule["id"], outcomes, health, int((time.perf_counter() - r0) * 1000), error), agents
 
 
 def preview(repo, body: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:

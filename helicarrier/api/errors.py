@@ -18,6 +18,7 @@ from helicarrier.api.views import otlp
 from helicarrier.data.engine import DatabaseBusy
 from helicarrier.errors import Refused
 from helicarrier.health import RETRY_AFTER_S
+from helicarrier.observability import tracing
 
 log = logging.getLogger("helicarrier.api")
 
@@ -60,6 +61,7 @@ def install(app: Flask, json_paths: frozenset[str] = frozenset()) -> None:
         if database_unavailable(exc):
             return _unavailable(exc)
         log.exception("unhandled error on %s", request.path)
+        tracing.record_error(exc)
         if not _is_api():
             raise exc
         return error_response(Refused(500, "internal_error", "the server failed; nothing was stored"))

@@ -28,7 +28,7 @@ import dash
 
 from helicarrier.auth.web import CurrentUser, current_user, require_role, role_callback
 from helicarrier.context import AppContext
-from helicarrier.observability import metrics
+from helicarrier.observability import metrics, tracing
 
 
 @dataclass(frozen=True)
@@ -81,14 +81,19 @@ class Callbacks:
 def bind_context(func: Callable[..., Any], ctx: AppContext, role: str | None) -> Callable[..., Any]:
     """What Dash calls: ``func`` with the context first, after the role check when it has a role."""
 
+    # helicarrier_dash_callback_duration_seconds{callback="ledger.grid_rows"}: the page and the function;
+    # inside a request's trace, the span "callback ledger.grid_rows" with the page's queries under it.
+    name = f"{func.__module__.rsplit('.', 1)[-1]}.{func.__name__}"
+    span_name = f"callback {name}"
+
     @functools.wraps(func)
     def callback(*values: Any) -> Any:
         if role is not None:
             require_role(role)  # the second line of defence behind the gate
-        return func(ctx, *values)
+        with tracing.span(span_name):
+            return func(ctx, *values)
 
-    # helicarrier_dash_callback_duration_seconds{callback="ledger.grid_rows"}: the page and the function.
-    return metrics.timed(metrics.CALLBACK, f"{func.__module__.rsplit('.', 1)[-1]}.{func.__name__}", callback)
+    return metrics.timed(metrics.CALLBACK, name, callback)
 
 
 def signed_in_user() -> CurrentUser:

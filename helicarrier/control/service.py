@@ -24,6 +24,7 @@ from helicarrier.data.repository import Repository
 from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
 from helicarrier.fleet.service import FleetService
+from helicarrier.observability.tracing import set_attributes, span
 from helicarrier.pricing.registry import PriceBooks
 
 DELIVER_LIMIT = 20
@@ -35,6 +36,11 @@ class ControlLimits:
     max_task_bytes: int = 16 * 1024
     offline_after_s: int = 60
     kill_settle_s: int = 30
+
+
+def _transition(before: str, after: str) -> None:
+    """The command's move through its lifecycle, on the current span."""
+    set_attributes(command__state__before=before, command__state=after)
 
 
 def _refusal(exc: lc.IllegalTransition, state: str) -> Refused:
@@ -56,7 +62,10 @@ class ControlService:
         """Validate and issue one command from a request body with a ``kind``; returns (command, created).
         A repeated Idempotency-Key returns the first command (created False)."""
         action = f"command.{body.get('kind')}"[:64]
-        with self._refusals_audited(actor, action, "agent", agent_id):
+        with (
+            span("control.issue", command__kind=str(body.get("kind"))[:32], agent__id=agent_id),
+            self._refusals_audited(actor, action, "agent", agent_id),
+        ):
             request = check_request(body, self.limits.max_task_bytes, self._provider_check(agent_id))
             try:
                 return self._issue(actor, agent_id, request, idempotency_key)
@@ -89,6 +98,7 @@ class ControlService:
             row = tx.insert_command(self._command_values(agent, req, actor, key, now))
             if req.kind == "kill":
                 tx.set_control_state(agent_id, agent.control_state, lc.agent_transition(None, "kill"), now)
+            set_attributes(command__id=row.id, command__state="pending")
             tx.audit(
                 actor,
                 f"command.{req.kind}",
@@ -168,6 +178,7 @@ class ControlService:
         """Cancel a command its agent has not fetched yet."""
         now = utcnow()
         with (
+            span("control.cancel", command__id=command_id),
             self._refusals_audited(actor, "command.cancel", "command", command_id),
             self.repo.transaction() as tx,
         ):
@@ -179,6 +190,7 @@ class ControlService:
             except lc.IllegalTransition as exc:
                 raise _refusal(exc, row.state) from None
             tx.set_command(command_id, row.state, state=state, updated_at=now, finished_at=now)
+            _transition(row.state, state)
             if row.kind == "kill":
                 self._drop_kill(tx, row.agent_id, now)
             tx.audit(actor, "command.cancel", "ok", target_kind="command", target_id=command_id)
@@ -187,7 +199,10 @@ class ControlService:
     def release(self, actor: Actor, agent_id: str, reason: Any = None) -> str:
         """Let a killed agent work again; returns its control state (active)."""
         now = utcnow()
-        with self._refusals_audited(actor, "agent.release", "agent", agent_id):
+        with (
+            span("control.release", agent__id=agent_id),
+            self._refusals_audited(actor, "agent.release", "agent", agent_id),
+        ):
             if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
                 raise Refused.invalid("reason", "text of at most 2000 characters")
             with self.repo.transaction() as tx:
@@ -240,7 +255,7 @@ class ControlService:
         if not self.repo.has_pending_commands(agent_id):
             return []
         now = utcnow()
-        with self.repo.transaction() as tx:
+        with span("control.deliver", agent__id=agent_id), self.repo.transaction() as tx:
             self._expire(tx, tx.overdue_pending(now, agent_id), now)
             out = []
             for row in tx.pending_commands(agent_id, DELIVER_LIMIT):
@@ -260,7 +275,7 @@ class ControlService:
         """``POST /api/v1/commands/<id>/ack``: the same path as a ``command.ack`` event. Only the token that
         speaks for the agent answers for it."""
         self.fleet.require(speaker, agent_id, "command.ack", remote_addr)
-        with self.repo.transaction() as tx:
+        with span("control.ack", command__id=command_id, agent__id=agent_id), self.repo.transaction() as tx:
             return command_dict(self.apply_ack(tx, command_id, agent_id, answer, utcnow()))
 
     def check_ack(self, tx: CommandTx, command_id: str, agent_id: str):
@@ -275,7 +290,12 @@ class ControlService:
     def apply_ack(self, tx: CommandTx, command_id: str, agent_id: str, answer: AckAnswer, now):
         """An agent's answer, inside the caller's transaction: the command moves on, and a confirmed kill
         stops the agent and its session. Raises Refused."""
+        with span("control.apply_ack", command__id=command_id, command__answer=str(answer.state)[:32]):
+            return self._apply_ack(tx, command_id, agent_id, answer, now)
+
+    def _apply_ack(self, tx: CommandTx, command_id: str, agent_id: str, answer: AckAnswer, now):
         row = self.check_ack(tx, command_id, agent_id)
+        set_attributes(command__kind=row.kind)
         state, message = answer.state, answer.message
         if state not in lc.ACK_EVENTS:
             raise Refused.invalid("state", f"must be one of {', '.join(lc.ACK_EVENTS)}")
@@ -298,6 +318,7 @@ class ControlService:
         elif row.kind == "model" and new_state == "completed":
             tx.set_agent_model(row.agent_id, (row.payload or {}).get("model"), now)
         tx.set_command(command_id, row.state, **values)
+        _transition(row.state, new_state)
         tx.audit(
             Actor(agent_id, "agent"),
             f"command.{lc.ACK_EVENTS[state]}",

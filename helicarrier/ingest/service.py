@@ -35,6 +35,7 @@ from helicarrier.ingest.validate import (
 )
 from helicarrier.money import usd_text
 from helicarrier.observability import metrics
+from helicarrier.observability.tracing import set_attributes, span
 from helicarrier.pricing import Cost, PriceBook
 from helicarrier.pricing.registry import PriceBooks
 from helicarrier.usage_fields import TOKEN_FIELDS
@@ -141,14 +142,16 @@ class IngestService:
                 f"none of the {batch.size} events is valid",
                 sorted((r.as_result() for r in batch.rejections), key=lambda r: r["index"]),
             )
-        usage_rows = _priced_usage_rows(batch, book)
+        with span("ingest.price", pricing__version=book.version):
+            usage_rows = _priced_usage_rows(batch, book)
         unbound: set[str] = set()
         drift: list[tuple[str, str, str]] = []
         outcomes: list[StoreOutcome] = []  # the last attempt's (none when a key's answer was replayed)
         try:
-            answer = self.repo.run_transaction(
-                lambda tx: self._store(tx, speaker, batch, usage_rows, idem, unbound, drift, outcomes)
-            )
+            with span("ingest.store", ingest__events=len(batch.events)):
+                answer = self.repo.run_transaction(
+                    lambda tx: self._store(tx, speaker, batch, usage_rows, idem, unbound, drift, outcomes)
+                )
         except IdempotencyConflict:
             raise Refused(
                 409,
@@ -199,6 +202,11 @@ class IngestService:
         drift.clear()
         outcome = self._store_events(tx, speaker, batch, usage_rows, unbound, drift, received)
         outcomes.append(outcome)
+        set_attributes(
+            ingest__stored=len(outcome.stored),
+            ingest__duplicates=len(outcome.duplicates),
+            ingest__refused=len(outcome.refused),
+        )
         status, body = render_outcome(batch, outcome)
         if status >= 400:
             raise Rejected(status, body)

@@ -26,6 +26,7 @@ from helicarrier.ingest.schemas import (
 from helicarrier.jsonio import DEPTH_MESSAGE, NUL_MESSAGE, find_nul, parse_json, too_deep
 from helicarrier.money import NANOS_PER_USD
 from helicarrier.observability.metrics import note_envelope
+from helicarrier.observability.tracing import span
 
 _V1_HEADER_KEYS = frozenset({"version", "id", "type", "ts", "agent_id", "session_id"})
 
@@ -151,34 +152,40 @@ def _all_errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]:
     return field_errors(exc, prefix)
 
 
-def _check_event(
+def _checked_data(
     index: int, header: EventHeader, data: dict[str, Any], data_prefix: str
-) -> Event | Rejection:
+) -> BaseModel | Rejection:
+    """A v1 event's data in its type's model, or why not."""
     try:
         data_obj = DATA_MODELS[header.type].model_validate(data)
     except ValidationError as exc:
         field, msg = _first_error(exc, data_prefix)
         return Rejection(index, header.id, "schema_violation", f"{field}: {msg}", field, header.type)
-    return _event(index, header, data_obj, data, data_prefix)
+    return _missing_session(index, header) or data_obj
 
 
-def _event(
-    index: int, header: EventHeader, data_obj: BaseModel, data: dict[str, Any], data_prefix: str
-) -> Event | Rejection:
-    """The checks that follow a valid shape: session_id where needed, usage normalization."""
+def _missing_session(index: int, header: EventHeader) -> Rejection | None:
     if header.type in SESSION_REQUIRED and not header.session_id:
         return Rejection(
             index, header.id, "schema_violation", "session_id is required", "session_id", header.type
         )
-    event = Event(
-        index, header.id, header.type, header.ts, header.agent_id, header.session_id, data_obj, data
-    )
-    if header.type == "usage":
+    return None
+
+
+def _event(index: int, header: EventHeader, data_obj: BaseModel, data: dict[str, Any]) -> Event:
+    return Event(index, header.id, header.type, header.ts, header.agent_id, header.session_id, data_obj, data)
+
+
+def _normalized(event: Event, data_prefix: str) -> Event | Rejection:
+    """A checked event with its usage normalized, or refused when it cannot be."""
+    if event.type == "usage":
         try:
-            event.usage = normalize_checked(data)
+            event.usage = normalize_checked(event.raw)
         except UsageError as exc:
             field = f"{data_prefix}.{exc.field}" if data_prefix else exc.field
-            return Rejection(index, header.id, "invalid_usage", f"{field}: {exc.message}", field, header.type)
+            return Rejection(
+                event.index, event.id, "invalid_usage", f"{field}: {exc.message}", field, event.type
+            )
     return event
 
 
@@ -203,6 +210,29 @@ def _type(raw: Any) -> object:
 
 
 def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) -> Batch:
+    """A v2 batch checked event by event (``ingest.validate``), then its usage normalized
+    (``ingest.normalize``): one bad event is a rejection by index, the others go on."""
+    with span("ingest.validate") as validating:
+        envelope, checked, rejections = _validate_v2(doc, max_events, scan_nul)
+        if validating is not None:
+            validating.set_attribute("ingest.events", len(checked) + len(rejections))
+    with span("ingest.normalize", ingest__events=len(checked)):
+        events = _normalize_v2(checked, rejections)
+    rejections.sort(key=lambda r: r.index)  # the two steps' rejections, in the batch's order
+    return Batch(
+        version="v2",
+        source=envelope.source.name,
+        provenance=envelope.source.provenance,
+        pricing_version=envelope.pricing_version,
+        events=events,
+        rejections=rejections,
+    )
+
+
+def _validate_v2(
+    doc: dict[str, Any], max_events: int, scan_nul: bool
+) -> tuple[V2Envelope, list[Event], list[Rejection]]:
+    """The envelope, the events of a valid shape (their usage not normalized yet), the others' rejections."""
     events_raw = doc.get("events")
     if isinstance(events_raw, list) and len(events_raw) > max_events:
         raise Refused(
@@ -218,65 +248,67 @@ def parse_v2(doc: dict[str, Any], *, max_events: int, scan_nul: bool = False) ->
         raise Refused(422, "schema_violation", f"{field}: {msg}", _all_errors(exc, "")) from None
     head = {k: v for k, v in doc.items() if k != "events"}
     _refuse_nul_or_depth(head, scan_nul)
-    events: list[Event] = []
+    checked: list[Event] = []
     rejections: list[Rejection] = []
-    seen_ids: set[str] = set()
     for i, raw in enumerate(envelope.events):
-        prefix = f"events[{i}]"
-        hit, message = _nul_or_depth(raw, prefix, scan_nul)
-        if hit is not None:
-            raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-            rejections.append(Rejection(i, raw_id, "schema_violation", f"{hit}: {message}", hit, _type(raw)))
-            continue
-        kind = raw.get("type") if isinstance(raw, dict) else None
-        # Any JSON value may come as the type: a list or an object cannot even be looked up (a 500).
-        model = TYPED_V2_EVENTS.get(kind) if isinstance(kind, str) else None
+        result = _validate_v2_event(i, raw, scan_nul)
+        (rejections if isinstance(result, Rejection) else checked).append(result)
+    return envelope, checked, rejections
+
+
+def _raw_id(raw: Any) -> str | None:
+    return raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+
+
+def _validate_v2_event(i: int, raw: Any, scan_nul: bool) -> Event | Rejection:
+    prefix = f"events[{i}]"
+    hit, message = _nul_or_depth(raw, prefix, scan_nul)
+    if hit is not None:
+        return Rejection(i, _raw_id(raw), "schema_violation", f"{hit}: {message}", hit, _type(raw))
+    kind = raw.get("type") if isinstance(raw, dict) else None
+    # Any JSON value may come as the type: a list or an object cannot even be looked up (a 500).
+    model = TYPED_V2_EVENTS.get(kind) if isinstance(kind, str) else None
+    try:
         if model is None:
             # Not an object, or an unknown type: the generic model names the problem.
-            try:
-                V2Event.model_validate(raw)
-            except ValidationError as exc:
-                field, msg = _first_error(exc, prefix)
-                raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-                rejections.append(
-                    Rejection(i, raw_id, "schema_violation", f"{field}: {msg}", field, _type(raw))
-                )
-                continue
-        try:
-            ev = model.model_validate(raw)
-        except ValidationError as exc:
-            field, msg = _first_error(exc, prefix)
-            raw_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-            rejections.append(Rejection(i, raw_id, "schema_violation", f"{field}: {msg}", field, _type(raw)))
-            continue
-        result = _event(i, ev, ev.data, raw.get("data") or {}, f"{prefix}.data")
+            V2Event.model_validate(raw)
+        ev = model.model_validate(raw)
+    except ValidationError as exc:
+        field, msg = _first_error(exc, prefix)
+        return Rejection(i, _raw_id(raw), "schema_violation", f"{field}: {msg}", field, _type(raw))
+    return _missing_session(i, ev) or _event(i, ev, ev.data, raw.get("data") or {})
+
+
+def _normalize_v2(checked: list[Event], rejections: list[Rejection]) -> list[Event]:
+    """Each valid event with its usage normalized; a repeated id within the batch is marked a duplicate."""
+    events: list[Event] = []
+    seen_ids: set[str] = set()
+    for event in checked:
+        result = _normalized(event, f"events[{event.index}].data") if event.type == "usage" else event
         if isinstance(result, Rejection):
             rejections.append(result)
-        elif ev.id in seen_ids:
+        elif event.id in seen_ids:
             result.duplicate = True
             events.append(result)
         else:
-            seen_ids.add(ev.id)
+            seen_ids.add(event.id)
             events.append(result)
-    return Batch(
-        version="v2",
-        source=envelope.source.name,
-        provenance=envelope.source.provenance,
-        pricing_version=envelope.pricing_version,
-        events=events,
-        rejections=rejections,
-    )
+    return events
 
 
 def parse_v1(doc: dict[str, Any], *, source: str, scan_nul: bool = False) -> Batch:
-    _refuse_nul_or_depth(doc, scan_nul)
-    try:
-        header = V1Envelope.model_validate(doc)
-    except ValidationError as exc:
-        field, msg = _first_error(exc, "")
-        raise Refused(422, "schema_violation", f"{field}: {msg}", _all_errors(exc, "")) from None
-    data = {k: v for k, v in doc.items() if k not in _V1_HEADER_KEYS}
-    result = _check_event(0, header, data, "")
+    with span("ingest.validate", ingest__events=1):
+        _refuse_nul_or_depth(doc, scan_nul)
+        try:
+            header = V1Envelope.model_validate(doc)
+        except ValidationError as exc:
+            field, msg = _first_error(exc, "")
+            raise Refused(422, "schema_violation", f"{field}: {msg}", _all_errors(exc, "")) from None
+        data = {k: v for k, v in doc.items() if k not in _V1_HEADER_KEYS}
+        result = _checked_data(0, header, data, "")
+    if not isinstance(result, Rejection):
+        with span("ingest.normalize", ingest__events=1):
+            result = _normalized(_event(0, header, result, data), "")
     if isinstance(result, Rejection):
         raise Refused(422, result.code, result.message, {"field": result.field})
     return Batch("v1", source, None, None, [result], [])
@@ -292,7 +324,8 @@ class EventRejected(Refused):
 
 
 def parse_body(body: bytes, *, default_source: str, max_events: int) -> Batch:
-    doc = parse_json(body)
+    with span("ingest.parse", http__request__body__size=len(body)):
+        doc = parse_json(body)
     if not isinstance(doc, dict):
         raise Refused(422, "schema_violation", "the body must be a JSON object with a `version`")
     version = doc.get("version")
