@@ -5,6 +5,7 @@ wherever a command comes from."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -25,6 +26,7 @@ from helicarrier.formatting import plural
 from helicarrier.layouts.command import (
     HISTORY_LIMIT,
     ID,
+    MODE_HELP,
     audit_table,
     history_table,
     kill_matching_question,
@@ -102,11 +104,46 @@ def history(ctx: AppContext, _n, shown):
 )
 def pickers(ctx: AppContext, _n, current):
     cards = grid.sort_cards(_cards(ctx), "name")
-    # No live status in the labels: options that change under an open menu would jump about.
+    # No live status in the labels (options that change under an open menu would jump about), except in the
+    # kill list a killed agent's: it lasts until someone releases it, and the list is where they do.
     options = [{"label": f"{c.name} · {c.id}" if c.name != c.id else c.id, "value": c.id} for c in cards]
-    if options == current:
+    kill_options = [
+        {**o, "label": f"{o['label']} (killed)"} if c.status == "killed" else o
+        for o, c in zip(options, cards, strict=True)
+    ]
+    if options == current and not any(c.status == "killed" for c in cards):
         return no_update, no_update, no_update, no_update
-    return options, options, options, grid.label_options(cards)
+    return options, kill_options, options, grid.label_options(cards)
+
+
+@CALLBACKS.on(
+    Output(ID.RELEASE, "style"),
+    Input(ID.KILL_AGENT, "value"),
+    Input(ID.OPTIONS_INTERVAL, "n_intervals"),
+    Input(ID.RELEASE_RESULT, "children"),
+    role="operator",
+)
+def release_shown(ctx: AppContext, agent, _n, _result):
+    """Release is offered for a killed agent only (the one action that undoes a kill)."""
+    killed = bool(agent) and any(c.id == agent and c.status == "killed" for c in _cards(ctx))
+    return None if killed else {"display": "none"}
+
+
+@CALLBACKS.on(
+    Output(ID.RELEASE_RESULT, "children"),
+    Input(ID.RELEASE, "n_clicks"),
+    State(ID.KILL_AGENT, "value"),
+    role="operator",
+    prevent_initial_call=True,
+)
+def release(ctx: AppContext, n, agent):
+    if not n or not agent:
+        return no_update
+    try:
+        ctx.control.release(actor_for(signed_in_user()), agent, "released from the Command page")
+    except Refused as exc:
+        return _line(f"Refused: {agent}: {exc.message} ({exc.status})", "text-danger")
+    return _line(f"Released {agent}: it takes new work again.")
 
 
 @CALLBACKS.on(
@@ -137,32 +174,70 @@ def _inject(ctx: AppContext, agents: list[str], task: str, mode: str | None, dra
     return sent, refused
 
 
+def send_warnings(cards: list[grid.CardModel], agents: list[str], mode: str | None) -> list[str]:
+    """Why a task for these agents may not be taken soon: an offline agent gets it when it polls again; a
+    killed one refuses all but a queued task until it is released."""
+    status = {c.id: c.status for c in cards}
+    out = []
+    for agent in agents:
+        if status.get(agent) in ("killed", "killing") and (mode or "steer") != "queue":
+            out.append(
+                f"{agent} is killed: it refuses this task until released (Queue waits for its next run)."
+            )
+        elif status.get(agent) == "offline":
+            out.append(f"{agent} is offline: it gets the task when it polls again.")
+    return out
+
+
 @CALLBACKS.on(
     Output(ID.INJECT_STATUS, "children"),
     Output(ID.INJECT_INPUT, "value"),
     Output(ID.INJECT_DRAFT, "data"),
+    Output(ID.INJECT_WARNED, "data"),
     Input(ID.INJECT_SEND, "n_clicks"),
     Input(ID.INJECT_INPUT, "n_submit"),
     State(ID.INJECT_INPUT, "value"),
     State(ID.INJECT_AGENTS, "value"),
     State(ID.INJECT_MODE, "value"),
     State(ID.INJECT_DRAFT, "data"),
+    State(ID.INJECT_WARNED, "data"),
     role="operator",
     prevent_initial_call=True,
 )
-def send_task(ctx: AppContext, _clicks, _submits, task, agents, mode, draft):
+def send_task(ctx: AppContext, _clicks, _submits, task, agents, mode, draft, warned):
     if not task or not task.strip():
-        return no_update, no_update, no_update
+        return no_update, no_update, no_update, no_update
     agents = _as_list(agents)
     if not agents:
-        return _line("Pick at least one agent first.", "text-danger"), no_update, no_update
+        return _line("Pick at least one agent first.", "text-danger"), no_update, no_update, no_update
+    # Warned once per (agents, task, mode): pressing Send again sends it as it is.
+    signature = [sorted(agents), task, mode]
+    warnings = send_warnings(_cards(ctx), agents, mode)
+    if warnings and warned != signature:
+        lines = [_line(w, "text-warning") for w in warnings]
+        return (
+            [*lines, _line("Press Send again to send anyway.", "text-warning")],
+            no_update,
+            no_update,
+            signature,
+        )
     # One key per submission and agent: a double click or a resent request issues one command each.
     sent, refused = _inject(ctx, agents, task, mode, draft or uuid.uuid4().hex)
     lines = [_line("Sent to " + ", ".join(sent))] if sent else []
     lines += [_line(f"Refused: {e}", "text-danger") for e in refused]
     if not sent:  # nothing went out: keep the text to fix it
-        return lines, no_update, no_update
-    return lines, "", uuid.uuid4().hex
+        return lines, no_update, no_update, None
+    return lines, "", uuid.uuid4().hex, None
+
+
+CALLBACKS.clientside(
+    f"""function(mode) {{
+        const help = {json.dumps(MODE_HELP)};
+        return help[mode] || help.steer;
+    }}""",
+    Output(ID.INJECT_MODE_HELP, "children"),
+    Input(ID.INJECT_MODE, "value"),
+)
 
 
 @CALLBACKS.on(
@@ -253,6 +328,9 @@ def kill_flow(
         return _ask(matching, kill_matching_question(matching, statuses or KILLABLE_DEFAULT, labels))
     if trigger != ID.KILL_CONFIRM or not targets:
         return [no_update] * KILL_OUTPUTS
+    if not (reason or "").strip():  # said in the dialog, before anything is sent
+        required = "A reason is required: it goes to the audit log with the kill."
+        return [True, no_update, no_update, no_update, required, *[no_update] * 3]
     return _kill(ctx, targets, key, reason, strength, tracking)
 
 

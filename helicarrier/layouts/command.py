@@ -50,9 +50,13 @@ class ID:
     INJECT_STATUS = "command-inject-status"
     INJECT_DRAFT = "command-inject-draft"
     INJECT_SIG = "command-inject-sig"
+    INJECT_MODE_HELP = "command-inject-mode-help"  # what the chosen mode does, said in place
+    INJECT_WARNED = "command-inject-warned"  # the send a warning was shown for: the next press sends it
     # the Tactical Override: kill one agent, kill all matching, switch a model
     KILL_AGENT = "command-kill-agent"
     KILL_OPEN = "command-kill-open"
+    RELEASE = "command-release"  # shown when the picked agent is killed: lets it work again
+    RELEASE_RESULT = "command-release-result"
     KILLALL_STATUS = "command-killall-status"
     KILLALL_LABELS = "command-killall-labels"
     KILLALL_OPEN = "command-killall-open"
@@ -115,6 +119,14 @@ def _header(icon: str, title: str, extra=None) -> html.Div:
     )
 
 
+# What each inject mode does, shown under the picker (the API reference says the same: docs/api.md).
+MODE_HELP = {
+    "steer": "Steer: the agent takes the task at its next step, changing what it is doing now.",
+    "follow_up": "Follow up: the agent takes the task after its current turn ends.",
+    "queue": "Queue: the task waits for the agent's next run (also for a killed or offline agent).",
+}
+
+
 def _terminal() -> html.Div:
     return html.Div(
         [
@@ -136,8 +148,9 @@ def _terminal() -> html.Div:
                         style={"minWidth": "9rem"},
                     ),
                 ],
-                className="d-flex flex-wrap gap-2 p-3 pb-2",
+                className="d-flex flex-wrap gap-2 p-3 pb-1",
             ),
+            html.Div(MODE_HELP["steer"], id=ID.INJECT_MODE_HELP, className="small muted px-3 pb-2"),
             html.Div(
                 [
                     html.Div(
@@ -180,6 +193,7 @@ def _terminal() -> html.Div:
             html.Div(id=ID.INJECT_STATUS, className="mx-3 my-2 small", role="status"),
             dcc.Store(id=ID.INJECT_DRAFT, data=uuid.uuid4().hex),
             dcc.Store(id=ID.INJECT_SIG),
+            dcc.Store(id=ID.INJECT_WARNED),
         ],
         className="glass pb-1",
     )
@@ -206,9 +220,20 @@ def _override() -> html.Div:
                                 className="btn-kill",
                                 n_clicks=0,
                             ),
+                            dbc.Button(
+                                [html.I(className="bi bi-unlock me-1", **{"aria-hidden": "true"}), "Release"],
+                                id=ID.RELEASE,
+                                color="success",
+                                outline=True,
+                                size="sm",
+                                n_clicks=0,
+                                style={"display": "none"},
+                                title="Let this killed agent work again",
+                            ),
                         ],
-                        className="d-flex gap-2 align-items-center mb-3",
+                        className="d-flex gap-2 align-items-center mb-1",
                     ),
+                    html.Div(id=ID.RELEASE_RESULT, className="small mb-3", role="status"),
                     html.Label("Kill all running agents matching", className="kpi-label d-block mb-1"),
                     html.Div(
                         [
@@ -304,6 +329,7 @@ def _kill_modal() -> dbc.Modal:
                     dcc.Textarea(
                         id=ID.KILL_REASON,
                         value="",
+                        required=True,
                         className="form-control mb-3",
                         style={"minHeight": "4.5rem"},
                     ),

@@ -137,9 +137,9 @@ def test_operator_kills_a_demo_agent_and_its_card_turns_killed(hud, demo_fleet):
     click(hud, f"#{ID.KILL_OPEN}")
     hud.duo.wait_for_contains_text(f"#{ID.KILL_MODAL_COUNT}", "atlas-01", timeout=10)
 
-    # The reason is required: the server's refusal shows in the dialog, nothing is issued.
+    # The reason is required: the dialog says so, nothing is issued.
     click(hud, f"#{ID.KILL_CONFIRM}")
-    hud.duo.wait_for_contains_text(f"#{ID.KILL_MODAL_ERROR}", "reason", timeout=10)
+    hud.duo.wait_for_contains_text(f"#{ID.KILL_MODAL_ERROR}", "A reason is required", timeout=10)
     assert hud.ctx.repo.commands_list(agent_id="atlas-01") == []
 
     hud.duo.find_element(f"#{ID.KILL_REASON}").send_keys("runaway token spend")
@@ -159,7 +159,7 @@ def test_operator_kills_a_demo_agent_and_its_card_turns_killed(hud, demo_fleet):
     detail = hud.ctx.repo.agent_detail("atlas-01")
     assert detail["agent"]["current_session_id"] is None and detail["agent"]["current_task"] is None
     audit = hud.ctx.repo.audit_entries(actor="omar", action="command.kill")
-    assert list(audit["outcome"]) == ["ok", "refused"]  # newest first: the kill, the reason-less attempt
+    assert list(audit["outcome"]) == ["ok"]  # the reason-less attempt was stopped in the form
     assert hud.duo.get_logs() == []
 
 
@@ -305,6 +305,50 @@ def test_operator_injects_a_task_from_the_jarvis_terminal(hud, token, make_clien
     csv = wait_until(lambda: next(iter(download.glob("helicarrier-audit-*.csv")), None), what="the CSV")
     text = wait_until(lambda: csv.read_text(), what="the CSV's content")
     assert text.splitlines()[0].startswith("id,ts,actor") and "command.inject" in text and "login" not in text
+    assert hud.duo.get_logs() == []
+
+
+def test_a_killed_agent_is_marked_warned_about_and_released(hud, token, make_client):
+    client = make_client(token)
+    agent = client.agent("jarvis-7", name="Jarvis Seven")
+    agent.heartbeat("running", model="gpt-4.1")
+    agent.on_command(wait=1.0)  # the client's own kill handling: it stops and confirms
+    assert client.flush(timeout=10)
+    hud.login("omar")
+    hud.visit("/command")
+    pick(hud, f"#{ID.KILL_AGENT}", "jarvis-7")
+    click(hud, f"#{ID.KILL_OPEN}")
+    hud.duo.wait_for_element(f"#{ID.KILL_REASON}", timeout=10).send_keys("stuck in a loop")
+    click(hud, f"#{ID.KILL_CONFIRM}")
+    hud.duo.wait_for_element(f'#{ID.KILL_LIFECYCLE} [data-state="completed"]', timeout=30)
+
+    # The kill list says so, and offers Release for it.
+    hud.duo.wait_for_element(f"#{ID.RELEASE}", timeout=15)
+    wait_until(lambda: hud.duo.find_element(f"#{ID.RELEASE}").is_displayed(), what="Release offered")
+    hud.duo.find_element(f"#{ID.KILL_AGENT}").click()
+    hud.duo.wait_for_contains_text(".dash-dropdown-content", "jarvis-7 (killed)", timeout=10)
+    hud.duo.driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+
+    # A task for it: warned first, in place; a second press sends, and the server refuses a steer.
+    pick(hud, f"#{ID.INJECT_AGENTS}", "jarvis-7", multi=True)
+    hud.duo.find_element(f"#{ID.INJECT_INPUT}").send_keys("try again")
+    click(hud, f"#{ID.INJECT_SEND}")
+    hud.duo.wait_for_contains_text(f"#{ID.INJECT_STATUS}", "jarvis-7 is killed", timeout=10)
+    assert hud.ctx.repo.commands_list(agent_id="jarvis-7", kind="inject") == []
+    click(hud, f"#{ID.INJECT_SEND}")
+    hud.duo.wait_for_contains_text(f"#{ID.INJECT_STATUS}", "Refused: jarvis-7", timeout=10)
+
+    # What each mode does is said beside the picker.
+    assert "next step" in hud.duo.find_element(f"#{ID.INJECT_MODE_HELP}").text
+    hud.duo.find_element(f"#{ID.INJECT_MODE}").click()
+    option = hud.duo.wait_for_element('.dash-dropdown-content input[value="queue"]', timeout=5)
+    hud.duo.driver.execute_script("arguments[0].closest('label').click()", option)
+    hud.duo.wait_for_contains_text(f"#{ID.INJECT_MODE_HELP}", "next run", timeout=10)
+
+    click(hud, f"#{ID.RELEASE}")
+    hud.duo.wait_for_contains_text(f"#{ID.RELEASE_RESULT}", "Released jarvis-7", timeout=10)
+    wait_until(lambda: status_of(hud, "jarvis-7") not in ("killed", "killing"), what="jarvis-7 released")
+    wait_until(lambda: not hud.duo.find_element(f"#{ID.RELEASE}").is_displayed(), what="Release withdrawn")
     assert hud.duo.get_logs() == []
 
 
