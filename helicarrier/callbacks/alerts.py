@@ -318,9 +318,13 @@ def _save(ctx: AppContext, rule_id, values, tick):
     return _ok(f"Rule {rule['name']} saved.", tick)
 
 
+HIDDEN = {"display": "none"}
+
+
 @CALLBACKS.on(
     Output(ID.RULE_RESULT, "children"),
     Output(ID.TICK["rule"], "data"),
+    Output(ID.RULE_EDITOR, "style", allow_duplicate=True),
     Input(ID.RULE_SAVE, "n_clicks"),
     Input(ID.RULE_DELETE, "n_clicks"),
     *RULE_FORM_STATES,
@@ -329,18 +333,30 @@ def _save(ctx: AppContext, rule_id, values, tick):
     prevent_initial_call=True,
 )
 def save_rule(ctx: AppContext, save, delete, rule_id, *rest):
+    """Save or Delete; the editor closes once it worked (the message stays below the rules), and stays
+    open with the reason when it did not."""
     values, tick = rest[:-1], rest[-1]
     deleting = dash_ctx.triggered_id == ID.RULE_DELETE
     clicked = (delete and rule_id is not None) if deleting else save
     if not clicked:
-        return no_update, no_update
+        return no_update, no_update, no_update
     try:
         if deleting:
             ctx.alerts.delete_rule(int(rule_id), _actor())
-            return _ok("Rule deleted.", tick)
-        return _save(ctx, rule_id, values, tick)
+            return *_ok("Rule deleted.", tick), HIDDEN
+        return *_save(ctx, rule_id, values, tick), HIDDEN
     except Refused as exc:
-        return _error(exc.message), no_update
+        return _error(exc.message), no_update, no_update
+
+
+@CALLBACKS.on(
+    Output(ID.RULE_EDITOR, "style", allow_duplicate=True),
+    Output(ID.RULE_RESULT, "children", allow_duplicate=True),
+    Input(ID.RULE_CLOSE, "n_clicks"),
+    prevent_initial_call=True,
+)
+def close_editor(_ctx: AppContext, n):
+    return (HIDDEN, "") if n else (no_update, no_update)
 
 
 # -- receivers (admins) --------------------------------------------------------------------------------

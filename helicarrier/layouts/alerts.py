@@ -17,7 +17,7 @@ from dash import dcc, html
 
 from helicarrier.alerts.lifecycle import STATES
 from helicarrier.alerts.rules import METRICS, describe, format_duration, format_value
-from helicarrier.layouts.alerts_forms import choices, receiver_form, rule_editor
+from helicarrier.layouts.alerts_forms import choices, receiver_form, rule_editor, rule_result
 from helicarrier.layouts.alerts_ids import ID, TICKS
 from helicarrier.layouts.url_state import ledger_link
 
@@ -428,7 +428,13 @@ def _feed_and_rules(is_admin: bool) -> list[html.Div]:
             [html.Div(feed_filter, className="mb-2"), html.Div(id=ID.FEED)],
             ID.FEED_PANEL,
         ),
-        _panel("Rules", "bi-sliders", [html.Div(id=ID.RULES), rule_editor()], ID.RULES_PANEL, right=new_rule),
+        _panel(
+            "Rules",
+            "bi-sliders",
+            [html.Div(id=ID.RULES), rule_editor(), rule_result()],
+            ID.RULES_PANEL,
+            right=new_rule,
+        ),
     ]
 
 

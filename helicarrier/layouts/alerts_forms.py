@@ -247,15 +247,20 @@ def rule_editor() -> html.Div:
                     _button("Preview", ID.RULE_PREVIEW, "info", True),
                     _button("Save", ID.RULE_SAVE, "primary", False, "ms-2"),
                     _button("Delete", ID.RULE_DELETE, "danger", True, "ms-2"),
+                    _button("Close", ID.RULE_CLOSE, "secondary", True, "ms-2"),
                 ]
             ),
             html.Div(id=ID.RULE_PREVIEW_RESULT, className="mt-2"),
-            html.Div(id=ID.RULE_RESULT, className="mt-2"),
         ],
         id=ID.RULE_EDITOR,
         className="border-top pt-3 mt-3",
         style={"display": "none"},
     )
+
+
+def rule_result() -> html.Div:
+    """What Save or Delete did: outside the editor, which closes once they succeed."""
+    return html.Div(id=ID.RULE_RESULT, className="mt-2", role="status")
 
 
 def receiver_form() -> html.Div:

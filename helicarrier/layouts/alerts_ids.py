@@ -78,6 +78,7 @@ class ID:
     RULE_SAVE = "alerts-rule-save"
     RULE_DELETE = "alerts-rule-delete"
     RULE_RESULT = "alerts-rule-result"
+    RULE_CLOSE = "alerts-rule-close"
     # receivers and deliveries
     RECEIVERS_PANEL = "alerts-receivers-panel"
     RECEIVERS = "alerts-receivers"

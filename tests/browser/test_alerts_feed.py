@@ -176,6 +176,7 @@ def test_admin_previews_and_saves_a_rule(hud):
     )
     js_click(hud, ID.RULE_SAVE)
     hud.duo.wait_for_text_to_equal(f"#{ID.RULE_RESULT}", "Rule fleet online created.", timeout=10)
+    wait_until(lambda: not hud.duo.find_element(f"#{ID.RULE_EDITOR}").is_displayed(), 10, "the editor closed")
     hud.duo.wait_for_contains_text(f"#{ID.RULES}", "agents_offline <= 0", timeout=10)
     (rule,) = repo.list_alert_rules()
     assert (rule["metric"], rule["comparator"], rule["threshold"], rule["created_by"]) == (
