@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, State, html, no_update
+from dash import ALL, Input, Output, State, html, no_update
 
+from helicarrier.actors import Actor
+from helicarrier.auth import users
 from helicarrier.auth.binding import BindingError
 from helicarrier.auth.passwords import role_allows
 from helicarrier.auth.tokens import ScopeError
@@ -47,11 +49,12 @@ def system_facts(ctx: AppContext) -> list[tuple[str, object]]:
     Output(ID.SYSTEM, "children"),
     Output(ID.PRICING, "children"),
     Output(ID.TOKENS, "children"),
-    Output(ID.USERS, "children"),
+    Output(ID.USERS_LIST, "children"),
     Output(ID.DRIFT, "children"),
     Input(ID.INTERVAL, "n_intervals"),
+    Input(ID.USER_RESULT, "children"),
 )
-def refresh(ctx: AppContext, _n):
+def refresh(ctx: AppContext, _n, _user_change=None):
     # Token names, prefixes and scopes, and who the users are, are an admin's business: decided here, on
     # the server, at every refresh (a viewer saw them all).
     user = current_user()
@@ -75,10 +78,68 @@ def otlp_unmapped(ctx: AppContext, _n):
     return otlp_unmapped_table(ctx.otlp.unmapped.snapshot())
 
 
-@CALLBACKS.on(Output(ID.TOKEN_FORM, "style"), Input(ID.INTERVAL, "n_intervals"))
+@CALLBACKS.on(
+    Output(ID.TOKEN_FORM, "style"), Output(ID.USER_FORM, "style"), Input(ID.INTERVAL, "n_intervals")
+)
 def token_form_visibility(_ctx: AppContext, _n):
     user = current_user()
-    return {} if user is not None and user.role == "admin" else {"display": "none"}
+    style = {} if user is not None and user.role == "admin" else {"display": "none"}
+    return style, style
+
+
+def _actor() -> Actor:
+    user = signed_in_user()
+    return Actor(user.username, "user", user.role)
+
+
+def _said(text: str, ok: bool) -> html.Span:
+    return html.Span(text, className="text-success" if ok else "text-warning")
+
+
+@CALLBACKS.on(
+    Output(ID.USER_RESULT, "children"),
+    Output(ID.USER_PASSWORD, "value"),
+    Input(ID.USER_CREATE, "n_clicks"),
+    State(ID.USER_NAME, "value"),
+    State(ID.USER_PASSWORD, "value"),
+    State(ID.USER_ROLE, "value"),
+    role="admin",
+    prevent_initial_call=True,
+)
+def create_user(ctx: AppContext, n, name, password, role):
+    if not n:
+        return no_update, no_update
+    try:
+        ctx.repo.write_gate()
+        info = users.create_user(ctx.repo, _actor(), name, password, role)
+    except Refused as exc:
+        return _said(exc.message, False), no_update
+    except users.UserAdminError as exc:
+        return _said(str(exc), False), no_update
+    return _said(f"Created {info.role} {info.username}.", True), ""  # the password is not kept in the page
+
+
+@CALLBACKS.on(
+    Output(ID.USER_RESULT, "children", allow_duplicate=True),
+    Input({"type": ID.USER_TOGGLE, "user": ALL}, "n_clicks"),
+    role="admin",
+    prevent_initial_call=True,
+)
+def toggle_user(ctx: AppContext, clicks):
+    trigger = dash.callback_context.triggered_id
+    if not isinstance(trigger, dict) or not any(clicks or []):
+        return no_update
+    username = str(trigger.get("user"))
+    current = ctx.repo.get_user(username)
+    activate = bool(current and current.disabled)
+    try:
+        ctx.repo.write_gate()
+        users.set_active(ctx.repo, _actor(), username, activate)
+    except Refused as exc:
+        return _said(exc.message, False)
+    except users.UserAdminError as exc:
+        return _said(str(exc), False)
+    return _said(f"{'Reactivated' if activate else 'Deactivated'} {username}.", True)
 
 
 @CALLBACKS.on(

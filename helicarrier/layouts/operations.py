@@ -20,6 +20,14 @@ class ID:
     TOKENS_PANEL = "operations-tokens-panel"
     TOKENS = "operations-tokens"
     USERS = "operations-users"
+    USERS_LIST = "operations-users-list"
+    USER_FORM = "operations-user-form"
+    USER_NAME = "operations-user-name"
+    USER_ROLE = "operations-user-role"
+    USER_PASSWORD = "operations-user-password"
+    USER_CREATE = "operations-user-create"
+    USER_RESULT = "operations-user-result"
+    USER_TOGGLE = "operations-user-toggle"  # pattern id: {"type": USER_TOGGLE, "user": username}
     DRIFT = "operations-drift"
     TOKEN_FORM = "operations-token-form"
     TOKEN_NAME = "operations-token-name"
@@ -89,7 +97,7 @@ def layout(subpath: str | None = None, query: str | None = None) -> html.Div:
                             _panel(
                                 "API tokens", "bi-key", [html.Div(id=ID.TOKENS), token_form], ID.TOKENS_PANEL
                             ),
-                            _panel("Users", "bi-people", [], ID.USERS),
+                            _panel("Users", "bi-people", [html.Div(id=ID.USERS_LIST), user_form()], ID.USERS),
                         ],
                         lg=6,
                     ),
@@ -152,10 +160,70 @@ def admins_only(what: str) -> html.Div:
     return html.Div(f"{what} are shown to admins only.", className="muted")
 
 
+def user_form() -> html.Div:
+    """Create a user (admins; hidden for the others and refused on the server)."""
+    return html.Div(
+        [
+            html.Div(
+                [
+                    dbc.Input(id=ID.USER_NAME, placeholder="user name", size="sm", autocomplete="off"),
+                    dbc.Select(
+                        id=ID.USER_ROLE,
+                        options=[{"label": r, "value": r} for r in ("viewer", "operator", "admin")],
+                        value="viewer",
+                        size="sm",
+                        style={"maxWidth": "9rem"},
+                    ),
+                    dbc.Input(
+                        id=ID.USER_PASSWORD,
+                        type="password",
+                        placeholder="password (8+ characters)",
+                        size="sm",
+                        autocomplete="new-password",
+                    ),
+                ],
+                className="d-flex gap-2",
+            ),
+            dbc.Button("Create user", id=ID.USER_CREATE, size="sm", className="mt-2", n_clicks=0),
+            html.Div(id=ID.USER_RESULT, className="small mt-2", role="status"),
+        ],
+        id=ID.USER_FORM,
+        className="mt-3",
+        style={"display": "none"},
+    )
+
+
 def users_table(users) -> html.Table:
+    """Each user, active or not, with the button that changes it."""
+
+    def toggle(u) -> dbc.Button:
+        label, color = ("Reactivate", "success") if u.disabled else ("Deactivate", "warning")
+        return dbc.Button(
+            label,
+            id={"type": ID.USER_TOGGLE, "user": u.username},
+            size="sm",
+            color=color,
+            outline=True,
+            n_clicks=0,
+            className="py-0",
+        )
+
     return html.Table(
-        [html.Tr([html.Th("user"), html.Th("role")])]
-        + [html.Tr([html.Td(u.username), html.Td(u.role)]) for u in users],
+        [html.Tr([html.Th("user"), html.Th("role"), html.Th("status"), html.Th("")])]
+        + [
+            html.Tr(
+                [
+                    html.Td(u.username),
+                    html.Td(u.role),
+                    html.Td(
+                        "deactivated" if u.disabled else "active", className="muted" if u.disabled else ""
+                    ),
+                    html.Td(toggle(u), className="text-end"),
+                ],
+                **{"data-user": u.username},
+            )
+            for u in users
+        ],
         className="table table-sm mb-0",
     )
 

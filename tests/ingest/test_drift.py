@@ -104,11 +104,14 @@ def test_the_operations_page_lists_them(api, settings):
     page = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     client.post("/login", data={"username": "vera", "password": "correct-horse-battery", "csrf": csrf})
-    outputs = [ID.SYSTEM, ID.PRICING, ID.TOKENS, ID.USERS, ID.DRIFT]
+    outputs = [ID.SYSTEM, ID.PRICING, ID.TOKENS, ID.USERS_LIST, ID.DRIFT]
     body = {
         "output": ".." + "...".join(f"{o}.children" for o in outputs) + "..",
         "outputs": [{"id": o, "property": "children"} for o in outputs],
-        "inputs": [{"id": ID.INTERVAL, "property": "n_intervals", "value": 1}],
+        "inputs": [
+            {"id": ID.INTERVAL, "property": "n_intervals", "value": 1},
+            {"id": ID.USER_RESULT, "property": "children", "value": None},
+        ],
         "changedPropIds": [f"{ID.INTERVAL}.n_intervals"],
     }
     resp = client.post("/_dash-update-component", json=body)

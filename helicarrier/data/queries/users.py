@@ -90,6 +90,16 @@ class UserQueries(QueryBase):
             ).rowcount
         return done == 1
 
+    def set_user_disabled(self, username: str, disabled: bool) -> bool:
+        """Deactivate (its session cookies stop working at once) or reactivate a user; False when there is
+        no such user."""
+        values: dict = {"disabled": disabled}
+        if disabled:
+            values["session_generation"] = User.session_generation + 1
+        with self._write() as conn:
+            done = conn.execute(update(User).where(User.username == username).values(**values)).rowcount
+        return done == 1
+
     def list_users(self) -> list[UserInfo]:
         with self._read() as conn:
             rows = conn.execute(select(User).order_by(User.username)).all()
