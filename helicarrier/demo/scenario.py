@@ -345,11 +345,14 @@ FAILURES = (
     'ToolError: sql_query failed: relation "orders_2024" does not exist',
     "PermissionError: tool fetch_url blocked by egress policy for docs.internal",
 )
+# Kills of ordinary sessions. The budget guard's kill is the runaway story's alone (runaway_plan): it names a
+# spend only that session reaches (a $0.02 session "over $5.00" read as a lie).
 KILLS = (
     "killed by operator: runaway token spend",
-    "killed by budget guard: session spend over $5.00",
+    "killed by operator: duplicate of another agent's task",
     "killed by operator: wrong repository",
 )
+BUDGET_KILL = "killed by budget guard: session spend over $5.00"
 TIMEOUTS = ("step exceeded the 300 s wall-clock budget", "no progress for 15 min: watchdog timeout")
 
 
@@ -427,7 +430,7 @@ def runaway_plan(rng: random.Random, agent: AgentSpec) -> SessionPlan:
     """A session that loops, re-reading ever larger contexts, until the budget guard kills it."""
     spec = MODELS_BY_NAME[agent.models[0]]
     steps = rng.randint(25, 35)
-    end = Outcome("killed", "killed by budget guard: session spend over $5.00", steps - 1)
+    end = Outcome("killed", BUDGET_KILL, steps - 1)
     return SessionPlan(spec, agent.kinds[0], task_title(rng, agent.kinds[0]), steps, end, scale=6.0)
 
 

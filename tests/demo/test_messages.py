@@ -18,3 +18,17 @@ def test_a_session_that_succeeds_at_its_first_step_says_1_step():
 
     assert final_log(plan(0)) == ("info", "task complete after 1 step: Fix the build")
     assert final_log(plan(2)) == ("info", "task complete after 3 steps: Fix the build")
+
+
+def test_only_the_runaway_story_names_the_budget_guard():
+    import random
+
+    from helicarrier.demo.scenario import BUDGET_KILL, TASK_KINDS, outcome
+
+    rng = random.Random(3)
+    kills = {
+        o.error
+        for _ in range(3000)
+        if (o := outcome(rng, rng.choice(MODELS), rng.choice(TASK_KINDS), 10)).status == "killed"
+    }
+    assert kills and BUDGET_KILL not in kills  # an ordinary session is not "over $5.00"

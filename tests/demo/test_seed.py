@@ -100,3 +100,13 @@ def test_seed_demo_command_seeds_once_unless_forced(settings):
     assert "Seeded 12 agents" in first.output
     second = runner.invoke(seed_demo_command, ["--days", "1"], env=env)
     assert second.exit_code == 0 and "already holds 12 agents; not seeding" in second.output
+
+
+def test_the_budget_guard_kill_is_said_only_of_a_session_that_spent_that_much(ctx):
+    from helicarrier.demo.scenario import BUDGET_KILL
+    from helicarrier.money import NANOS_PER_USD
+
+    seed_demo(ctx.ingest, days=3, seed=7, now=NOW)
+    with ctx.repo.engine.connect() as conn:
+        guarded = conn.execute(select(Session.cost_nanos).where(Session.error == BUDGET_KILL)).scalars().all()
+    assert guarded and all(cost > 5 * NANOS_PER_USD for cost in guarded)  # the runaway story: over $5.00
