@@ -12,7 +12,7 @@ DEMO_AGENTS ?= 8
 FUZZ_EXAMPLES ?= 200
 export HELICARRIER_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test fuzz lint venv deps dev-deps browser-deps postgres clean help soak mutation
+.PHONY: run test fuzz lint venv deps dev-deps browser-deps postgres clean help soak mutation screenshots
 
 help:
 	@echo "make run   - set up, migrate the embedded SQLite, seed demo data, serve http://$(HOST):$(PORT)"
@@ -20,6 +20,7 @@ help:
 	@echo "make soak  - ingest, dashboard reads and control together for SOAK_SECONDS (600) on SOAK_BACKEND (sqlite)"
 	@echo "make mutation - mutation testing of the safety rules' modules (docs/reliability.md)"
 	@echo "make fuzz  - schemathesis over every API operation, FUZZ_EXAMPLES ($(FUZZ_EXAMPLES)) each, both backends"
+	@echo "make screenshots - docs/screenshots/: every page as an admin and as a viewer, in headless Chromium"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -71,6 +72,9 @@ mutation: dev-deps
 
 fuzz: dev-deps postgres
 	HELICARRIER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -s tests/fuzz
+
+screenshots: dev-deps browser-deps
+	$(PY) scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache mutants

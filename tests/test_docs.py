@@ -63,3 +63,16 @@ def test_every_make_command_the_docs_name_is_a_target():
     named = {a or b for doc in docs for a, b in command.findall(doc.read_text())}
     assert {"run", "test", "soak", "mutation"} <= named
     assert named <= targets, f"named in the docs but not in the Makefile: {sorted(named - targets)}"
+
+
+def test_every_page_has_a_screenshot_for_each_role_and_the_readme_shows_one():
+    """`make screenshots` (scripts/screenshots.py) takes them; a page added without one, or a README image
+    that is not there, is caught here."""
+    from helicarrier.layouts import PAGES
+
+    shots = ROOT / "docs" / "screenshots"
+    taken = {p.name for p in shots.glob("*.png")}
+    pages = {p.name.lower() for p in PAGES} | {"session"}
+    assert {f"{page}-{role}.png" for page in pages for role in ("admin", "viewer")} <= taken
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (ROOT / "README.md").read_text())
+    assert images and all((ROOT / image).is_file() for image in images)
