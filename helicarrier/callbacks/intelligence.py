@@ -26,6 +26,7 @@ from helicarrier.layouts.intelligence_charts import (
     cost_figure,
     heatmap_figure,
     heatmap_height,
+    paired_colors,
     tokens_figure,
 )
 from helicarrier.layouts.intelligence_ids import DOWNLOADS
@@ -208,10 +209,11 @@ def charts(ctx: AppContext, start, end, tz, group, gran, kind):
     tokens = chart_frame(data, [kind])
     unpriced = int(costs["unpriced_events"].sum()) if not costs.empty else 0
     rollups = _rollups_note(ctx, q)
+    colors = paired_colors(costs, tokens, kind)  # a model is one colour in both charts
     return (
-        cost_figure(costs),
+        cost_figure(costs, colors),
         _range_note(q, unpriced, rollups),
-        tokens_figure(tokens, kind, TOKEN_LABELS[kind]),
+        tokens_figure(tokens, kind, TOKEN_LABELS[kind], colors),
         _range_note(q, 0, rollups),
     )
 

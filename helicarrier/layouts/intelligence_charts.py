@@ -15,6 +15,61 @@ TOP_GROUPS = 7  # plus "other": the eight colours of the template's colorway
 OTHER = "other"
 INSUFFICIENT_FILL = "rgba(139, 155, 180, 0.10)"
 MATRIX_SCALE = [[0.0, "#3b1424"], [0.35, "#7a2c3a"], [0.6, "#8a6a1c"], [0.8, "#1f7f6a"], [1.0, "#3ddc97"]]
+# Cell labels are white or black, whichever reads better on the cell: only those two reach WCAG's 4.5:1 on
+# every colour of a scale from dark to bright (the theme's softer text fell to 4.1 at mid-scale).
+LIGHT_TEXT, DARK_TEXT = "#ffffff", "#000000"
+
+
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    h = hex_color.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def scale_color(value: float) -> tuple[float, float, float]:
+    """The heatmap's colour at ``value`` in [0, 1], interpolated as Plotly does between the scale's stops."""
+    v = min(max(float(value), 0.0), 1.0)
+    for (lo, c0), (hi, c1) in zip(MATRIX_SCALE, MATRIX_SCALE[1:], strict=False):
+        if v <= hi:
+            t = 0.0 if hi == lo else (v - lo) / (hi - lo)
+            return tuple(a + (b - a) * t for a, b in zip(_rgb(c0), _rgb(c1), strict=True))
+    return tuple(float(c) for c in _rgb(MATRIX_SCALE[-1][1]))
+
+
+def _luminance(rgb) -> float:
+    def channel(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(a, b) -> float:
+    """WCAG contrast of two RGB colours (1 to 21)."""
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def cell_text_color(value: float) -> str:
+    """White, or black where the cell is bright: whichever reads better on it."""
+    bg = scale_color(value)
+    return (
+        LIGHT_TEXT
+        if contrast_ratio(_rgb(LIGHT_TEXT), bg) >= contrast_ratio(_rgb(DARK_TEXT), bg)
+        else DARK_TEXT
+    )
+
+
+def group_colors(*orders: list[str]) -> dict[str, str]:
+    """One colour per group across paired charts (cost and tokens of the same range): in the order the
+    groups first appear, "other" grey. Each chart ranks its groups by its own total, so without this the
+    same model took another colour in the chart beside it."""
+    colors: dict[str, str] = {OTHER: "#5b6b82"}
+    for order in orders:
+        for group in order:
+            if group not in colors:
+                colors[group] = COLORWAY[(len(colors) - 1) % len(COLORWAY)]
+    return colors
 
 
 def plot_text(value: Any) -> str:
@@ -66,17 +121,25 @@ def _group_order(frame: pd.DataFrame, value: str) -> list[str]:
 
 
 def stacked_figure(
-    frame: pd.DataFrame, value: str, *, scale: float = 1.0, unit: str = "", hover: str
+    frame: pd.DataFrame,
+    value: str,
+    *,
+    scale: float = 1.0,
+    unit: str = "",
+    hover: str,
+    colors: dict[str, str] | None = None,
 ) -> go.Figure:
     """Stacked bars of ``value`` per bucket, one trace per group (largest first, "other" last, grey)."""
     fig = go.Figure()
-    for i, group in enumerate(_group_order(frame, value)):
+    order = _group_order(frame, value)
+    colors = {**group_colors(order), **(colors or {})}
+    for group in order:
         part = frame[frame["group"] == group]
         fig.add_bar(
             x=part["bucket"],
             y=part[value] / scale,
             name=plot_text(group),
-            marker_color="#5b6b82" if group == OTHER else COLORWAY[i % len(COLORWAY)],
+            marker_color=colors[group],
             # The name by reference, not pasted in: a model called "%{y}" stays text.
             hovertemplate=f"%{{x}}<br>%{{fullData.name}}: {hover}<extra></extra>",
         )
@@ -93,18 +156,26 @@ def stacked_figure(
     return fig
 
 
-def cost_figure(frame: pd.DataFrame) -> go.Figure:
+def paired_colors(costs: pd.DataFrame, tokens: pd.DataFrame, kind: str) -> dict[str, str]:
+    """The colours of the cost and tokens charts of one range: by cost first, then the tokens' own."""
+    orders = [_group_order(f, v) for f, v in ((costs, "cost_nanos"), (tokens, kind)) if not f.empty]
+    return group_colors(*orders)
+
+
+def cost_figure(frame: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:
     if frame.empty:
         return empty_figure("No usage in this range.")
-    fig = stacked_figure(frame, "cost_nanos", scale=1e9, unit="USD", hover="$%{y:,.4f}")
+    fig = stacked_figure(frame, "cost_nanos", scale=1e9, unit="USD", hover="$%{y:,.4f}", colors=colors)
     fig.update_yaxes(tickprefix="$", tickformat=",.2f")
     return fig
 
 
-def tokens_figure(frame: pd.DataFrame, kind: str, label: str) -> go.Figure:
+def tokens_figure(
+    frame: pd.DataFrame, kind: str, label: str, colors: dict[str, str] | None = None
+) -> go.Figure:
     if frame.empty:
         return empty_figure("No usage in this range.")
-    fig = stacked_figure(frame, kind, unit=f"{label} tokens", hover="%{y:,.0f} tokens")
+    fig = stacked_figure(frame, kind, unit=f"{label} tokens", hover="%{y:,.0f} tokens", colors=colors)
     fig.update_yaxes(tickformat="~s")
     return fig
 
@@ -128,8 +199,8 @@ def heatmap_figure(cells: pd.DataFrame, min_samples: int) -> go.Figure:
     mi = {m: i for i, m in enumerate(models)}
     ki = {k: i for i, k in enumerate(kinds)}
     z: list[list[Any]] = [[None] * len(kinds) for _ in models]
-    text: list[list[str]] = [[""] * len(kinds) for _ in models]
     insufficient: list[tuple[int, int, str]] = []
+    scored: list[tuple[int, int, str, str]] = []  # (x, y, label, its colour): readable on its own cell
     hover: list[list[str]] = [["no sessions"] * len(kinds) for _ in models]
     fig = go.Figure()
     for c in cells.itertuples(index=False):
@@ -156,16 +227,13 @@ def heatmap_figure(cells: pd.DataFrame, min_samples: int) -> go.Figure:
             )
         else:
             z[y][x] = float(c.wilson_low)
-            text[y][x] = f"{counts}<br>≥{c.wilson_low:.0%}"
+            scored.append((x, y, f"{counts}<br>≥{c.wilson_low:.0%}", cell_text_color(float(c.wilson_low))))
             hover[y][x] = f"{counts} succeeded · rate {c.successes / c.total:.1%} · {interval}"
     fig.add_heatmap(
         z=z,
         x=list(range(len(kinds))),
         y=list(range(len(models))),
-        text=text,
         customdata=hover,
-        texttemplate="%{text}",
-        textfont={"family": FONT_MONO, "size": 11},
         hovertemplate="%{customdata}<extra></extra>",
         colorscale=MATRIX_SCALE,
         zmin=0,
@@ -179,6 +247,10 @@ def heatmap_figure(cells: pd.DataFrame, min_samples: int) -> go.Figure:
     for x, y, label in insufficient:
         fig.add_annotation(
             x=x, y=y, text=label, showarrow=False, font={"family": FONT_MONO, "size": 11, "color": TEXT_MUTED}
+        )
+    for x, y, label, color in scored:
+        fig.add_annotation(
+            x=x, y=y, text=label, showarrow=False, font={"family": FONT_MONO, "size": 11, "color": color}
         )
     fig.update_layout(
         template=register_template(),
