@@ -6,6 +6,7 @@ there are no partitions: one test says so, the rest of retention is tests/retent
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -84,6 +85,25 @@ def test_the_event_tables_are_partitioned_by_month_after_migrate(ctx):
         assert repo.partition_months(table) == expected
         assert _exists(repo, f"{table}_y{expected[0].year}m{expected[0].month:02d}")
         assert _exists(repo, f"{table}_default") and repo.default_partition_rows(table) == 0
+
+
+@ONLY_PG
+def test_a_start_and_the_hourly_job_create_the_months_ahead_the_setting_asks_for(app, empty_db_url, tmp_path):
+    from helicarrier.scheduler.runner import default_jobs
+
+    settings = load_settings(
+        database_url=empty_db_url, data_dir=tmp_path, secret_key="k", partition_months_ahead=5
+    )
+    started = create_app(settings).server.config["HELICARRIER"]  # the migration made 3 ahead; the start 5
+    try:
+        assert started.repo.partition_months("log_events") == wanted_months(datetime.now(UTC), 5)
+        job = next(j for j in default_jobs() if j.name == "partition-upkeep")
+        assert job.seconds == 3600
+        started.settings = replace(settings, partition_months_ahead=6)
+        job.run(started)
+        assert started.repo.partition_months("usage_events") == wanted_months(datetime.now(UTC), 6)
+    finally:
+        started.repo.dispose()
 
 
 @ONLY_PG
