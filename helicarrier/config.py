@@ -279,6 +279,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Hourly and daily rollups kept (`0`: for ever); never less than the raw usage.",
     ),
     Setting(
+        "HELICARRIER_PARTITION_MONTHS_AHEAD",
+        "partition_months_ahead",
+        "3",
+        _positive,
+        "PostgreSQL: monthly partitions of usage and log events created ahead of the current month.",
+    ),
+    Setting(
         "HELICARRIER_REPORT_TIME",
         "report_time",
         "00:15",
@@ -368,6 +375,7 @@ class Settings:
     retain_audit_days: int = 730
     retain_alerts_days: int = 90
     retain_rollups_days: int = 1825
+    partition_months_ahead: int = 3
     command_ttl_s: int = 300
     max_task_bytes: int = 16 * 1024
     kill_settle_s: int = 30

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from helicarrier.alerts.service import AlertService
 from helicarrier.config import ConfigError, Settings, load_settings
@@ -19,6 +20,7 @@ from helicarrier.operations.maintenance import Maintenance
 from helicarrier.otlp.service import OtlpReceiver
 from helicarrier.pricing.registry import PriceBooks
 from helicarrier.pricing.versions import load_price_books
+from helicarrier.retention.partitions import upkeep_at_start
 
 log = logging.getLogger("helicarrier")
 
@@ -66,6 +68,8 @@ def build_context(settings: Settings | None = None) -> AppContext:
     if status.upgraded:
         log.info("database migrated from %s to %s", status.upgraded_from or "empty", status.head)
     repo = Repository(engine)
+    # After the schema, before anything ingests: this month and the next ones have their partitions.
+    upkeep_at_start(repo, datetime.now(UTC), settings.partition_months_ahead)
     maintenance = Maintenance(repo)
     repo.write_gate = maintenance.refuse_writes
     read_repo = _read_repository(settings, repo)

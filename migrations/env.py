@@ -12,6 +12,7 @@ from logging.config import fileConfig
 from alembic import context
 
 from helicarrier.data.models import Base
+from helicarrier.data.schema import compared_with_models
 
 config = context.config
 target_metadata = Base.metadata
@@ -23,6 +24,7 @@ def _configure(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=compared_with_models(connection.dialect.name),
     )
 
 

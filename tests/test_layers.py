@@ -59,6 +59,7 @@ SERVICES = (
     "helicarrier.fleet.service",
     "helicarrier.otlp.service",
     "helicarrier.retention.service",
+    "helicarrier.retention.partitions",
 )
 WEB = ("flask", "dash", "werkzeug", "dash_bootstrap_components", "dash_ag_grid", "plotly")
 ABOVE_DATA = (

@@ -5,6 +5,7 @@ then move PostgreSQL's sequences past the copied ids."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from sqlalchemy import Connection, Engine, Table, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -57,6 +58,17 @@ def copy_table(
     with target.connect() as tconn:
         after = count_rows(tconn, table)
     return total, after - before
+
+
+def event_months(engine: Engine, table: Table) -> list[date]:
+    """The UTC months ``table``'s events fall in (by ``ts``): the partitions a PostgreSQL target needs."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":  # stored as UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff'
+            month = func.strftime("%Y-%m", table.c.ts)
+        else:
+            month = func.to_char(func.timezone("UTC", table.c.ts), "YYYY-MM")
+        values = conn.execute(select(month).distinct()).scalars().all()
+    return sorted(date(int(v[:4]), int(v[5:7]), 1) for v in values if v)
 
 
 def reset_sequences(engine: Engine, tables: list[Table]) -> None:

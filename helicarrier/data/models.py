@@ -5,6 +5,10 @@ fine-grained enough that a million cheap calls do not round away. Timestamps are
 
 Event tables (usage_events, log_events) carry no foreign keys: events of one batch may arrive before the
 ``session.start`` that names their session, and the ingest path creates the agent and session rows it needs.
+On PostgreSQL both are partitioned by UTC month of ``ts`` (migration 0010; helicarrier.retention.partitions):
+their primary keys there are (id, ts) and (seq, ts), since a partitioned table's unique keys must hold the
+partition key. The models keep ``id`` / ``seq`` as the key: each still comes from one sequence, it is what
+the app, copy-db (resuming after the largest id) and parity (row order) go by, and it is the key on SQLite.
 """
 
 from __future__ import annotations
@@ -473,7 +477,10 @@ class PriceOverride(Base):
 
 
 class UsageRepriced(Base):
-    """A usage event's cost under another price table, kept beside (not instead of) the ingest cost."""
+    """A usage event's cost under another price table, kept beside (not instead of) the ingest cost.
+
+    The foreign key (with its cascade) exists on SQLite only: PostgreSQL cannot reference the partitioned
+    usage_events by id alone, so retention deletes these rows itself with their events."""
 
     __tablename__ = "usage_repriced"
 

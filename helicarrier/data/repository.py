@@ -27,6 +27,7 @@ from helicarrier.data.queries.fleet import FleetQueries
 from helicarrier.data.queries.gauges import GaugeQueries
 from helicarrier.data.queries.ingest import IngestTx, ReceiptPruning, SourceQueries
 from helicarrier.data.queries.ingest_stats import IngestStatsQueries
+from helicarrier.data.queries.partitions import PartitionQueries
 from helicarrier.data.queries.pricing import PricingQueries
 from helicarrier.data.queries.retention import RetentionQueries
 from helicarrier.data.queries.sessions import SessionQueries
@@ -65,6 +66,7 @@ class Repository(
     SessionQueries,
     AnalyticsQueries,
     RetentionQueries,
+    PartitionQueries,
     GaugeQueries,
 ):
     def __init__(self, engine: Engine):

@@ -14,6 +14,7 @@ database's revision and either brings it to head or refuses with a one-line ``Sc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +26,12 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from helicarrier.config import PROJECT_ROOT
+from helicarrier.data.partition_names import is_partition_name
 
 DEFAULT_SCRIPT_LOCATION = PROJECT_ROOT / "migrations"
 # Arbitrary constant shared by every Helicarrier process: the key of the migration advisory lock.
 _PG_MIGRATION_LOCK_KEY = 0x48454C49  # "HELI"
+REPRICED_FK = "fk_usage_repriced_usage_event_id_usage_events"
 
 
 class SchemaError(RuntimeError):
@@ -158,6 +161,21 @@ def _step(move, engine: Engine, revision: str, script_location: Path | None) -> 
         raise
     finally:
         _release(conn)
+
+
+def compared_with_models(dialect: str) -> Callable[..., bool]:
+    """Alembic's ``include_object`` for comparing the models with a database: PostgreSQL lists each
+    monthly partition as a table of its own (the models describe the partitioned table), and has no
+    foreign key from usage_repriced to usage_events (see migration 0010)."""
+
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        if dialect != "postgresql":
+            return True
+        if type_ == "table" and name and is_partition_name(name):
+            return False
+        return not (type_ == "foreign_key_constraint" and name == REPRICED_FK)
+
+    return include
 
 
 def current_revision(engine: Engine) -> str | None:

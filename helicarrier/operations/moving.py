@@ -5,9 +5,12 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import Progress
 
-from helicarrier.data.copying import copy_table, reset_sequences
+from helicarrier.data.copying import copy_table, event_months, reset_sequences
 from helicarrier.data.engine import make_engine
+from helicarrier.data.models import Base
 from helicarrier.data.parity import count_rows, tables
+from helicarrier.data.partition_names import PARTITIONED_TABLES
+from helicarrier.data.repository import Repository
 from helicarrier.data.schema import SchemaError, current_revision, ensure_schema, head_revision
 from helicarrier.operations.databases import checked_url, existing_source, reaching
 
@@ -32,6 +35,7 @@ def copy_database(source_url: str, target_url: str, progress: bool = True) -> di
         with reaching(target_url, "target"):
             target.connect().close()
         ensure_schema(target, auto_migrate=True)
+        _months_of(source, Repository(target))
         report: dict[str, tuple[int, int]] = {}
         with Progress(console=Console(stderr=True), transient=True, disable=not progress) as bars:
             for table in tables():
@@ -45,3 +49,13 @@ def copy_database(source_url: str, target_url: str, progress: bool = True) -> di
         source.dispose()
         if target is not None:
             target.dispose()
+
+
+def _months_of(source, target: Repository) -> None:
+    """A partitioned (PostgreSQL) target gets a partition for each month the source's events fall in
+    before they are copied: else they would all wait in DEFAULT, retention would delete them row by row,
+    and each month created later would scan them all under its lock."""
+    for table in PARTITIONED_TABLES:
+        if target.is_partitioned(table):
+            for month in event_months(source, Base.metadata.tables[table]):
+                target.create_month_partition(table, month)

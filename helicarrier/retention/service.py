@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from helicarrier.data.queries.retention import KINDS, Holding
+from helicarrier.retention.partitions import drop_expired
 
 FLAG_PREFIX = "retention."
 BATCH_ROWS = 5000
@@ -30,14 +31,16 @@ def effective_days(days: Mapping[str, int]) -> dict[str, int]:
 
 def prune(repo, days: Mapping[str, int], now: datetime, *, batch: int = BATCH_ROWS,
           max_batches: int = MAX_BATCHES) -> dict[str, int]:  # fmt: skip
-    """Delete what each kind holds past its days; the rows deleted per kind. Records each kind's last
-    prune in a service flag (when, how many, up to what time) for the Operations page."""
+    """Delete what each kind holds past its days; the rows deleted per kind. On PostgreSQL, raw usage and
+    logs first lose their monthly partitions wholly past the cutoff (a DROP, however many rows); the
+    month the cutoff falls in and the DEFAULT partition go in batches like every other kind. Records each
+    kind's last prune in a service flag (when, how many, up to what time) for the Operations page."""
     deleted: dict[str, int] = {}
     for kind, keep in effective_days(days).items():
         if not keep:
             continue
         cutoff = now - timedelta(days=keep)
-        total = 0
+        total = drop_expired(repo, kind, cutoff)
         for _ in range(max_batches):
             n = repo.prune_batch(kind, cutoff, batch)
             total += n

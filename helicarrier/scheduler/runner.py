@@ -47,6 +47,7 @@ def default_jobs(alert_eval_s: int = ALERT_EVAL_S) -> list[Job]:
         Job("prune-alert-cycles", 3600, lambda ctx: ctx.repo.prune_alert_cycles()),
         Job("daily-reports", 60, daily_reports),
         Job("prune-retention", 600, _prune_retention),
+        Job("partition-upkeep", 3600, _partition_upkeep),
     ]
 
 
@@ -78,6 +79,14 @@ def _prune_retention(ctx: AppContext) -> object:
     from helicarrier.retention.service import prune
 
     return prune(ctx.repo, ctx.settings.retention_days, datetime.now(UTC))
+
+
+def _partition_upkeep(ctx: AppContext) -> object:
+    from datetime import UTC, datetime
+
+    from helicarrier.retention.partitions import upkeep
+
+    return upkeep(ctx.repo, datetime.now(UTC), ctx.settings.partition_months_ahead)
 
 
 def _heartbeat(ctx: AppContext) -> None:

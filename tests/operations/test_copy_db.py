@@ -5,7 +5,9 @@ copies nothing; the copy takes new writes (PostgreSQL's sequences were moved pas
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import delete, update
 
 from helicarrier.data.engine import make_engine
@@ -85,3 +87,24 @@ def _now():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_copy_db_to_postgresql_gives_each_month_of_history_its_partition(api, db_url, tmp_path, request):
+    from helicarrier.data.repository import Repository
+
+    old = _now() - timedelta(days=150)  # a month the target's migration made no partition for
+    assert api.post(_batch("old", "agent-1", "sess-old", old, 2)).status_code == 200
+    assert api.post(_batch("new", "agent-1", "sess-new", _now(), 2)).status_code == 200
+    target = request.getfixturevalue("pg_schemas").new()
+
+    copied = run_cli(["copy-db", "--from", db_url, "--to", target, "--no-progress"], db_url, tmp_path)
+
+    assert copied.returncode == 0, copied.stderr
+    repo = Repository.from_url(target)
+    try:
+        for table in ("usage_events", "log_events"):
+            assert date(old.year, old.month, 1) in repo.partition_months(table)
+            assert repo.default_partition_rows(table) == 0  # none waits in DEFAULT
+    finally:
+        repo.dispose()

@@ -22,6 +22,7 @@ from helicarrier.data.models import (
     UsageEvent,
     UsageModelRollup,
     UsageQuarterRollup,
+    UsageRepriced,
     UsageRollup,
 )
 from helicarrier.data.queries.base import QueryBase
@@ -77,6 +78,10 @@ class RetentionQueries(QueryBase):
         if not keys:
             return 0
         with self._write() as conn:
+            if kind == "usage":
+                # What the foreign key's ON DELETE CASCADE does on SQLite; PostgreSQL's partitioned
+                # usage_events cannot be referenced by id alone, so it has no such key (migration 0010).
+                conn.execute(delete(UsageRepriced).where(UsageRepriced.usage_event_id.in_(keys)))
             return conn.execute(delete(table).where(key.in_(keys), _where(kind, cutoff))).rowcount
 
     def _prune_rollups(self, cutoff_hour: int) -> int:
