@@ -43,8 +43,10 @@ class ID:
 def _panel(title: str, icon: str, body, panel_id: str) -> html.Div:
     return html.Div(
         [
+            # Icon and title in one span, as every other page's panels: .glass-header spreads its children
+            # apart, and the title ended up on the far right.
             html.Div(
-                [html.I(className=f"bi {icon} me-2", **{"aria-hidden": "true"}), title],
+                html.Span([html.I(className=f"bi {icon}", **{"aria-hidden": "true"}), title]),
                 className="glass-header",
             ),
             html.Div(body, id=panel_id, className="p-3"),
