@@ -162,6 +162,7 @@ def layout(subpath: str | None = None, query: str | None = None) -> html.Div:
                 ]
             ),
             _detail_drawer(),
+            dcc.Store(id=ID.DETAIL_SHOWN),
         ],
         id=ID.PAGE,
     )

@@ -34,6 +34,7 @@ class ID:
     # the agent drawer
     DETAIL = "watchtower-detail"
     DETAIL_BODY = "watchtower-detail-body"
+    DETAIL_SHOWN = "watchtower-detail-shown"  # the agent whose detail the drawer holds (None: loading)
     DETAIL_STATUS = "watchtower-detail-status"
     # What follows the agent while the drawer is open (pattern ids: {"type": ..., "agent": agent_id}); the
     # controls around them are drawn once, so a reason being typed survives the refreshes.

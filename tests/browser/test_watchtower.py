@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.request
 from dataclasses import replace
@@ -152,4 +153,29 @@ def test_log_line_appears_in_the_pulse_and_pause_stops_the_tail(hud, token):
     hud.duo.wait_for_contains_text(f"#{ID.LOG}", "second line", timeout=10)
     rows = hud.duo.driver.find_elements(By.CSS_SELECTOR, f"#{ID.LOG} .pulse-row")
     assert "second line" in rows[0].text  # newest on top
+    assert hud.duo.get_logs() == []
+
+
+def test_the_drawer_opens_at_once_and_fills_in_when_the_server_answers(hud, token, monkeypatch):
+    hud.login("vera")
+    post(
+        hud,
+        [event("s1", "agent.heartbeat", "slow-01", {"status": "running", "current_task": "Index docs"})],
+        token,
+    )
+    hud.duo.wait_for_element('[data-agent="slow-01"]', timeout=10)
+    answer = threading.Event()  # the server's detail waits for this: a loaded server
+    real = hud.ctx.repo.agent_detail
+
+    def held(agent_id, *args, **kwargs):
+        answer.wait(30)
+        return real(agent_id, *args, **kwargs)
+
+    monkeypatch.setattr(hud.ctx.repo, "agent_detail", held)
+    hud.duo.find_element('[data-agent="slow-01"]').click()
+    hud.duo.wait_for_contains_text(f"#{ID.DETAIL}", "loading the agent", timeout=5)  # before any answer
+    assert "slow-01" in hud.duo.find_element(f"#{ID.DETAIL} .offcanvas-title").text
+    answer.set()
+    hud.duo.wait_for_contains_text(f"#{ID.DETAIL}", "Index docs", timeout=15)
+    assert "loading the agent" not in hud.duo.find_element(f"#{ID.DETAIL}").text
     assert hud.duo.get_logs() == []
