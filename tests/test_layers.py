@@ -51,6 +51,8 @@ PURE = (
     "helicarrier.otlp.metrics",
     "helicarrier.otlp.unmapped",
     "helicarrier.observability.metrics",
+    "helicarrier.slo.definitions",
+    "helicarrier.slo.budget",
 )
 SERVICES = (
     "helicarrier.control.service",
