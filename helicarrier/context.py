@@ -20,6 +20,8 @@ from helicarrier.otlp.service import OtlpReceiver
 from helicarrier.pricing.registry import PriceBooks
 from helicarrier.pricing.versions import load_price_books
 from helicarrier.retention.partitions import upkeep_at_start
+from helicarrier.slo import definitions as slo_definitions
+from helicarrier.slo.service import SloService
 
 log = logging.getLogger("helicarrier")
 
@@ -41,6 +43,7 @@ class AppContext:
     otlp: OtlpReceiver
     claude_code_hooks: ClaudeCodeHooks
     maintenance: Maintenance
+    slo: SloService  # SLI events recorded (batched per process) and the SLOs reported
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -78,6 +81,7 @@ def build_context(settings: Settings | None = None) -> AppContext:
             max_task_bytes=settings.max_task_bytes,
             offline_after_s=settings.offline_after_s,
             kill_settle_s=settings.kill_settle_s,
+            delivery_slo_s=settings.slo_command_delivery_s,
         ),
         fleet,
     )
@@ -95,6 +99,7 @@ def build_context(settings: Settings | None = None) -> AppContext:
         otlp=OtlpReceiver(ingest, settings.otlp_session_attributes),
         claude_code_hooks=ClaudeCodeHooks(repo, ingest, control, fleet),
         maintenance=maintenance,
+        slo=SloService(repo, slo_definitions.from_settings(settings)),
     )
 
 

@@ -250,6 +250,8 @@ def make_app(settings) -> Iterator:
 
     yield make
     for app in made:
+        # The SLO recorder's last counts are written now, not by its thread into the next test's database.
+        app.server.config["HELICARRIER"].slo.recorder.close()
         app.server.config["HELICARRIER"].repo.dispose()
 
 
@@ -331,6 +333,7 @@ def ctx(settings) -> Iterator[AppContext]:
     """What the app holds (repository and services) on the backend under test, without the web app."""
     context = build_context(settings)
     yield context
+    context.slo.recorder.close()
     context.repo.dispose()
 
 

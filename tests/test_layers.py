@@ -62,6 +62,7 @@ SERVICES = (
     "helicarrier.otlp.service",
     "helicarrier.retention.service",
     "helicarrier.retention.partitions",
+    "helicarrier.slo.service",
 )
 WEB = ("flask", "dash", "werkzeug", "dash_bootstrap_components", "dash_ag_grid", "plotly")
 ABOVE_DATA = (

@@ -25,6 +25,8 @@ from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
 from helicarrier.fleet.service import FleetService
 from helicarrier.pricing.registry import PriceBooks
+from helicarrier.slo.definitions import COMMAND_DELIVERY
+from helicarrier.slo.recorder import minute_of
 
 DELIVER_LIMIT = 20
 
@@ -35,6 +37,7 @@ class ControlLimits:
     max_task_bytes: int = 16 * 1024
     offline_after_s: int = 60
     kill_settle_s: int = 30
+    delivery_slo_s: int = 10  # a command delivered later than this after it was issued is late (issue 15)
 
 
 def _refusal(exc: lc.IllegalTransition, state: str) -> Refused:
@@ -243,10 +246,15 @@ class ControlService:
         with self.repo.transaction() as tx:
             self._expire(tx, tx.overdue_pending(now, agent_id), now)
             out = []
+            late = 0
             for row in tx.pending_commands(agent_id, DELIVER_LIMIT):
                 state = lc.transition(row.state, "deliver")
                 if tx.set_command(row.id, row.state, state=state, delivered_at=now, updated_at=now):
                     out.append({**command_dict(row), "state": state, "delivered_at": now})
+                    late += now - row.created_at > timedelta(seconds=self.limits.delivery_slo_s)
+            if out:
+                # The command delivery SLI, written with the deliveries it counts (a poll is rare enough).
+                tx.add_sli_counts({(minute_of(now), COMMAND_DELIVERY): (len(out), late)})
             return out
 
     def ack(

@@ -97,10 +97,17 @@ def _heartbeat(ctx: AppContext) -> None:
 
 
 def _evaluate_alerts(ctx: AppContext) -> object:
+    from datetime import UTC, datetime
+
     from helicarrier.alerts import engine
     from helicarrier.data.leader import identity
 
-    return engine.run_cycle(ctx.repo, holder=identity())
+    # The alert-lag SLI: how long since the cycle before this one started (issue 15).
+    previous = ctx.repo.last_alert_cycle_at()
+    now = datetime.now(UTC)
+    report = engine.run_cycle(ctx.repo, now, holder=identity())
+    ctx.slo.alert_cycle(previous, now, ctx.settings.alert_eval_s)
+    return report
 
 
 def _dispatch_alerts(ctx: AppContext) -> object:
