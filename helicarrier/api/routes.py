@@ -27,6 +27,7 @@ from helicarrier.ingest import schemas as ig
 from helicarrier.localtime import MAX_ZONE_LENGTH
 from helicarrier.observability import http as observed
 from helicarrier.reports.schemas import ReportsResponse
+from helicarrier.slo.schemas import SloResponse
 
 V1 = "/api/v1"
 IDEMPOTENCY_KEY = Param(
@@ -313,6 +314,14 @@ ROUTES: tuple[Route, ...] = (
                 {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 20},
             ),
         ),
+    ),
+    Route(
+        "GET",
+        f"{V1}/slo",
+        meta.slo,
+        "Service levels: each SLO's SLI over 1 h, 24 h and 30 d, budget left, burn rates, alert conditions",
+        "read",
+        responses={200: SloResponse},
     ),
     Route(
         "GET",
