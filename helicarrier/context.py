@@ -86,6 +86,7 @@ def build_context(settings: Settings | None = None) -> AppContext:
         fleet,
     )
     ingest = IngestService(repo, price_books, control, fleet, max_batch_events=settings.max_batch_events)
+    slo_service = SloService(repo, slo_definitions.from_settings(settings))
     return AppContext(
         settings=settings,
         repo=repo,
@@ -94,12 +95,14 @@ def build_context(settings: Settings | None = None) -> AppContext:
         price_books=price_books,
         ingest=ingest,
         control=control,
-        alerts=AlertService(repo, allow_local_webhooks=settings.allow_local_webhooks),
+        alerts=AlertService(
+            repo, allow_local_webhooks=settings.allow_local_webhooks, slo_targets=slo_service.targets
+        ),
         fleet=fleet,
         otlp=OtlpReceiver(ingest, settings.otlp_session_attributes),
         claude_code_hooks=ClaudeCodeHooks(repo, ingest, control, fleet),
         maintenance=maintenance,
-        slo=SloService(repo, slo_definitions.from_settings(settings)),
+        slo=slo_service,
     )
 
 

@@ -66,12 +66,17 @@ class CycleReport:
     duration_ms: int
 
 
-def run_cycle(repo, now: datetime | None = None, holder: str | None = None) -> CycleReport:
+def run_cycle(
+    repo,
+    now: datetime | None = None,
+    holder: str | None = None,
+    slo_targets: Mapping[str, int] | None = None,
+) -> CycleReport:
     """Evaluate every enabled rule once and record the cycle. A rule that fails is marked (and goes to its
-    error setting); the others still run."""
+    error setting); the others still run. ``slo_targets``: {SLO name: target ppm}, for ``slo_burn`` rules."""
     t0 = time.perf_counter()
     try:
-        report = _run_cycle(repo, now, holder, t0)
+        report = _run_cycle(repo, now, holder, t0, slo_targets or {})
     except Exception:
         metrics.ALERT_ERRORS.labels("cycle").inc()
         raise
@@ -82,7 +87,18 @@ def run_cycle(repo, now: datetime | None = None, holder: str | None = None) -> C
     return report
 
 
-def _run_cycle(repo, now: datetime | None, holder: str | None, t0: float) -> CycleReport:
+def _metric_params(metric: str, params: Mapping[str, Any] | None, slo_targets: Mapping[str, int]) -> dict:
+    """The rule's params, and for ``slo_burn`` its SLO's target from the settings (not stored in the rule:
+    changing the SLO changes what every rule on it judges)."""
+    out = dict(params or {})
+    if metric == "slo_burn" and out.get("slo") in slo_targets:
+        out["target_ppm"] = slo_targets[out["slo"]]
+    return out
+
+
+def _run_cycle(
+    repo, now: datetime | None, holder: str | None, t0: float, slo_targets: Mapping[str, int]
+) -> CycleReport:
     now = now or utcnow()
     rules = repo.list_alert_rules(enabled_only=True)
     states = repo.alert_states_for_eval(now, max((r["reopen_s"] or 0 for r in rules), default=0))
@@ -94,9 +110,8 @@ def _run_cycle(repo, now: datetime | None, holder: str | None, t0: float) -> Cyc
         rs = spec(rule)
         error = None
         try:
-            result = repo.alert_metric(
-                rule["metric"], rule["group_by"], rule["window_s"], rule["params"], now, cache
-            )
+            params = _metric_params(rule["metric"], rule["params"], slo_targets)
+            result = repo.alert_metric(rule["metric"], rule["group_by"], rule["window_s"], params, now, cache)
             health = "ok" if result or rs.empty_is_ok else "nodata"
         except Exception as exc:  # noqa: BLE001 - one rule's failure must not stop the others
             log.exception("alert rule %s (%s) failed", rule["id"], rule["name"])
@@ -125,7 +140,9 @@ def _run_cycle(repo, now: datetime | None, holder: str | None, t0: float) -> Cyc
     )
 
 
-def preview(repo, body: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+def preview(
+    repo, body: Mapping[str, Any], now: datetime | None = None, slo_targets: Mapping[str, int] | None = None
+) -> dict[str, Any]:
     """ "This rule would now fire for N groups": the rule editor's preview, by the same evaluator, against
     the data of this moment and with no history (``for`` aside: it only delays firing). Raises RuleError."""
     now = now or utcnow()
@@ -133,9 +150,8 @@ def preview(repo, body: Mapping[str, Any], now: datetime | None = None) -> dict[
     rule = {**values, "id": int(body.get("id") or 0)}
     rs = replace(spec(rule), for_s=0)
     try:
-        samples = repo.alert_metric(
-            values["metric"], values["group_by"], values["window_s"], values["params"], now
-        )
+        params = _metric_params(values["metric"], values["params"], slo_targets or {})
+        samples = repo.alert_metric(values["metric"], values["group_by"], values["window_s"], params, now)
     except Exception as exc:  # noqa: BLE001 - shown in the editor
         return {"groups": 0, "firing": 0, "no_data": False, "error": str(exc).splitlines()[0], "alerts": []}
     outcomes = evaluate(rs, samples, now, {})

@@ -105,7 +105,7 @@ def _evaluate_alerts(ctx: AppContext) -> object:
     # The alert-lag SLI: how long since the cycle before this one started (issue 15).
     previous = ctx.repo.last_alert_cycle_at()
     now = datetime.now(UTC)
-    report = engine.run_cycle(ctx.repo, now, holder=identity())
+    report = engine.run_cycle(ctx.repo, now, holder=identity(), slo_targets=ctx.slo.targets)
     ctx.slo.alert_cycle(previous, now, ctx.settings.alert_eval_s)
     return report
 

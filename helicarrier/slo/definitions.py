@@ -14,6 +14,7 @@ INGEST_LATENCY = "ingest_latency"
 ALERT_LAG = "alert_lag"
 COMMAND_DELIVERY = "command_delivery"
 PULSE_FRESHNESS = "pulse_freshness"
+SLI_NAMES = (INGEST_AVAILABILITY, INGEST_LATENCY, ALERT_LAG, PULSE_FRESHNESS, COMMAND_DELIVERY)
 
 
 @dataclass(frozen=True)

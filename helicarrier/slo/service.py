@@ -68,6 +68,11 @@ class SloService:
         self.by_name = {s.name: s for s in slos}
         self.recorder = recorder or SliRecorder(repo.add_sli_counts)
 
+    @property
+    def targets(self) -> dict[str, int]:
+        """{SLO name: target ppm}: what ``slo_burn`` alert rules judge against."""
+        return {s.name: s.target_ppm for s in self.slos}
+
     # -- recording ---------------------------------------------------------------------------------
 
     def ingest_answered(self, status: int, seconds: float, at: datetime) -> None:
