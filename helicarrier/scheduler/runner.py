@@ -78,7 +78,10 @@ def _prune_retention(ctx: AppContext) -> object:
 
     from helicarrier.retention.service import prune
 
-    return prune(ctx.repo, ctx.settings.retention_days, datetime.now(UTC))
+    now = datetime.now(UTC)
+    deleted = prune(ctx.repo, ctx.settings.retention_days, now)
+    ctx.slo.prune(now)  # SLI minutes past every SLO window: not a retention setting, nothing reads them
+    return deleted
 
 
 def _partition_upkeep(ctx: AppContext) -> object:

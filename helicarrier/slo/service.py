@@ -92,6 +92,10 @@ class SloService:
         counts = alert_cycle_events(None if previous is None else at - previous, interval_s, limit_s)
         self.repo.add_sli_counts({(minute_of(at), ALERT_LAG): (counts.total, counts.bad)})
 
+    def prune(self, now: datetime) -> int:
+        """Delete SLI minutes older than the longest window (and a day's margin): nothing reads them."""
+        return self.repo.prune_sli_rollups(minute_of(now - max(WINDOWS.values()) - timedelta(days=1)))
+
     # -- reporting ---------------------------------------------------------------------------------
 
     def report(self, now: datetime) -> list[SloReport]:

@@ -114,3 +114,14 @@ def test_the_scheduler_job_records_the_alert_lag(ctx):
     ctx.slo.alert_cycle(datetime.now(UTC) - timedelta(minutes=2), datetime.now(UTC), 15)
     assert sum(r.bad for r in _all(ctx.repo)) == 8
     assert minute_of(datetime(1970, 1, 1, 0, 2, 59, tzinfo=UTC)) == 2
+
+
+def test_the_retention_job_drops_minutes_past_every_window(ctx):
+    from helicarrier.scheduler.runner import _prune_retention
+
+    now = minute_of(datetime.now(UTC))
+    ctx.repo.add_sli_counts(
+        {(now - 32 * 24 * 60, "ingest_latency"): (5, 1), (now - 30 * 24 * 60, "ingest_latency"): (7, 0)}
+    )
+    _prune_retention(ctx)
+    assert [(r.total, r.bad) for r in _all(ctx.repo)] == [(7, 0)]
