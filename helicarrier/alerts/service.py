@@ -121,7 +121,7 @@ class AlertService:
         self.repo.delete_alert_rule(rule_id, actor)
 
     def preview(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return checked(engine.preview, self.repo, body, slo_targets=self.slo_targets)
+        return checked(engine.preview, self.repo, body, None, self.slo_targets)
 
     # -- alerts ------------------------------------------------------------------------------------
 

@@ -51,3 +51,11 @@ def test_a_rule_names_a_known_slo():
         validate_rule({"name": "x", "metric": "slo_burn", "params": {"slo": "uptime"}, "threshold": "1"})
     with pytest.raises(RuleError, match="params.slo"):
         validate_rule({"name": "x", "metric": "slo_burn", "threshold": "1"})
+
+
+def test_the_rule_editors_preview_judges_against_the_configured_slo(ctx):
+    minute = minute_of(datetime.now(UTC))
+    ctx.repo.add_sli_counts({(minute - m, "ingest_availability"): (1000, 20) for m in range(60)})
+    rule = {"name": "p", "metric": "slo_burn", "params": {"slo": "ingest_availability"}, "threshold": "6"}
+    preview = ctx.alerts.preview({**rule, "comparator": ">="})
+    assert preview["error"] is None and preview["firing"] == 1
