@@ -1,7 +1,8 @@
 """Counting SLI events in the process and writing them out a few seconds at a time.
 
 A request's hook only adds to a dict under a lock (microseconds); a daemon thread hands what was counted to
-``write`` (one upsert per minute and SLI) every ``every_s`` seconds, and at exit. A failed write keeps the
+``write`` (one upsert per minute and SLI) every ``every_s`` seconds, and at exit; ``write`` returning False
+means "not now" (maintenance: a cutover's copy must not change under it). A failed write keeps the
 counts for the next try (up to ``MAX_PENDING`` minute rows, then the oldest are dropped and said so): a
 database that is down must neither fail requests nor grow memory without bound.
 
@@ -29,7 +30,7 @@ def minute_of(at: datetime) -> int:
 
 
 class SliRecorder:
-    def __init__(self, write: Callable[[Folded], None], every_s: float = 5.0):
+    def __init__(self, write: Callable[[Folded], bool | None], every_s: float = 5.0):
         self._write = write
         self.every_s = every_s
         self._lock = threading.Lock()
@@ -57,9 +58,11 @@ class SliRecorder:
         if not taken:
             return True
         try:
-            self._write({k: (v[0], v[1]) for k, v in taken.items()})
+            written = self._write({k: (v[0], v[1]) for k, v in taken.items()})
         except Exception as exc:  # noqa: BLE001 - counted again at the next flush; never the request's problem
             log.warning("SLI counts not written (kept for the next try): %s", str(exc).splitlines()[0][:300])
+            written = False
+        if written is False:  # failed, or the writer said "not now" (maintenance): kept for the next flush
             self._restore(taken)
             return False
         return True

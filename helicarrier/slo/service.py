@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
+from helicarrier.errors import Refused
 from helicarrier.slo.budget import (
     CONDITIONS,
     WINDOWS,
@@ -66,7 +67,7 @@ class SloService:
         self.repo = repo
         self.slos = slos
         self.by_name = {s.name: s for s in slos}
-        self.recorder = recorder or SliRecorder(repo.add_sli_counts)
+        self.recorder = recorder or SliRecorder(self._write)
 
     @property
     def targets(self) -> dict[str, int]:
@@ -74,6 +75,16 @@ class SloService:
         return {s.name: s.target_ppm for s in self.slos}
 
     # -- recording ---------------------------------------------------------------------------------
+
+    def _write(self, folded) -> bool:
+        """The recorder's flush: nothing while maintenance pauses writes (copy-db's parity would see it);
+        the counts wait in the process until it ends."""
+        try:
+            self.repo.write_gate()
+        except Refused:
+            return False
+        self.repo.add_sli_counts(folded)
+        return True
 
     def ingest_answered(self, status: int, seconds: float, at: datetime) -> None:
         """An ingest request answered: available unless 5xx; fast unless over the latency threshold."""
