@@ -1,7 +1,8 @@
 """The SLO service: records SLI events as they happen and reports each SLO over its windows.
 
-Both the Operations page and ``GET /api/v1/slo`` read ``report``; the ingest hooks, the command poll and
-the alert scheduler call the ``*_answered`` / ``*_delivered`` / ``*_cycle`` methods.
+Both the Operations page and ``GET /api/v1/slo`` read ``report``; the ingest hooks call ``ingest_answered``
+and the alert job ``alert_cycle``. Command deliveries are counted by the control service, in the
+transaction that delivers them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from helicarrier.slo.budget import (
 )
 from helicarrier.slo.definitions import (
     ALERT_LAG,
-    COMMAND_DELIVERY,
     INGEST_AVAILABILITY,
     INGEST_LATENCY,
     Slo,
@@ -92,11 +92,6 @@ class SloService:
         latency = self.by_name[INGEST_LATENCY]
         self.recorder.record(INGEST_LATENCY, seconds * 1000 > (latency.threshold_ms or 0), at)
 
-    def command_delivered(self, created_at: datetime, at: datetime) -> tuple[int, bool]:
-        """(minute, bad) of one command's delivery: the caller writes it with the delivery itself."""
-        limit = self.by_name[COMMAND_DELIVERY].threshold_ms or 0
-        return minute_of(at), (at - created_at) > timedelta(milliseconds=limit)
-
     def alert_cycle(self, previous: datetime | None, at: datetime, interval_s: int) -> None:
         """An alert evaluation cycle starting at ``at``; ``previous``: when the one before started."""
         limit_s = (self.by_name[ALERT_LAG].threshold_ms or 0) // 1000
@@ -152,7 +147,7 @@ def report_json(r: SloReport) -> dict:
             w: {
                 "total": r.counts[w].total,
                 "bad": r.counts[w].bad,
-                "sli": _decimal(r.sli.get(w)) if w in SHOWN else _decimal(sli(r.counts[w])),
+                "sli": _decimal(sli(r.counts[w])),
                 "burn_rate": _decimal(r.burn_rates[w], 3),
             }
             for w in WINDOWS
