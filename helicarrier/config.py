@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from helicarrier.data.pool import PoolSettings
+from helicarrier.slo.definitions import percent_ppm
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -334,6 +335,55 @@ SETTINGS: tuple[Setting, ...] = (
         "`1`: `GET /metrics` answers without a token (a scraper on a private network); else a `read` token.",
     ),
     Setting(
+        "HELICARRIER_SLO_INGEST_AVAILABILITY",
+        "slo_ingest_availability_ppm",
+        "99.9",
+        percent_ppm,
+        "SLO: percent of ingest requests answered without a 5xx, over 30 days (Operations, `/api/v1/slo`).",
+    ),
+    Setting(
+        "HELICARRIER_SLO_INGEST_LATENCY_MS",
+        "slo_ingest_latency_ms",
+        "200",
+        _positive,
+        "SLO: an ingest request answered slower than this many milliseconds counts against the latency SLO.",
+    ),
+    Setting(
+        "HELICARRIER_SLO_INGEST_LATENCY",
+        "slo_ingest_latency_ppm",
+        "95",
+        percent_ppm,
+        "SLO: percent of ingest requests answered within the latency threshold (95: a p95 under it).",
+    ),
+    Setting(
+        "HELICARRIER_SLO_ALERT_LAG_S",
+        "slo_alert_lag_s",
+        "60",
+        _positive,
+        "SLO: an alert evaluation cycle starting more than this many seconds after the previous one is late.",
+    ),
+    Setting(
+        "HELICARRIER_SLO_PULSE_FRESHNESS_S",
+        "slo_pulse_freshness_s",
+        "2",
+        _positive,
+        "SLO: an event later than this in the Pulse is stale (declared; not measured yet).",
+    ),
+    Setting(
+        "HELICARRIER_SLO_COMMAND_DELIVERY_S",
+        "slo_command_delivery_s",
+        "10",
+        _positive,
+        "SLO: a command delivered to its agent later than this many seconds after it was issued is late.",
+    ),
+    Setting(
+        "HELICARRIER_SLO_TIMELINESS",
+        "slo_timeliness_ppm",
+        "99",
+        percent_ppm,
+        "SLO: percent of alert cycles, Pulse events and commands that must be on time (the three above).",
+    ),
+    Setting(
         "HELICARRIER_DEMO_TOKEN",
         None,
         "created once into `<data dir>/demo_token`",
@@ -384,6 +434,13 @@ class Settings:
     report_keep: int = 30
     allow_local_webhooks: bool = False
     metrics_open: bool = False
+    slo_ingest_availability_ppm: int = 999_000
+    slo_ingest_latency_ms: int = 200
+    slo_ingest_latency_ppm: int = 950_000
+    slo_alert_lag_s: int = 60
+    slo_pulse_freshness_s: int = 2
+    slo_command_delivery_s: int = 10
+    slo_timeliness_ppm: int = 990_000
 
     @property
     def is_sqlite(self) -> bool:

@@ -21,6 +21,8 @@ from helicarrier.otlp.service import OtlpReceiver
 from helicarrier.pricing.registry import PriceBooks
 from helicarrier.pricing.versions import load_price_books
 from helicarrier.retention.partitions import upkeep_at_start
+from helicarrier.slo import definitions as slo_definitions
+from helicarrier.slo.service import SloService
 
 log = logging.getLogger("helicarrier")
 
@@ -42,6 +44,7 @@ class AppContext:
     otlp: OtlpReceiver
     claude_code_hooks: ClaudeCodeHooks
     maintenance: Maintenance
+    slo: SloService  # SLI events recorded (batched per process) and the SLOs reported
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -83,10 +86,12 @@ def build_context(settings: Settings | None = None) -> AppContext:
             max_task_bytes=settings.max_task_bytes,
             offline_after_s=settings.offline_after_s,
             kill_settle_s=settings.kill_settle_s,
+            delivery_slo_s=settings.slo_command_delivery_s,
         ),
         fleet,
     )
     ingest = IngestService(repo, price_books, control, fleet, max_batch_events=settings.max_batch_events)
+    slo_service = SloService(repo, slo_definitions.from_settings(settings))
     return AppContext(
         settings=settings,
         repo=repo,
@@ -95,11 +100,14 @@ def build_context(settings: Settings | None = None) -> AppContext:
         price_books=price_books,
         ingest=ingest,
         control=control,
-        alerts=AlertService(repo, allow_local_webhooks=settings.allow_local_webhooks),
+        alerts=AlertService(
+            repo, allow_local_webhooks=settings.allow_local_webhooks, slo_targets=slo_service.targets
+        ),
         fleet=fleet,
         otlp=OtlpReceiver(ingest, settings.otlp_session_attributes),
         claude_code_hooks=ClaudeCodeHooks(repo, ingest, control, fleet),
         maintenance=maintenance,
+        slo=slo_service,
     )
 
 

@@ -51,6 +51,8 @@ PURE = (
     "helicarrier.otlp.metrics",
     "helicarrier.otlp.unmapped",
     "helicarrier.observability.metrics",
+    "helicarrier.slo.definitions",
+    "helicarrier.slo.budget",
 )
 SERVICES = (
     "helicarrier.control.service",
@@ -60,6 +62,7 @@ SERVICES = (
     "helicarrier.otlp.service",
     "helicarrier.retention.service",
     "helicarrier.retention.partitions",
+    "helicarrier.slo.service",
 )
 WEB = ("flask", "dash", "werkzeug", "dash_bootstrap_components", "dash_ag_grid", "plotly")
 ABOVE_DATA = (

@@ -67,13 +67,18 @@ class CycleReport:
     duration_ms: int
 
 
-def run_cycle(repo, now: datetime | None = None, holder: str | None = None) -> CycleReport:
+def run_cycle(
+    repo,
+    now: datetime | None = None,
+    holder: str | None = None,
+    slo_targets: Mapping[str, int] | None = None,
+) -> CycleReport:
     """Evaluate every enabled rule once and record the cycle. A rule that fails is marked (and goes to its
-    error setting); the others still run."""
+    error setting); the others still run. ``slo_targets``: {SLO name: target ppm}, for ``slo_burn`` rules."""
     t0 = time.perf_counter()
     try:
         with span("alerts.cycle", root=True):  # a trace of its own, every cycle
-            report = _run_cycle(repo, now, holder, t0)
+            report = _run_cycle(repo, now, holder, t0, slo_targets or {})
             set_attributes(
                 alerts__rules=report.rules, alerts__failed=report.failed, alerts__changed=report.changed
             )
@@ -87,7 +92,18 @@ def run_cycle(repo, now: datetime | None = None, holder: str | None = None) -> C
     return report
 
 
-def _run_cycle(repo, now: datetime | None, holder: str | None, t0: float) -> CycleReport:
+def _metric_params(metric: str, params: Mapping[str, Any] | None, slo_targets: Mapping[str, int]) -> dict:
+    """The rule's params, and for ``slo_burn`` its SLO's target from the settings (not stored in the rule:
+    changing the SLO changes what every rule on it judges)."""
+    out = dict(params or {})
+    if metric == "slo_burn" and out.get("slo") in slo_targets:
+        out["target_ppm"] = slo_targets[out["slo"]]
+    return out
+
+
+def _run_cycle(
+    repo, now: datetime | None, holder: str | None, t0: float, slo_targets: Mapping[str, int]
+) -> CycleReport:
     now = now or utcnow()
     rules = repo.list_alert_rules(enabled_only=True)
     states = repo.alert_states_for_eval(now, max((r["reopen_s"] or 0 for r in rules), default=0))
@@ -96,7 +112,7 @@ def _run_cycle(repo, now: datetime | None, holder: str | None, t0: float) -> Cyc
     runs: list[RuleRun] = []
     for rule in rules:
         with span("alerts.rule", alert__rule__id=rule["id"], alert__metric=rule["metric"]):
-            run, agents = _run_rule(repo, rule, now, states, cache, agents)
+            run, agents = _run_rule(repo, rule, now, states, cache, agents, slo_targets)
             set_attributes(alert__health=run.health, alert__groups=len(run.outcomes))
         runs.append(run)
     cycle = CycleResult(now, int((time.perf_counter() - t0) * 1000), holder, cache.queries, runs)
@@ -110,15 +126,16 @@ def _run_cycle(repo, now: datetime | None, holder: str | None, t0: float) -> Cyc
     )
 
 
-def _run_rule(repo, rule, now: datetime, states, cache: MetricCache, agents) -> tuple[RuleRun, Any]:
+def _run_rule(
+    repo, rule, now: datetime, states, cache: MetricCache, agents, slo_targets: Mapping[str, int]
+) -> tuple[RuleRun, Any]:
     """One rule evaluated: its run, and the agents' context (looked up once a cycle, when first needed)."""
     r0 = time.perf_counter()
     rs = spec(rule)
     error = None
     try:
-        result = repo.alert_metric(
-            rule["metric"], rule["group_by"], rule["window_s"], rule["params"], now, cache
-        )
+        params = _metric_params(rule["metric"], rule["params"], slo_targets)
+        result = repo.alert_metric(rule["metric"], rule["group_by"], rule["window_s"], params, now, cache)
         health = "ok" if result or rs.empty_is_ok else "nodata"
     except Exception as exc:  # noqa: BLE001 - one rule's failure must not stop the others
         log.exception("alert rule %s (%s) failed", rule["id"], rule["name"])
@@ -138,7 +155,9 @@ def _run_rule(repo, rule, now: datetime, states, cache: MetricCache, agents) -> 
     return RuleRun(rule["id"], outcomes, health, int((time.perf_counter() - r0) * 1000), error), agents
 
 
-def preview(repo, body: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+def preview(
+    repo, body: Mapping[str, Any], now: datetime | None = None, slo_targets: Mapping[str, int] | None = None
+) -> dict[str, Any]:
     """ "This rule would now fire for N groups": the rule editor's preview, by the same evaluator, against
     the data of this moment and with no history (``for`` aside: it only delays firing). Raises RuleError."""
     now = now or utcnow()
@@ -146,9 +165,8 @@ def preview(repo, body: Mapping[str, Any], now: datetime | None = None) -> dict[
     rule = {**values, "id": int(body.get("id") or 0)}
     rs = replace(spec(rule), for_s=0)
     try:
-        samples = repo.alert_metric(
-            values["metric"], values["group_by"], values["window_s"], values["params"], now
-        )
+        params = _metric_params(values["metric"], values["params"], slo_targets or {})
+        samples = repo.alert_metric(values["metric"], values["group_by"], values["window_s"], params, now)
     except Exception as exc:  # noqa: BLE001 - shown in the editor
         return {"groups": 0, "firing": 0, "no_data": False, "error": str(exc).splitlines()[0], "alerts": []}
     outcomes = evaluate(rs, samples, now, {})

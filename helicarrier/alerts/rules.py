@@ -16,6 +16,7 @@ from typing import Any
 
 from helicarrier.alerts.lifecycle import COMPARATORS, ERROR_SETTINGS, NODATA_SETTINGS, RuleSpec
 from helicarrier.alerts.matchers import MatcherError, parse_matchers
+from helicarrier.slo.definitions import SLI_NAMES
 
 SEVERITIES = ("info", "warning", "critical")
 COMMON_GROUPS = ("fleet", "agent", "model", "provider", "label")
@@ -27,7 +28,7 @@ _LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
 
 @dataclass(frozen=True)
 class Param:
-    kind: str  # int | decimal | statuses
+    kind: str  # int | decimal | statuses | slo
     default: Any = None
     required: bool = False
     help: str = ""
@@ -110,6 +111,17 @@ METRICS: dict[str, Metric] = {
             "ratio",
             params={"budget_usd": Param("decimal", required=True, help="The budget for the window, USD.")},
             help="Spend in the window divided by budget_usd (0.8 = 80%).",
+        ),
+        Metric(
+            "slo_burn",
+            "SLO error budget burning",
+            "ratio",
+            groups=("fleet",),
+            params={"slo": Param("slo", required=True, help=f"The SLO: {', '.join(SLI_NAMES)}.")},
+            uses_window=False,
+            help="The burn rate of the most urgent multiwindow condition holding for the SLO (Google SRE "
+            "workbook): 14.4 (1 h and 5 min, page), 6 (6 h and 30 min, page), 1 (3 days and 6 h, ticket), "
+            "else 0. `>= 6` pages on a fast or slow burn; `> 0` also opens the ticket.",
         ),
         Metric(
             "receiver_disabled",
@@ -235,6 +247,10 @@ def _params(value: Any, metric: Metric) -> dict[str, Any]:
             if not isinstance(raw, list) or not raw or not all(isinstance(s, str) for s in raw):
                 raise RuleError(f"params.{name}", "a list of session end states is needed")
             out[name] = sorted(set(raw))
+        elif spec.kind == "slo":
+            if raw not in SLI_NAMES:
+                raise RuleError(f"params.{name}", f"one of {', '.join(SLI_NAMES)}")
+            out[name] = raw
     return out
 
 

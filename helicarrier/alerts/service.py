@@ -47,9 +47,16 @@ def silence_status(silence: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 class AlertService:
-    def __init__(self, repo: Repository, *, allow_local_webhooks: bool = False):
+    def __init__(
+        self,
+        repo: Repository,
+        *,
+        allow_local_webhooks: bool = False,
+        slo_targets: Mapping[str, int] | None = None,
+    ):
         self.repo = repo
         self.allow_local = allow_local_webhooks
+        self.slo_targets = dict(slo_targets or {})  # {SLO name: target ppm}, for slo_burn previews
 
     # -- rules -------------------------------------------------------------------------------------
 
@@ -114,7 +121,7 @@ class AlertService:
         self.repo.delete_alert_rule(rule_id, actor)
 
     def preview(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return checked(engine.preview, self.repo, body)
+        return checked(engine.preview, self.repo, body, None, self.slo_targets)
 
     # -- alerts ------------------------------------------------------------------------------------
 

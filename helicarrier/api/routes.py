@@ -18,6 +18,7 @@ from helicarrier.api.http import app_context, refuse_nul_parameters
 from helicarrier.api.spec import ID_MAXIMA, MAX_TEXT_ID, USER, Param, Route
 from helicarrier.api.views import alerts, analytics, control, fleet, hooks, ingest, meta, otlp, reports, web
 from helicarrier.control import schemas as ct
+from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
 from helicarrier.fleet import schemas as fl
 from helicarrier.hooks import schemas as hk
@@ -26,6 +27,7 @@ from helicarrier.ingest import schemas as ig
 from helicarrier.localtime import MAX_ZONE_LENGTH
 from helicarrier.observability import http as observed
 from helicarrier.reports.schemas import ReportsResponse
+from helicarrier.slo.schemas import SloResponse
 
 V1 = "/api/v1"
 IDEMPOTENCY_KEY = Param(
@@ -315,6 +317,14 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET",
+        f"{V1}/slo",
+        meta.slo,
+        "Service levels: each SLO's SLI over 1 h, 24 h and 30 d, budget left, burn rates, alert conditions",
+        "read",
+        responses={200: SloResponse},
+    ),
+    Route(
+        "GET",
         f"{V1}/reports",
         reports.list_all,
         "The scheduled CSV reports",
@@ -593,10 +603,14 @@ INGEST_ENDPOINTS = frozenset(
 )
 
 
+def _ingest_answered(status: int, seconds: float) -> None:
+    app_context().slo.ingest_answered(status, seconds, utcnow())
+
+
 def install(server: Flask) -> None:
     """Every route of the table as a Flask rule, behind its scope check; JSON errors under /api/."""
     errors.install(server, frozenset(r.path for r in ROUTES if r.documented and not r.is_api))
-    observed.install(server, INGEST_ENDPOINTS)
+    observed.install(server, INGEST_ENDPOINTS, _ingest_answered)
     for route in ROUTES:
         server.add_url_rule(
             route.path, f"{route.endpoint}.{route.method.lower()}", _guarded(route), methods=[route.method]

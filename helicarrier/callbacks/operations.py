@@ -15,6 +15,7 @@ from helicarrier.callbacks.registry import Callbacks, signed_in_user
 from helicarrier.context import AppContext
 from helicarrier.data.leader import current_holder
 from helicarrier.data.queries.tokens import TokenExists
+from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
 from helicarrier.layouts.operations import (
     ID,
@@ -24,11 +25,13 @@ from helicarrier.layouts.operations import (
     otlp_unmapped_table,
     price_books_list,
     retention_table,
+    service_levels_table,
     token_created,
     tokens_table,
     users_table,
 )
 from helicarrier.retention.service import status as retention_status
+from helicarrier.slo.service import report_json
 
 CALLBACKS = Callbacks()
 
@@ -71,6 +74,11 @@ def refresh(ctx: AppContext, _n, _user_change=None):
 @CALLBACKS.on(Output(ID.RETENTION, "children"), Input(ID.INTERVAL, "n_intervals"))
 def retention(ctx: AppContext, _n):
     return retention_table(retention_status(ctx.repo, ctx.settings.retention_days))
+
+
+@CALLBACKS.on(Output(ID.SLO, "children"), Input(ID.INTERVAL, "n_intervals"))
+def service_levels(ctx: AppContext, _n):
+    return service_levels_table([report_json(r) for r in ctx.slo.report(utcnow())])
 
 
 @CALLBACKS.on(Output(ID.OTLP, "children"), Input(ID.INTERVAL, "n_intervals"))

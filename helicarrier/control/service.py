@@ -26,6 +26,8 @@ from helicarrier.errors import Refused
 from helicarrier.fleet.service import FleetService
 from helicarrier.observability.tracing import set_attributes, span
 from helicarrier.pricing.registry import PriceBooks
+from helicarrier.slo.definitions import COMMAND_DELIVERY
+from helicarrier.slo.recorder import minute_of
 
 DELIVER_LIMIT = 20
 
@@ -36,6 +38,7 @@ class ControlLimits:
     max_task_bytes: int = 16 * 1024
     offline_after_s: int = 60
     kill_settle_s: int = 30
+    delivery_slo_s: int = 10  # a command delivered later than this after it was issued is late (issue 15)
 
 
 def _transition(before: str, after: str) -> None:
@@ -258,10 +261,15 @@ class ControlService:
         with span("control.deliver", agent__id=agent_id), self.repo.transaction() as tx:
             self._expire(tx, tx.overdue_pending(now, agent_id), now)
             out = []
+            late = 0
             for row in tx.pending_commands(agent_id, DELIVER_LIMIT):
                 state = lc.transition(row.state, "deliver")
                 if tx.set_command(row.id, row.state, state=state, delivered_at=now, updated_at=now):
                     out.append({**command_dict(row), "state": state, "delivered_at": now})
+                    late += now - row.created_at > timedelta(seconds=self.limits.delivery_slo_s)
+            if out:
+                # The command delivery SLI, written with the deliveries it counts (a poll is rare enough).
+                tx.add_sli_counts({(minute_of(now), COMMAND_DELIVERY): (len(out), late)})
             return out
 
     def ack(

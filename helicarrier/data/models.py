@@ -583,6 +583,19 @@ class UsageRollup(Base):
     reported_cost_nanos: Mapped[int] = _sum_column()
 
 
+class SliRollup(Base):
+    """Events of one SLI in one UTC minute, and how many were bad (helicarrier.slo): what error budgets and
+    burn rates are summed from. Written by each process's recorder, one upsert per minute and SLI."""
+
+    __tablename__ = "sli_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # floor(unix seconds / 60), UTC
+    sli: Mapped[str] = mapped_column(String(64), primary_key=True)
+    total: Mapped[int] = _sum_column()
+    bad: Mapped[int] = _sum_column()
+
+
 class UsageQuarterRollup(Base):
     """The same sums per UTC quarter hour x agent x model x provider.
 

@@ -31,6 +31,7 @@ from helicarrier.data.queries.partitions import PartitionQueries
 from helicarrier.data.queries.pricing import PricingQueries
 from helicarrier.data.queries.retention import RetentionQueries
 from helicarrier.data.queries.sessions import SessionQueries
+from helicarrier.data.queries.sli import SliQueries, SliTx
 from helicarrier.data.queries.tokens import TokenQueries
 from helicarrier.data.queries.users import UserQueries
 from helicarrier.data.timing import time_methods
@@ -39,7 +40,7 @@ T = TypeVar("T")
 _TRANSIENT_RETRIES = 3
 
 
-class Tx(CommandTx, IngestTx, AlertTx, AgentTx):
+class Tx(CommandTx, IngestTx, AlertTx, AgentTx, SliTx):
     """One write transaction's questions and writes (see ``helicarrier.data.unit``)."""
 
 
@@ -68,6 +69,7 @@ class Repository(
     RetentionQueries,
     PartitionQueries,
     GaugeQueries,
+    SliQueries,
 ):
     def __init__(self, engine: Engine):
         self.engine = engine

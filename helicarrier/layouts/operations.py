@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -38,6 +39,7 @@ class ID:
     TOKEN_VALUE = "operations-token-value"
     OTLP = "operations-otlp"
     RETENTION = "operations-retention"
+    SLO = "operations-slo"
 
 
 def _panel(title: str, icon: str, body, panel_id: str) -> html.Div:
@@ -84,6 +86,7 @@ def layout(subpath: str | None = None, query: str | None = None) -> html.Div:
             dcc.Interval(id=ID.INTERVAL, interval=REFRESH_MS),
             dbc.Row(
                 [
+                    dbc.Col(_panel("Service levels", "bi-speedometer2", [], ID.SLO), lg=12),
                     dbc.Col(
                         [
                             _panel("System", "bi-hdd-stack", [], ID.SYSTEM),
@@ -330,3 +333,52 @@ def retention_table(kinds) -> html.Div:
         className="muted mt-2",
     )
     return html.Div([html.Table([header, *rows], className="table table-sm mb-0"), note])
+
+
+# --- service levels (helicarrier.slo; the same figures as GET /api/v1/slo) ---------------------------------
+
+SLO_WINDOWS = ("1h", "24h", "30d")
+
+
+def _percent(ratio: str | None, places: int = 3) -> str:
+    """ "0.998500" -> "99.850%"; no events -> an en dash."""
+    if ratio is None:
+        return "–"
+
+    return f"{Decimal(ratio) * 100:.{places}f}%"
+
+
+def _burn(rate: str | None) -> str:
+    return "–" if rate is None else f"{float(rate):.1f}x"
+
+
+def _alert_badge(slo: dict) -> html.Span | str:
+    if not slo["recorded"]:
+        return html.Span("not measured yet", className="muted")
+    if slo["alert"] is None:
+        return html.Span("ok", className="status-badge status-running")
+    held = ", ".join(c["name"] for c in slo["conditions"] if c["holds"])
+    badge = "status-killed" if slo["alert"] == "page" else "status-stalled"
+    return html.Span(f"{slo['alert']}: {held}", className=f"status-badge {badge}")
+
+
+def service_levels_table(slos: list[dict]) -> html.Table:
+    """One row per SLO: target, SLI over 1 h / 24 h / 30 d, 30-day budget left, burn rate over 1 h and 6 h,
+    and the burn condition holding (the workbook's page and ticket rules)."""
+    head = ["SLO", "target", *(f"SLI {w}" for w in SLO_WINDOWS), "budget left", "burn 1h", "burn 6h", "alert"]
+    rows = [
+        html.Tr(
+            [
+                html.Td(html.Span(s["title"], title=s["good_means"])),
+                html.Td(f"{s['target_percent']}%", className="num"),
+                *(html.Td(_percent(s["windows"][w]["sli"]), className="num") for w in SLO_WINDOWS),
+                html.Td(_percent(s["budget_left"], 1), className="num"),
+                html.Td(_burn(s["windows"]["1h"]["burn_rate"]), className="num"),
+                html.Td(_burn(s["windows"]["6h"]["burn_rate"]), className="num"),
+                html.Td(_alert_badge(s)),
+            ],
+            id=f"{ID.SLO}-{s['name']}",
+        )
+        for s in slos
+    ]
+    return html.Table([html.Tr([html.Th(h) for h in head]), *rows], className="table table-sm mb-0")

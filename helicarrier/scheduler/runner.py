@@ -78,7 +78,10 @@ def _prune_retention(ctx: AppContext) -> object:
 
     from helicarrier.retention.service import prune
 
-    return prune(ctx.repo, ctx.settings.retention_days, datetime.now(UTC))
+    now = datetime.now(UTC)
+    deleted = prune(ctx.repo, ctx.settings.retention_days, now)
+    ctx.slo.prune(now)  # SLI minutes past every SLO window: not a retention setting, nothing reads them
+    return deleted
 
 
 def _partition_upkeep(ctx: AppContext) -> object:
@@ -97,10 +100,17 @@ def _heartbeat(ctx: AppContext) -> None:
 
 
 def _evaluate_alerts(ctx: AppContext) -> object:
+    from datetime import UTC, datetime
+
     from helicarrier.alerts import engine
     from helicarrier.data.leader import identity
 
-    return engine.run_cycle(ctx.repo, holder=identity())
+    # The alert-lag SLI: how long since the cycle before this one started (issue 15).
+    previous = ctx.repo.last_alert_cycle_at()
+    now = datetime.now(UTC)
+    report = engine.run_cycle(ctx.repo, now, holder=identity(), slo_targets=ctx.slo.targets)
+    ctx.slo.alert_cycle(previous, now, ctx.settings.alert_eval_s)
+    return report
 
 
 def _dispatch_alerts(ctx: AppContext) -> object:

@@ -39,6 +39,7 @@ def _seeded_app(url: str, tmp_path: Path):
     app = create_app(settings)
     token, _ = app.server.config["HELICARRIER"].repo.create_token("seeder", "ingest")
     seed_through_api(Api(app, token), days=2, sessions_per_day=2, usages=3)
+    app.server.config["HELICARRIER"].slo.recorder.close()  # sli_rollups has rows too
     app.server.config["HELICARRIER"].repo.dispose()
     return settings
 

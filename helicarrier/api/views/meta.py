@@ -66,3 +66,15 @@ def openapi():
     from helicarrier.api.openapi import openapi_document
 
     return json_response(openapi_document())
+
+
+def slo():
+    """Each SLO over its windows: the SLI, the 30-day budget left, burn rates and the alert conditions.
+
+    curl -H "Authorization: Bearer $READ_TOKEN" http://127.0.0.1:8050/api/v1/slo
+    """
+    from helicarrier.slo.service import report_json
+
+    now = utcnow()
+    reports = app_context().slo.report(now)
+    return json_response({"at": now.isoformat(), "slos": [report_json(r) for r in reports]})

@@ -33,6 +33,7 @@ from helicarrier.data.models import (
 )
 from helicarrier.data.queries.base import QueryBase
 from helicarrier.money import nanos_to_usd
+from helicarrier.slo.budget import WINDOWS, Counts, conditions_holding
 
 RATIO = Decimal("0.000001")
 HOUR_S = 3600
@@ -134,6 +135,8 @@ class AlertMetricQueries(QueryBase):
             if not total or total < max(min_samples, 1):
                 return []
             return [Sample({}, _ratio(rejected, total))]
+        if metric == "slo_burn":
+            return [Sample({}, self._slo_burn(params, now, cache))]
         if metric == "receiver_disabled":
             rows = self._cached(cache, ("receivers",), self._receivers)
             return [Sample({"receiver": name}, Decimal(1 if disabled else 0)) for name, disabled in rows]
@@ -293,6 +296,21 @@ class AlertMetricQueries(QueryBase):
         with self._read() as conn:
             rejected, total = conn.execute(stmt).one()
         return int(rejected), int(total)
+
+    def _slo_burn(self, params: Mapping[str, Any], now: datetime, cache: MetricCache) -> Decimal:
+        """The threshold of the fastest burn condition holding for the SLO (0: none), from the rollups."""
+        target = params.get("target_ppm")
+        if target is None:
+            raise ValueError(f"no SLO named {params.get('slo')!r} is configured")
+        minutes = {name: int(w / timedelta(minutes=1)) for name, w in WINDOWS.items()}
+        now_minute = int(now.timestamp()) // 60
+        sums = self._cached(cache, ("sli", now_minute), lambda: self.sli_window_sums(now_minute, minutes))
+        found = sums.get(params["slo"], {})
+        held = conditions_holding({w: Counts(*found.get(w, (0, 0))) for w in WINDOWS}, int(target))
+        if not held:
+            return Decimal(0)
+        rate = held[0].burn_rate
+        return Decimal(rate.numerator) / Decimal(rate.denominator)
 
     def _receivers(self) -> list[tuple[str, bool]]:
         stmt = select(AlertReceiver.name, AlertReceiver.disabled_reason.is_not(None))
