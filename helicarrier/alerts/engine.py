@@ -23,6 +23,7 @@ from helicarrier.alerts import grouping
 from helicarrier.alerts.lifecycle import NOTIFYING_STATES, OPEN_STATES, EvalFailure, evaluate
 from helicarrier.alerts.matchers import matches_all, parse_matchers
 from helicarrier.alerts.overlays import AlertView, InhibitRule, Overlay, SilenceView, compute
+from helicarrier.alerts.receivers import DeliveryError, SmtpSettings, deliver
 from helicarrier.alerts.rules import METRICS, alert_labels, spec, validate_rule
 from helicarrier.alerts.validation import local_address
 from helicarrier.data.queries.alert_metrics import MetricCache
@@ -251,10 +252,6 @@ def feed(repo, now: datetime | None = None, *, states: Iterable[str] | None = No
 # -- notifying ---------------------------------------------------------------------------------------
 
 
-class DeliveryError(Exception):
-    pass
-
-
 def post_json(url: str, payload: Mapping[str, Any], timeout: float = DELIVERY_TIMEOUT_S) -> None:
     """POST the payload as JSON; anything but a 2xx answer raises DeliveryError."""
     req = urllib.request.Request(
@@ -271,6 +268,25 @@ def post_json(url: str, payload: Mapping[str, Any], timeout: float = DELIVERY_TI
         raise DeliveryError(f"HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise DeliveryError(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
+
+
+def send_one(
+    kind: str,
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    post: Callable[[str, Mapping[str, Any]], None] = post_json,
+    smtp: SmtpSettings,
+    allow_local: bool = False,
+) -> None:
+    """One notification to one receiver; raises DeliveryError."""
+    if kind != "email":
+        # Checked again at delivery: a name can come to resolve to this machine after it was saved.
+        # (E-mail goes to the operator's SMTP server, not to an address an admin typed.)
+        local = None if allow_local else local_address(url)
+        if local:
+            raise DeliveryError(f"refused: the receiver's address is loopback or link-local ({local})")
+    deliver(kind, url, payload, post=post, smtp=smtp)
 
 
 @dataclass(frozen=True)
@@ -384,12 +400,15 @@ def dispatch(
     max_attempts: int = MAX_ATTEMPTS,
     disable_after: int = DISABLE_AFTER,
     allow_local: bool = False,
+    smtp: SmtpSettings | None = None,
 ) -> DispatchReport:
     """Plan the notifications due now, then attempt every delivery that is due (new ones, and retries
     whose backoff has passed: ``backoff_s`` x 2^(attempt-1)). A receiver is disabled after
     ``disable_after`` consecutive failures, and the built-in rule "Notification receiver disabled" makes
-    an alert of it on the next evaluation."""
+    an alert of it on the next evaluation. ``send`` posts JSON (webhook and Slack receivers); e-mail goes
+    through ``smtp``."""
     now = now or utcnow()
+    smtp = smtp or SmtpSettings()
     rows = plan_notifications(repo, now, base_url)
     if rows:
         repo.add_deliveries(rows)
@@ -405,13 +424,7 @@ def dispatch(
                 continue
             attempts += 1
             try:
-                # Checked again at delivery: a name can come to resolve to this machine after it was saved.
-                local = None if allow_local else local_address(d["url"])
-                if local:
-                    raise DeliveryError(
-                        f"refused: the receiver's address is loopback or link-local ({local})"
-                    )
-                send(d["url"], d["payload"])
+                send_one(d["kind"], d["url"], d["payload"], post=send, smtp=smtp, allow_local=allow_local)
                 ok, error = True, None
             except Exception as exc:  # noqa: BLE001 - any failure is a failed attempt, logged with its reason
                 ok, error = False, str(exc) or type(exc).__name__

@@ -222,10 +222,17 @@ class SilencesResponse(_Out):
 
 
 class ReceiverIn(_In):
-    """A webhook receiver: alerts matching `matchers`, grouped by `group_by`, posted to `url`."""
+    """A receiver: alerts matching `matchers`, grouped by `group_by`, sent to `url` the `kind`'s way."""
 
     name: str | None = Field(None, min_length=1, max_length=100)
-    url: str | None = Field(None, max_length=2000, description="http:// or https://")
+    kind: Literal["webhook", "slack", "email"] | None = Field(
+        None,
+        description="webhook (the JSON document; the default), slack (a Slack-compatible incoming webhook) "
+        "or email (through the configured SMTP server)",
+    )
+    url: str | None = Field(
+        None, max_length=2000, description="http:// or https://; for email mailto:a@example.org,b@example.org"
+    )
     enabled: bool = True
     matchers: list[str | dict[str, str]] | None = Matchers
     group_by: list[str] | None = None
@@ -237,6 +244,7 @@ class ReceiverIn(_In):
 class ReceiverOut(_Out):
     id: int
     name: str
+    kind: Literal["webhook", "slack", "email"]
     url: str
     enabled: bool
     matchers: list[MatcherOut] | None

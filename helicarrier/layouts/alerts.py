@@ -287,6 +287,7 @@ def _receiver_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
     return html.Tr(
         [
             html.Td(r["name"]),
+            html.Td(r.get("kind") or "webhook"),
             html.Td(r["url"], className="mono small text-break"),
             html.Td(
                 state, className="" if r["enabled"] else "text-warning", title=r.get("disabled_reason") or ""
@@ -302,7 +303,9 @@ def _receiver_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
 def receivers_table(receivers: list[Mapping[str, Any]], can_edit: bool) -> html.Div | html.Table:
     rows = [_receiver_row(r, can_edit) for r in receivers]
     return _table(
-        ("name", "url", "state", "failures", "timing", ""), rows, "No receivers: alerts show here only."
+        ("name", "kind", "url", "state", "failures", "timing", ""),
+        rows,
+        "No receivers: alerts show here only.",
     )
 
 

@@ -82,6 +82,7 @@ class ID:
     RECEIVERS = "alerts-receivers"
     RECEIVER_FORM = "alerts-receiver-form"
     RECEIVER_NAME = "alerts-receiver-name"
+    RECEIVER_KIND = "alerts-receiver-kind"
     RECEIVER_URL = "alerts-receiver-url"
     RECEIVER_GROUP_BY = "alerts-receiver-group-by"
     RECEIVER_TIMING = "alerts-receiver-timing"

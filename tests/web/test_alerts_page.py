@@ -156,17 +156,20 @@ def test_the_forms_refuse_text_that_does_not_parse():
     labels = [f.key for f in RULE_FIELDS].index("labels")
     with pytest.raises(RuleError, match="labels"):
         rule_body([*values[:labels], "team", *values[labels + 1 :]])
-    assert receiver_body(["ops", " https://hooks.example/x ", "alertname, team", "30/300/14400"]) == {
+    assert receiver_body(
+        ["ops", "slack", " https://hooks.example/x ", "alertname, team", "30/300/14400"]
+    ) == {
         "name": "ops",
+        "kind": "slack",
         "url": "https://hooks.example/x",
         "group_by": ["alertname", "team"],
         "group_wait_s": "30",
         "group_interval_s": "300",
         "repeat_interval_s": "14400",
     }
-    assert len(RECEIVER_FIELDS) == 4
+    assert len(RECEIVER_FIELDS) == 5
     with pytest.raises(RuleError, match="timing"):
-        receiver_body(["ops", "https://hooks.example/x", "", "30/300"])
+        receiver_body(["ops", "webhook", "https://hooks.example/x", "", "30/300"])
 
 
 @pytest.fixture

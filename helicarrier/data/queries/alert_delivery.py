@@ -21,7 +21,7 @@ from helicarrier.data.unit import audit_row
 from helicarrier.errors import Refused
 
 RECEIVER_COLUMNS = (
-    "id", "name", "url", "enabled", "matchers", "group_by", "group_wait_s", "group_interval_s",
+    "id", "name", "kind", "url", "enabled", "matchers", "group_by", "group_wait_s", "group_interval_s",
     "repeat_interval_s", "consecutive_failures", "disabled_reason", "last_success_at", "last_failure_at",
     "created_at", "updated_at",
 )  # fmt: skip
@@ -151,6 +151,7 @@ class AlertDeliveryQueries(QueryBase):
                 AlertDelivery.attempts,
                 AlertDelivery.payload,
                 AlertReceiver.url,
+                AlertReceiver.kind,
                 AlertReceiver.name.label("receiver_name"),
             )
             .join(AlertReceiver, AlertReceiver.id == AlertDelivery.receiver_id)

@@ -1,0 +1,30 @@
+"""Alert receivers of more kinds than the generic webhook (issue 15, "Alert governance").
+
+``kind`` says how a receiver is notified: ``webhook`` (the JSON document, as before), ``slack`` (a
+Slack-compatible incoming webhook) or ``email`` (``url`` is ``mailto:a@x.org,b@y.org``; SMTP settings come
+from the configuration). Every existing receiver is a webhook, so the default fills them.
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-05 02:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("alert_receivers") as batch:
+        batch.add_column(sa.Column("kind", sa.String(length=16), server_default="webhook", nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("alert_receivers") as batch:
+        batch.drop_column("kind")
