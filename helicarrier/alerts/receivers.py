@@ -14,6 +14,7 @@ import ssl
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
@@ -66,11 +67,13 @@ def _labels_text(labels: Mapping[str, Any] | None) -> str:
 
 def headline(payload: Mapping[str, Any]) -> str:
     """``[FIRING:3] alertname=agent offline (1 resolved)``: the group and its counts, unescaped."""
+    group = _labels_text(payload.get("group_labels")) or "all alerts"
+    if payload.get("test"):
+        return f"[TEST] {group}"
     firing, resolved = payload.get("firing", 0), payload.get("resolved", 0)
     state = f"FIRING:{firing}" if firing else f"RESOLVED:{resolved}"
     tail = f" ({resolved} resolved)" if firing and resolved else ""
-    prefix = "[TEST] " if payload.get("test") else ""
-    return f"{prefix}[{state}] {_labels_text(payload.get('group_labels')) or 'all alerts'}{tail}"
+    return f"[{state}] {group}{tail}"
 
 
 def _alert_line(a: Mapping[str, Any], group: Mapping[str, Any] | None) -> str:
@@ -167,6 +170,30 @@ def send_mail(url: str, payload: Mapping[str, Any], smtp: SmtpSettings) -> None:
         raise DeliveryError(f"SMTP: {type(exc).__name__}: {exc}") from None
     if refused:
         raise DeliveryError(f"SMTP refused {', '.join(sorted(refused))}")
+
+
+# -- a test message -------------------------------------------------------------------------------------
+
+
+def test_payload(receiver: str, base_url: str, now: datetime) -> dict[str, Any]:
+    """The "Send test message" notification: the generic document's shape (so a webhook's parser meets
+    what it will meet), marked ``test`` and ``reason: test``, with no alerts in it."""
+    return {
+        "version": "1",
+        "test": True,
+        "receiver": receiver,
+        "status": "firing",
+        "reason": "test",
+        "group_key": "test",
+        "group_labels": {"alertname": "Helicarrier test message"},
+        "url": f"{base_url}/alerts",
+        "firing": 0,
+        "resolved": 0,
+        "truncated": 0,
+        "message": f"A test message from the Alerts page, sent {now:%Y-%m-%d %H:%M:%S} UTC: this receiver "
+        "works. No alert is firing.",
+        "alerts": [],
+    }
 
 
 # -- one delivery ----------------------------------------------------------------------------------------

@@ -268,6 +268,12 @@ class ReceiversResponse(_Out):
     receivers: list[ReceiverOut]
 
 
+class ReceiverTestResponse(_Out):
+    receiver_id: int
+    ok: bool = Field(description="the test message was accepted by the receiver (HTTP 2xx, or SMTP)")
+    error: str | None = Field(description="why not, as the deliveries log would say it")
+
+
 class DeliveryOut(_Out):
     id: int
     receiver_id: int

@@ -275,8 +275,12 @@ def rules_table(rules: list[Mapping[str, Any]], can_edit: bool) -> html.Div | ht
 
 
 def _receiver_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
+    row = ("receiver", r["id"])
     toggle = (
-        _row_button("Disable" if r["enabled"] else "Enable", ID.RECEIVER_TOGGLE, ("receiver", r["id"]))
+        [
+            _row_button("Send test message", ID.RECEIVER_TEST, row, className="me-1"),
+            _row_button("Disable" if r["enabled"] else "Enable", ID.RECEIVER_TOGGLE, row),
+        ]
         if can_edit
         else ""
     )
@@ -427,6 +431,7 @@ def _side_panels(is_admin: bool) -> list[html.Div]:
                 html.Div(id=ID.RECEIVERS),
                 html.Div(receiver_form(), style=_hidden_unless(is_admin)),
                 html.Div(id=ID.RECEIVER_TOGGLE_RESULT),
+                html.Div(id=ID.RECEIVER_TEST_RESULT),
             ],
             ID.RECEIVERS_PANEL,
         ),

@@ -90,5 +90,7 @@ class ID:
     RECEIVER_RESULT = "alerts-receiver-result"
     RECEIVER_TOGGLE = "alerts-receiver-toggle"
     RECEIVER_TOGGLE_RESULT = "alerts-receiver-toggle-result"
+    RECEIVER_TEST = "alerts-receiver-test"
+    RECEIVER_TEST_RESULT = "alerts-receiver-test-result"
     DELIVERIES_PANEL = "alerts-deliveries-panel"
     DELIVERIES = "alerts-deliveries"

@@ -156,3 +156,27 @@ def test_receiver_kinds_through_the_api(app, make_token):
     assert (bad.status_code, bad.get_json()["error"]["details"]) == (422, {"field": "kind"})
     old = client.post("/api/v1/alert-receivers", json={"name": "w", "url": "http://x.test/h"}, headers=auth)
     assert old.get_json()["receiver"]["kind"] == "webhook"  # unchanged for clients that know no kinds
+
+
+def test_a_test_message_is_sent_now_marked_as_a_test_and_audited(app, make_token, hook):
+    client = app.server.test_client()
+    repo = app.server.config["HELICARRIER"].repo
+    auth = {"Authorization": f"Bearer {make_token('admin-bot', 'admin')}"}
+    slack = make_receiver(repo, hook.url, kind="slack", name="chat")
+    dead = make_receiver(repo, "http://127.0.0.1:9/hook", name="dead", enabled=False)
+
+    ok = client.post(f"/api/v1/alert-receivers/{slack['id']}/test", headers=auth)
+    assert (ok.status_code, ok.get_json()) == (200, {"receiver_id": slack["id"], "ok": True, "error": None})
+    (msg,) = hook.posts
+    assert msg["text"] == "[TEST] alertname=Helicarrier test message"
+    assert "A test message from the Alerts page" in msg["blocks"][1]["text"]["text"]
+
+    failed = client.post(f"/api/v1/alert-receivers/{dead['id']}/test", headers=auth).get_json()
+    assert failed["ok"] is False and failed["error"].startswith("URLError: [Errno 111]")
+    assert client.post("/api/v1/alert-receivers/999/test", headers=auth).status_code == 404
+    audit = repo.audit_entries(action="alert_receiver.test")
+    assert sorted(zip(audit["target_id"], audit["outcome"], strict=True)) == sorted(
+        [(str(slack["id"]), "ok"), (str(dead["id"]), "error")]
+    )
+    assert repo.list_deliveries() == []  # a test is no notification: grouping memory untouched
+    assert repo.get_receiver(dead["id"])["consecutive_failures"] == 0
