@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from helicarrier.alerts import grouping
+from helicarrier.alerts import grouping, ratecap
 from helicarrier.alerts.lifecycle import NOTIFYING_STATES, OPEN_STATES, EvalFailure, evaluate
 from helicarrier.alerts.matchers import matches_all, parse_matchers
 from helicarrier.alerts.overlays import AlertView, InhibitRule, Overlay, SilenceView, compute
@@ -359,35 +359,75 @@ def plan_notifications(repo, now: datetime, base_url: str = "") -> list[dict[str
             elif not (a["acked_at"] is not None and now < a["acked_at"] + ack_window):
                 firing.append(_notify_alert(a))
         group_by = rcv["group_by"] or list(grouping.DEFAULT_GROUP_BY)
-        for n in grouping.plan(
-            rcv["id"], group_by, timing, firing, resolved, repo.last_sends(rcv["id"]), now
-        ):
-            listed = n.alerts[:MAX_ALERTS_PER_NOTIFICATION]
-            payload = {
-                "version": "1",
-                "receiver": rcv["name"],
-                "status": n.status,
-                "reason": n.reason,
-                "group_key": n.group_key,
-                "group_labels": n.group_labels,
-                "url": f"{base_url}/alerts",
-                "firing": sum(1 for a in n.alerts if a.state != "resolved"),
-                "resolved": sum(1 for a in n.alerts if a.state == "resolved"),
-                "truncated": len(n.alerts) - len(listed),
-                "alerts": [_payload_alert(by_fp[a.fingerprint], base_url) for a in listed],
-            }
-            rows.append(
-                {
-                    "receiver_id": rcv["id"],
-                    "group_key": n.group_key,
-                    "group_labels": n.group_labels,
-                    "reason": n.reason,
-                    "alerts": sorted([fp, st] for fp, st in n.content()),
-                    "payload": payload,
-                    "created_at": now,
-                }
-            )
+        last = repo.last_sends(rcv["id"])
+        due = grouping.plan(rcv["id"], group_by, timing, firing, resolved, last, now)
+        capped = _capped(repo, rcv, due, last, now)
+        rows += [_notification_row(rcv, n, by_fp, base_url, now) for n in capped.send]
+        if capped.summarize:
+            rows.append(_summary_row(rcv, capped.suppressed, base_url, now))
     return rows
+
+
+def _capped(repo, rcv: Mapping[str, Any], due, last, now: datetime) -> ratecap.Capped:
+    cap = rcv["max_per_hour"]
+    sent = repo.count_deliveries_since(rcv["id"], now - ratecap.HOUR) if cap and due else 0
+    return ratecap.apply(due, cap, sent, last.get(ratecap.SUMMARY_KEY), rcv["group_interval_s"], now)
+
+
+def _notification_row(rcv, n: grouping.Notification, by_fp, base_url: str, now: datetime) -> dict:
+    listed = n.alerts[:MAX_ALERTS_PER_NOTIFICATION]
+    payload = {
+        "version": "1",
+        "receiver": rcv["name"],
+        "status": n.status,
+        "reason": n.reason,
+        "group_key": n.group_key,
+        "group_labels": n.group_labels,
+        "url": f"{base_url}/alerts",
+        "firing": sum(1 for a in n.alerts if a.state != "resolved"),
+        "resolved": sum(1 for a in n.alerts if a.state == "resolved"),
+        "truncated": len(n.alerts) - len(listed),
+        "alerts": [_payload_alert(by_fp[a.fingerprint], base_url) for a in listed],
+    }
+    return {
+        "receiver_id": rcv["id"],
+        "group_key": n.group_key,
+        "group_labels": n.group_labels,
+        "reason": n.reason,
+        "alerts": sorted([fp, st] for fp, st in n.content()),
+        "payload": payload,
+        "created_at": now,
+    }
+
+
+def _summary_row(rcv, suppressed: list[grouping.Notification], base_url: str, now: datetime) -> dict:
+    """The one message a storm past the rate cap becomes. It announces no alert (``alerts`` []), so the
+    suppressed groups stay due and go out as themselves when the hour has room."""
+    counts = ratecap.summary_counts(suppressed)
+    payload = {
+        "version": "1",
+        "receiver": rcv["name"],
+        "status": "firing" if counts["firing"] else "resolved",
+        "reason": ratecap.SUMMARY_REASON,
+        "group_key": ratecap.SUMMARY_KEY,
+        "group_labels": {},
+        "url": f"{base_url}/alerts",
+        "firing": counts["firing"],
+        "resolved": counts["resolved"],
+        "truncated": 0,
+        "rate_capped": {"groups": counts["groups"], "alerts": counts["alerts"]},
+        "message": ratecap.summary_text(suppressed),
+        "alerts": [],
+    }
+    return {
+        "receiver_id": rcv["id"],
+        "group_key": ratecap.SUMMARY_KEY,
+        "group_labels": {},
+        "reason": ratecap.SUMMARY_REASON,
+        "alerts": [],
+        "payload": payload,
+        "created_at": now,
+    }
 
 
 def dispatch(

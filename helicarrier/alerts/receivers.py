@@ -68,6 +68,9 @@ def _labels_text(labels: Mapping[str, Any] | None) -> str:
 def headline(payload: Mapping[str, Any]) -> str:
     """``[FIRING:3] alertname=agent offline (1 resolved)``: the group and its counts, unescaped."""
     group = _labels_text(payload.get("group_labels")) or "all alerts"
+    if payload.get("rate_capped"):
+        capped = payload["rate_capped"]
+        return f"[RATE CAP] {capped['groups']} alert groups ({capped['alerts']} alerts) suppressed"
     if payload.get("test"):
         return f"[TEST] {group}"
     firing, resolved = payload.get("firing", 0), payload.get("resolved", 0)

@@ -239,6 +239,12 @@ class ReceiverIn(_In):
     group_wait_s: int | None = Field(None, ge=0, le=3600)
     group_interval_s: int | None = Field(None, ge=1, le=86400)
     repeat_interval_s: int | None = Field(None, ge=60, le=7 * 86400)
+    max_per_hour: int | None = Field(
+        None,
+        ge=0,
+        le=100_000,
+        description="notifications in any hour before a storm becomes one summary (default 60; 0: no cap)",
+    )
 
 
 class ReceiverOut(_Out):
@@ -252,6 +258,7 @@ class ReceiverOut(_Out):
     group_wait_s: int
     group_interval_s: int
     repeat_interval_s: int
+    max_per_hour: int
     consecutive_failures: int
     disabled_reason: str | None
     last_success_at: str | None

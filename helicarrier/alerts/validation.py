@@ -83,7 +83,7 @@ def _seconds(value: Any, field_name: str, default: int, lo: int, hi: int) -> int
 
 RECEIVER_FIELDS = (
     "name", "kind", "url", "enabled", "matchers", "group_by", "group_wait_s", "group_interval_s",
-    "repeat_interval_s",
+    "repeat_interval_s", "max_per_hour",
 )  # fmt: skip
 
 
@@ -106,6 +106,7 @@ def local_address(url: str) -> str | None:
 
 RECEIVER_KINDS = ("webhook", "slack", "email")
 MAX_RECIPIENTS = 20
+MAX_PER_HOUR = 60  # a receiver's default rate cap (helicarrier.alerts.ratecap)
 # A plain address: no spaces, quotes, angle brackets or line breaks (nothing that could add a header).
 _ADDRESS = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
@@ -178,4 +179,5 @@ def validate_receiver(
         "repeat_interval_s": _seconds(
             doc.get("repeat_interval_s"), "repeat_interval_s", REPEAT_INTERVAL_S, 60, 7 * 86400
         ),
+        "max_per_hour": _seconds(doc.get("max_per_hour"), "max_per_hour", MAX_PER_HOUR, 0, 100_000),
     }

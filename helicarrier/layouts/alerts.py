@@ -288,6 +288,7 @@ def _receiver_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
     timing = "/".join(
         format_duration(r[k]) for k in ("group_wait_s", "group_interval_s", "repeat_interval_s")
     )
+    cap = f", at most {r['max_per_hour']}/h" if r.get("max_per_hour") else ""
     return html.Tr(
         [
             html.Td(r["name"]),
@@ -297,7 +298,11 @@ def _receiver_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
                 state, className="" if r["enabled"] else "text-warning", title=r.get("disabled_reason") or ""
             ),
             html.Td(str(r["consecutive_failures"]), className="num"),
-            html.Td(timing, className="num small", title="group wait / group interval / repeat interval"),
+            html.Td(
+                timing + cap,
+                className="num small",
+                title="group wait / group interval / repeat interval; rate cap",
+            ),
             html.Td(toggle, className="text-end"),
         ],
         **{"data-receiver": str(r["id"])},

@@ -4,6 +4,9 @@
 Slack-compatible incoming webhook) or ``email`` (``url`` is ``mailto:a@x.org,b@y.org``; SMTP settings come
 from the configuration). Every existing receiver is a webhook, so the default fills them.
 
+``max_per_hour`` caps a receiver's notifications in any hour (past it the due groups collapse into one
+summary); 0 is no cap. Existing receivers get the default, 60.
+
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-05 02:00:00
@@ -23,8 +26,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("alert_receivers") as batch:
         batch.add_column(sa.Column("kind", sa.String(length=16), server_default="webhook", nullable=False))
+        batch.add_column(sa.Column("max_per_hour", sa.Integer(), server_default="60", nullable=False))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("alert_receivers") as batch:
+        batch.drop_column("max_per_hour")
         batch.drop_column("kind")

@@ -159,7 +159,7 @@ def test_the_forms_refuse_text_that_does_not_parse():
     with pytest.raises(RuleError, match="labels"):
         rule_body([*values[:labels], "team", *values[labels + 1 :]])
     assert receiver_body(
-        ["ops", "slack", " https://hooks.example/x ", "alertname, team", "30/300/14400"]
+        ["ops", "slack", " https://hooks.example/x ", "alertname, team", "30/300/14400", 5]
     ) == {
         "name": "ops",
         "kind": "slack",
@@ -168,10 +168,11 @@ def test_the_forms_refuse_text_that_does_not_parse():
         "group_wait_s": "30",
         "group_interval_s": "300",
         "repeat_interval_s": "14400",
+        "max_per_hour": 5,
     }
-    assert len(RECEIVER_FIELDS) == 5
+    assert len(RECEIVER_FIELDS) == 6
     with pytest.raises(RuleError, match="timing"):
-        receiver_body(["ops", "webhook", "https://hooks.example/x", "", "30/300"])
+        receiver_body(["ops", "webhook", "https://hooks.example/x", "", "30/300", 60])
 
 
 @pytest.fixture

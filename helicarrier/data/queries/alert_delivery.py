@@ -22,8 +22,8 @@ from helicarrier.errors import Refused
 
 RECEIVER_COLUMNS = (
     "id", "name", "kind", "url", "enabled", "matchers", "group_by", "group_wait_s", "group_interval_s",
-    "repeat_interval_s", "consecutive_failures", "disabled_reason", "last_success_at", "last_failure_at",
-    "created_at", "updated_at",
+    "repeat_interval_s", "max_per_hour", "consecutive_failures", "disabled_reason", "last_success_at",
+    "last_failure_at", "created_at", "updated_at",
 )  # fmt: skip
 
 
@@ -127,6 +127,14 @@ class AlertDeliveryQueries(QueryBase):
                 r.group_key: LastSend(r.created_at, frozenset((fp, st) for fp, st in r.alerts or []))
                 for r in conn.execute(stmt).all()
             }
+
+    def count_deliveries_since(self, receiver_id: int, since: datetime) -> int:
+        """How many notifications the receiver was given since ``since`` (its rate cap counts them)."""
+        stmt = select(func.count()).where(
+            AlertDelivery.receiver_id == receiver_id, AlertDelivery.created_at >= since
+        )
+        with self._read() as conn:
+            return conn.execute(stmt).scalar_one()
 
     def add_deliveries(self, rows: list[dict[str, Any]]) -> list[int]:
         """New deliveries, each to be attempted now (status retrying, next_attempt_at = created_at)."""
