@@ -22,6 +22,7 @@ import orjson
 from helicarrier.alerts import grouping, ratecap
 from helicarrier.alerts.lifecycle import NOTIFYING_STATES, OPEN_STATES, EvalFailure, evaluate
 from helicarrier.alerts.matchers import matches_all, parse_matchers
+from helicarrier.alerts.mutes import muted
 from helicarrier.alerts.overlays import AlertView, InhibitRule, Overlay, SilenceView, compute
 from helicarrier.alerts.receivers import DeliveryError, SmtpSettings, deliver
 from helicarrier.alerts.rules import METRICS, alert_labels, spec, validate_rule
@@ -344,6 +345,8 @@ def plan_notifications(repo, now: datetime, base_url: str = "") -> list[dict[str
     by_fp = {a["fingerprint"]: a for a in alerts}
     rows = []
     for rcv in receivers:
+        if muted(rcv["mute_windows"], now):
+            continue  # in a mute window: what falls due is planned when it ends
         try:
             route = parse_matchers(rcv["matchers"])
         except ValueError:
@@ -454,7 +457,8 @@ def dispatch(
         repo.add_deliveries(rows)
     attempts = sent = failed = 0
     disabled: list[str] = []
-    stopped: set[int] = set()
+    # A muted receiver's retries wait too; ``stopped`` also gathers receivers disabled in this call.
+    stopped = {r["id"] for r in repo.list_receivers(enabled_only=True) if muted(r["mute_windows"], now)}
     for _round in range(DISPATCH_ROUNDS):  # a backlog drains in rounds; each delivery is tried once a call
         due = [d for d in repo.due_deliveries(now) if d["receiver_id"] not in stopped]
         if not due:

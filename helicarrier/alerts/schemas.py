@@ -221,6 +221,22 @@ class SilencesResponse(_Out):
     silences: list[SilenceOut]
 
 
+class MuteWindow(_In):
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        min_length=1, description="the days the window starts on"
+    )
+    start: str = Field(description="HH:MM, local time", examples=["22:00"])
+    end: str = Field(description="HH:MM (24:00: midnight); before start: runs into the next day")
+    tz: str = Field("UTC", description="IANA time zone, e.g. Europe/Berlin")
+
+
+class MuteWindowOut(_Out):
+    days: list[str]
+    start: str
+    end: str
+    tz: str
+
+
 class ReceiverIn(_In):
     """A receiver: alerts matching `matchers`, grouped by `group_by`, sent to `url` the `kind`'s way."""
 
@@ -245,6 +261,9 @@ class ReceiverIn(_In):
         le=100_000,
         description="notifications in any hour before a storm becomes one summary (default 60; 0: no cap)",
     )
+    mute_windows: list[MuteWindow] | None = Field(
+        None, max_length=20, description="times of the week it is sent nothing; what fell due goes out after"
+    )
 
 
 class ReceiverOut(_Out):
@@ -259,6 +278,7 @@ class ReceiverOut(_Out):
     group_interval_s: int
     repeat_interval_s: int
     max_per_hour: int
+    mute_windows: list[MuteWindowOut] | None
     consecutive_failures: int
     disabled_reason: str | None
     last_success_at: str | None

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from helicarrier.alerts.grouping import GROUP_INTERVAL_S, GROUP_WAIT_S, REPEAT_INTERVAL_S
 from helicarrier.alerts.matchers import MatcherError, matches_everything, parse_matchers
+from helicarrier.alerts.mutes import validate_windows
 from helicarrier.alerts.rules import RuleError, bounded_int
 
 MAX_SILENCE = timedelta(days=366)
@@ -83,7 +84,7 @@ def _seconds(value: Any, field_name: str, default: int, lo: int, hi: int) -> int
 
 RECEIVER_FIELDS = (
     "name", "kind", "url", "enabled", "matchers", "group_by", "group_wait_s", "group_interval_s",
-    "repeat_interval_s", "max_per_hour",
+    "repeat_interval_s", "max_per_hour", "mute_windows",
 )  # fmt: skip
 
 
@@ -180,4 +181,5 @@ def validate_receiver(
             doc.get("repeat_interval_s"), "repeat_interval_s", REPEAT_INTERVAL_S, 60, 7 * 86400
         ),
         "max_per_hour": _seconds(doc.get("max_per_hour"), "max_per_hour", MAX_PER_HOUR, 0, 100_000),
+        "mute_windows": validate_windows(doc.get("mute_windows")),
     }

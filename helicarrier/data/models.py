@@ -362,6 +362,8 @@ class AlertReceiver(Base):
     repeat_interval_s: Mapped[int] = mapped_column(Integer, default=14400)
     # Notifications in any hour; past it a storm becomes one summary (helicarrier.alerts.ratecap). 0: none.
     max_per_hour: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    # When it is sent nothing: [{"days": [...], "start": "HH:MM", "end": "HH:MM", "tz": ...}] (alerts.mutes)
+    mute_windows: Mapped[list | None] = mapped_column(JSONType)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     disabled_reason: Mapped[str | None] = mapped_column(Text)  # set when disabled after failures
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

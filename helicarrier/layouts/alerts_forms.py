@@ -122,6 +122,12 @@ RECEIVER_FIELDS: tuple[FormField, ...] = (
     FormField(ID.RECEIVER_GROUP_BY, "group_by", "Group by (labels)", default="alertname"),
     FormField(ID.RECEIVER_TIMING, "timing", "Wait / interval / repeat (s)", default="30/300/14400"),
     FormField(ID.RECEIVER_MAX_PER_HOUR, "max_per_hour", "Max per hour (0: no cap)", NUMBER, 60, width=3),
+    FormField(
+        ID.RECEIVER_MUTES,
+        "mute_windows",
+        'Mute windows (JSON: [{"days": ["sat", "sun"], "start": "00:00", "end": "24:00", "tz": "UTC"}])',
+        JSON,
+    ),
 )
 
 
@@ -214,6 +220,7 @@ def receiver_body(values: Sequence[Any]) -> dict[str, Any]:
         "group_interval_s": timing[1],
         "repeat_interval_s": timing[2],
         "max_per_hour": form["max_per_hour"],
+        "mute_windows": form["mute_windows"],
     }
 
 

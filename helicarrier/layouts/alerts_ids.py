@@ -87,6 +87,7 @@ class ID:
     RECEIVER_GROUP_BY = "alerts-receiver-group-by"
     RECEIVER_TIMING = "alerts-receiver-timing"
     RECEIVER_MAX_PER_HOUR = "alerts-receiver-max-per-hour"
+    RECEIVER_MUTES = "alerts-receiver-mutes"
     RECEIVER_CREATE = "alerts-receiver-create"
     RECEIVER_RESULT = "alerts-receiver-result"
     RECEIVER_TOGGLE = "alerts-receiver-toggle"

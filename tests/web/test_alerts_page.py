@@ -159,7 +159,15 @@ def test_the_forms_refuse_text_that_does_not_parse():
     with pytest.raises(RuleError, match="labels"):
         rule_body([*values[:labels], "team", *values[labels + 1 :]])
     assert receiver_body(
-        ["ops", "slack", " https://hooks.example/x ", "alertname, team", "30/300/14400", 5]
+        [
+            "ops",
+            "slack",
+            " https://hooks.example/x ",
+            "alertname, team",
+            "30/300/14400",
+            5,
+            '[{"days": ["sun"], "start": "00:00", "end": "24:00", "tz": "UTC"}]',
+        ]
     ) == {
         "name": "ops",
         "kind": "slack",
@@ -169,10 +177,11 @@ def test_the_forms_refuse_text_that_does_not_parse():
         "group_interval_s": "300",
         "repeat_interval_s": "14400",
         "max_per_hour": 5,
+        "mute_windows": [{"days": ["sun"], "start": "00:00", "end": "24:00", "tz": "UTC"}],
     }
-    assert len(RECEIVER_FIELDS) == 6
+    assert len(RECEIVER_FIELDS) == 7
     with pytest.raises(RuleError, match="timing"):
-        receiver_body(["ops", "webhook", "https://hooks.example/x", "", "30/300", 60])
+        receiver_body(["ops", "webhook", "https://hooks.example/x", "", "30/300", 60, ""])
 
 
 @pytest.fixture

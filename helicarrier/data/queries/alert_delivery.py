@@ -22,7 +22,8 @@ from helicarrier.errors import Refused
 
 RECEIVER_COLUMNS = (
     "id", "name", "kind", "url", "enabled", "matchers", "group_by", "group_wait_s", "group_interval_s",
-    "repeat_interval_s", "max_per_hour", "consecutive_failures", "disabled_reason", "last_success_at",
+    "repeat_interval_s", "max_per_hour", "mute_windows",
+    "consecutive_failures", "disabled_reason", "last_success_at",
     "last_failure_at", "created_at", "updated_at",
 )  # fmt: skip
 
