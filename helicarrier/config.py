@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -328,6 +328,30 @@ SETTINGS: tuple[Setting, ...] = (
         "`1`: alert receivers may post to loopback and link-local addresses (tests; refused by default).",
     ),
     Setting(
+        "HELICARRIER_SMTP_HOST",
+        "smtp_host",
+        "",
+        _text,
+        "SMTP server for e-mail alert receivers (empty: none).",
+    ),
+    Setting("HELICARRIER_SMTP_PORT", "smtp_port", "587", _positive, "Port of the SMTP server."),
+    Setting("HELICARRIER_SMTP_USERNAME", "smtp_username", "", _text, "SMTP login (empty: no login)."),
+    Setting("HELICARRIER_SMTP_PASSWORD", "smtp_password", "", _text, "SMTP password, with the login."),
+    Setting(
+        "HELICARRIER_SMTP_FROM",
+        "smtp_from",
+        "helicarrier@localhost",
+        _text,
+        "Sender address of alert e-mails.",
+    ),
+    Setting(
+        "HELICARRIER_SMTP_STARTTLS",
+        "smtp_starttls",
+        "1",
+        _flag,
+        "`1`: upgrade the SMTP connection with STARTTLS before logging in and sending.",
+    ),
+    Setting(
         "HELICARRIER_METRICS_OPEN",
         "metrics_open",
         "0",
@@ -433,6 +457,12 @@ class Settings:
     report_tz: str = "UTC"
     report_keep: int = 30
     allow_local_webhooks: bool = False
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = "helicarrier@localhost"
+    smtp_starttls: bool = True
     metrics_open: bool = False
     slo_ingest_availability_ppm: int = 999_000
     slo_ingest_latency_ms: int = 200

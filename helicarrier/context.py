@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from helicarrier.alerts.receivers import SmtpSettings
 from helicarrier.alerts.service import AlertService
 from helicarrier.config import ConfigError, Settings, load_settings
 from helicarrier.control.service import ControlLimits, ControlService
@@ -101,7 +102,11 @@ def build_context(settings: Settings | None = None) -> AppContext:
         ingest=ingest,
         control=control,
         alerts=AlertService(
-            repo, allow_local_webhooks=settings.allow_local_webhooks, slo_targets=slo_service.targets
+            repo,
+            allow_local_webhooks=settings.allow_local_webhooks,
+            slo_targets=slo_service.targets,
+            smtp=SmtpSettings.from_settings(settings),
+            base_url=settings.base_url,
         ),
         fleet=fleet,
         otlp=OtlpReceiver(ingest, settings.otlp_session_attributes),

@@ -19,10 +19,12 @@ from typing import Any
 
 import orjson
 
-from helicarrier.alerts import grouping
+from helicarrier.alerts import grouping, ratecap
 from helicarrier.alerts.lifecycle import NOTIFYING_STATES, OPEN_STATES, EvalFailure, evaluate
 from helicarrier.alerts.matchers import matches_all, parse_matchers
+from helicarrier.alerts.mutes import muted
 from helicarrier.alerts.overlays import AlertView, InhibitRule, Overlay, SilenceView, compute
+from helicarrier.alerts.receivers import DeliveryError, SmtpSettings, deliver
 from helicarrier.alerts.rules import METRICS, alert_labels, spec, validate_rule
 from helicarrier.alerts.validation import local_address
 from helicarrier.data.queries.alert_metrics import MetricCache
@@ -266,10 +268,6 @@ def feed(repo, now: datetime | None = None, *, states: Iterable[str] | None = No
 # -- notifying ---------------------------------------------------------------------------------------
 
 
-class DeliveryError(Exception):
-    pass
-
-
 def post_json(url: str, payload: Mapping[str, Any], timeout: float = DELIVERY_TIMEOUT_S) -> None:
     """POST the payload as JSON; anything but a 2xx answer raises DeliveryError."""
     req = urllib.request.Request(
@@ -286,6 +284,25 @@ def post_json(url: str, payload: Mapping[str, Any], timeout: float = DELIVERY_TI
         raise DeliveryError(f"HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise DeliveryError(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
+
+
+def send_one(
+    kind: str,
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    post: Callable[[str, Mapping[str, Any]], None] = post_json,
+    smtp: SmtpSettings,
+    allow_local: bool = False,
+) -> None:
+    """One notification to one receiver; raises DeliveryError."""
+    if kind != "email":
+        # Checked again at delivery: a name can come to resolve to this machine after it was saved.
+        # (E-mail goes to the operator's SMTP server, not to an address an admin typed.)
+        local = None if allow_local else local_address(url)
+        if local:
+            raise DeliveryError(f"refused: the receiver's address is loopback or link-local ({local})")
+    deliver(kind, url, payload, post=post, smtp=smtp)
 
 
 @dataclass(frozen=True)
@@ -343,6 +360,8 @@ def plan_notifications(repo, now: datetime, base_url: str = "") -> list[dict[str
     by_fp = {a["fingerprint"]: a for a in alerts}
     rows = []
     for rcv in receivers:
+        if muted(rcv["mute_windows"], now):
+            continue  # in a mute window: what falls due is planned when it ends
         try:
             route = parse_matchers(rcv["matchers"])
         except ValueError:
@@ -358,35 +377,75 @@ def plan_notifications(repo, now: datetime, base_url: str = "") -> list[dict[str
             elif not (a["acked_at"] is not None and now < a["acked_at"] + ack_window):
                 firing.append(_notify_alert(a))
         group_by = rcv["group_by"] or list(grouping.DEFAULT_GROUP_BY)
-        for n in grouping.plan(
-            rcv["id"], group_by, timing, firing, resolved, repo.last_sends(rcv["id"]), now
-        ):
-            listed = n.alerts[:MAX_ALERTS_PER_NOTIFICATION]
-            payload = {
-                "version": "1",
-                "receiver": rcv["name"],
-                "status": n.status,
-                "reason": n.reason,
-                "group_key": n.group_key,
-                "group_labels": n.group_labels,
-                "url": f"{base_url}/alerts",
-                "firing": sum(1 for a in n.alerts if a.state != "resolved"),
-                "resolved": sum(1 for a in n.alerts if a.state == "resolved"),
-                "truncated": len(n.alerts) - len(listed),
-                "alerts": [_payload_alert(by_fp[a.fingerprint], base_url) for a in listed],
-            }
-            rows.append(
-                {
-                    "receiver_id": rcv["id"],
-                    "group_key": n.group_key,
-                    "group_labels": n.group_labels,
-                    "reason": n.reason,
-                    "alerts": sorted([fp, st] for fp, st in n.content()),
-                    "payload": payload,
-                    "created_at": now,
-                }
-            )
+        last = repo.last_sends(rcv["id"])
+        due = grouping.plan(rcv["id"], group_by, timing, firing, resolved, last, now)
+        capped = _capped(repo, rcv, due, last, now)
+        rows += [_notification_row(rcv, n, by_fp, base_url, now) for n in capped.send]
+        if capped.summarize:
+            rows.append(_summary_row(rcv, capped.suppressed, base_url, now))
     return rows
+
+
+def _capped(repo, rcv: Mapping[str, Any], due, last, now: datetime) -> ratecap.Capped:
+    cap = rcv["max_per_hour"]
+    sent = repo.count_deliveries_since(rcv["id"], now - ratecap.HOUR) if cap and due else 0
+    return ratecap.apply(due, cap, sent, last.get(ratecap.SUMMARY_KEY), rcv["group_interval_s"], now)
+
+
+def _notification_row(rcv, n: grouping.Notification, by_fp, base_url: str, now: datetime) -> dict:
+    listed = n.alerts[:MAX_ALERTS_PER_NOTIFICATION]
+    payload = {
+        "version": "1",
+        "receiver": rcv["name"],
+        "status": n.status,
+        "reason": n.reason,
+        "group_key": n.group_key,
+        "group_labels": n.group_labels,
+        "url": f"{base_url}/alerts",
+        "firing": sum(1 for a in n.alerts if a.state != "resolved"),
+        "resolved": sum(1 for a in n.alerts if a.state == "resolved"),
+        "truncated": len(n.alerts) - len(listed),
+        "alerts": [_payload_alert(by_fp[a.fingerprint], base_url) for a in listed],
+    }
+    return {
+        "receiver_id": rcv["id"],
+        "group_key": n.group_key,
+        "group_labels": n.group_labels,
+        "reason": n.reason,
+        "alerts": sorted([fp, st] for fp, st in n.content()),
+        "payload": payload,
+        "created_at": now,
+    }
+
+
+def _summary_row(rcv, suppressed: list[grouping.Notification], base_url: str, now: datetime) -> dict:
+    """The one message a storm past the rate cap becomes. It announces no alert (``alerts`` []), so the
+    suppressed groups stay due and go out as themselves when the hour has room."""
+    counts = ratecap.summary_counts(suppressed)
+    payload = {
+        "version": "1",
+        "receiver": rcv["name"],
+        "status": "firing" if counts["firing"] else "resolved",
+        "reason": ratecap.SUMMARY_REASON,
+        "group_key": ratecap.SUMMARY_KEY,
+        "group_labels": {},
+        "url": f"{base_url}/alerts",
+        "firing": counts["firing"],
+        "resolved": counts["resolved"],
+        "truncated": 0,
+        "rate_capped": {"groups": counts["groups"], "alerts": counts["alerts"]},
+        "message": ratecap.summary_text(suppressed),
+        "alerts": [],
+    }
+    return {
+        "receiver_id": rcv["id"],
+        "group_key": ratecap.SUMMARY_KEY,
+        "group_labels": {},
+        "reason": ratecap.SUMMARY_REASON,
+        "alerts": [],
+        "payload": payload,
+        "created_at": now,
+    }
 
 
 def dispatch(
@@ -399,18 +458,22 @@ def dispatch(
     max_attempts: int = MAX_ATTEMPTS,
     disable_after: int = DISABLE_AFTER,
     allow_local: bool = False,
+    smtp: SmtpSettings | None = None,
 ) -> DispatchReport:
     """Plan the notifications due now, then attempt every delivery that is due (new ones, and retries
     whose backoff has passed: ``backoff_s`` x 2^(attempt-1)). A receiver is disabled after
     ``disable_after`` consecutive failures, and the built-in rule "Notification receiver disabled" makes
-    an alert of it on the next evaluation."""
+    an alert of it on the next evaluation. ``send`` posts JSON (webhook and Slack receivers); e-mail goes
+    through ``smtp``."""
     now = now or utcnow()
+    smtp = smtp or SmtpSettings()
     rows = plan_notifications(repo, now, base_url)
     if rows:
         repo.add_deliveries(rows)
     attempts = sent = failed = 0
     disabled: list[str] = []
-    stopped: set[int] = set()
+    # A muted receiver's retries wait too; ``stopped`` also gathers receivers disabled in this call.
+    stopped = {r["id"] for r in repo.list_receivers(enabled_only=True) if muted(r["mute_windows"], now)}
     for _round in range(DISPATCH_ROUNDS):  # a backlog drains in rounds; each delivery is tried once a call
         due = [d for d in repo.due_deliveries(now) if d["receiver_id"] not in stopped]
         if not due:
@@ -420,13 +483,7 @@ def dispatch(
                 continue
             attempts += 1
             try:
-                # Checked again at delivery: a name can come to resolve to this machine after it was saved.
-                local = None if allow_local else local_address(d["url"])
-                if local:
-                    raise DeliveryError(
-                        f"refused: the receiver's address is loopback or link-local ({local})"
-                    )
-                send(d["url"], d["payload"])
+                send_one(d["kind"], d["url"], d["payload"], post=send, smtp=smtp, allow_local=allow_local)
                 ok, error = True, None
             except Exception as exc:  # noqa: BLE001 - any failure is a failed attempt, logged with its reason
                 ok, error = False, str(exc) or type(exc).__name__

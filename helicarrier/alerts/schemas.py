@@ -221,22 +221,55 @@ class SilencesResponse(_Out):
     silences: list[SilenceOut]
 
 
+class MuteWindow(_In):
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        min_length=1, description="the days the window starts on"
+    )
+    start: str = Field(description="HH:MM, local time", examples=["22:00"])
+    end: str = Field(description="HH:MM (24:00: midnight); before start: runs into the next day")
+    tz: str = Field("UTC", description="IANA time zone, e.g. Europe/Berlin")
+
+
+class MuteWindowOut(_Out):
+    days: list[str]
+    start: str
+    end: str
+    tz: str
+
+
 class ReceiverIn(_In):
-    """A webhook receiver: alerts matching `matchers`, grouped by `group_by`, posted to `url`."""
+    """A receiver: alerts matching `matchers`, grouped by `group_by`, sent to `url` the `kind`'s way."""
 
     name: str | None = Field(None, min_length=1, max_length=100)
-    url: str | None = Field(None, max_length=2000, description="http:// or https://")
+    kind: Literal["webhook", "slack", "email"] | None = Field(
+        None,
+        description="webhook (the JSON document; the default), slack (a Slack-compatible incoming webhook) "
+        "or email (through the configured SMTP server)",
+    )
+    url: str | None = Field(
+        None, max_length=2000, description="http:// or https://; for email mailto:a@example.org,b@example.org"
+    )
     enabled: bool = True
     matchers: list[str | dict[str, str]] | None = Matchers
     group_by: list[str] | None = None
     group_wait_s: int | None = Field(None, ge=0, le=3600)
     group_interval_s: int | None = Field(None, ge=1, le=86400)
     repeat_interval_s: int | None = Field(None, ge=60, le=7 * 86400)
+    max_per_hour: int | None = Field(
+        None,
+        ge=0,
+        le=100_000,
+        description="notifications in any hour before a storm becomes one summary (default 60; 0: no cap)",
+    )
+    mute_windows: list[MuteWindow] | None = Field(
+        None, max_length=20, description="times of the week it is sent nothing; what fell due goes out after"
+    )
 
 
 class ReceiverOut(_Out):
     id: int
     name: str
+    kind: Literal["webhook", "slack", "email"]
     url: str
     enabled: bool
     matchers: list[MatcherOut] | None
@@ -244,6 +277,8 @@ class ReceiverOut(_Out):
     group_wait_s: int
     group_interval_s: int
     repeat_interval_s: int
+    max_per_hour: int
+    mute_windows: list[MuteWindowOut] | None
     consecutive_failures: int
     disabled_reason: str | None
     last_success_at: str | None
@@ -258,6 +293,12 @@ class ReceiverResponse(_Out):
 
 class ReceiversResponse(_Out):
     receivers: list[ReceiverOut]
+
+
+class ReceiverTestResponse(_Out):
+    receiver_id: int
+    ok: bool = Field(description="the test message was accepted by the receiver (HTTP 2xx, or SMTP)")
+    error: str | None = Field(description="why not, as the deliveries log would say it")
 
 
 class DeliveryOut(_Out):

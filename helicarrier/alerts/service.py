@@ -12,6 +12,7 @@ from helicarrier.actors import Actor
 from helicarrier.alerts import engine
 from helicarrier.alerts.lifecycle import can_ack, close_all
 from helicarrier.alerts.overlays import SilenceView
+from helicarrier.alerts.receivers import SmtpSettings, test_payload
 from helicarrier.alerts.rules import METRICS, RuleError, spec, validate_rule
 from helicarrier.alerts.validation import validate_receiver, validate_silence
 from helicarrier.data.repository import Repository
@@ -53,9 +54,13 @@ class AlertService:
         *,
         allow_local_webhooks: bool = False,
         slo_targets: Mapping[str, int] | None = None,
+        smtp: SmtpSettings | None = None,
+        base_url: str = "",
     ):
         self.repo = repo
         self.allow_local = allow_local_webhooks
+        self.smtp = smtp or SmtpSettings()
+        self.base_url = base_url
         self.slo_targets = dict(slo_targets or {})  # {SLO name: target ppm}, for slo_burn previews
 
     # -- rules -------------------------------------------------------------------------------------
@@ -225,6 +230,31 @@ class AlertService:
     def delete_receiver(self, receiver_id: int, actor: Actor) -> None:
         self.repo.write_gate()
         self.repo.delete_receiver(receiver_id, actor)
+
+    def test_receiver(self, receiver_id: int, actor: Actor) -> dict[str, Any]:
+        """Send one test notification to the receiver now, enabled or not (an admin checks a fixed
+        receiver before enabling it again); {"ok", "error"}, and an audit entry either way. The deliveries
+        log and the failure count are left alone: a test is no notification."""
+        self.repo.write_gate()
+        rcv = self.get_receiver(receiver_id)
+        payload = test_payload(rcv["name"], self.base_url, utcnow())
+        try:
+            engine.send_one(rcv["kind"], rcv["url"], payload, smtp=self.smtp, allow_local=self.allow_local)
+            error = None
+        except Exception as exc:  # noqa: BLE001 - whatever failed is what the admin needs to read
+            error = (str(exc) or type(exc).__name__)[:2000]
+        self.repo.record_audit(
+            actor=actor.name,
+            actor_kind=actor.kind,
+            role=actor.role,
+            remote_addr=actor.remote_addr,
+            action="alert_receiver.test",
+            outcome="ok" if error is None else "error",
+            target_kind="alert_receiver",
+            target_id=str(receiver_id),
+            reason=error,
+        )
+        return {"receiver_id": receiver_id, "ok": error is None, "error": error}
 
     def deliveries(self, receiver_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
         return self.repo.list_deliveries(receiver_id=receiver_id, limit=limit)

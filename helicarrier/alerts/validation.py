@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from helicarrier.alerts.grouping import GROUP_INTERVAL_S, GROUP_WAIT_S, REPEAT_INTERVAL_S
 from helicarrier.alerts.matchers import MatcherError, matches_everything, parse_matchers
+from helicarrier.alerts.mutes import validate_windows
 from helicarrier.alerts.rules import RuleError, bounded_int
 
 MAX_SILENCE = timedelta(days=366)
@@ -82,7 +83,8 @@ def _seconds(value: Any, field_name: str, default: int, lo: int, hi: int) -> int
 
 
 RECEIVER_FIELDS = (
-    "name", "url", "enabled", "matchers", "group_by", "group_wait_s", "group_interval_s", "repeat_interval_s",
+    "name", "kind", "url", "enabled", "matchers", "group_by", "group_wait_s", "group_interval_s",
+    "repeat_interval_s", "max_per_hour", "mute_windows",
 )  # fmt: skip
 
 
@@ -103,6 +105,37 @@ def local_address(url: str) -> str | None:
     return None
 
 
+RECEIVER_KINDS = ("webhook", "slack", "email")
+MAX_RECIPIENTS = 20
+MAX_PER_HOUR = 60  # a receiver's default rate cap (helicarrier.alerts.ratecap)
+# A plain address: no spaces, quotes, angle brackets or line breaks (nothing that could add a header).
+_ADDRESS = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
+)
+
+
+def mail_recipients(url: Any) -> list[str]:
+    """The addresses of an e-mail receiver's ``mailto:a@x.org,b@y.org``; RuleError("url") names a bad one."""
+    if not isinstance(url, str) or not url.startswith("mailto:") or len(url) > 2000:
+        raise RuleError("url", "mailto:a@example.org,b@example.org is needed for an e-mail receiver")
+    addresses = [a.strip() for a in url[len("mailto:") :].split(",") if a.strip()]
+    if not addresses or len(addresses) > MAX_RECIPIENTS:
+        raise RuleError("url", f"1 to {MAX_RECIPIENTS} addresses after mailto:")
+    for a in addresses:
+        if not _ADDRESS.match(a) or ".." in a:
+            raise RuleError("url", f"{a!r} is not an e-mail address")
+    return addresses
+
+
+def _check_http_url(url: Any, allow_local: bool) -> None:
+    parsed = urlparse(url) if isinstance(url, str) else None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc or len(url) > 2000:
+        raise RuleError("url", "an http:// or https:// URL is needed")
+    local = None if allow_local else local_address(url)
+    if local:
+        raise RuleError("url", f"{parsed.hostname} is a loopback or link-local address ({local}): refused")
+
+
 def validate_receiver(
     body: Mapping[str, Any], existing: Mapping[str, Any] | None = None, *, allow_local: bool = False
 ) -> dict[str, Any]:
@@ -113,13 +146,14 @@ def validate_receiver(
     name = doc.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         raise RuleError("name", "a name of 1 to 100 characters is needed")
+    kind = doc.get("kind") or "webhook"
+    if kind not in RECEIVER_KINDS:
+        raise RuleError("kind", f"one of {', '.join(RECEIVER_KINDS)}")
     url = doc.get("url")
-    parsed = urlparse(url) if isinstance(url, str) else None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc or len(url) > 2000:
-        raise RuleError("url", "an http:// or https:// URL is needed")
-    local = None if allow_local else local_address(url)
-    if local:
-        raise RuleError("url", f"{parsed.hostname} is a loopback or link-local address ({local}): refused")
+    if kind == "email":
+        url = "mailto:" + ",".join(mail_recipients(url))
+    else:
+        _check_http_url(url, allow_local)
     enabled = doc.get("enabled", True)
     if not isinstance(enabled, bool):
         raise RuleError("enabled", "true or false")
@@ -134,6 +168,7 @@ def validate_receiver(
         raise RuleError("group_by", "a list of label names is needed")
     return {
         "name": name.strip(),
+        "kind": kind,
         "url": url,
         "enabled": enabled,
         "matchers": [m.to_dict() for m in matchers],
@@ -145,4 +180,6 @@ def validate_receiver(
         "repeat_interval_s": _seconds(
             doc.get("repeat_interval_s"), "repeat_interval_s", REPEAT_INTERVAL_S, 60, 7 * 86400
         ),
+        "max_per_hour": _seconds(doc.get("max_per_hour"), "max_per_hour", MAX_PER_HOUR, 0, 100_000),
+        "mute_windows": validate_windows(doc.get("mute_windows")),
     }

@@ -532,6 +532,15 @@ ROUTES: tuple[Route, ...] = (
         {200: al.DeletedResponse},
     ),
     Route(
+        "POST",
+        f"{V1}/alert-receivers/<int:receiver_id>/test",
+        alerts.test_receiver,
+        "Send a test message to a receiver now",
+        "admin",
+        None,
+        {200: al.ReceiverTestResponse},
+    ),
+    Route(
         "GET",
         f"{V1}/alert-deliveries",
         alerts.list_deliveries,

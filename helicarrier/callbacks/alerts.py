@@ -401,5 +401,27 @@ def toggle_receiver(ctx: AppContext, _clicks, tick):
     return _ok(f"{receiver['name']} {'disabled' if receiver['enabled'] else 'enabled'}.", tick)
 
 
+@CALLBACKS.on(
+    Output(ID.RECEIVER_TEST_RESULT, "children"),
+    Input({"type": ID.RECEIVER_TEST, "receiver": ALL}, "n_clicks"),
+    role="admin",
+    prevent_initial_call=True,
+)
+def test_receiver(ctx: AppContext, _clicks):
+    if not _clicked():
+        return no_update
+    rid = int(dash_ctx.triggered_id["receiver"])
+    receiver = ctx.repo.get_receiver(rid)
+    if receiver is None:
+        return _error("This receiver is gone.")
+    try:
+        result = ctx.alerts.test_receiver(rid, _actor())
+    except Refused as exc:
+        return _error(exc.message)
+    if result["ok"]:
+        return html.Span(f"Test message sent to {receiver['name']}.", className="text-success")
+    return _error(f"Test message to {receiver['name']} failed: {result['error']}")
+
+
 def register(app: dash.Dash, ctx: AppContext) -> None:
     CALLBACKS.register(app, ctx)

@@ -344,13 +344,15 @@ class AlertEvalCycle(Base):
 
 
 class AlertReceiver(Base):
-    """A webhook that alert notifications are POSTed to, with Alertmanager's timing settings."""
+    """Where alert notifications go (a webhook, a Slack-compatible incoming webhook, or e-mail), with
+    Alertmanager's timing settings."""
 
     __tablename__ = "alert_receivers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    url: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
+    url: Mapped[str] = mapped_column(Text)  # http(s) for webhook and slack; mailto:a@x,b@y for email
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Which alerts go to it (label matchers; none: all) and how they are grouped.
     matchers: Mapped[list | None] = mapped_column(JSONType)
@@ -358,6 +360,10 @@ class AlertReceiver(Base):
     group_wait_s: Mapped[int] = mapped_column(Integer, default=30)
     group_interval_s: Mapped[int] = mapped_column(Integer, default=300)
     repeat_interval_s: Mapped[int] = mapped_column(Integer, default=14400)
+    # Notifications in any hour; past it a storm becomes one summary (helicarrier.alerts.ratecap). 0: none.
+    max_per_hour: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    # When it is sent nothing: [{"days": [...], "start": "HH:MM", "end": "HH:MM", "tz": ...}] (alerts.mutes)
+    mute_windows: Mapped[list | None] = mapped_column(JSONType)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     disabled_reason: Mapped[str | None] = mapped_column(Text)  # set when disabled after failures
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

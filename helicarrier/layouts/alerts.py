@@ -299,8 +299,12 @@ def rules_table(rules: list[Mapping[str, Any]], can_edit: bool) -> html.Div | ht
 
 
 def _receiver_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
+    row = ("receiver", r["id"])
     toggle = (
-        _row_button("Disable" if r["enabled"] else "Enable", ID.RECEIVER_TOGGLE, ("receiver", r["id"]))
+        [
+            _row_button("Send test message", ID.RECEIVER_TEST, row, className="me-1"),
+            _row_button("Disable" if r["enabled"] else "Enable", ID.RECEIVER_TOGGLE, row),
+        ]
         if can_edit
         else ""
     )
@@ -308,15 +312,21 @@ def _receiver_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
     timing = "/".join(
         format_duration(r[k]) for k in ("group_wait_s", "group_interval_s", "repeat_interval_s")
     )
+    cap = f", at most {r['max_per_hour']}/h" if r.get("max_per_hour") else ""
     return html.Tr(
         [
             html.Td(r["name"]),
+            html.Td(r.get("kind") or "webhook"),
             html.Td(r["url"], className="mono small text-break"),
             html.Td(
                 state, className="" if r["enabled"] else "text-warning", title=r.get("disabled_reason") or ""
             ),
             html.Td(str(r["consecutive_failures"]), className="num"),
-            html.Td(timing, className="num small", title="group wait / group interval / repeat interval"),
+            html.Td(
+                timing + cap,
+                className="num small",
+                title="group wait / group interval / repeat interval; rate cap",
+            ),
             html.Td(toggle, className="text-end"),
         ],
         **{"data-receiver": str(r["id"])},
@@ -326,7 +336,9 @@ def _receiver_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
 def receivers_table(receivers: list[Mapping[str, Any]], can_edit: bool) -> html.Div | html.Table:
     rows = [_receiver_row(r, can_edit) for r in receivers]
     return _table(
-        ("name", "url", "state", "failures", "timing", ""), rows, "No receivers: alerts show here only."
+        ("name", "kind", "url", "state", "failures", "timing", ""),
+        rows,
+        "No receivers: alerts show here only.",
     )
 
 
@@ -454,6 +466,7 @@ def _side_panels(is_admin: bool) -> list[html.Div]:
                 html.Div(id=ID.RECEIVERS),
                 html.Div(receiver_form(), style=_hidden_unless(is_admin)),
                 html.Div(id=ID.RECEIVER_TOGGLE_RESULT),
+                html.Div(id=ID.RECEIVER_TEST_RESULT),
             ],
             ID.RECEIVERS_PANEL,
         ),

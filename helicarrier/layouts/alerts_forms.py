@@ -30,6 +30,11 @@ SWITCH = "switch"  # a checkbox: True / False
 JSON = "json"  # JSON text in a text area
 PAIRS = "pairs"  # "k=v, k=v" for a mapping
 
+RECEIVER_KINDS = (
+    ("webhook", "Webhook (JSON)"),
+    ("slack", "Slack incoming webhook"),
+    ("email", "E-mail (SMTP)"),
+)
 GROUP_LABELS = {
     "fleet": "whole fleet",
     "agent": "agent",
@@ -105,10 +110,24 @@ RULE_FIELDS: tuple[FormField, ...] = (
 )
 
 RECEIVER_FIELDS: tuple[FormField, ...] = (
-    FormField(ID.RECEIVER_NAME, "name", "Name", width=4),
-    FormField(ID.RECEIVER_URL, "url", "Webhook URL", width=8, placeholder="https://…"),
+    FormField(ID.RECEIVER_NAME, "name", "Name", width=3),
+    FormField(ID.RECEIVER_KIND, "kind", "Kind", CHOICE, "webhook", tuple(choices(RECEIVER_KINDS)), width=3),
+    FormField(
+        ID.RECEIVER_URL,
+        "url",
+        "URL (or mailto:a@x.org,b@y.org)",
+        width=6,
+        placeholder="https://… or mailto:…",
+    ),
     FormField(ID.RECEIVER_GROUP_BY, "group_by", "Group by (labels)", default="alertname"),
     FormField(ID.RECEIVER_TIMING, "timing", "Wait / interval / repeat (s)", default="30/300/14400"),
+    FormField(ID.RECEIVER_MAX_PER_HOUR, "max_per_hour", "Max per hour (0: no cap)", NUMBER, 60, width=3),
+    FormField(
+        ID.RECEIVER_MUTES,
+        "mute_windows",
+        'Mute windows (JSON: [{"days": ["sat", "sun"], "start": "00:00", "end": "24:00", "tz": "UTC"}])',
+        JSON,
+    ),
 )
 
 
@@ -194,11 +213,14 @@ def receiver_body(values: Sequence[Any]) -> dict[str, Any]:
         raise RuleError("timing", "write group wait / group interval / repeat interval in seconds")
     return {
         "name": form["name"],
+        "kind": form["kind"] or "webhook",
         "url": (form["url"] or "").strip(),
         "group_by": [g.strip() for g in (form["group_by"] or "").split(",") if g.strip()],
         "group_wait_s": timing[0],
         "group_interval_s": timing[1],
         "repeat_interval_s": timing[2],
+        "max_per_hour": form["max_per_hour"],
+        "mute_windows": form["mute_windows"],
     }
 
 

@@ -115,9 +115,13 @@ def _evaluate_alerts(ctx: AppContext) -> object:
 
 def _dispatch_alerts(ctx: AppContext) -> object:
     from helicarrier.alerts import engine
+    from helicarrier.alerts.receivers import SmtpSettings
 
     return engine.dispatch(
-        ctx.repo, base_url=ctx.settings.base_url, allow_local=ctx.settings.allow_local_webhooks
+        ctx.repo,
+        base_url=ctx.settings.base_url,
+        allow_local=ctx.settings.allow_local_webhooks,
+        smtp=SmtpSettings.from_settings(ctx.settings),
     )
 
 

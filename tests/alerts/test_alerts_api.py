@@ -93,6 +93,7 @@ ROUTES = [
     ("get", "/alert-receivers/1", "admin"),
     ("patch", "/alert-receivers/1", "admin"),
     ("delete", "/alert-receivers/1", "admin"),
+    ("post", "/alert-receivers/1/test", "admin"),
     ("get", "/alert-deliveries", "read"),
 ]
 

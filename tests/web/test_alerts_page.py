@@ -3,6 +3,7 @@ silences and rule edits to roles below operator/admin."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,7 @@ from sqlalchemy import insert
 from helicarrier.actors import Actor
 from helicarrier.alerts import engine
 from helicarrier.alerts.rules import RuleError, validate_rule
+from helicarrier.alerts.validation import validate_receiver
 from helicarrier.data.models import Agent
 from helicarrier.layouts import alerts as page
 from helicarrier.layouts.alerts import ID
@@ -156,17 +158,30 @@ def test_the_forms_refuse_text_that_does_not_parse():
     labels = [f.key for f in RULE_FIELDS].index("labels")
     with pytest.raises(RuleError, match="labels"):
         rule_body([*values[:labels], "team", *values[labels + 1 :]])
-    assert receiver_body(["ops", " https://hooks.example/x ", "alertname, team", "30/300/14400"]) == {
+    assert receiver_body(
+        [
+            "ops",
+            "slack",
+            " https://hooks.example/x ",
+            "alertname, team",
+            "30/300/14400",
+            5,
+            '[{"days": ["sun"], "start": "00:00", "end": "24:00", "tz": "UTC"}]',
+        ]
+    ) == {
         "name": "ops",
+        "kind": "slack",
         "url": "https://hooks.example/x",
         "group_by": ["alertname", "team"],
         "group_wait_s": "30",
         "group_interval_s": "300",
         "repeat_interval_s": "14400",
+        "max_per_hour": 5,
+        "mute_windows": [{"days": ["sun"], "start": "00:00", "end": "24:00", "tz": "UTC"}],
     }
-    assert len(RECEIVER_FIELDS) == 4
+    assert len(RECEIVER_FIELDS) == 7
     with pytest.raises(RuleError, match="timing"):
-        receiver_body(["ops", "https://hooks.example/x", "", "30/300"])
+        receiver_body(["ops", "webhook", "https://hooks.example/x", "", "30/300", 60, ""])
 
 
 @pytest.fixture
@@ -274,3 +289,29 @@ def test_in_maintenance_an_acknowledgement_from_the_hud_is_refused_and_nothing_i
     switch(repo, False, None, "test")
     ok = omar.post("/_dash-update-component", json=ack_request(alert["id"], "restarting a1"))
     assert "Acknowledged." in ok.get_data(as_text=True)
+
+
+def receiver_test_request(receiver_id: int) -> dict:
+    button = {"type": ID.RECEIVER_TEST, "receiver": receiver_id}
+    return {
+        "output": f"{ID.RECEIVER_TEST_RESULT}.children",
+        "outputs": {"id": ID.RECEIVER_TEST_RESULT, "property": "children"},
+        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
+        "state": [],
+        "changedPropIds": [json.dumps(button, sort_keys=True, separators=(",", ":")) + ".n_clicks"],
+    }
+
+
+def test_send_test_message_is_for_admins_and_shows_the_error(app):
+    repo = app.server.config["HELICARRIER"].repo
+    rcv = repo.create_receiver(
+        validate_receiver({"name": "dead", "url": "http://127.0.0.1:9/hook"}, allow_local=True),
+        Actor("ada", "user", "admin"),
+    )
+    refused = signed_in(app, "omar").post("/_dash-update-component", json=receiver_test_request(rcv["id"]))
+    assert refused.status_code == 403
+    answer = signed_in(app, "ada").post("/_dash-update-component", json=receiver_test_request(rcv["id"]))
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "Test message to dead failed: " in text and "Connection" in text
+    (entry,) = repo.audit_entries(action="alert_receiver.test").to_dict("records")
+    assert (entry["actor"], entry["outcome"]) == ("ada", "error")

@@ -134,6 +134,15 @@ def delete_receiver(receiver_id: int):
     return json_response({"deleted": receiver_id})
 
 
+def test_receiver(receiver_id: int):
+    """Send one test notification now: ``{"receiver_id", "ok", "error"}`` (200 either way: the call
+    worked; ``ok`` says whether the receiver took the message).
+
+    curl -X POST -H "Authorization: Bearer $ADMIN" $HUD/api/v1/alert-receivers/3/test
+    """
+    return json_response(_alerts().test_receiver(receiver_id, token_actor()))
+
+
 def list_deliveries():
     """The deliveries log, newest first (``?receiver_id=``, ``?limit=`` up to 500); payloads left out."""
     receiver_id = params.integer("receiver_id", 0, 1, 2**31 - 1) or None

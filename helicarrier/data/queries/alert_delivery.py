@@ -21,9 +21,10 @@ from helicarrier.data.unit import audit_row
 from helicarrier.errors import Refused
 
 RECEIVER_COLUMNS = (
-    "id", "name", "url", "enabled", "matchers", "group_by", "group_wait_s", "group_interval_s",
-    "repeat_interval_s", "consecutive_failures", "disabled_reason", "last_success_at", "last_failure_at",
-    "created_at", "updated_at",
+    "id", "name", "kind", "url", "enabled", "matchers", "group_by", "group_wait_s", "group_interval_s",
+    "repeat_interval_s", "max_per_hour", "mute_windows",
+    "consecutive_failures", "disabled_reason", "last_success_at",
+    "last_failure_at", "created_at", "updated_at",
 )  # fmt: skip
 
 
@@ -128,6 +129,14 @@ class AlertDeliveryQueries(QueryBase):
                 for r in conn.execute(stmt).all()
             }
 
+    def count_deliveries_since(self, receiver_id: int, since: datetime) -> int:
+        """How many notifications the receiver was given since ``since`` (its rate cap counts them)."""
+        stmt = select(func.count()).where(
+            AlertDelivery.receiver_id == receiver_id, AlertDelivery.created_at >= since
+        )
+        with self._read() as conn:
+            return conn.execute(stmt).scalar_one()
+
     def add_deliveries(self, rows: list[dict[str, Any]]) -> list[int]:
         """New deliveries, each to be attempted now (status retrying, next_attempt_at = created_at)."""
         ids = []
@@ -151,6 +160,7 @@ class AlertDeliveryQueries(QueryBase):
                 AlertDelivery.attempts,
                 AlertDelivery.payload,
                 AlertReceiver.url,
+                AlertReceiver.kind,
                 AlertReceiver.name.label("receiver_name"),
             )
             .join(AlertReceiver, AlertReceiver.id == AlertDelivery.receiver_id)
