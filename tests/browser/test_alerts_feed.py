@@ -86,19 +86,24 @@ def click_in_row(hud, agent, selector, timeout=10):
             time.sleep(0.2)
 
 
-def test_offline_alert_fires_shows_and_is_acknowledged_and_silenced(hud, evaluator):
-    repo = hud.ctx.repo
-    token, _ = repo.create_token("browser", "ingest")
+def offline_rule_and_agent(hud, agent: str = "vega-03", after_s: int = 3) -> None:
+    """A critical "agent offline" rule and one heartbeat of ``agent``: it fires ``after_s`` seconds later."""
+    token, _ = hud.ctx.repo.create_token("browser", "ingest")
     rule = {
         "name": "agent offline",
         "metric": "agents_offline",
         "group_by": "agent",
         "threshold": "0",
-        "params": {"offline_after_s": 3},
+        "params": {"offline_after_s": after_s},
         "severity": "critical",
     }
-    repo.create_alert_rule(validate_rule(rule), Actor("ada", "user", "admin"))
-    heartbeat(hud, token, "vega-03", "hb-1")
+    hud.ctx.repo.create_alert_rule(validate_rule(rule), Actor("ada", "user", "admin"))
+    heartbeat(hud, token, agent, "hb-1")
+
+
+def test_offline_alert_fires_shows_and_is_acknowledged_and_silenced(hud, evaluator):
+    repo = hud.ctx.repo
+    offline_rule_and_agent(hud)
     hud.login("omar")
     hud.visit("/alerts")
     hud.duo.wait_for_element(f"#{ID.FEED}", timeout=10)
@@ -198,17 +203,7 @@ def click_link(hud, text: str) -> None:
 
 def test_the_intelligence_page_lists_active_alerts_with_links_to_the_alert_and_its_sessions(hud, evaluator):
     repo = hud.ctx.repo
-    token, _ = repo.create_token("browser", "ingest")
-    rule = {
-        "name": "agent offline",
-        "metric": "agents_offline",
-        "group_by": "agent",
-        "threshold": "0",
-        "params": {"offline_after_s": 3},
-        "severity": "critical",
-    }
-    repo.create_alert_rule(validate_rule(rule), Actor("ada", "user", "admin"))
-    heartbeat(hud, token, "vega-03", "hb-1")
+    offline_rule_and_agent(hud)
     hud.login("vera")
     hud.visit("/intelligence")
     hud.duo.wait_for_contains_text(f"#{INTEL.ALERTS}", "agent offline", timeout=30)
