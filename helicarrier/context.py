@@ -96,7 +96,10 @@ def build_context(settings: Settings | None = None) -> AppContext:
         ingest=ingest,
         control=control,
         alerts=AlertService(
-            repo, allow_local_webhooks=settings.allow_local_webhooks, slo_targets=slo_service.targets
+            repo,
+            allow_local_webhooks=settings.allow_local_webhooks,
+            slo_targets=slo_service.targets,
+            min_interval_s=settings.alert_min_interval_s,
         ),
         fleet=fleet,
         otlp=OtlpReceiver(ingest, settings.otlp_session_attributes),
