@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from helicarrier.alerts import grouping
+from helicarrier.alerts import backtest, grouping
 from helicarrier.alerts.lifecycle import NOTIFYING_STATES, OPEN_STATES, EvalFailure, evaluate
 from helicarrier.alerts.matchers import matches_all, parse_matchers
 from helicarrier.alerts.overlays import AlertView, InhibitRule, Overlay, SilenceView, compute
@@ -175,7 +175,8 @@ def preview(
     repo, body: Mapping[str, Any], now: datetime | None = None, slo_targets: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
     """ "This rule would now fire for N groups": the rule editor's preview, by the same evaluator, against
-    the data of this moment and with no history (``for`` aside: it only delays firing). Raises RuleError."""
+    the data of this moment and with no history (``for`` aside: it only delays firing); and ``history``:
+    how often it would have fired over the last 7 days (helicarrier.alerts.backtest). Raises RuleError."""
     now = now or utcnow()
     values = validate_rule({k: v for k, v in body.items() if k != "id"})
     rule = {**values, "id": int(body.get("id") or 0)}
@@ -188,7 +189,12 @@ def preview(
     outcomes = evaluate(rs, samples, now, {})
     firing = [o for o in outcomes if o.after in NOTIFYING_STATES]
     unit = METRICS[values["metric"]].unit
+    try:
+        history = backtest.backtest(rs, backtest.samples_from(repo, values, params), now).as_dict()
+    except Exception as exc:  # noqa: BLE001 - shown in the editor; the preview of now still stands
+        history = {"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
     return {
+        "history": history,
         "groups": len(samples),
         "firing": len(firing),
         "no_data": not samples and not rs.empty_is_ok,

@@ -132,6 +132,9 @@ class PreviewOut(_Out):
     unit: str | None = None
     error: str | None
     alerts: list[PreviewAlert]
+    history: dict[str, Any] | None = Field(
+        None, description="Firings over the last `days` (sampled every `step_s`); `noisy` above max_per_day."
+    )
 
 
 class PreviewResponse(_Out):

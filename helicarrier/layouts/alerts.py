@@ -347,7 +347,35 @@ def preview_text(result: Mapping[str, Any]) -> html.Div:
         )
         for a in result.get("alerts", [])[:10]
     ]
-    return html.Div([html.Div(text, id=ID.PREVIEW_TEXT), html.Ul(items, className="mb-0")])
+    return html.Div(
+        [
+            html.Div(text, id=ID.PREVIEW_TEXT),
+            html.Ul(items, className="mb-0"),
+            history_text(result.get("history")),
+        ]
+    )
+
+
+def history_text(history: Mapping[str, Any] | None) -> html.Div | None:
+    """How often the rule would have fired over the last days, and a warning when that is noise."""
+    if not history:
+        return None
+    if history.get("error"):
+        return html.Div(
+            f"No history: {history['error']}", className="text-warning small", id=ID.PREVIEW_HISTORY
+        )
+    n, days = history["fires"], history["days"]
+    text = (
+        f"Over the last {days} days it would have fired {n} time{'s' if n != 1 else ''} "
+        f"(checked every {format_duration(history['step_s'])})."
+    )
+    if not history["noisy"]:
+        return html.Div(text, className="small", id=ID.PREVIEW_HISTORY)
+    warning = (
+        f" That is more than {history['max_per_day']} a day: raise the threshold, add a 'for' or group "
+        "more coarsely, or it will be noise people learn to ignore."
+    )
+    return html.Div(text + warning, className="text-warning small", id=ID.PREVIEW_HISTORY)
 
 
 # -- the page ---------------------------------------------------------------------------------------

@@ -121,6 +121,7 @@ RULE = {
     "nodata_state": "ok",
     "error_state": "alert",
     "reopen_s": 120,
+    "interval_s": 60,
     "enabled": False,
     "params": {"model": "gpt-4.1"},
     "labels": {"team": "core", "tier": "1"},
@@ -274,3 +275,58 @@ def test_in_maintenance_an_acknowledgement_from_the_hud_is_refused_and_nothing_i
     switch(repo, False, None, "test")
     ok = omar.post("/_dash-update-component", json=ack_request(alert["id"], "restarting a1"))
     assert "Acknowledged." in ok.get_data(as_text=True)
+
+
+def preview_request(rule: dict) -> dict:
+    values = rule_form_values(rule)
+    return {
+        "output": f"{ID.RULE_PREVIEW_RESULT}.children",
+        "outputs": {"id": ID.RULE_PREVIEW_RESULT, "property": "children"},
+        "inputs": [{"id": ID.RULE_PREVIEW, "property": "n_clicks", "value": 1}],
+        "state": [
+            {"id": ID.RULE_ID, "property": "data", "value": None},
+            *(
+                {"id": f.id, "property": "value", "value": v}
+                for f, v in zip(RULE_FIELDS, values, strict=True)
+            ),
+        ],
+        "changedPropIds": [f"{ID.RULE_PREVIEW}.n_clicks"],
+    }
+
+
+def add_offline_agents(repo, n: int) -> None:
+    seen = datetime.now(UTC) - timedelta(days=30)
+    with repo.engine.begin() as conn:
+        conn.execute(
+            insert(Agent),
+            [
+                {"id": f"a{i}", "name": f"a{i}", "status": "idle", "first_seen_at": seen}
+                | {"last_heartbeat_at": seen, "updated_at": seen}
+                for i in range(n)
+            ],
+        )
+
+
+def previewed(app, n_agents: int) -> str:
+    add_offline_agents(app.server.config["HELICARRIER"].repo, n_agents)
+    rule = {f.key: f.default for f in RULE_FIELDS} | {
+        "name": "offline",
+        "metric": "agents_offline",
+        "group_by": "agent",
+        "threshold": "0",
+        "params": {"offline_after_s": 60},
+    }
+    answer = signed_in(app, "ada").post("/_dash-update-component", json=preview_request(rule))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return answer.get_data(as_text=True)
+
+
+def test_the_editor_preview_shows_the_last_7_days_firings(app):
+    shown = previewed(app, 3)
+    assert "Over the last 7 days it would have fired 3 times (checked every 1h)." in shown
+    assert "more than 24 a day" not in shown
+
+
+def test_the_editor_preview_warns_when_a_rule_would_fire_more_than_24_times_a_day(app):
+    shown = previewed(app, 200)  # 200 agents each going offline: 200 firings in 7 days, 28.6 a day
+    assert "it would have fired 200 times" in shown and "more than 24 a day" in shown
