@@ -16,7 +16,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from helicarrier.alerts.lifecycle import STATES
-from helicarrier.alerts.rules import METRICS, describe, format_duration, format_value
+from helicarrier.alerts.rules import DEFAULT_INTERVAL_S, METRICS, describe, format_duration, format_value
 from helicarrier.layouts.alerts_forms import choices, receiver_form, rule_editor
 from helicarrier.layouts.alerts_ids import ID, TICKS
 
@@ -250,17 +250,26 @@ def silences_table(silences: list[Mapping[str, Any]], now: datetime, can_act: bo
     return _table(("", "status", "matchers", "comment", "ends", ""), rows, "No silences.")
 
 
+def _health_cell(r: Mapping[str, Any]) -> html.Td:
+    """The rule's health; in error, its message; failing but not yet in error, how many times so far."""
+    health, error, streak = r.get("health") or "–", r.get("last_error"), r.get("error_streak") or 0
+    shown: list = [health]
+    if error and health == "error":
+        shown.append(html.Div(error, className="small"))
+    elif error and streak:
+        shown.append(html.Div(f"failed {streak}x in a row: {error}", className="text-warning small"))
+    return html.Td(shown, className="text-danger" if health == "error" else "", title=error or "")
+
+
 def _rule_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
-    health = r.get("health") or "–"
     return html.Tr(
         [
             html.Td(r["name"]),
             html.Td(describe(r), className="mono small"),
             html.Td(r["severity"], className=SEVERITY_CLASS.get(r["severity"], "")),
             html.Td("on" if r["enabled"] else "off"),
-            html.Td(
-                health, className="text-danger" if health == "error" else "", title=r.get("last_error") or ""
-            ),
+            html.Td(format_duration(r.get("interval_s") or DEFAULT_INTERVAL_S), className="num"),
+            _health_cell(r),
             html.Td(
                 _row_button("Edit", ID.RULE_EDIT, ("rule", r["id"])) if can_edit else "", className="text-end"
             ),
@@ -271,7 +280,7 @@ def _rule_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
 
 def rules_table(rules: list[Mapping[str, Any]], can_edit: bool) -> html.Div | html.Table:
     rows = [_rule_row(r, can_edit) for r in rules]
-    return _table(("name", "condition", "severity", "enabled", "health", ""), rows, "No rules yet.")
+    return _table(("name", "condition", "severity", "enabled", "every", "health", ""), rows, "No rules yet.")
 
 
 def _receiver_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:

@@ -330,3 +330,28 @@ def test_the_editor_preview_shows_the_last_7_days_firings(app):
 def test_the_editor_preview_warns_when_a_rule_would_fire_more_than_24_times_a_day(app):
     shown = previewed(app, 200)  # 200 agents each going offline: 200 firings in 7 days, 28.6 a day
     assert "it would have fired 200 times" in shown and "more than 24 a day" in shown
+
+
+def test_the_rules_table_shows_each_rules_interval_and_why_it_fails():
+    base = {"metric": "agents_offline", "group_by": "agent", "comparator": ">", "threshold": "0"}
+    base |= {"severity": "warning", "enabled": True, "window_s": 3600, "for_s": 0, "params": {}}
+    rules = [
+        {**base, "id": 1, "name": "broken", "interval_s": 60, "health": "error", "error_streak": 3}
+        | {"last_error": "OperationalError: no such table"},
+        {**base, "id": 2, "name": "blip", "interval_s": 5, "health": "ok", "error_streak": 1}
+        | {"last_error": "OperationalError: locked"},
+        {
+            **base,
+            "id": 3,
+            "name": "fine",
+            "interval_s": 15,
+            "health": "ok",
+            "error_streak": 0,
+            "last_error": None,
+        },
+    ]
+    trs = [c for c in walk(page.rules_table(rules, False)) if c.to_plotly_json()["type"] == "Tr"]
+    rows = {tr.to_plotly_json()["props"].get("data-rule"): text(tr) for tr in trs}
+    assert "1m" in rows["1"] and "error OperationalError: no such table" in rows["1"]
+    assert "5s" in rows["2"] and "failed 1x in a row: OperationalError: locked" in rows["2"]
+    assert "15s" in rows["3"] and "failed" not in rows["3"] and "Operational" not in rows["3"]
