@@ -86,6 +86,7 @@ class RuleOut(_Out):
     last_eval_at: str | None
     last_eval_ms: int | None
     last_error: str | None
+    error_streak: int = Field(0, description="Failed evaluations in a row; health is error from 3.")
 
 
 class MetricParamOut(_Out):
