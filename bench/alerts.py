@@ -11,7 +11,13 @@ For each backend (a SQLite file under var/bench/; a schema ``bench_alerts`` on t
 4. mass outage: all 500 agents stop heartbeating; time the cycle that fires 500 per-agent alerts, then
    dispatch through real webhook receivers on 127.0.0.1 and count the notifications.
 
+``--storm`` instead (issue 15): an alert storm on an empty database: 10 per-agent rules over 500 agents that
+all go offline, 5,000 alerts firing in one cycle, then 500 more a little later, dispatched every 5 s for
+``--storm-s`` simulated seconds to one receiver (a loopback HTTP server counting posts) grouped by agent.
+Prints the cycle time and the messages sent, and checks at most one message per group per group interval.
+
     .venv/bin/python bench/alerts.py [--events 3000000] [--reuse] [--backends sqlite,postgresql]
+    .venv/bin/python bench/alerts.py --storm [--backends sqlite,postgresql]
 """
 
 from __future__ import annotations
@@ -519,6 +525,127 @@ def run(backend: str, args) -> None:
     repo.dispose()
 
 
+# -- the storm (issue 15) ---------------------------------------------------------------------------
+
+STORM_RULES = 10  # per-agent rules: 10 x 500 agents = 5,000 alerts in one cycle
+STORM_GROUP_INTERVAL_S = 300
+
+
+def _storm_context(backend: str):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from helicarrier.config import load_settings
+    from helicarrier.context import build_context
+
+    if backend == "sqlite":
+        path = ROOT / "var" / "bench" / "alerts-storm.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{path}"
+    else:
+        schema = f"{SCHEMA}_storm"
+        admin = create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        url = url.render_as_string(False)
+    settings = load_settings(
+        database_url=url, data_dir=Path(tempfile.mkdtemp()), secret_key="x", log_level="WARNING"
+    )
+    return build_context(settings)
+
+
+def _storm_fleet(repo, seen: datetime) -> None:
+    from sqlalchemy import insert
+
+    from helicarrier.data.models import Agent
+
+    rows = [
+        {"id": a["id"], "name": a["id"], "status": "running", "model": a["model"], "provider": a["provider"]}
+        | {"first_seen_at": seen, "last_heartbeat_at": seen, "updated_at": seen}
+        for a in (_agent(i) for i in range(AGENTS))
+    ]
+    with repo.engine.begin() as conn:
+        conn.execute(insert(Agent), rows)
+
+
+def _storm_rule(i: int) -> dict:
+    return {
+        "name": f"storm offline {i}",
+        "metric": "agents_offline",
+        "group_by": "agent",
+        "threshold": "0",
+        "params": {"offline_after_s": 60 + i},
+    }
+
+
+def storm_violations(sends: list[tuple[datetime, str]], interval_s: int) -> list[str]:
+    """Groups that got two messages less than a group interval apart."""
+    last: dict[str, datetime] = {}
+    bad = []
+    for at, key in sorted(sends):
+        if key in last and (at - last[key]).total_seconds() < interval_s:
+            bad.append(key)
+        last[key] = at
+    return bad
+
+
+def storm(backend: str, args) -> None:
+    from helicarrier.actors import Actor
+    from helicarrier.alerts import engine
+    from helicarrier.alerts.rules import validate_rule
+    from helicarrier.alerts.validation import validate_receiver
+
+    ctx = _storm_context(backend)
+    repo, admin = ctx.repo, Actor("bench", "system")
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    _storm_fleet(repo, t0 - timedelta(minutes=10))  # every agent silent for 10 minutes: all offline
+    for i in range(STORM_RULES):
+        repo.create_alert_rule(validate_rule(_storm_rule(i)), admin)
+    hook = Hook()
+    body = {"name": "storm", "url": hook.url, "group_by": ["agent"], "group_wait_s": 30}
+    repo.create_receiver(
+        validate_receiver({**body, "group_interval_s": STORM_GROUP_INTERVAL_S}, allow_local=True), admin
+    )
+    cycle = engine.run_cycle(repo, t0)
+    firing = len(repo.list_alerts(states=["firing"], limit=100_000))
+    print(f"  storm cycle  : {cycle.duration_ms:6d} ms, {cycle.rules} rules, {firing} alerts firing")
+    sends: list[tuple[datetime, str]] = []
+    dispatch_ms: list[float] = []
+    for s in range(0, args.storm_s + 1, 5):
+        at = t0 + timedelta(seconds=s)
+        if s == 60:  # a second wave into the same groups: waits for their group interval
+            repo.create_alert_rule(validate_rule(_storm_rule(STORM_RULES)), admin)
+            engine.run_cycle(repo, at)
+        seen = len(hook.posts)
+        d0 = time.perf_counter()
+        engine.dispatch(repo, at, allow_local=True)
+        dispatch_ms.append((time.perf_counter() - d0) * 1000)
+        sends += [(at, p["group_key"]) for p in hook.posts[seen:]]
+    alerts_sent = sum(p["firing"] for p in hook.posts)
+    groups = len({key for _, key in sends})
+    bad = storm_violations(sends, STORM_GROUP_INTERVAL_S)
+    print(
+        f"  messages     : {len(hook.posts)} to 1 receiver for {groups} groups, carrying {alerts_sent} "
+        f"firing alerts, over {args.storm_s} s (group wait 30 s, interval {STORM_GROUP_INTERVAL_S} s)"
+    )
+    print(
+        f"  dispatch     : median {statistics.median(dispatch_ms):6.0f} ms, max {max(dispatch_ms):.0f} ms "
+        f"over {len(dispatch_ms)} rounds"
+    )
+    print(
+        f"  check        : {'OK' if not bad else 'FAILED'}: {len(bad)} groups messaged twice in an interval"
+    )
+    hook.server.shutdown()
+    repo.dispose()
+    if bad:
+        raise SystemExit(1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=3_000_000)
@@ -526,6 +653,8 @@ def main() -> None:
     ap.add_argument("--cycles", type=int, default=5)
     ap.add_argument("--reuse", action="store_true", help="keep a dataset built before with the same size")
     ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--storm", action="store_true", help="the alert storm case instead (issue 15)")
+    ap.add_argument("--storm-s", type=int, default=600, help="simulated seconds of dispatching in the storm")
     args = ap.parse_args()
     print(
         f"alerts bench: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -533,7 +662,7 @@ def main() -> None:
     )
     for backend in args.backends.split(","):
         print(f"[{backend}]")
-        run(backend, args)
+        storm(backend, args) if args.storm else run(backend, args)
 
 
 if __name__ == "__main__":

@@ -245,6 +245,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between alert evaluation cycles (one cycle per interval across all instances).",
     ),
     Setting(
+        "HELICARRIER_ALERT_MIN_INTERVAL_S",
+        "alert_min_interval_s",
+        "5",
+        _positive,
+        "Shortest evaluation interval a rule may have (422 below); the evaluation job runs this often "
+        "(or every `HELICARRIER_ALERT_EVAL_S`, if shorter) and evaluates the rules that are due.",
+    ),
+    Setting(
         "HELICARRIER_RETAIN_USAGE_DAYS",
         "retain_usage_days",
         "90",
@@ -444,6 +452,7 @@ class Settings:
     offline_after_s: int = 60
     scheduler: bool = True
     alert_eval_s: int = 15
+    alert_min_interval_s: int = 5
     retain_usage_days: int = 90
     retain_logs_days: int = 30
     retain_audit_days: int = 730

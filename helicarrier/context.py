@@ -107,6 +107,7 @@ def build_context(settings: Settings | None = None) -> AppContext:
             slo_targets=slo_service.targets,
             smtp=SmtpSettings.from_settings(settings),
             base_url=settings.base_url,
+            min_interval_s=settings.alert_min_interval_s,
         ),
         fleet=fleet,
         otlp=OtlpReceiver(ingest, settings.otlp_session_attributes),

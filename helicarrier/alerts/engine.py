@@ -1,9 +1,10 @@
 """The alert engine: the evaluation cycle, the feed with its overlays, the rule preview, and notifying.
 
-Plain functions of the repository and the time; the scheduler runs ``run_cycle`` (every 15 s) and
-``dispatch`` (every 5 s) on the elected leader only (helicarrier.scheduler). Both are idempotent anyway:
-alert writes are guarded on the state they were computed from and new alerts are inserted on their unique
-fingerprint, so a rare double run creates nothing twice.
+Plain functions of the repository and the time; the scheduler runs ``run_cycle`` (every minimum rule
+interval, evaluating the rules due) and ``dispatch`` (every 5 s) on the elected leader only
+(helicarrier.scheduler). Both are idempotent anyway: alert writes are guarded on the state they were
+computed from and new alerts are inserted on their unique fingerprint, so a rare double run creates
+nothing twice.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from typing import Any
 
 import orjson
 
-from helicarrier.alerts import grouping, ratecap
+from helicarrier.alerts import backtest, grouping, ratecap
 from helicarrier.alerts.lifecycle import NOTIFYING_STATES, OPEN_STATES, EvalFailure, evaluate
 from helicarrier.alerts.matchers import matches_all, parse_matchers
 from helicarrier.alerts.mutes import muted
 from helicarrier.alerts.overlays import AlertView, InhibitRule, Overlay, SilenceView, compute
 from helicarrier.alerts.receivers import DeliveryError, SmtpSettings, deliver
-from helicarrier.alerts.rules import METRICS, alert_labels, spec, validate_rule
+from helicarrier.alerts.rules import DEFAULT_INTERVAL_S, METRICS, alert_labels, spec, validate_rule
 from helicarrier.alerts.validation import local_address
 from helicarrier.data.queries.alert_metrics import MetricCache
 from helicarrier.data.queries.alerts import CycleResult, RuleRun
@@ -43,6 +44,8 @@ BACKOFF_S = 10.0
 MAX_ATTEMPTS = 5
 DISABLE_AFTER = 5
 DISPATCH_ROUNDS = 10
+ERROR_STREAK = 3  # consecutive failed evaluations that make a rule's health ``error`` (issue 15)
+DUE_SLACK_S = 1.0  # a tick a little early still evaluates a rule: else a 15 s rule waits for the next tick
 
 RECEIVER_RULE = {
     "name": "Notification receiver disabled",
@@ -74,13 +77,17 @@ def run_cycle(
     now: datetime | None = None,
     holder: str | None = None,
     slo_targets: Mapping[str, int] | None = None,
+    *,
+    due_only: bool = False,
 ) -> CycleReport:
-    """Evaluate every enabled rule once and record the cycle. A rule that fails is marked (and goes to its
-    error setting); the others still run. ``slo_targets``: {SLO name: target ppm}, for ``slo_burn`` rules."""
+    """Evaluate every enabled rule once (``due_only``: those whose interval has passed since their last
+    evaluation, as the scheduler does) and record the cycle. A rule that fails ERROR_STREAK times in a row
+    is marked ``error`` (and its alerts go to its error setting); the others still run.
+    ``slo_targets``: {SLO name: target ppm}, for ``slo_burn`` rules."""
     t0 = time.perf_counter()
     try:
         with span("alerts.cycle", root=True):  # a trace of its own, every cycle
-            report = _run_cycle(repo, now, holder, t0, slo_targets or {})
+            report = _run_cycle(repo, now, holder, t0, slo_targets or {}, due_only)
             set_attributes(
                 alerts__rules=report.rules, alerts__failed=report.failed, alerts__changed=report.changed
             )
@@ -103,11 +110,29 @@ def _metric_params(metric: str, params: Mapping[str, Any] | None, slo_targets: M
     return out
 
 
+def is_due(rule: Mapping[str, Any], now: datetime) -> bool:
+    """Whether the rule's interval has passed since its last evaluation (never evaluated: due)."""
+    last = rule.get("last_eval_at")
+    interval = rule.get("interval_s") or DEFAULT_INTERVAL_S
+    return last is None or (now - last).total_seconds() >= interval - DUE_SLACK_S
+
+
+def _error_text(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+
+
 def _run_cycle(
-    repo, now: datetime | None, holder: str | None, t0: float, slo_targets: Mapping[str, int]
+    repo,
+    now: datetime | None,
+    holder: str | None,
+    t0: float,
+    slo_targets: Mapping[str, int],
+    due_only: bool,
 ) -> CycleReport:
     now = now or utcnow()
     rules = repo.list_alert_rules(enabled_only=True)
+    if due_only:
+        rules = [r for r in rules if is_due(r, now)]
     states = repo.alert_states_for_eval(now, max((r["reopen_s"] or 0 for r in rules), default=0))
     cache = MetricCache()
     agents: dict[str, dict[str, str]] | None = None
@@ -131,17 +156,22 @@ def _run_cycle(
 def _run_rule(
     repo, rule, now: datetime, states, cache: MetricCache, agents, slo_targets: Mapping[str, int]
 ) -> tuple[RuleRun, Any]:
-    """One rule evaluated: its run, and the agents' context (looked up once a cycle, when first needed)."""
+    """One rule evaluated: its run, and the agents' context (looked up once a cycle, when first needed).
+    A failure short of ERROR_STREAK in a row is a blip: the rule's alerts and health stay as they were."""
     r0 = time.perf_counter()
     rs = spec(rule)
-    error = None
+    error, streak = None, 0
     try:
         params = _metric_params(rule["metric"], rule["params"], slo_targets)
         result = repo.alert_metric(rule["metric"], rule["group_by"], rule["window_s"], params, now, cache)
         health = "ok" if result or rs.empty_is_ok else "nodata"
     except Exception as exc:  # noqa: BLE001 - one rule's failure must not stop the others
         log.exception("alert rule %s (%s) failed", rule["id"], rule["name"])
-        error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+        error, streak = _error_text(exc), (rule.get("error_streak") or 0) + 1
+        if streak < ERROR_STREAK:
+            # A blip (a lock timeout, a restart): its alerts and health stay; the message is kept.
+            ms = int((time.perf_counter() - r0) * 1000)
+            return RuleRun(rule["id"], [], rule.get("health"), ms, error, streak), agents
         result = EvalFailure(error)
         health = "error"
     outcomes = evaluate(rs, result, now, states.get(rule["id"], {}))
@@ -154,14 +184,16 @@ def _run_rule(
             replace(o, context=agents.get(o.labels.get("agent"), {})) if o.labels.get("agent") else o
             for o in outcomes
         ]
-    return RuleRun(rule["id"], outcomes, health, int((time.perf_counter() - r0) * 1000), error), agents
+    ms = int((time.perf_counter() - r0) * 1000)
+    return RuleRun(rule["id"], outcomes, health, ms, error, streak), agents
 
 
 def preview(
     repo, body: Mapping[str, Any], now: datetime | None = None, slo_targets: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
     """ "This rule would now fire for N groups": the rule editor's preview, by the same evaluator, against
-    the data of this moment and with no history (``for`` aside: it only delays firing). Raises RuleError."""
+    the data of this moment and with no history (``for`` aside: it only delays firing); and ``history``:
+    how often it would have fired over the last 7 days (helicarrier.alerts.backtest). Raises RuleError."""
     now = now or utcnow()
     values = validate_rule({k: v for k, v in body.items() if k != "id"})
     rule = {**values, "id": int(body.get("id") or 0)}
@@ -174,7 +206,12 @@ def preview(
     outcomes = evaluate(rs, samples, now, {})
     firing = [o for o in outcomes if o.after in NOTIFYING_STATES]
     unit = METRICS[values["metric"]].unit
+    try:
+        history = backtest.backtest(rs, backtest.samples_from(repo, values, params), now).as_dict()
+    except Exception as exc:  # noqa: BLE001 - shown in the editor; the preview of now still stands
+        history = {"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
     return {
+        "history": history,
         "groups": len(samples),
         "firing": len(firing),
         "no_data": not samples and not rs.empty_is_ok,

@@ -23,6 +23,9 @@ COMMON_GROUPS = ("fleet", "agent", "model", "provider", "label")
 RESERVED_LABELS = frozenset({"alertname", "severity", "rule_id"})
 MAX_WINDOW_S = 31 * 86400
 MAX_FOR_S = 7 * 86400
+DEFAULT_INTERVAL_S = 15  # the cadence every rule had before rules had their own (issue 15)
+MIN_INTERVAL_S = 5  # HELICARRIER_ALERT_MIN_INTERVAL_S's default
+MAX_INTERVAL_S = 86400
 _LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
 
 
@@ -274,12 +277,17 @@ def _inhibits(value: Any) -> dict | None:
 
 FIELDS = (
     "name", "description", "metric", "params", "group_by", "comparator", "threshold", "window_s", "for_s",
-    "severity", "labels", "nodata_state", "error_state", "reopen_s", "inhibits", "enabled",
+    "interval_s", "severity", "labels", "nodata_state", "error_state", "reopen_s", "inhibits", "enabled",
 )  # fmt: skip
 
 
-def validate_rule(body: Mapping[str, Any], existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The column values of a valid rule from ``body`` (over ``existing`` for an update). Raises RuleError."""
+def validate_rule(
+    body: Mapping[str, Any],
+    existing: Mapping[str, Any] | None = None,
+    min_interval_s: int = MIN_INTERVAL_S,
+) -> dict[str, Any]:
+    """The column values of a valid rule from ``body`` (over ``existing`` for an update). Raises RuleError.
+    ``min_interval_s``: the shortest evaluation interval allowed (the global setting)."""
     unknown = set(body) - set(FIELDS) - {"id"}
     if unknown:
         raise RuleError(sorted(unknown)[0], "unknown field")
@@ -322,6 +330,9 @@ def validate_rule(body: Mapping[str, Any], existing: Mapping[str, Any] | None = 
         "threshold": str(threshold),
         "window_s": bounded_int(window_s if window_s is not None else 3600, "window_s", 60, MAX_WINDOW_S),
         "for_s": bounded_int(doc.get("for_s") or 0, "for_s", 0, MAX_FOR_S),
+        "interval_s": bounded_int(
+            doc.get("interval_s") or DEFAULT_INTERVAL_S, "interval_s", min_interval_s, MAX_INTERVAL_S
+        ),
         "severity": severity,
         "labels": _labels(doc.get("labels"), "labels"),
         "nodata_state": nodata,

@@ -48,6 +48,9 @@ class RuleIn(_In):
     threshold: str | float | int | None = Field(None, description="A decimal; money is never a float.")
     window_s: int | None = Field(None, ge=60, le=31 * 86400)
     for_s: int | None = Field(None, ge=0, le=7 * 86400)
+    interval_s: int | None = Field(
+        None, ge=1, le=86400, description="Seconds between evaluations (HELICARRIER_ALERT_MIN_INTERVAL_S up)."
+    )
     severity: Literal[SEVERITIES] = "warning"  # type: ignore[valid-type]
     labels: dict[str, str] | None = None
     nodata_state: Literal[NODATA_SETTINGS] = "nodata"  # type: ignore[valid-type]
@@ -68,6 +71,7 @@ class RuleOut(_Out):
     threshold: str
     window_s: int
     for_s: int
+    interval_s: int
     severity: str
     labels: dict[str, str] | None
     nodata_state: str
@@ -82,6 +86,7 @@ class RuleOut(_Out):
     last_eval_at: str | None
     last_eval_ms: int | None
     last_error: str | None
+    error_streak: int = Field(0, description="Failed evaluations in a row; health is error from 3.")
 
 
 class MetricParamOut(_Out):
@@ -128,6 +133,9 @@ class PreviewOut(_Out):
     unit: str | None = None
     error: str | None
     alerts: list[PreviewAlert]
+    history: dict[str, Any] | None = Field(
+        None, description="Firings over the last `days` (sampled every `step_s`); `noisy` above max_per_day."
+    )
 
 
 class PreviewResponse(_Out):

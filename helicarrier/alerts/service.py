@@ -13,7 +13,7 @@ from helicarrier.alerts import engine
 from helicarrier.alerts.lifecycle import can_ack, close_all
 from helicarrier.alerts.overlays import SilenceView
 from helicarrier.alerts.receivers import SmtpSettings, test_payload
-from helicarrier.alerts.rules import METRICS, RuleError, spec, validate_rule
+from helicarrier.alerts.rules import METRICS, MIN_INTERVAL_S, RuleError, spec, validate_rule
 from helicarrier.alerts.validation import validate_receiver, validate_silence
 from helicarrier.data.repository import Repository
 from helicarrier.data.types import utcnow
@@ -56,8 +56,10 @@ class AlertService:
         slo_targets: Mapping[str, int] | None = None,
         smtp: SmtpSettings | None = None,
         base_url: str = "",
+        min_interval_s: int = MIN_INTERVAL_S,
     ):
         self.repo = repo
+        self.min_interval_s = min_interval_s  # HELICARRIER_ALERT_MIN_INTERVAL_S: 422 for a faster rule
         self.allow_local = allow_local_webhooks
         self.smtp = smtp or SmtpSettings()
         self.base_url = base_url
@@ -91,7 +93,7 @@ class AlertService:
 
     def create_rule(self, body: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
         self.repo.write_gate()
-        return self.repo.create_alert_rule(checked(validate_rule, body), actor)
+        return self.repo.create_alert_rule(checked(validate_rule, body, None, self.min_interval_s), actor)
 
     def update_rule(
         self, rule_id: int, body: Mapping[str, Any], actor: Actor, *, partial: bool = True, now=None
@@ -101,7 +103,7 @@ class AlertService:
         now = now or utcnow()
         with self.repo.transaction() as tx:
             old = _found(tx.alert_rule(rule_id), "unknown_rule", f"alert rule {rule_id}")
-            values = checked(validate_rule, body, old if partial else None)
+            values = checked(validate_rule, body, old if partial else None, self.min_interval_s)
             tx.update_alert_rule(rule_id, values, now)
             why = None
             if old["enabled"] and values.get("enabled") is False:

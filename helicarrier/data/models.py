@@ -274,6 +274,10 @@ class AlertRule(Base):
     last_eval_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_eval_ms: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Seconds between evaluations of this rule (issue 15): the scheduler evaluates only the rules due.
+    interval_s: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    # Consecutive failed evaluations: health turns ``error`` at ERROR_STREAK (engine), one success clears it.
+    error_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Alert(Base):

@@ -16,7 +16,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from helicarrier.alerts.lifecycle import STATES
-from helicarrier.alerts.rules import METRICS, describe, format_duration, format_value
+from helicarrier.alerts.rules import DEFAULT_INTERVAL_S, METRICS, describe, format_duration, format_value
 from helicarrier.layouts.alerts_forms import choices, receiver_form, rule_editor, rule_result
 from helicarrier.layouts.alerts_ids import ID, TICKS
 from helicarrier.layouts.url_state import ledger_link
@@ -274,17 +274,26 @@ def silences_table(silences: list[Mapping[str, Any]], now: datetime, can_act: bo
     return _table(("", "status", "matchers", "comment", "ends", ""), rows, "No silences.")
 
 
+def _health_cell(r: Mapping[str, Any]) -> html.Td:
+    """The rule's health; in error, its message; failing but not yet in error, how many times so far."""
+    health, error, streak = r.get("health") or "–", r.get("last_error"), r.get("error_streak") or 0
+    shown: list = [health]
+    if error and health == "error":
+        shown.append(html.Div(error, className="small"))
+    elif error and streak:
+        shown.append(html.Div(f"failed {streak}x in a row: {error}", className="text-warning small"))
+    return html.Td(shown, className="text-danger" if health == "error" else "", title=error or "")
+
+
 def _rule_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
-    health = r.get("health") or "–"
     return html.Tr(
         [
             html.Td(r["name"]),
             html.Td(describe(r), className="mono small"),
             html.Td(r["severity"], className=SEVERITY_CLASS.get(r["severity"], "")),
             html.Td("on" if r["enabled"] else "off"),
-            html.Td(
-                health, className="text-danger" if health == "error" else "", title=r.get("last_error") or ""
-            ),
+            html.Td(format_duration(r.get("interval_s") or DEFAULT_INTERVAL_S), className="num"),
+            _health_cell(r),
             html.Td(
                 _row_button("Edit", ID.RULE_EDIT, ("rule", r["id"])) if can_edit else "", className="text-end"
             ),
@@ -295,7 +304,7 @@ def _rule_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
 
 def rules_table(rules: list[Mapping[str, Any]], can_edit: bool) -> html.Div | html.Table:
     rows = [_rule_row(r, can_edit) for r in rules]
-    return _table(("name", "condition", "severity", "enabled", "health", ""), rows, "No rules yet.")
+    return _table(("name", "condition", "severity", "enabled", "every", "health", ""), rows, "No rules yet.")
 
 
 def _receiver_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
@@ -383,7 +392,35 @@ def preview_text(result: Mapping[str, Any]) -> html.Div:
         )
         for a in result.get("alerts", [])[:10]
     ]
-    return html.Div([html.Div(text, id=ID.PREVIEW_TEXT), html.Ul(items, className="mb-0")])
+    return html.Div(
+        [
+            html.Div(text, id=ID.PREVIEW_TEXT),
+            html.Ul(items, className="mb-0"),
+            history_text(result.get("history")),
+        ]
+    )
+
+
+def history_text(history: Mapping[str, Any] | None) -> html.Div | None:
+    """How often the rule would have fired over the last days, and a warning when that is noise."""
+    if not history:
+        return None
+    if history.get("error"):
+        return html.Div(
+            f"No history: {history['error']}", className="text-warning small", id=ID.PREVIEW_HISTORY
+        )
+    n, days = history["fires"], history["days"]
+    text = (
+        f"Over the last {days} days it would have fired {n} time{'s' if n != 1 else ''} "
+        f"(checked every {format_duration(history['step_s'])})."
+    )
+    if not history["noisy"]:
+        return html.Div(text, className="small", id=ID.PREVIEW_HISTORY)
+    warning = (
+        f" That is more than {history['max_per_day']} a day: raise the threshold, add a 'for' or group "
+        "more coarsely, or it will be noise people learn to ignore."
+    )
+    return html.Div(text + warning, className="text-warning small", id=ID.PREVIEW_HISTORY)
 
 
 # -- the page ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from helicarrier.alerts.lifecycle import COMPARATORS, ERROR_SETTINGS, NODATA_SETTINGS
-from helicarrier.alerts.rules import METRICS, SEVERITIES, RuleError, format_duration
+from helicarrier.alerts.rules import DEFAULT_INTERVAL_S, METRICS, SEVERITIES, RuleError, format_duration
 from helicarrier.layouts.alerts_ids import ID
 
 TEXT = "text"  # a one-line input; empty shows as ""
@@ -97,6 +97,7 @@ RULE_FIELDS: tuple[FormField, ...] = (
     FormField(ID.RULE_NODATA, "nodata_state", "No data", CHOICE, "nodata", tuple(NODATA_SETTINGS), width=3),
     FormField(ID.RULE_ERROR, "error_state", "On error", CHOICE, "error", tuple(ERROR_SETTINGS), width=3),
     FormField(ID.RULE_REOPEN, "reopen_s", "Reopen within (s)", NUMBER, 300, width=3),
+    FormField(ID.RULE_INTERVAL, "interval_s", "Evaluate every (s)", NUMBER, DEFAULT_INTERVAL_S, width=3),
     FormField(ID.RULE_ENABLED, "enabled", "Enabled", SWITCH, True, width=3),
     FormField(ID.RULE_PARAMS, "params", "Params (JSON)", JSON),
     FormField(ID.RULE_LABELS, "labels", "Labels (k=v, k=v)", PAIRS),

@@ -108,7 +108,7 @@ def _evaluate_alerts(ctx: AppContext) -> object:
     # The alert-lag SLI: how long since the cycle before this one started (issue 15).
     previous = ctx.repo.last_alert_cycle_at()
     now = datetime.now(UTC)
-    report = engine.run_cycle(ctx.repo, now, holder=identity(), slo_targets=ctx.slo.targets)
+    report = engine.run_cycle(ctx.repo, now, holder=identity(), slo_targets=ctx.slo.targets, due_only=True)
     ctx.slo.alert_cycle(previous, now, ctx.settings.alert_eval_s)
     return report
 
@@ -129,7 +129,9 @@ class Scheduler:
     def __init__(self, ctx: AppContext, jobs: list[Job] | None = None):
         self.ctx = ctx
         self.leadership = Leadership(ctx.repo.engine)
-        self.jobs = jobs if jobs is not None else default_jobs(ctx.settings.alert_eval_s)
+        # The evaluation job ticks at the shortest allowed rule interval and runs the rules due (issue 15).
+        tick = min(ctx.settings.alert_eval_s, ctx.settings.alert_min_interval_s)
+        self.jobs = jobs if jobs is not None else default_jobs(tick)
         # A run that starts late (a busy machine) still runs, once: no "was missed by" warning per run.
         self._aps = BackgroundScheduler(
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}

@@ -30,6 +30,12 @@ def test_alert_jobs_are_scheduled():
     assert jobs["evaluate-alerts"] == 15 and jobs["dispatch-alerts"] == 5
 
 
+def test_the_evaluation_job_ticks_at_the_minimum_rule_interval(ctx):
+    # Rules have their own intervals (issue 15): the job runs often enough for the fastest one allowed.
+    jobs = {j.name: j.seconds for j in Scheduler(ctx).jobs}
+    assert jobs["evaluate-alerts"] == ctx.settings.alert_min_interval_s == 5
+
+
 def test_two_evaluators_started_at_once_only_one_evaluates(ctx, settings):
     repo, t0 = ctx.repo, now_utc()
     add_agents(repo, 20, seen=t0 - secs(600))

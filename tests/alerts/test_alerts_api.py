@@ -176,7 +176,15 @@ def test_rule_preview_says_how_many_groups_would_fire(c):
     preview = resp.get_json()["preview"]
     assert (resp.status_code, preview["groups"], preview["firing"], preview["for_s"]) == (200, 4, 3, 300)
     assert {a["labels"]["agent"] for a in preview["alerts"]} == {"a0", "a1", "a2"}
+    assert (preview["history"]["days"], preview["history"]["noisy"]) == (7, False)
     assert c.repo.list_alert_rules() == []  # nothing stored
+
+
+def test_a_rule_evaluated_more_often_than_the_minimum_is_refused(c):
+    resp = c.call("post", "/alert-rules", {**OFFLINE_RULE, "interval_s": 4})
+    assert (resp.status_code, resp.get_json()["error"]["details"]["field"]) == (422, "interval_s")
+    resp = c.call("post", "/alert-rules", {**OFFLINE_RULE, "interval_s": 60})
+    assert (resp.status_code, resp.get_json()["rule"]["interval_s"]) == (201, 60)
     assert c.call("post", "/alert-rules/preview", {"metric": "spend_usd"}).status_code == 422
 
 

@@ -123,6 +123,7 @@ RULE = {
     "nodata_state": "ok",
     "error_state": "alert",
     "reopen_s": 120,
+    "interval_s": 60,
     "enabled": False,
     "params": {"model": "gpt-4.1"},
     "labels": {"team": "core", "tier": "1"},
@@ -315,3 +316,83 @@ def test_send_test_message_is_for_admins_and_shows_the_error(app):
     assert answer.status_code == 200 and "Test message to dead failed: " in text and "Connection" in text
     (entry,) = repo.audit_entries(action="alert_receiver.test").to_dict("records")
     assert (entry["actor"], entry["outcome"]) == ("ada", "error")
+
+
+def preview_request(rule: dict) -> dict:
+    values = rule_form_values(rule)
+    return {
+        "output": f"{ID.RULE_PREVIEW_RESULT}.children",
+        "outputs": {"id": ID.RULE_PREVIEW_RESULT, "property": "children"},
+        "inputs": [{"id": ID.RULE_PREVIEW, "property": "n_clicks", "value": 1}],
+        "state": [
+            {"id": ID.RULE_ID, "property": "data", "value": None},
+            *(
+                {"id": f.id, "property": "value", "value": v}
+                for f, v in zip(RULE_FIELDS, values, strict=True)
+            ),
+        ],
+        "changedPropIds": [f"{ID.RULE_PREVIEW}.n_clicks"],
+    }
+
+
+def add_offline_agents(repo, n: int) -> None:
+    seen = datetime.now(UTC) - timedelta(days=30)
+    with repo.engine.begin() as conn:
+        conn.execute(
+            insert(Agent),
+            [
+                {"id": f"a{i}", "name": f"a{i}", "status": "idle", "first_seen_at": seen}
+                | {"last_heartbeat_at": seen, "updated_at": seen}
+                for i in range(n)
+            ],
+        )
+
+
+def previewed(app, n_agents: int) -> str:
+    add_offline_agents(app.server.config["HELICARRIER"].repo, n_agents)
+    rule = {f.key: f.default for f in RULE_FIELDS} | {
+        "name": "offline",
+        "metric": "agents_offline",
+        "group_by": "agent",
+        "threshold": "0",
+        "params": {"offline_after_s": 60},
+    }
+    answer = signed_in(app, "ada").post("/_dash-update-component", json=preview_request(rule))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return answer.get_data(as_text=True)
+
+
+def test_the_editor_preview_shows_the_last_7_days_firings(app):
+    shown = previewed(app, 3)
+    assert "Over the last 7 days it would have fired 3 times (checked every 1h)." in shown
+    assert "more than 24 a day" not in shown
+
+
+def test_the_editor_preview_warns_when_a_rule_would_fire_more_than_24_times_a_day(app):
+    shown = previewed(app, 200)  # 200 agents each going offline: 200 firings in 7 days, 28.6 a day
+    assert "it would have fired 200 times" in shown and "more than 24 a day" in shown
+
+
+def test_the_rules_table_shows_each_rules_interval_and_why_it_fails():
+    base = {"metric": "agents_offline", "group_by": "agent", "comparator": ">", "threshold": "0"}
+    base |= {"severity": "warning", "enabled": True, "window_s": 3600, "for_s": 0, "params": {}}
+    rules = [
+        {**base, "id": 1, "name": "broken", "interval_s": 60, "health": "error", "error_streak": 3}
+        | {"last_error": "OperationalError: no such table"},
+        {**base, "id": 2, "name": "blip", "interval_s": 5, "health": "ok", "error_streak": 1}
+        | {"last_error": "OperationalError: locked"},
+        {
+            **base,
+            "id": 3,
+            "name": "fine",
+            "interval_s": 15,
+            "health": "ok",
+            "error_streak": 0,
+            "last_error": None,
+        },
+    ]
+    trs = [c for c in walk(page.rules_table(rules, False)) if c.to_plotly_json()["type"] == "Tr"]
+    rows = {tr.to_plotly_json()["props"].get("data-rule"): text(tr) for tr in trs}
+    assert "1m" in rows["1"] and "error OperationalError: no such table" in rows["1"]
+    assert "5s" in rows["2"] and "failed 1x in a row: OperationalError: locked" in rows["2"]
+    assert "15s" in rows["3"] and "failed" not in rows["3"] and "Operational" not in rows["3"]

@@ -32,6 +32,7 @@ RULE_COLUMNS = (
     "id", "name", "description", "metric", "params", "group_by", "comparator", "threshold", "window_s",
     "for_s", "severity", "labels", "nodata_state", "error_state", "reopen_s", "inhibits", "enabled",
     "created_by", "created_at", "updated_at", "health", "last_eval_at", "last_eval_ms", "last_error",
+    "interval_s", "error_streak",
 )  # fmt: skip
 ALERT_COLUMNS = (
     "id", "rule_id", "fingerprint", "labels", "context", "state", "value", "peak", "eval_count", "episode",
@@ -50,6 +51,7 @@ class RuleRun:
     health: str  # ok | nodata | error
     duration_ms: int
     error: str | None = None
+    error_streak: int = 0  # consecutive failed evaluations, this one included
 
 
 @dataclass
@@ -510,14 +512,16 @@ def _update_rule_health(conn: Connection, runs: list[RuleRun], now: datetime) ->
         with dbapi.cursor() as cur:
             cur.execute(
                 "UPDATE alert_rules AS r SET health = v.health, last_eval_at = %s, last_eval_ms = v.ms, "
-                "last_error = v.err FROM unnest(%s::int[], %s::text[], %s::int[], %s::text[]) "
-                "AS v(id, health, ms, err) WHERE r.id = v.id",
+                "last_error = v.err, error_streak = v.streak "
+                "FROM unnest(%s::int[], %s::text[], %s::int[], %s::text[], %s::int[]) "
+                "AS v(id, health, ms, err, streak) WHERE r.id = v.id",
                 (
                     now,
                     [r.rule_id for r in runs],
                     [r.health for r in runs],
                     [r.duration_ms for r in runs],
                     [r.error for r in runs],
+                    [r.error_streak for r in runs],
                 ),
             )
         return
@@ -525,9 +529,9 @@ def _update_rule_health(conn: Connection, runs: list[RuleRun], now: datetime) ->
     cur = dbapi.cursor()
     try:
         cur.executemany(
-            "UPDATE alert_rules SET health = ?, last_eval_at = ?, last_eval_ms = ?, last_error = ? "
-            "WHERE id = ?",
-            [(r.health, at, r.duration_ms, r.error, r.rule_id) for r in runs],
+            "UPDATE alert_rules SET health = ?, last_eval_at = ?, last_eval_ms = ?, last_error = ?, "
+            "error_streak = ? WHERE id = ?",
+            [(r.health, at, r.duration_ms, r.error, r.error_streak, r.rule_id) for r in runs],
         )
     finally:
         cur.close()
