@@ -27,6 +27,13 @@ def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
     return wait_for(predicate, timeout, what, ignore=(NoSuchElementException, StaleElementReferenceException))
 
 
+def click(duo, element) -> None:
+    """A real click on ``element``, scrolled into the middle of the window first and at once (Bootstrap makes
+    the page's scrolling smooth, and Selenium's own scroll-then-click lands before the scroll ends)."""
+    duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", element)
+    element.click()
+
+
 def sign_in(duo, base_url: str, username: str, password: str = PASSWORD) -> None:
     """Sign in through the real login form and wait until the HUD greets the user."""
     duo.driver.get(f"{base_url}/login")

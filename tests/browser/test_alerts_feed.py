@@ -20,7 +20,7 @@ from helicarrier.layouts.intelligence_ids import ID as INTEL
 from helicarrier.layouts.ledger_ids import ID as LEDGER
 from helicarrier.layouts.shell import ID as SHELL
 from helicarrier.scheduler.runner import Job, Scheduler, _evaluate_alerts
-from tests.browser.conftest import wait_until
+from tests.browser.conftest import click, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -194,11 +194,8 @@ def test_admin_previews_and_saves_a_rule(hud):
 
 
 def click_link(hud, text: str) -> None:
-    """A real click on the link, scrolled into the middle of the window first (the panel is below the fold;
-    instantly: Bootstrap makes the page's scrolling smooth, and the click would land before it ends)."""
-    link = hud.duo.driver.find_element(By.LINK_TEXT, text)
-    hud.duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", link)
-    link.click()
+    """A real click on the link (the panel is below the fold)."""
+    click(hud.duo, hud.duo.driver.find_element(By.LINK_TEXT, text))
 
 
 def test_the_intelligence_page_lists_active_alerts_with_links_to_the_alert_and_its_sessions(hud, evaluator):

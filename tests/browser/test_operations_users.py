@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helicarrier.layouts.operations import ID
-from tests.browser.conftest import PASSWORD, wait_until
+from tests.browser.conftest import PASSWORD, click, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -15,13 +15,13 @@ def test_an_admin_creates_and_deactivates_a_user(hud):
     hud.visit("/operations")
     hud.duo.wait_for_element(f"#{ID.USER_NAME}", timeout=10).send_keys("nina")
     hud.duo.find_element(f"#{ID.USER_PASSWORD}").send_keys(PASSWORD)
-    hud.duo.find_element(f"#{ID.USER_CREATE}").click()
+    click(hud.duo, hud.duo.find_element(f"#{ID.USER_CREATE}"))
     hud.duo.wait_for_contains_text(f"#{ID.USER_RESULT}", "Created viewer nina.", timeout=10)
     assert hud.duo.find_element(f"#{ID.USER_PASSWORD}").get_attribute("value") == ""
     row = f'#{ID.USERS_LIST} tr[data-user="nina"]'
     hud.duo.wait_for_contains_text(row, "active", timeout=15)
 
-    hud.duo.find_element(f"{row} button").click()
+    click(hud.duo, hud.duo.find_element(f"{row} button"))
     hud.duo.wait_for_contains_text(f"#{ID.USER_RESULT}", "Deactivated nina.", timeout=10)
     hud.duo.wait_for_contains_text(row, "deactivated", timeout=15)
     assert hud.ctx.repo.get_user("nina").disabled
