@@ -345,3 +345,27 @@ def ctx(settings) -> Iterator[AppContext]:
 def sender(ctx) -> Sender:
     """Sends v2 batches through the ingest service, as agents' events go."""
     return Sender(ctx)
+
+
+@pytest.fixture(autouse=True)
+def _apps_give_back_their_connections(monkeypatch):
+    """Every app a test builds (create_app, the browser tests' servers, the clients' fixtures) writes its
+    last SLI counts and closes its database pools when the test ends. Left to the garbage collector, their
+    pools stayed open for the rest of the run, and on PostgreSQL the suite ran out of connections
+    ("too many clients already") at two thirds of the way."""
+    import helicarrier.webapp as webapp
+
+    built = []
+    real = webapp.build_context
+
+    def tracking(*args, **kwargs):
+        context = real(*args, **kwargs)
+        built.append(context)
+        return context
+
+    monkeypatch.setattr(webapp, "build_context", tracking)
+    yield
+    for context in built:
+        context.slo.recorder.close()
+        for repo in {id(context.repo): context.repo, id(context.read_repo): context.read_repo}.values():
+            repo.dispose()

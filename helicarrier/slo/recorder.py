@@ -13,9 +13,11 @@ that has it (a fork does not copy threads), so the counts of every worker reach 
 from __future__ import annotations
 
 import atexit
+import inspect
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 
@@ -30,8 +32,13 @@ def minute_of(at: datetime) -> int:
 
 
 class SliRecorder:
+    """The thread and the exit hook hold the recorder, and the recorder its writer's owner (the SLO service,
+    and through it the app's database pools), only weakly: an app that nobody uses any more is collected
+    with its connections (every browser test's app kept its pool open, and the suite ran PostgreSQL out of
+    connections)."""
+
     def __init__(self, write: Callable[[Folded], bool | None], every_s: float = 5.0):
-        self._write = write
+        self._write = weakref.WeakMethod(write) if inspect.ismethod(write) else (lambda: write)
         self.every_s = every_s
         self._lock = threading.Lock()
         self._counts: dict[tuple[int, str], list[int]] = {}
@@ -55,10 +62,11 @@ class SliRecorder:
         """Write what was counted; False (and the counts kept) when the write failed."""
         with self._lock:
             taken, self._counts = self._counts, {}
-        if not taken:
+        write = self._write()
+        if not taken or write is None:  # nothing counted, or its app is gone
             return True
         try:
-            written = self._write({k: (v[0], v[1]) for k, v in taken.items()})
+            written = write({k: (v[0], v[1]) for k, v in taken.items()})
         except Exception as exc:  # noqa: BLE001 - counted again at the next flush; never the request's problem
             log.warning("SLI counts not written (kept for the next try): %s", str(exc).splitlines()[0][:300])
             written = False
@@ -86,9 +94,22 @@ class SliRecorder:
     def _start(self) -> None:
         # Called under the lock, in the first process (or forked worker) that records.
         self._pid = os.getpid()
-        threading.Thread(target=self._loop, name="sli-flush", daemon=True).start()
-        atexit.register(self.flush)
+        me = weakref.ref(self)
+        threading.Thread(
+            target=_loop, args=(me, self._wake, self.every_s), name="sli-flush", daemon=True
+        ).start()
+        atexit.register(_flush, me)
 
-    def _loop(self) -> None:
-        while not self._wake.wait(self.every_s):
-            self.flush()
+
+def _flush(recorder: weakref.ref) -> None:
+    live = recorder()
+    if live is not None:
+        live.flush()
+
+
+def _loop(recorder: weakref.ref, wake: threading.Event, every_s: float) -> None:
+    """Flush every ``every_s`` until closed or until the recorder is gone with its app."""
+    while not wake.wait(every_s):
+        if recorder() is None:
+            return
+        _flush(recorder)
