@@ -399,7 +399,7 @@ SETTINGS: tuple[Setting, ...] = (
         "slo_pulse_freshness_s",
         "2",
         _positive,
-        "SLO: an event later than this in the Pulse is stale (declared; not measured yet).",
+        "SLO: a log line handed to an open Pulse later than this after its arrival is stale.",
     ),
     Setting(
         "HELICARRIER_SLO_COMMAND_DELIVERY_S",

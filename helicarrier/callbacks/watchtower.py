@@ -270,6 +270,7 @@ def log_tail(ctx: AppContext, _n, agent_id, level, text, pause_clicks, cursor):
         return no_update, no_update, f"{len(rows)}{more} new" if rows else ""
     if not rows:
         return no_update, no_update, ""
+    ctx.slo.pulse_served([r["received_at"] for r in rows], utcnow())
     patch = Patch()
     for r in rows:  # oldest first, each prepended: the newest ends on top
         patch.prepend(log_row(r))

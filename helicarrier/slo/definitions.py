@@ -75,8 +75,7 @@ def slos(
             "Pulse freshness",
             timeliness_ppm,
             pulse_freshness_s * 1000,
-            f"an event shows in the Pulse within {pulse_freshness_s} s",
-            recorded=False,
+            f"a log line reaches an open Pulse within {pulse_freshness_s} s of its arrival",
         ),
         Slo(
             COMMAND_DELIVERY,

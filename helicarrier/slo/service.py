@@ -27,6 +27,7 @@ from helicarrier.slo.definitions import (
     ALERT_LAG,
     INGEST_AVAILABILITY,
     INGEST_LATENCY,
+    PULSE_FRESHNESS,
     Slo,
 )
 from helicarrier.slo.recorder import SliRecorder, minute_of
@@ -91,6 +92,14 @@ class SloService:
         self.recorder.record(INGEST_AVAILABILITY, status >= 500, at)
         latency = self.by_name[INGEST_LATENCY]
         self.recorder.record(INGEST_LATENCY, seconds * 1000 > (latency.threshold_ms or 0), at)
+
+    def pulse_served(self, received: list[datetime | None], at: datetime) -> None:
+        """New lines a live Pulse is given at ``at``: each is fresh when it arrived at most the threshold
+        before (measured where the server hands them over; a Pulse nobody has open measures nothing)."""
+        limit = timedelta(milliseconds=self.by_name[PULSE_FRESHNESS].threshold_ms or 0)
+        for arrived in received:
+            if arrived is not None:
+                self.recorder.record(PULSE_FRESHNESS, at - arrived > limit, at)
 
     def alert_cycle(self, previous: datetime | None, at: datetime, interval_s: int) -> None:
         """An alert evaluation cycle starting at ``at``; ``previous``: when the one before started."""

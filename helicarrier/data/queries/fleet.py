@@ -140,6 +140,7 @@ class FleetQueries(QueryBase):
             LogEvent.session_id,
             LogEvent.level,
             LogEvent.message,
+            LogEvent.received_at,  # the Pulse's freshness SLI: how long a line waited to be shown
         )
         if agent_id:
             stmt = stmt.where(LogEvent.agent_id == agent_id)
