@@ -67,16 +67,27 @@ def seed_demo(days: int, seed: int, force: bool) -> None:
 )
 @click.option("--seed", default=None, type=int, help="Make the fleet's choices reproducible.")
 @click.option("--duration", default=None, type=float, help="Stop after this many seconds (default: Ctrl-C).")
-def demo_agents(count: int, url: str, token: str | None, seed: int | None, duration: float | None) -> None:
+@click.option(
+    "--pace",
+    type=click.Choice(["steady", "quick"]),
+    default="steady",
+    show_default=True,
+    help="steady: spends at a rate like the seeded history's; quick: back-to-back short sessions.",
+)
+def demo_agents(
+    count: int, url: str, token: str | None, seed: int | None, duration: float | None, pace: str
+) -> None:
     """Run simulated agents against a running server, through the agent client."""
-    from helicarrier.demo.fleet import run_demo_fleet
+    from helicarrier.demo.fleet import QUICK, STEADY, run_demo_fleet
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     token = token or env(TOKEN_ENV) or _create_token()
     if not _wait_until_up(url, timeout=30):
         click.echo(f"{url} does not answer yet; the agents will keep retrying in the background.", err=True)
     click.echo(f"{count} demo agents reporting to {url}; Ctrl-C stops them.")
-    stats = run_demo_fleet(url, token, count, seed=seed, duration=duration)
+    stats = run_demo_fleet(
+        url, token, count, seed=seed, duration=duration, pace=STEADY if pace == "steady" else QUICK
+    )
     click.echo(f"Stopped: {json.dumps(stats)}")
 
 

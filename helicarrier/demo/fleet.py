@@ -50,8 +50,6 @@ from helicarrier.formatting import plural
 log = logging.getLogger("helicarrier.demo")
 
 HEARTBEAT_EVERY = 5.0
-LOG_EVERY = (1.0, 3.0)
-IDLE_BETWEEN = (2.0, 8.0)
 STALL_CHANCE = 0.04  # per step
 STALL_SECONDS = (15.0, 40.0)
 SILENCE_CHANCE = 0.04  # per session end
@@ -60,6 +58,24 @@ TICK = 0.25  # how often a waiting agent looks at its commands
 KILL_WAIT = {"force": 10.0, "graceful": 60.0}  # how long a kill waits for the agent to stop
 INJECTED_STEPS = 3  # an injected task is short: the demo shows it done within a minute
 INJECTED_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast the simulated agents work: seconds between log lines within a step, and idle seconds
+    between sessions."""
+
+    log_every: tuple[float, float]
+    idle_between: tuple[float, float]
+
+
+# `make run`: about a fifth of the agents run at any moment, and the fleet spends at a rate its seeded
+# history could have (a few times its busiest hours, not a hundred times: with back-to-back sessions the
+# live fleet made ~450 times the history's model calls; today's bar dwarfed the month, the projection
+# jumped).
+STEADY = Pace(log_every=(4.0, 10.0), idle_between=(120.0, 600.0))
+# Tests and screenshots: sessions end within a minute, so a kill or a task is seen through quickly.
+QUICK = Pace(log_every=(1.0, 3.0), idle_between=(2.0, 8.0))
 
 
 def run_demo_fleet(
@@ -71,13 +87,16 @@ def run_demo_fleet(
     stop_event: threading.Event | None = None,
     duration: float | None = None,
     command_wait: float = COMMAND_WAIT_S,
+    pace: Pace = QUICK,
 ) -> dict[str, Any]:
     """Run ``count`` simulated agents until stopped; returns the client's counters and sessions run.
     ``command_wait``: how long each agent's command poll waits on the server."""
     stop = stop_event or threading.Event()
     master = random.Random(seed)
     client = HelicarrierClient(url, token, source="demo-fleet")
-    sims = [SimAgent(client, spec, random.Random(master.getrandbits(64)), stop) for spec in fleet(count)]
+    sims = [
+        SimAgent(client, spec, random.Random(master.getrandbits(64)), stop, pace) for spec in fleet(count)
+    ]
     for sim in sims:
         sim.listen(command_wait)
     threads = [threading.Thread(target=s.run, name=f"demo-{s.spec.id}", daemon=True) for s in sims]
@@ -145,8 +164,15 @@ class _Injected:
 
 
 class SimAgent:
-    def __init__(self, client: HelicarrierClient, spec: AgentSpec, rng: random.Random, stop: threading.Event):
-        self.spec, self.rng, self.stop = spec, rng, stop
+    def __init__(
+        self,
+        client: HelicarrierClient,
+        spec: AgentSpec,
+        rng: random.Random,
+        stop: threading.Event,
+        pace: Pace = QUICK,
+    ):
+        self.spec, self.rng, self.stop, self.pace = spec, rng, stop, pace
         self.agent: AgentHandle = client.agent(spec.id, name=spec.name, labels=spec.labels)
         self.status, self.task, self.model, self.provider = "idle", None, None, None
         self.next_beat = 0.0
@@ -194,7 +220,7 @@ class SimAgent:
             self._session(plan, job)
             if job is None and self.rng.random() < SILENCE_CHANCE:
                 self._silence()
-            self._wait(self.rng.uniform(*IDLE_BETWEEN), idle=True)
+            self._wait(self.rng.uniform(*self.pace.idle_between), idle=True)
 
     def _session(self, plan: SessionPlan, job: _Injected | None = None) -> None:
         spec = plan.spec
@@ -249,7 +275,7 @@ class SimAgent:
         self.in_step = True
         try:
             for level, message, attrs in step_logs(self.rng, spec, plan.kind, step, plan.steps):
-                self._wait(self.rng.uniform(*LOG_EVERY))
+                self._wait(self.rng.uniform(*self.pace.log_every))
                 session.log(level, message, attrs=attrs)
             if self.rng.random() < STALL_CHANCE:
                 self._stall(session)

@@ -34,7 +34,7 @@ from helicarrier.demo.scenario import usage_data as make_usage
 from helicarrier.ingest.service import IngestService
 
 SOURCE = "demo-seed"
-SESSIONS_PER_DAY = 10.0  # per agent of activity 1.0
+SESSIONS_PER_DAY = 40.0  # per agent of activity 1.0; the live fleet's STEADY pace is set against it
 # Seconds per step by task kind: a coding step runs tests, a triage step reads one ticket.
 OVERLOADED = (
     "OverloadedError: 529 {'type': 'overloaded_error', 'message': 'Overloaded'}",
