@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 HOST ?= 127.0.0.1
 PORT ?= 8050
 DEMO ?= 1
-DEMO_AGENTS ?= 8
+DEMO_AGENTS ?= 12
 # Examples per operation, generation mode and token scope in `make fuzz` (`make test` runs a few).
 FUZZ_EXAMPLES ?= 200
 export HELICARRIER_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test

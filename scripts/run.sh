@@ -27,7 +27,7 @@ $PY -m helicarrier serve --host "$HOST" --port "$PORT" &
 PIDS+=($!)
 SERVER_PID=$!
 if [ "${DEMO:-1}" != "0" ]; then
-  $PY -m helicarrier demo-agents --count "${DEMO_AGENTS:-8}" --url "http://$HOST:$PORT" > var/demo-agents.log 2>&1 &
+  $PY -m helicarrier demo-agents --count "${DEMO_AGENTS:-12}" --url "http://$HOST:$PORT" > var/demo-agents.log 2>&1 &
   PIDS+=($!)
 fi
 
@@ -46,7 +46,7 @@ EOF
 
 echo
 if [ "${DEMO:-1}" != "0" ]; then
-  echo "Demo fleet of ${DEMO_AGENTS:-8} agents reporting (log: var/demo-agents.log; DEMO=0 turns it off)."
+  echo "Demo fleet of ${DEMO_AGENTS:-12} agents reporting (log: var/demo-agents.log; DEMO=0 turns it off)."
 fi
 if [ -n "$FIRST_ADMIN" ]; then
   printf '%s\n' "$FIRST_ADMIN"
