@@ -17,8 +17,8 @@ Reporting never blocks and never raises: events go to a bounded in-memory queue 
 when it is full) and ONE background thread sends them as v2 batches, with an Idempotency-Key per batch,
 retrying connection errors, timeouts, 5xx and 429 with exponential backoff and full jitter.
 
-Commands from the HUD (kill, inject a task, switch model) arrive through a command loop per agent, a thread
-that long-polls the server and runs the agent's handlers::
+Commands from the HUD (kill, inject a task, switch model, pause, resume) arrive through a command loop per
+agent, a thread that long-polls the server and runs the agent's handlers::
 
     def do_task(cmd):                    # cmd.task, cmd.mode, cmd.reason, cmd.issued_by
         if busy_with_something_important():
@@ -30,7 +30,10 @@ that long-polls the server and runs the agent's handlers::
     while not agent.stop_requested.is_set():
         with agent.session(model=agent.model, task="...") as s:
             for step in plan:
-                agent.check_stop()       # after a kill: raises StopRequested, the session ends "killed"
+                agent.check_stop()       # after a kill: raises StopRequested, the session ends "killed";
+                ...                      # paused: waits here (after its model call) until resumed
+                if agent.budget_locked:  # the last poll said a locked budget holds this agent: no new work
+                    break
                 ...
 """
 
@@ -596,6 +599,13 @@ class AgentHandle:
         self.stop_strength: str | None = None
         self.kill_grace_s = 30.0  # graceful kill: how long the agent's code gets to end its session itself
         self.current_session: SessionHandle | None = None
+        # Cleared by a pause command, set again by a resume (or a kill, which must not wait for one):
+        # ``check_stop()`` waits on it, so a paused agent finishes its current model call, then waits.
+        self.running = threading.Event()
+        self.running.set()
+        self.pause_reason: str | None = None
+        # What the last command poll said: a locked budget holds this agent; start no new work while True.
+        self.budget_locked = False
 
     def on_command(
         self,
@@ -614,13 +624,20 @@ class AgentHandle:
         once); ``model`` switches ``self.model`` so the next session and heartbeat report it. Without an
         ``inject`` handler, injected tasks are rejected.
         """
-        handlers = {"kill": kill, "inject": inject, "model": model}
+        handlers = {"kill": kill, "inject": inject, "model": model}  # pause and resume: see default_pause
         return self.client.start_commands(
             self, {k: v for k, v in handlers.items() if v is not None}, wait=wait
         )
 
-    def check_stop(self) -> None:
-        """Raise ``StopRequested`` once a kill was requested (inside a ``with`` session: it ends killed)."""
+    @property
+    def paused(self) -> bool:
+        return not self.running.is_set()
+
+    def check_stop(self, timeout: float | None = None) -> None:
+        """Call between steps (after a model call). While paused, wait here until a resume (or a kill, or
+        ``timeout`` seconds); then raise ``StopRequested`` once a kill was requested (inside a ``with``
+        session: it ends killed)."""
+        self.running.wait(timeout)
         if self.stop_requested.is_set():
             raise StopRequested(self.stop_strength or "graceful")
 
@@ -833,6 +850,7 @@ def default_kill(cmd: Command) -> str:
     strength = cmd.strength or "graceful"
     agent.stop_strength = strength
     agent.stop_requested.set()
+    agent.running.set()  # a paused agent must not wait for a resume to hear that it is stopped
     session = agent.current_session
     if session is None:
         return f"stopped ({strength}); no session was running"
@@ -852,7 +870,27 @@ def default_model(cmd: Command) -> str:
     return f"switched to {cmd.provider + '/' if cmd.provider else ''}{cmd.model}"
 
 
-DEFAULT_HANDLERS: dict[str, Callable[[Command], str | None]] = {"kill": default_kill, "model": default_model}
+def default_pause(cmd: Command) -> str:
+    """Pause: the agent's code finishes its current model call, then waits in ``check_stop()``."""
+    agent = cmd.agent
+    agent.pause_reason = cmd.reason
+    agent.running.clear()
+    return "paused: waiting in check_stop() after the current model call"
+
+
+def default_resume(cmd: Command) -> str:
+    agent = cmd.agent
+    agent.pause_reason = None
+    agent.running.set()
+    return "resumed"
+
+
+DEFAULT_HANDLERS: dict[str, Callable[[Command], str | None]] = {
+    "kill": default_kill,
+    "model": default_model,
+    "pause": default_pause,
+    "resume": default_resume,
+}
 
 
 class CommandLoop:
@@ -919,6 +957,7 @@ class CommandLoop:
                     commands = doc.get("commands") if isinstance(doc, dict) else None
                     if not isinstance(commands, list):
                         raise _PollError("the answer holds no command list")
+                    self.agent.budget_locked = doc.get("budget_locked") is True
                 except (*_TRANSPORT_ERRORS, _PollError) as exc:
                     if self._stop.is_set():
                         break

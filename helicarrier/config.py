@@ -305,6 +305,20 @@ SETTINGS: tuple[Setting, ...] = (
         "HELICARRIER_REPORT_TZ", "report_tz", "UTC", _text, "Time zone of report days and of the report time."
     ),
     Setting(
+        "HELICARRIER_BUDGET_TZ",
+        "budget_tz",
+        "UTC",
+        _text,
+        "The organisation's time zone: budgets' days and months begin at its local midnight.",
+    ),
+    Setting(
+        "HELICARRIER_BUDGET_EVAL_S",
+        "budget_eval_s",
+        "30",
+        _positive,
+        "Seconds between budget evaluations (spend, soft alert, lock and unlock; leader only).",
+    ),
+    Setting(
         "HELICARRIER_REPORT_KEEP",
         "report_keep",
         "30",
@@ -464,6 +478,8 @@ class Settings:
     kill_settle_s: int = 30
     report_time: str = "00:15"
     report_tz: str = "UTC"
+    budget_tz: str = "UTC"
+    budget_eval_s: int = 30
     report_keep: int = 30
     allow_local_webhooks: bool = False
     smtp_host: str = ""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from helicarrier.alerts.receivers import SmtpSettings
 from helicarrier.alerts.service import AlertService
+from helicarrier.budgets.service import BudgetService
 from helicarrier.config import ConfigError, Settings, load_settings
 from helicarrier.control.service import ControlLimits, ControlService
 from helicarrier.data.engine import make_engine
@@ -46,6 +47,7 @@ class AppContext:
     claude_code_hooks: ClaudeCodeHooks
     maintenance: Maintenance
     slo: SloService  # SLI events recorded (batched per process) and the SLOs reported
+    budgets: BudgetService
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -93,6 +95,8 @@ def build_context(settings: Settings | None = None) -> AppContext:
     )
     ingest = IngestService(repo, price_books, control, fleet, max_batch_events=settings.max_batch_events)
     slo_service = SloService(repo, slo_definitions.from_settings(settings))
+    budgets = BudgetService(repo, control, settings.budget_tz)
+    control.budget_locks = budgets.locks_for  # an injection into a locked scope is refused
     return AppContext(
         settings=settings,
         repo=repo,
@@ -114,6 +118,7 @@ def build_context(settings: Settings | None = None) -> AppContext:
         claude_code_hooks=ClaudeCodeHooks(repo, ingest, control, fleet),
         maintenance=maintenance,
         slo=slo_service,
+        budgets=budgets,
     )
 
 

@@ -127,6 +127,16 @@ METRICS: dict[str, Metric] = {
             "else 0. `>= 6` pages on a fast or slow burn; `> 0` also opens the ticket.",
         ),
         Metric(
+            "budget_state",
+            "Budgets over their soft line or locked",
+            "count",
+            groups=("budget",),
+            uses_window=False,
+            empty_is_ok=True,
+            help="Per budget: 1 past its soft threshold or projected to run out before its period ends, "
+            "2 locked (or overridden by an admin), else 0 (the budget evaluation's verdict).",
+        ),
+        Metric(
             "receiver_disabled",
             "Notification receivers disabled",
             "count",

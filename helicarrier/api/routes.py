@@ -16,7 +16,20 @@ from helicarrier.analytics import schemas as an
 from helicarrier.api import auth, errors, failopen, params
 from helicarrier.api.http import app_context, refuse_nul_parameters
 from helicarrier.api.spec import ID_MAXIMA, MAX_TEXT_ID, USER, Param, Route
-from helicarrier.api.views import alerts, analytics, control, fleet, hooks, ingest, meta, otlp, reports, web
+from helicarrier.api.views import (
+    alerts,
+    analytics,
+    budgets,
+    control,
+    fleet,
+    hooks,
+    ingest,
+    meta,
+    otlp,
+    reports,
+    web,
+)
+from helicarrier.budgets import schemas as bg
 from helicarrier.control import schemas as ct
 from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
@@ -100,7 +113,15 @@ def _commands(kind: str, summary: str, request) -> Route:
         "POST",
         f"{V1}/agents/<agent_id>/{kind}",
         getattr(
-            control, {"kill": "kill", "tasks": "inject", "model": "switch_model", "commands": "issue"}[kind]
+            control,
+            {
+                "kill": "kill",
+                "tasks": "inject",
+                "model": "switch_model",
+                "commands": "issue",
+                "pause": "pause",
+                "resume": "resume",
+            }[kind],
         ),
         summary,
         "control",
@@ -231,6 +252,8 @@ ROUTES: tuple[Route, ...] = (
     _commands("kill", "Kill the agent's current session (Tactical Override)", ct.KillRequest),
     _commands("tasks", "Hand the agent a task (Jarvis Terminal)", ct.InjectRequest),
     _commands("model", "Switch the agent to another model", ct.ModelRequest),
+    _commands("pause", "Pause the agent after its current model call", ct.PauseRequest),
+    _commands("resume", "Let a paused agent go on", ct.PauseRequest),
     _commands("commands", "Issue any command kind", ct.CommandRequest),
     Route(
         "POST",
@@ -556,6 +579,64 @@ ROUTES: tuple[Route, ...] = (
             ),
             Param("limit", "At most.", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}),
         ),
+    ),
+    # -- budgets (docs/api.md#budgets)
+    Route(
+        "GET",
+        f"{V1}/budgets",
+        budgets.list_budgets,
+        "Budgets and their burn",
+        "read",
+        None,
+        {200: bg.BudgetsResponse},
+    ),
+    Route(
+        "POST",
+        f"{V1}/budgets",
+        budgets.create_budget,
+        "Create a budget",
+        "admin",
+        bg.BudgetIn,
+        {201: bg.BudgetResponse},
+        errors=(409,),
+    ),
+    Route(
+        "GET",
+        f"{V1}/budgets/<int:budget_id>",
+        budgets.get_budget,
+        "One budget: burn, burn rate and projected exhaustion",
+        "read",
+        None,
+        {200: bg.BudgetResponse},
+    ),
+    Route(
+        "PATCH",
+        f"{V1}/budgets/<int:budget_id>",
+        budgets.update_budget,
+        "Change a budget (a raised limit lifts its lock)",
+        "admin",
+        bg.BudgetIn,
+        {200: bg.BudgetResponse},
+        errors=(409,),
+    ),
+    Route(
+        "POST",
+        f"{V1}/budgets/<int:budget_id>/override",
+        budgets.override_budget,
+        "Lift a budget's lock for the rest of its period, with a reason",
+        "admin",
+        bg.OverrideIn,
+        {200: bg.BudgetResponse},
+        errors=(409,),
+    ),
+    Route(
+        "DELETE",
+        f"{V1}/budgets/<int:budget_id>",
+        budgets.delete_budget,
+        "Delete a budget",
+        "admin",
+        None,
+        {200: bg.BudgetDeleted},
     ),
     # -- the HUD around the Dash pages
     Route("GET", "/login", web.login_page, "The sign-in form", media_type="text/html"),

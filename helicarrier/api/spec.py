@@ -26,13 +26,20 @@ _CONVERTER_SCHEMAS = {
 # Agent, session and command ids are at most 128 characters (the ingest contract; VARCHAR(128) columns): a
 # longer one in a path names nothing, and the poll would otherwise try to claim it (a 500 on PostgreSQL).
 MAX_TEXT_ID = 128
-ID_MAXIMA = {"alert_id": 2**63 - 1, "rule_id": 2**31 - 1, "silence_id": 2**31 - 1, "receiver_id": 2**31 - 1}
+ID_MAXIMA = {
+    "alert_id": 2**63 - 1,
+    "rule_id": 2**31 - 1,
+    "silence_id": 2**31 - 1,
+    "receiver_id": 2**31 - 1,
+    "budget_id": 2**31 - 1,
+}
 # Descriptions of the path parameters every resource uses.
 PATH_PARAMS = {
     "agent_id": "The agent's id.",
     "command_id": "The command's id.",
     "session_id": "The session's id.",
     "rule_id": "The alert rule's id.",
+    "budget_id": "The budget's id.",
     "alert_id": "The alert's id.",
     "silence_id": "The silence's id.",
     "receiver_id": "The receiver's id.",

@@ -30,7 +30,7 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 # An agent's command.ack names the state it reached; this is the lifecycle event that gets it there.
 ACK_EVENTS = {"accepted": "accept", "rejected": "reject", "completed": "complete", "failed": "fail"}
 
-KINDS = ("kill", "inject", "model")
+KINDS = ("kill", "inject", "model", "pause", "resume")
 KILL_STRENGTHS = ("graceful", "force")
 # Closed-loop kill verification, after the agent confirmed (completed) the kill.
 VERIFICATION_STATES = ("awaiting", "verified", "ineffective")
@@ -39,14 +39,21 @@ VERIFICATION_STATES = ("awaiting", "verified", "ineffective")
 # The agent's control state: what an operator imposed, beside the status the agent reports.
 #
 # active --kill--> killing --confirm--> killed --release--> active   (an operator lets it work again)
-#                     \--drop--> active                \--restart--> active (its next session.start)
+#    |                \--drop--> active                \--restart--> active (its next session.start)
+#    \--pause--> paused --resume--> active
+#                   \--kill--> killing                  (a paused agent can still be stopped)
 #
 # ``drop``: the kill was rejected, failed, expired or cancelled. While ``killing`` or ``killed`` a second kill
 # is refused, and so is a task for the agent's current run (steer, follow_up): a ``queue`` task waits for the
-# next run. Stored as NULL for ``active``.
-AGENT_CONTROL_STATES = ("active", "killing", "killed")
+# next run. ``paused`` is set when the pause is issued (the agent finishes its current model call, then
+# waits); while paused a second pause and a task for the current run are refused, and a new session.start
+# does not lift it: only a resume does. Stored as NULL for ``active``.
+AGENT_CONTROL_STATES = ("active", "killing", "killed", "paused")
 AGENT_TRANSITIONS: dict[tuple[str, str], str] = {
     ("active", "kill"): "killing",
+    ("active", "pause"): "paused",
+    ("paused", "resume"): "active",
+    ("paused", "kill"): "killing",
     ("killing", "confirm"): "killed",
     ("killing", "drop"): "active",
     ("killed", "release"): "active",

@@ -44,8 +44,14 @@ class ModelRequest(_In):
     reason: str | None = Reason
 
 
+class PauseRequest(_In):
+    reason: str | None = Reason
+
+
 class CommandRequest(_In):
-    kind: Literal["kill", "inject", "model"] = Field(description="Then the fields of that kind's request.")
+    kind: Literal["kill", "inject", "model", "pause", "resume"] = Field(
+        description="Then the fields of that kind's request."
+    )
 
 
 class ReleaseRequest(_In):
@@ -64,7 +70,7 @@ class CommandOut(_Out):
     id: str
     agent_id: str
     session_id: str | None = Field(description="The agent's session when the command was issued.")
-    kind: Literal["kill", "inject", "model"]
+    kind: Literal["kill", "inject", "model", "pause", "resume"]
     payload: dict[str, Any] | None
     state: str = Field(description=" -> ".join(STATES))
     strength: Literal[KILL_STRENGTHS] | None  # type: ignore[valid-type]
@@ -89,12 +95,23 @@ class CommandResponse(_Out):
     command: CommandOut
 
 
+class BudgetLock(_Out):
+    id: int
+    name: str
+    scope: str
+    lock_reason: str | None
+
+
 class CommandsResponse(_Out):
     commands: list[CommandOut]
+    budget_locked: bool = Field(
+        description="true: a locked budget holds this agent; start no new work until it is false again."
+    )
+    budget_locks: list[BudgetLock]
 
 
 class AgentControlResponse(_Out):
     agent_id: str
     control_state: Literal[AGENT_CONTROL_STATES] = Field(  # type: ignore[valid-type]
-        description="active, killing (a kill is on its way) or killed"
+        description="active, killing (a kill is on its way), killed or paused"
     )

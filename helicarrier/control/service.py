@@ -30,6 +30,11 @@ from helicarrier.slo.definitions import COMMAND_DELIVERY
 from helicarrier.slo.recorder import minute_of
 
 DELIVER_LIMIT = 20
+AGENT_EVENTS = ("kill", "pause", "resume")  # command kinds that are also an agent-control event
+
+
+def _no_locks(agent) -> list[dict[str, Any]]:
+    return []
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,8 @@ class ControlService:
         self.price_books = price_books
         self.limits = limits
         self.fleet = fleet
+        # The locked budgets whose scope holds an agent (set by the app to BudgetService.locks_for).
+        self.budget_locks = _no_locks
 
     # -- operators ---------------------------------------------------------------------------------
 
@@ -99,8 +106,9 @@ class ControlService:
                 raise Refused(404, "unknown_agent", f"no agent {agent_id!r}")
             self._check_allowed(agent, req, now)
             row = tx.insert_command(self._command_values(agent, req, actor, key, now))
-            if req.kind == "kill":
-                tx.set_control_state(agent_id, agent.control_state, lc.agent_transition(None, "kill"), now)
+            if req.kind in AGENT_EVENTS:  # kill, pause, resume move the agent's control state at once
+                state = lc.agent_transition(agent.control_state, req.kind)
+                tx.set_control_state(agent_id, agent.control_state, lc.stored_control_state(state), now)
             set_attributes(command__id=row.id, command__state="pending")
             tx.audit(
                 actor,
@@ -131,29 +139,57 @@ class ControlService:
         )
 
     def _check_allowed(self, agent, req: CommandRequest, now: datetime) -> None:
-        """What the agent's control state and liveness allow: one kill at a time, and only to an agent that
-        can hear it; no task for the current run of an agent that is being or was killed."""
+        """What the agent's control state, liveness and budgets allow: one kill at a time, and only to an
+        agent that can hear it; a pause only of an active agent, a resume only of a paused one; no task for
+        the current run of an agent that is being or was killed or is paused; no task at all into a scope
+        whose budget is locked."""
         state = agent.control_state or "active"
         if req.kind == "kill":
-            if state != "active":
+            if state not in ("active", "paused"):
                 raise Refused(
                     409, "already_killed", f"agent {agent.id} is already {state}", {"control_state": state}
                 )
-            seen = agent.last_heartbeat_at
-            if seen is None or (now - seen).total_seconds() > self.limits.offline_after_s:
+            self._check_online(agent, now)
+        elif req.kind in ("pause", "resume"):
+            try:
+                lc.agent_transition(agent.control_state, req.kind)
+            except lc.IllegalTransition as exc:
+                code = "already_paused" if state == "paused" else f"cannot_{req.kind}"
+                raise Refused(409, code, str(exc), {"control_state": state}) from None
+        elif req.kind == "inject":
+            self._check_budgets(agent)
+            if state != "active" and req.payload["mode"] != "queue":
                 raise Refused(
                     409,
-                    "agent_offline",
-                    f"agent {agent.id} is offline (no heartbeat for over {self.limits.offline_after_s} s): "
-                    "a kill could not be delivered",
-                    {"last_heartbeat_at": seen and seen.isoformat()},
+                    "agent_killed" if state != "paused" else "agent_paused",
+                    f"agent {agent.id} is {state}: "
+                    + ("resume it first" if state == "paused" else "release it first")
+                    + ", or queue the task for its next run",
+                    {"control_state": state},
                 )
-        elif req.kind == "inject" and state != "active" and req.payload["mode"] != "queue":
+
+    def _check_online(self, agent, now: datetime) -> None:
+        seen = agent.last_heartbeat_at
+        if seen is None or (now - seen).total_seconds() > self.limits.offline_after_s:
             raise Refused(
                 409,
-                "agent_killed",
-                f"agent {agent.id} is {state}: release it first, or queue the task for its next run",
-                {"control_state": state},
+                "agent_offline",
+                f"agent {agent.id} is offline (no heartbeat for over {self.limits.offline_after_s} s): "
+                "a kill could not be delivered",
+                {"last_heartbeat_at": seen and seen.isoformat()},
+            )
+
+    def _check_budgets(self, agent) -> None:
+        """A locked budget refuses new work in its scope, naming itself (telemetry is still taken)."""
+        locks = self.budget_locks(agent)
+        if locks:
+            first = locks[0]
+            raise Refused(
+                409,
+                "budget_locked",
+                f"budget {first['name']!r} is locked ({first['lock_reason']}): "
+                f"no new work for agent {agent.id}",
+                {"budget": first, "budgets": [b["name"] for b in locks]},
             )
 
     def _provider_check(self, agent_id: str):

@@ -65,6 +65,8 @@ def check_request(
         task = text(body.get("task"), "task", required=True, limit=max_task_bytes)
         mode = _choice(body.get("mode"), "mode", INJECT_MODES, "steer")
         return CommandRequest("inject", {"task": task, "mode": mode}, reason)
+    if kind in ("pause", "resume"):
+        return CommandRequest(kind, {}, reason)
     model = text(body.get("model"), "model", required=True, limit=200)
     provider = body.get("provider")
     if provider is not None and not isinstance(provider, str):

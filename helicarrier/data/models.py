@@ -224,6 +224,44 @@ class Command(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class Budget(Base):
+    """A spending cap on a scope (the fleet, a ``key=value`` agent label, an agent or a model) per local day
+    or month (helicarrier.budgets). ``state`` moves through helicarrier.budgets.lifecycle; the evaluation
+    keeps the period's figures here so the API and the page read them without summing anything."""
+
+    __tablename__ = "budgets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))  # fleet | label | agent | model
+    scope_value: Mapped[str | None] = mapped_column(String(330))  # '' for the fleet
+    period: Mapped[str] = mapped_column(String(8))  # day | month
+    limit_nanos: Mapped[int] = mapped_column(BigInteger)
+    soft_percent: Mapped[int] = mapped_column(Integer, default=80)
+    policy: Mapped[str] = mapped_column(String(8))  # pause | kill | finish
+    state: Mapped[str] = mapped_column(String(16), default="ok")
+    period_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    spent_nanos: Mapped[int] = mapped_column(BigInteger, default=0)
+    rate_nanos_per_h: Mapped[int] = mapped_column(BigInteger, default=0)
+    projected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lock_reason: Mapped[str | None] = mapped_column(Text)
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BudgetPause(Base):
+    """An agent a budget's lock paused: resumed (and the row gone) when the lock lifts."""
+
+    __tablename__ = "budget_pauses"
+
+    budget_id: Mapped[int] = mapped_column(Integer, ForeignKey("budgets.id"), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    paused_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AuditEntry(Base):
     """Append-only record of every control action (the application never updates or deletes a row)."""
 

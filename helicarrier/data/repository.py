@@ -20,6 +20,7 @@ from helicarrier.data.queries.alert_metrics import AlertMetricQueries
 from helicarrier.data.queries.alerts import AlertQueries, AlertTx
 from helicarrier.data.queries.analytics import AnalyticsQueries
 from helicarrier.data.queries.audit import AuditQueries
+from helicarrier.data.queries.budgets import BudgetQueries, BudgetTx
 from helicarrier.data.queries.commands import CommandQueries, CommandTx
 from helicarrier.data.queries.drift import DriftQueries
 from helicarrier.data.queries.flags import FlagQueries
@@ -40,7 +41,7 @@ T = TypeVar("T")
 _TRANSIENT_RETRIES = 3
 
 
-class Tx(CommandTx, IngestTx, AlertTx, AgentTx, SliTx):
+class Tx(CommandTx, IngestTx, AlertTx, AgentTx, SliTx, BudgetTx):
     """One write transaction's questions and writes (see ``helicarrier.data.unit``)."""
 
 
@@ -70,6 +71,7 @@ class Repository(
     PartitionQueries,
     GaugeQueries,
     SliQueries,
+    BudgetQueries,
 ):
     def __init__(self, engine: Engine):
         self.engine = engine

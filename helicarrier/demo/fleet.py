@@ -217,6 +217,8 @@ class SimAgent:
                 plan = replace(
                     plan, task=job.task, steps=steps, outcome=Outcome("succeeded", None, steps - 1)
                 )
+            while self.agent.budget_locked and not self.inbox:  # a locked budget: no new session
+                self._wait(TICK, idle=True)
             self._session(plan, job)
             if job is None and self.rng.random() < SILENCE_CHANCE:
                 self._silence()
@@ -241,6 +243,7 @@ class SimAgent:
                 self._step(session, plan, step)
                 if self.halt.is_set():  # graceful: the step is done, stop here
                     raise _Killed
+                self._hold_while_paused(session)
                 if job is None and self._steered() and step < plan.outcome.at_step:
                     session.log("info", "steered: wrapping up to take an injected task")
                     session.end("succeeded")
@@ -324,6 +327,18 @@ class SimAgent:
                 return
             if self.stop.wait(min(remaining, TICK, max(0.05, self.next_beat - now))):
                 raise _Stopped
+
+    def _hold_while_paused(self, session: SessionHandle) -> None:
+        """Paused (a pause command, e.g. a budget's lock): the model call before this is done; wait, still
+        heartbeating, until a resume (a kill still ends it)."""
+        if not self.agent.paused:
+            return
+        session.log(
+            "warning", f"paused: {self.agent.pause_reason or 'no reason given'}; waiting for a resume"
+        )
+        while self.agent.paused:
+            self._wait(TICK)
+        session.log("info", "resumed")
 
     def _beat(self) -> None:
         self.agent.heartbeat(self.status, current_task=self.task, model=self.model, provider=self.provider)

@@ -167,6 +167,16 @@ def deny_tool(message: str) -> dict[str, Any]:
     }
 
 
+def pause_decision(event: str, message: str) -> dict[str, Any]:
+    """Hold a paused session: its tool calls are denied and its prompts blocked, each with the reason, while
+    the session itself goes on (unlike a kill); a resume lets the next call through."""
+    if event == "PreToolUse":
+        return deny_tool(message)
+    if event == "UserPromptSubmit":
+        return {"decision": "block", "reason": message}
+    return ALLOW
+
+
 def task_decision(event: str, task: str) -> dict[str, Any]:
     """Hand Claude a task: at Stop, block the stop with the task as the reason (Claude continues with it);
     at UserPromptSubmit, add it to the context of the prompt."""
@@ -177,4 +187,5 @@ def task_decision(event: str, task: str) -> dict[str, Any]:
 
 # Where each command kind can reach Claude Code.
 KILL_POINTS = frozenset({"PreToolUse", "Stop", "UserPromptSubmit"})
+PAUSE_POINTS = frozenset({"PreToolUse", "UserPromptSubmit"})  # where a paused session is held
 TASK_POINTS = frozenset({"Stop", "UserPromptSubmit"})

@@ -99,6 +99,11 @@ class ClaudeCodeHooks:
         kill = next((c for c in pending if c.kind == "kill"), None)
         if kill is not None:
             return self._kill(tx, kill, event, hook, now)
+        for cmd in (c for c in pending if c.kind in ("pause", "resume")):
+            if self._deliver(tx, cmd, now):  # the state moved when it was issued: the hook answers for it
+                self._answer(tx, cmd, "completed", f"{cmd.kind}d at {event}", hook, now)
+        if agent.control_state == "paused" and event in cc.PAUSE_POINTS:
+            return cc.pause_decision(event, _pause_message(tx.latest_command(agent_id, "pause")))
         if event == "PreToolUse" and agent.control_state == "killed":
             last = tx.latest_kill(agent_id)
             if last is not None and last.strength == "force":
@@ -131,6 +136,14 @@ class ClaudeCodeHooks:
     def _answer(self, tx: Tx, cmd, state: str, message: str, hook: dict[str, Any], now: datetime) -> None:
         answer = AckAnswer(state, message, hook["session_id"])
         self.control.apply_ack(tx, cmd.id, cmd.agent_id, answer, now)
+
+
+def _pause_message(cmd) -> str:
+    who, why = (cmd.issued_by, cmd.reason) if cmd is not None else ("an operator", None)
+    return (
+        f"Paused by Helicarrier ({who}): {why or 'no reason given'}. "
+        "Do not retry: this session is held until an operator resumes it."
+    )
 
 
 def _stop_message(cmd) -> str:

@@ -182,6 +182,10 @@ class IngestResponse(BaseModel):
     duplicates: int
     rejected: int
     results: list[EventResult] | None = None
+    budget_locked: bool | None = Field(
+        None, description="With a heartbeat: true when a locked budget holds the agent (start no new work)."
+    )
+    budget_locks: list[dict[str, Any]] | None = None
 
 
 class NormalizeResponse(BaseModel):

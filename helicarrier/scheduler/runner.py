@@ -36,8 +36,9 @@ class Job:
 ALERT_EVAL_S = 15
 
 
-def default_jobs(alert_eval_s: int = ALERT_EVAL_S) -> list[Job]:
+def default_jobs(alert_eval_s: int = ALERT_EVAL_S, budget_eval_s: int = 30) -> list[Job]:
     return [
+        Job("evaluate-budgets", budget_eval_s, lambda ctx: ctx.budgets.evaluate()),
         Job("heartbeat", HEARTBEAT_EVERY_S, _heartbeat),
         Job("expire-commands", 10, lambda ctx: ctx.control.expire_commands()),
         Job("verify-kills", 5, lambda ctx: ctx.control.verify_kills()),
@@ -131,7 +132,7 @@ class Scheduler:
         self.leadership = Leadership(ctx.repo.engine)
         # The evaluation job ticks at the shortest allowed rule interval and runs the rules due (issue 15).
         tick = min(ctx.settings.alert_eval_s, ctx.settings.alert_min_interval_s)
-        self.jobs = jobs if jobs is not None else default_jobs(tick)
+        self.jobs = jobs if jobs is not None else default_jobs(tick, ctx.settings.budget_eval_s)
         # A run that starts late (a busy machine) still runs, once: no "was missed by" warning per run.
         self._aps = BackgroundScheduler(
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}

@@ -32,9 +32,12 @@ COMMAND_TABLE = {
     ("accepted", "complete"): "completed",
     ("accepted", "fail"): "failed",
 }
-AGENT_EVENTS = ("kill", "confirm", "drop", "release", "restart")
+AGENT_EVENTS = ("kill", "confirm", "drop", "release", "restart", "pause", "resume")
 AGENT_TABLE = {
     ("active", "kill"): "killing",
+    ("active", "pause"): "paused",
+    ("paused", "resume"): "active",
+    ("paused", "kill"): "killing",
     ("killing", "confirm"): "killed",
     ("killing", "drop"): "active",
     ("killed", "release"): "active",

@@ -38,6 +38,16 @@ def inject(agent_id: str):
     return _issue(agent_id, {**read_json_object(), "kind": "inject"})
 
 
+def pause(agent_id: str):
+    """Pause the agent: it finishes its current model call, then waits for a resume."""
+    return _issue(agent_id, {**read_json_object(), "kind": "pause"})
+
+
+def resume(agent_id: str):
+    """Let a paused agent go on."""
+    return _issue(agent_id, {**read_json_object(), "kind": "resume"})
+
+
 def switch_model(agent_id: str):
     """Tell the agent to use another model from its next call (validated against the price table)."""
     return _issue(agent_id, {**read_json_object(), "kind": "model"})
@@ -65,7 +75,9 @@ def poll(agent_id: str):
     while True:
         commands = control.deliver(agent_id)
         if commands or time.monotonic() >= deadline:
-            return json_response({"commands": commands})
+            # A locked budget holds the agent: it starts no new work until the lock lifts.
+            locks = app_context().budgets.locks_for_id(agent_id)
+            return json_response({"commands": commands, "budget_locked": bool(locks), "budget_locks": locks})
         time.sleep(POLL_STEP_S)
 
 

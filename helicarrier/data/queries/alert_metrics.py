@@ -25,6 +25,7 @@ from helicarrier.alerts.rules import group_label_name
 from helicarrier.data.models import (
     Agent,
     AlertReceiver,
+    Budget,
     Command,
     IngestStat,
     Session,
@@ -137,6 +138,9 @@ class AlertMetricQueries(QueryBase):
             return [Sample({}, _ratio(rejected, total))]
         if metric == "slo_burn":
             return [Sample({}, self._slo_burn(params, now, cache))]
+        if metric == "budget_state":
+            rows = self._cached(cache, ("budgets",), self._budget_states)
+            return [Sample({"budget": name}, Decimal(level)) for name, level in rows]
         if metric == "receiver_disabled":
             rows = self._cached(cache, ("receivers",), self._receivers)
             return [Sample({"receiver": name}, Decimal(1 if disabled else 0)) for name, disabled in rows]
@@ -311,6 +315,12 @@ class AlertMetricQueries(QueryBase):
             return Decimal(0)
         rate = held[0].burn_rate
         return Decimal(rate.numerator) / Decimal(rate.denominator)
+
+    def _budget_states(self) -> list[tuple[str, int]]:
+        levels = {"soft": 1, "locked": 2, "overridden": 2}
+        with self._read() as conn:
+            rows = conn.execute(select(Budget.name, Budget.state)).all()
+        return [(name, levels.get(state, 0)) for name, state in rows]
 
     def _receivers(self) -> list[tuple[str, bool]]:
         stmt = select(AlertReceiver.name, AlertReceiver.disabled_reason.is_not(None))

@@ -74,7 +74,10 @@ class CommandTx(TxBase):
         return list(self.conn.execute(stmt).all())
 
     def latest_kill(self, agent_id: str) -> Row | None:
-        stmt = select(Command).where(Command.agent_id == agent_id, Command.kind == "kill")
+        return self.latest_command(agent_id, "kill")
+
+    def latest_command(self, agent_id: str, kind: str) -> Row | None:
+        stmt = select(Command).where(Command.agent_id == agent_id, Command.kind == kind)
         return self.conn.execute(stmt.order_by(Command.created_at.desc()).limit(1)).one_or_none()
 
     def overdue_pending(self, now: datetime, agent_id: str | None = None) -> list[Row]:

@@ -1,0 +1,60 @@
+"""Pause and resume through the real API, on both backends: the same lifecycle, idempotency and audit as a
+kill; what a paused agent is refused; a paused agent can still be killed."""
+
+from __future__ import annotations
+
+from helicarrier.data.models import Agent, Command
+from tests.control.test_control_api import ack, act, poll
+
+
+def _state(ctl) -> str | None:
+    return ctl.one(Agent, Agent.id == "atlas-01").control_state
+
+
+def test_pause_then_resume_moves_the_agent_and_each_command_through_its_lifecycle(ctl):
+    resp = act(ctl, "/api/v1/agents/atlas-01/pause", {"reason": "cost review"}, key="p1")
+    assert resp.status_code == 201
+    pause = resp.get_json()["command"]
+    assert pause["kind"] == "pause" and pause["state"] == "pending" and pause["reason"] == "cost review"
+    assert _state(ctl) == "paused"  # at once: the next poll or hook holds it
+
+    again = act(ctl, "/api/v1/agents/atlas-01/pause", {"reason": "cost review"}, key="p1")
+    assert again.status_code == 200 and again.get_json()["command"]["id"] == pause["id"]  # idempotent
+    second = act(ctl, "/api/v1/agents/atlas-01/pause", {"reason": "twice"})
+    assert second.status_code == 409 and second.get_json()["error"]["code"] == "already_paused"
+
+    delivered = poll(ctl).get_json()
+    assert [c["id"] for c in delivered["commands"]] == [pause["id"]] and delivered["budget_locked"] is False
+    assert ack(ctl, pause["id"], "completed", message="paused").get_json()["command"]["state"] == "completed"
+
+    steer = act(ctl, "/api/v1/agents/atlas-01/tasks", {"task": "carry on"})
+    assert steer.status_code == 409 and steer.get_json()["error"]["code"] == "agent_paused"
+    queued = act(ctl, "/api/v1/agents/atlas-01/tasks", {"task": "next run", "mode": "queue"})
+    assert queued.status_code == 201
+
+    resumed = act(ctl, "/api/v1/agents/atlas-01/resume", {"reason": "approved"})
+    assert resumed.status_code == 201 and resumed.get_json()["command"]["kind"] == "resume"
+    assert _state(ctl) is None
+    twice = act(ctl, "/api/v1/agents/atlas-01/resume", {})
+    assert twice.status_code == 409 and twice.get_json()["error"]["code"] == "cannot_resume"
+    assert act(ctl, "/api/v1/agents/atlas-01/tasks", {"task": "carry on"}).status_code == 201
+
+    audit = ctl.repo.audit_entries()
+    ok = set(audit[audit["outcome"] == "ok"]["action"])
+    assert {"command.pause", "command.resume", "command.complete"} <= ok
+    refused = set(audit[audit["outcome"] == "refused"]["action"])
+    assert {"command.pause", "command.resume", "command.inject"} <= refused
+
+
+def test_a_paused_agent_can_still_be_killed(ctl):
+    assert act(ctl, "/api/v1/agents/atlas-01/pause", {}).status_code == 201
+    kill = act(ctl, "/api/v1/agents/atlas-01/kill", {"reason": "give up"})
+    assert kill.status_code == 201 and _state(ctl) == "killing"
+    assert ctl.count(Command) == 2
+
+
+def test_pause_through_the_generic_route_and_unknown_agents(ctl):
+    resp = act(ctl, "/api/v1/agents/atlas-01/commands", {"kind": "pause", "reason": "x"})
+    assert resp.status_code == 201 and _state(ctl) == "paused"
+    missing = act(ctl, "/api/v1/agents/nobody/pause", {})
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "unknown_agent"
