@@ -16,6 +16,7 @@ from dash import ctx as dash_ctx
 
 from helicarrier.alerts import engine as alert_engine
 from helicarrier.analytics.matrix import model_matrix
+from helicarrier.budgets.burn import burn_rows
 from helicarrier.callbacks.registry import Callbacks
 from helicarrier.callbacks.unchanged import if_changed
 from helicarrier.context import AppContext
@@ -33,6 +34,7 @@ from helicarrier.layouts.intelligence_ids import DOWNLOADS
 from helicarrier.layouts.intelligence_matrix import ALL_KINDS, matrix_cells, ranked_rows, value_rows
 from helicarrier.layouts.intelligence_panels import (
     active_alerts_view,
+    budgets_view,
     kpi_cards,
     mtd_view,
     ranked_table,
@@ -362,3 +364,14 @@ def download(ctx: AppContext, *args):
 
 def register(app: dash.Dash, ctx: AppContext) -> None:
     CALLBACKS.register(app, ctx)
+
+
+@CALLBACKS.on(
+    Output(ID.BUDGETS, "children"),
+    Output(ID.BUDGETS_SHOWN, "data"),
+    Input(ID.ALERTS_INTERVAL, "n_intervals"),
+    State(ID.BUDGETS_SHOWN, "data"),
+)
+def budgets(ctx: AppContext, _n, shown):
+    """As of the last evaluation (the leader's job); redrawn only when what it shows changes."""
+    return if_changed(budgets_view(burn_rows(ctx.repo.budgets(), utcnow())), shown)

@@ -253,6 +253,23 @@ def alerts_panel() -> html.Div:
     )
 
 
+def budgets_panel() -> html.Div:
+    """Budget locks (issue 16): how fast each budget burns and when it would run out; refreshed with the
+    alerts."""
+    return html.Div(
+        [
+            _header(
+                "bi-piggy-bank", "Budgets", html.Span("burn, rate, projected exhaustion", className="small")
+            ),
+            html.Div(
+                id=ID.BUDGETS, className="glass-body", style={"maxHeight": "260px", "overflowY": "auto"}
+            ),
+            dcc.Store(id=ID.BUDGETS_SHOWN),
+        ],
+        className="glass h-100",
+    )
+
+
 def mtd_panel() -> html.Div:
     return html.Div(
         [
@@ -387,6 +404,7 @@ def layout(subpath: str | None = None, query: str | None = None) -> html.Div:
                     dbc.Col(reports_panel(), lg=4, className="mb-3"),
                 ]
             ),
+            dbc.Row([dbc.Col(budgets_panel(), lg=8, className="mb-3")]),
             matrix_section(),
             dcc.Download(id=ID.DOWNLOAD),
             dcc.Store(id=ID.URL_STATE),

@@ -40,6 +40,8 @@ class ID:
     ALERTS = "intelligence-alerts"  # the active-alerts feed
     ALERTS_SHOWN = "intelligence-alerts-shown"
     ALERTS_INTERVAL = "intelligence-alerts-interval"
+    BUDGETS = "intelligence-budgets"  # each budget's burn, rate and projected exhaustion
+    BUDGETS_SHOWN = "intelligence-budgets-shown"
     MTD = "intelligence-mtd"
     MTD_SPEND = "intelligence-mtd-spend"
     MTD_PROJECTED = "intelligence-mtd-projected"

@@ -362,3 +362,37 @@ def active_alerts_view(alerts: list[dict[str, Any]]) -> html.Div:
     more = len(alerts) - ACTIVE_ALERT_ROWS
     note = [html.Div(f"… and {more} more on the Alerts page", className="muted small")] if more > 0 else []
     return html.Div([dbc.Table(html.Tbody(rows), size="sm", className="mb-1"), *note])
+
+
+BUDGET_STATE_CLASS = {
+    "locked": "status-killed",
+    "soft": "status-stalled",
+    "overridden": "status-killing",
+    "ok": "status-running",
+}
+
+
+def _budget_badge(state: str) -> html.Span:
+    return html.Span(state, className=f"status-badge {BUDGET_STATE_CLASS.get(state, '')}")
+
+
+def budgets_view(rows) -> html.Div:
+    """Each budget (``budgets.burn.burn_rows``): state, spend against its limit, rate, when it runs out."""
+    if not rows:
+        return html.Div("No budgets yet (POST /api/v1/budgets, admin).", className="muted")
+    body = [
+        html.Tr(
+            [
+                html.Td(_budget_badge(r.state)),
+                html.Td([html.Div(r.name), html.Div(r.scope, className="mono small muted")]),
+                html.Td([html.Div(f"{r.percent}%"), html.Div(r.spent, className="small muted")]),
+                html.Td(r.rate, className="small"),
+                html.Td(r.exhaustion, className="small text-end"),
+            ]
+        )
+        for r in rows
+    ]
+    head = html.Thead(
+        html.Tr([html.Th(""), html.Th("Budget"), html.Th("Burn"), html.Th("Rate"), html.Th("Runs out")])
+    )
+    return html.Div(dbc.Table([head, html.Tbody(body)], size="sm", className="mb-1"))
