@@ -63,6 +63,11 @@ def test_the_intelligence_page_shows_each_budgets_burn_rate_and_exhaustion(hud):
     hud.duo.wait_for_contains_text(f"#{INTEL.BUDGETS}", "infra month", timeout=30)
     text = hud.duo.find_element(f"#{INTEL.BUDGETS}").text
     assert text.index("fleet daily") < text.index("infra month")  # locked first
-    assert "LOCKED" in text.upper() and "120%" in text and "$12.00 of $10.00 this day" in text and "exhausted" in text
+    assert (
+        "LOCKED" in text.upper()
+        and "120%" in text
+        and "$12.00 of $10.00 this day" in text
+        and "exhausted" in text
+    )
     assert "85%" in text and "$5.00/h" in text and (now + timedelta(hours=3)).strftime("%H:%M") in text
     assert hud.duo.get_logs() == []
