@@ -345,7 +345,11 @@ def init(seed_demo: bool) -> None:
         click.echo("Empty database: seeding 30 days of demo history through the ingest path...")
         ctx = build_context()
         counts = build_history(ctx.ingest, days=30, seed=7)
+        from helicarrier.demo.budget import demo_budget
+
+        budget = demo_budget(ctx.budgets)
         ctx.repo.dispose()
+        click.echo(f"Demo budget {budget['name']!r}: ${budget['limit_usd']} a day, {budget['state']}.")
         click.echo(
             f"Seeded {counts['agents']} agents, {counts['sessions']} sessions, "
             f"{counts['usage']} usage events."

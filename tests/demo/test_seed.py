@@ -110,3 +110,17 @@ def test_the_budget_guard_kill_is_said_only_of_a_session_that_spent_that_much(ct
     with ctx.repo.engine.connect() as conn:
         guarded = conn.execute(select(Session.cost_nanos).where(Session.error == BUDGET_KILL)).scalars().all()
     assert guarded and all(cost > 5 * NANOS_PER_USD for cost in guarded)  # the runaway story: over $5.00
+
+
+def test_the_demo_budget_is_just_above_todays_seeded_spend_and_soft_at_once(ctx):
+    from decimal import Decimal
+
+    from helicarrier.demo.budget import demo_budget
+
+    seed_demo(ctx.ingest, days=2, seed=7, now=NOW)
+    budget = demo_budget(ctx.budgets, NOW)
+    spent, limit = Decimal(budget["spent_usd"]), Decimal(budget["limit_usd"])
+    assert budget["scope_value"] == "team=research" and budget["policy"] == "pause"
+    assert spent < limit <= max(spent * Decimal("1.05"), spent + Decimal("0.51"))
+    assert budget["state"] == "soft"  # over 80% at once: the soft alert fires in make run's first minute
+    assert demo_budget(ctx.budgets, NOW)["id"] == budget["id"]  # once
