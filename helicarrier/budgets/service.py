@@ -29,6 +29,7 @@ from helicarrier.errors import Refused
 from helicarrier.money import format_usd, usd_text, usd_to_nanos
 
 BUDGET_ACTOR = Actor("budget", "system")
+MAX_PROJECTION_S = 400 * 86400  # a projection past a year says nothing (and past 9999 overflows a datetime)
 RATE_WINDOW_QUARTERS = 4  # the burn rate: the last hour's spend (the current quarter hour included)
 BUDGET_RULE = {
     "name": "Budget threshold",
@@ -243,7 +244,7 @@ class BudgetService:
         rate = recent * 3600 // elapsed
         left = b["limit_nanos"] - spent
         projected = None
-        if rate > 0 and left > 0:
+        if rate > 0 and 0 < left * 3600 // rate <= MAX_PROJECTION_S:
             projected = now + timedelta(seconds=left * 3600 // rate)
         return Figures(spent, rate, projected)
 

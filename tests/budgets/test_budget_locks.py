@@ -264,6 +264,12 @@ def test_burn_rate_projects_exhaustion_and_fires_the_soft_alert_early(lk):
     assert got["state"] == "soft"  # well under 80%, but on course to run out today
 
 
+def test_a_huge_limit_at_a_small_rate_projects_nothing(lk):
+    _spend(lk, 1, lk.now - timedelta(minutes=5))
+    huge = _create(lk, name="huge", scope="fleet", limit_usd="1000000000")  # a billion at cents an hour
+    assert huge["projected_exhaustion_at"] is None and huge["burn_rate_usd_per_h"] != "0"
+
+
 def test_budget_crud_refusals(lk):
     post = lambda body, token=None: lk.post(body, path="/api/v1/budgets", token=token or lk.admin_token)  # noqa: E731
     assert post({"name": "x", "scope": "fleet", "limit_usd": "1"}, lk.control_token).status_code == 403
