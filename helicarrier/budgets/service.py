@@ -10,6 +10,7 @@ lifecycle, idempotency and audit as an operator's.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -28,6 +29,7 @@ from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
 from helicarrier.money import format_usd, usd_text, usd_to_nanos
 
+log = logging.getLogger("helicarrier.budgets")
 BUDGET_ACTOR = Actor("budget", "system")
 MAX_PROJECTION_S = 400 * 86400  # a projection past a year says nothing (and past 9999 overflows a datetime)
 RATE_WINDOW_QUARTERS = 4  # the burn rate: the last hour's spend (the current quarter hour included)
@@ -132,6 +134,9 @@ class BudgetService:
         """Change a budget; raising the limit above the spend unlocks it (audited as ``budget.raise``)."""
         now = now or utcnow()
         values = _checked(body, partial=True)
+        named = self.repo.budget_named(values["name"]) if "name" in values else None
+        if named is not None and named["id"] != budget_id:
+            raise Refused(409, "name_taken", f"name: a budget named {values['name']!r} exists")
         with self.repo.transaction() as tx:
             row = _found(tx.budget(budget_id), budget_id)
             tx.set_budget(budget_id, **values, updated_at=now)
@@ -187,7 +192,13 @@ class BudgetService:
     def evaluate(self, now: datetime | None = None) -> list[dict[str, Any]]:
         now = now or utcnow()
         agents = self.repo.budget_agents()
-        return [self._evaluate(b, agents, now) for b in self.repo.budgets()]
+        out = []
+        for b in self.repo.budgets():
+            try:
+                out.append(self._evaluate(b, agents, now))
+            except Exception:  # noqa: BLE001 - one broken budget must not leave the others unevaluated
+                log.exception("budget %s (%s): evaluation failed", b["id"], b["name"])
+        return out
 
     def evaluate_one(self, budget_id: int, now: datetime) -> dict[str, Any]:
         return self._evaluate(self.repo.get_budget(budget_id), self.repo.budget_agents(), now)
@@ -260,7 +271,9 @@ class BudgetService:
             if a["status"] == "running" and (a["control_state"] or "active") == "active" and scope.holds(b, a)
         ]
         reason = f"budget {b['name']!r} locked: {b['lock_reason']}"
-        stamp = int(b["locked_at"].timestamp())
+        # Per evaluation: an agent resumed by an operator under the lock is paused again at the next one
+        # (only active agents are acted on, so an agent is never paused twice by one lock in a row).
+        stamp = int(now.timestamp())
         for a in running:
             key = f"budget-{b['id']}-{stamp}-{b['policy']}-{a['id']}"
             body = {"kind": b["policy"], "reason": reason}

@@ -149,7 +149,7 @@ def test_soft_alert_then_lock_pause_refusal_telemetry_and_reset(lk):
     assert lk.one(Agent, Agent.id == "atlas-01").control_state == "paused"
     pause = lk.one(Command, Command.kind == "pause")
     assert pause.issued_by == "budget" and "daily" in pause.reason
-    lk.ctx.budgets.evaluate(lk.now)  # evaluated again: no second pause
+    lk.ctx.budgets.evaluate(lk.now + timedelta(seconds=30))  # the next cycle: no second pause
     assert lk.count(Command) == 1
 
     answer = poll(lk).get_json()
@@ -204,6 +204,15 @@ def test_an_admin_override_lifts_the_lock_with_a_reason_audited(lk):
     assert act(lk, "/api/v1/agents/atlas-01/tasks", {"task": "go on"}).status_code == 201
     again = lk.post({"reason": "twice"}, path=path, token=lk.admin_token)
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "not_locked"
+
+
+def test_an_operator_resume_under_a_lock_is_paused_again_at_the_next_evaluation(lk):
+    _locked_budget(lk)
+    assert act(lk, "/api/v1/agents/atlas-01/resume", {"reason": "let me"}).status_code == 201
+    assert lk.one(Agent, Agent.id == "atlas-01").control_state is None
+    lk.ctx.budgets.evaluate(lk.now + timedelta(seconds=30))  # the next cycle, still locked: paused again
+    assert lk.one(Agent, Agent.id == "atlas-01").control_state == "paused"
+    assert [c.kind for c in lk.rows(Command, order_by=[Command.created_at])].count("pause") == 2
 
 
 def test_raising_the_limit_unlocks_and_resumes(lk):
@@ -280,6 +289,14 @@ def test_budget_crud_refusals(lk):
     assert post({"name": "x", "scope": "fleet", "limit_usd": "1"}).status_code == 201
     dup = post({"name": "x", "scope": "fleet", "limit_usd": "1"})
     assert dup.status_code == 409 and dup.get_json()["error"]["code"] == "name_taken"
+    y = post({"name": "y", "scope": "fleet", "limit_usd": "1"}).get_json()["budget"]
+    renamed = lk.client.patch(
+        f"/api/v1/budgets/{y['id']}", json={"name": "x"}, headers=lk.headers(lk.admin_token)
+    )
+    assert renamed.status_code == 409 and renamed.get_json()["error"]["code"] == "name_taken"
+    assert (
+        lk.client.delete(f"/api/v1/budgets/{y['id']}", headers=lk.headers(lk.admin_token)).status_code == 200
+    )
     listed = lk.client.get("/api/v1/budgets", headers=lk.headers(lk.control_token)).get_json()["budgets"]
     assert [b["name"] for b in listed] == ["x"] and listed[0]["limit_usd"] == "1"
     missing = lk.client.get("/api/v1/budgets/999", headers=lk.headers(lk.control_token))

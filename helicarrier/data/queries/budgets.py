@@ -38,7 +38,15 @@ class BudgetTx(TxBase):
         self.conn.execute(update(Budget).where(Budget.id == budget_id).values(**values))
 
     def add_budget_pause(self, budget_id: int, agent_id: str, now: datetime) -> None:
-        self.conn.execute(insert(BudgetPause).values(budget_id=budget_id, agent_id=agent_id, paused_at=now))
+        """Remember that this budget paused the agent (once: it may pause it again after an operator's
+        resume while the lock holds)."""
+        held = select(BudgetPause.agent_id).where(
+            BudgetPause.budget_id == budget_id, BudgetPause.agent_id == agent_id
+        )
+        if self.conn.execute(held).first() is None:
+            self.conn.execute(
+                insert(BudgetPause).values(budget_id=budget_id, agent_id=agent_id, paused_at=now)
+            )
 
     def take_budget_pauses(self, budget_id: int) -> list[str]:
         """The agents this budget paused, forgotten as they are returned (their resume is the caller's)."""
