@@ -51,6 +51,7 @@ STATUS_COLORS: dict[str, str] = {
     "offline": "#8d939c",
     "killing": "#fb923c",
     "killed": "#f87171",
+    "paused": "#a78bfa",  # by an operator or a budget's lock (issue 16)
 }
 
 # Log levels (Pulse log), matching .level-* classes.

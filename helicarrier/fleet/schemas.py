@@ -13,10 +13,10 @@ class AgentOut(_Out):
     id: str
     name: str
     status: str = Field(
-        description="As the Hero Grid shows it: killing, killed, offline or what it reported."
+        description="As the Hero Grid shows it: killing, killed, paused, offline or what it reported."
     )
     reported_status: str = Field(description="What the agent last said: running, idle or stalled.")
-    control_state: str = Field(description="active, killing or killed")
+    control_state: str = Field(description="active, killing, killed or paused")
     model: str | None
     provider: str | None
     current_task: str | None

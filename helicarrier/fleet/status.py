@@ -1,6 +1,6 @@
 """An agent's status as the HUD shows it, from what it reported, what was imposed on it, and its silence.
 
-Precedence (first that applies): the control state an operator imposed (killing, killed; see
+Precedence (first that applies): the control state an operator imposed (killing, killed, paused; see
 ``helicarrier.control.lifecycle``); offline when no sign of life for longer than the offline threshold; else
 what the agent last reported.
 """
@@ -22,6 +22,7 @@ STATUS_ICONS = {
     "offline": "bi-wifi-off",
     "killing": "bi-x-octagon",
     "killed": "bi-x-octagon-fill",
+    "paused": "bi-pause-btn-fill",
 }
 
 

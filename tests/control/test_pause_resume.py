@@ -17,6 +17,8 @@ def test_pause_then_resume_moves_the_agent_and_each_command_through_its_lifecycl
     pause = resp.get_json()["command"]
     assert pause["kind"] == "pause" and pause["state"] == "pending" and pause["reason"] == "cost review"
     assert _state(ctl) == "paused"  # at once: the next poll or hook holds it
+    listed = ctl.client.get("/api/v1/agents", headers=ctl.headers(ctl.control_token)).get_json()["agents"]
+    assert [a["status"] for a in listed if a["id"] == "atlas-01"] == ["paused"]  # what the card shows
 
     again = act(ctl, "/api/v1/agents/atlas-01/pause", {"reason": "cost review"}, key="p1")
     assert again.status_code == 200 and again.get_json()["command"]["id"] == pause["id"]  # idempotent
