@@ -146,6 +146,48 @@ def release(ctx: AppContext, n, agent):
     return _line(f"Released {agent}: it takes new work again.")
 
 
+PAUSABLE = ("running", "idle", "stalled", "offline")
+
+
+@CALLBACKS.on(
+    Output(ID.PAUSE, "children"),
+    Output(ID.PAUSE, "style"),
+    Input(ID.KILL_AGENT, "value"),
+    Input(ID.OPTIONS_INTERVAL, "n_intervals"),
+    Input(ID.PAUSE_RESULT, "children"),
+    role="operator",
+)
+def pause_shown(ctx: AppContext, agent, _n, _result):
+    """Pause for an agent that works, Resume for a paused one; nothing for a killed one."""
+    status = next((c.status for c in _cards(ctx) if c.id == agent), None) if agent else None
+    if status == "paused":
+        return "Resume", None
+    return "Pause", None if status in PAUSABLE else {"display": "none"}
+
+
+@CALLBACKS.on(
+    Output(ID.PAUSE_RESULT, "children"),
+    Input(ID.PAUSE, "n_clicks"),
+    State(ID.KILL_AGENT, "value"),
+    State(ID.PAUSE, "children"),
+    role="operator",
+    prevent_initial_call=True,
+)
+def pause(ctx: AppContext, n, agent, label):
+    if not n or not agent:
+        return no_update
+    kind = "resume" if label == "Resume" else "pause"
+    body = {"kind": kind, "reason": f"{kind}d from the Command page"}
+    # No key: a second click meets the new control state (409 already_paused), and n_clicks restarts at 1
+    # on every visit, so a key made of it would replay an old command.
+    _command, _created, error = issue(ctx, signed_in_user(), agent, body, None)
+    if error:
+        return _line(f"Refused: {error}", "text-danger")
+    return _line(
+        f"{kind.title()}d {agent}." + (" It stops after its current model call." if kind == "pause" else "")
+    )
+
+
 @CALLBACKS.on(
     Output(ID.KILLALL_COUNT, "children"),
     Input(ID.KILLALL_STATUS, "value"),

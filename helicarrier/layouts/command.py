@@ -57,6 +57,8 @@ class ID:
     KILL_OPEN = "command-kill-open"
     RELEASE = "command-release"  # shown when the picked agent is killed: lets it work again
     RELEASE_RESULT = "command-release-result"
+    PAUSE = "command-pause"  # Pause the picked agent, or Resume it when it is paused
+    PAUSE_RESULT = "command-pause-result"
     KILLALL_STATUS = "command-killall-status"
     KILLALL_LABELS = "command-killall-labels"
     KILLALL_OPEN = "command-killall-open"
@@ -230,10 +232,21 @@ def _override() -> html.Div:
                                 style={"display": "none"},
                                 title="Let this killed agent work again",
                             ),
+                            dbc.Button(
+                                "Pause",
+                                id=ID.PAUSE,
+                                color="secondary",
+                                outline=True,
+                                size="sm",
+                                n_clicks=0,
+                                style={"display": "none"},
+                                title="Pause after its current model call; Resume lets it go on",
+                            ),
                         ],
                         className="d-flex gap-2 align-items-center mb-1",
                     ),
-                    html.Div(id=ID.RELEASE_RESULT, className="small mb-3", role="status"),
+                    html.Div(id=ID.RELEASE_RESULT, className="small", role="status"),
+                    html.Div(id=ID.PAUSE_RESULT, className="small mb-3", role="status"),
                     html.Label("Kill all running agents matching", className="kpi-label d-block mb-1"),
                     html.Div(
                         [

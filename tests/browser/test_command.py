@@ -432,3 +432,25 @@ def test_viewer_sees_no_controls_and_a_forged_control_callback_is_refused(hud, t
     status, _ = _forge(hud, cookies, {"output": kill_output, "inputs": [], "changedPropIds": []})
     assert status == 403
     assert hud.ctx.repo.commands_list(agent_id="atlas-01") == []
+
+
+def test_an_operator_pauses_and_resumes_an_agent_from_the_command_page(hud, token, make_client):
+    client = make_client(token)
+    agent = client.agent("jarvis-8", name="Jarvis Eight")
+    agent.heartbeat("running", model="gpt-4.1")
+    agent.on_command(wait=1.0)  # the client's own pause and resume handling
+    assert client.flush(timeout=10)
+    hud.login("omar")
+    hud.visit("/command")
+    pick(hud, f"#{ID.KILL_AGENT}", "jarvis-8")
+    wait_until(lambda: hud.duo.find_element(f"#{ID.PAUSE}").is_displayed(), what="Pause offered")
+    click(hud, f"#{ID.PAUSE}")
+    hud.duo.wait_for_contains_text(f"#{ID.PAUSE_RESULT}", "Paused jarvis-8", timeout=10)
+    wait_until(lambda: status_of(hud, "jarvis-8") == "paused", what="jarvis-8 paused")
+    wait_until(lambda: agent.paused, what="the client to obey the pause")
+    hud.duo.wait_for_text_to_equal(f"#{ID.PAUSE}", "Resume", timeout=15)
+    click(hud, f"#{ID.PAUSE}")
+    hud.duo.wait_for_contains_text(f"#{ID.PAUSE_RESULT}", "Resumed jarvis-8", timeout=10)
+    wait_until(lambda: status_of(hud, "jarvis-8") == "running", what="jarvis-8 resumed")
+    wait_until(lambda: not agent.paused, what="the client to obey the resume")
+    assert hud.duo.get_logs() == []
