@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from helicarrier.data.models import LogEvent, Session, UsageEvent
 from helicarrier.demo.fleet import run_demo_fleet
 from tests.client.conftest import ingest_token, live_server, serve_wsgi  # noqa: F401
-from tests.client.test_commands import api, command_in
+from tests.client.test_commands import api
 from tests.waiting import wait_for
 
 
@@ -28,7 +28,8 @@ def test_a_demo_agent_holds_its_session_while_paused_and_goes_on_after_resume(li
     control, _ = ctx.repo.create_token("operator", "control")
     stop = threading.Event()
     runner = threading.Thread(
-        target=lambda: run_demo_fleet(url, ingest_token, 1, seed=5, stop_event=stop), daemon=True
+        target=lambda: run_demo_fleet(url, ingest_token, 1, seed=5, stop_event=stop, command_wait=1.0),
+        daemon=True,
     )
     runner.start()
     try:
@@ -36,7 +37,9 @@ def test_a_demo_agent_holds_its_session_while_paused_and_goes_on_after_resume(li
         wait_for(lambda: _scalar(ctx, running) == 1, 60, "a demo session to run")
         status, doc = api(url, control, "/api/v1/agents/atlas-01/pause", {"reason": "budget 'demo' locked"})
         assert status == 201
-        assert command_in(ctx, doc["command"]["id"], "completed")["state"] == "completed"
+        cid = doc["command"]["id"]
+        # Generous: on a loaded machine the demo's client answers after flushing what it reported first.
+        wait_for(lambda: ctx.repo.get_command(cid)["state"] == "completed", 60, "the pause to be answered")
         wait_for(lambda: _logged(ctx, "paused: budget 'demo' locked"), 60, "the agent to hold after its call")
         calls = _scalar(ctx, select(func.count()).select_from(UsageEvent))
         assert _scalar(ctx, running) == 1  # held, not ended
