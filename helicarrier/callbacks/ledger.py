@@ -20,6 +20,7 @@ from helicarrier.layouts.ledger_grid import BLOCK_SIZE, EMPTY_ROW, EMPTY_ROW_ID,
 from helicarrier.layouts.ledger_timeline import usage_csv_rows
 from helicarrier.layouts.url_state import ledger_query
 from helicarrier.money import nanos_to_usd
+from helicarrier.names import agent_labels
 from helicarrier.retention.service import raw_usage_pruned_before
 
 EXPORT_CHUNK = 5000
@@ -110,7 +111,8 @@ def rows_response(ctx: AppContext, request: dict | None, filters: SessionFilters
     if not rows and start == 0:
         return {"rowData": [EMPTY_ROW], "rowCount": 1}
     count = start + len(rows) if len(rows) < limit else -1
-    return {"rowData": [grid_row(r) for r in rows], "rowCount": count}
+    names = agent_labels(ids := [r["agent_id"] for r in rows], ctx.read_repo.agent_names(ids))
+    return {"rowData": [grid_row(r, names) for r in rows], "rowCount": count}
 
 
 def _download_note(ctx: AppContext, filters: SessionFilters, rows: list, more: bool) -> str:
