@@ -39,6 +39,7 @@ from helicarrier.layouts.ledger_csv import records_download
 KILLABLE_DEFAULT = ["running"]
 TRACK_LIMIT = 20
 KILL_OUTPUTS = 8  # kill_flow's outputs
+KILLED_TITLE = "killed: Release lets it take work again"
 
 CALLBACKS = Callbacks()
 
@@ -53,8 +54,12 @@ def issue(ctx: AppContext, user: CurrentUser, agent_id: str, body: dict[str, Any
     try:
         command, created = ctx.control.issue(actor_for(user), agent_id, body, key)
     except Refused as exc:
-        return None, False, f"{agent_id}: {exc.message} ({exc.status})"
+        return None, False, refusal(agent_id, exc)
     return command, created, None
+
+
+def refusal(agent_id: str, exc: Refused) -> str:
+    return f"{agent_id}: {exc.message} ({exc.status})"
 
 
 def _cards(ctx: AppContext) -> list[grid.CardModel]:
@@ -100,18 +105,19 @@ def history(ctx: AppContext, _n, shown):
     Output(ID.KILLALL_LABELS, "options"),
     Input(ID.OPTIONS_INTERVAL, "n_intervals"),
     State(ID.INJECT_AGENTS, "options"),
+    State(ID.KILL_AGENT, "options"),
     role="operator",
 )
-def pickers(ctx: AppContext, _n, current):
+def pickers(ctx: AppContext, _n, current, current_kill):
     cards = grid.sort_cards(_cards(ctx), "name")
     # No live status in the labels (options that change under an open menu would jump about), except in the
     # kill list a killed agent's: it lasts until someone releases it, and the list is where they do.
     options = [{"label": f"{c.name} · {c.id}" if c.name != c.id else c.id, "value": c.id} for c in cards]
     kill_options = [
-        {**o, "label": f"{o['label']} (killed)"} if c.status == "killed" else o
+        {**o, "label": f"{o['label']} (killed)", "title": KILLED_TITLE} if c.status == "killed" else o
         for o, c in zip(options, cards, strict=True)
     ]
-    if options == current and not any(c.status == "killed" for c in cards):
+    if options == current and kill_options == current_kill:
         return no_update, no_update, no_update, no_update
     return options, kill_options, options, grid.label_options(cards)
 
@@ -119,14 +125,15 @@ def pickers(ctx: AppContext, _n, current):
 @CALLBACKS.on(
     Output(ID.RELEASE, "style"),
     Input(ID.KILL_AGENT, "value"),
-    Input(ID.OPTIONS_INTERVAL, "n_intervals"),
-    Input(ID.RELEASE_RESULT, "children"),
+    Input(ID.KILL_AGENT, "options"),
     role="operator",
 )
-def release_shown(ctx: AppContext, agent, _n, _result):
-    """Release is offered for a killed agent only (the one action that undoes a kill)."""
-    killed = bool(agent) and any(c.id == agent and c.status == "killed" for c in _cards(ctx))
-    return None if killed else {"display": "none"}
+def release_shown(_ctx: AppContext, agent, options):
+    """Release is offered for a killed agent only (the one action that undoes a kill). The kill list's
+    options say which agents are killed (``pickers`` keeps them current), so this asks the database nothing;
+    the title is ours, never an agent's name, so no agent can name itself into looking killed."""
+    killed = any(o.get("value") == agent and o.get("title") == KILLED_TITLE for o in options or [])
+    return None if agent and killed else {"display": "none"}
 
 
 @CALLBACKS.on(
@@ -142,7 +149,7 @@ def release(ctx: AppContext, n, agent):
     try:
         ctx.control.release(actor_for(signed_in_user()), agent, "released from the Command page")
     except Refused as exc:
-        return _line(f"Refused: {agent}: {exc.message} ({exc.status})", "text-danger")
+        return _line(f"Refused: {refusal(agent, exc)}", "text-danger")
     return _line(f"Released {agent}: it takes new work again.")
 
 
