@@ -35,6 +35,7 @@ from helicarrier.layouts.alerts_forms import (
     rule_form_values,
 )
 from helicarrier.layouts.alerts_ids import TICKS
+from helicarrier.layouts.feedback import said
 
 FEED_ROWS = 200  # the page never holds more rows than this; the summary line counts them all
 TICK_INPUTS = [Input(ID.TICK[name], "data") for name in TICKS]
@@ -65,12 +66,12 @@ def _clicked() -> bool:
 
 
 def _error(text: str) -> html.Span:
-    return html.Span(text, className="text-warning")
+    return said(text, "warning")
 
 
 def _ok(text: str, tick: int | None) -> tuple[html.Span, int]:
     """A success message, and the tick that redraws the tables."""
-    return html.Span(text, className="text-success"), (tick or 0) + 1
+    return said(text), (tick or 0) + 1
 
 
 def rule_form(rule: dict | None) -> tuple:

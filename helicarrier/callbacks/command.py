@@ -34,6 +34,7 @@ from helicarrier.layouts.command import (
     lifecycle,
     terminal_lines,
 )
+from helicarrier.layouts.feedback import said
 from helicarrier.layouts.ledger_csv import records_download
 
 KILLABLE_DEFAULT = ["running"]
@@ -78,8 +79,8 @@ def _as_list(value) -> list[str]:
     return [value] if isinstance(value, str) else [v for v in value if v]
 
 
-def _line(text: str, cls: str = "text-success") -> html.Div:
-    return html.Div(text, className=cls)
+def _line(text: str, tone: str = "ok") -> html.Div:
+    return said(text, tone, block=True)
 
 
 # -- for everyone who may open the page: the command history -------------------------------------------
@@ -149,7 +150,7 @@ def release(ctx: AppContext, n, agent):
     try:
         ctx.control.release(actor_for(signed_in_user()), agent, "released from the Command page")
     except Refused as exc:
-        return _line(f"Refused: {refusal(agent, exc)}", "text-danger")
+        return _line(f"Refused: {refusal(agent, exc)}", "error")
     return _line(f"Released {agent}: it takes new work again.")
 
 
@@ -216,14 +217,14 @@ def send_task(ctx: AppContext, _clicks, _submits, task, agents, mode, draft, war
         return no_update, no_update, no_update, no_update
     agents = _as_list(agents)
     if not agents:
-        return _line("Pick at least one agent first.", "text-danger"), no_update, no_update, no_update
+        return _line("Pick at least one agent first.", "error"), no_update, no_update, no_update
     # Warned once per (agents, task, mode): pressing Send again sends it as it is.
     signature = [sorted(agents), task, mode]
     warnings = send_warnings(_cards(ctx), agents, mode)
     if warnings and warned != signature:
-        lines = [_line(w, "text-warning") for w in warnings]
+        lines = [_line(w, "warning") for w in warnings]
         return (
-            [*lines, _line("Press Send again to send anyway.", "text-warning")],
+            [*lines, _line("Press Send again to send anyway.", "warning")],
             no_update,
             no_update,
             signature,
@@ -231,7 +232,7 @@ def send_task(ctx: AppContext, _clicks, _submits, task, agents, mode, draft, war
     # One key per submission and agent: a double click or a resent request issues one command each.
     sent, refused = _inject(ctx, agents, task, mode, draft or uuid.uuid4().hex)
     lines = [_line("Sent to " + ", ".join(sent))] if sent else []
-    lines += [_line(f"Refused: {e}", "text-danger") for e in refused]
+    lines += [_line(f"Refused: {e}", "error") for e in refused]
     if not sent:  # nothing went out: keep the text to fix it
         return lines, no_update, no_update, None
     return lines, "", uuid.uuid4().hex, None
@@ -272,7 +273,7 @@ def _ask(targets: list[str], question: html.Div) -> list:
 
 
 def _refuse_to_ask(text: str) -> list:
-    return [*[no_update] * 6, _line(text, "text-danger"), no_update]
+    return [*[no_update] * 6, _line(text, "error"), no_update]
 
 
 def _kill(ctx: AppContext, targets: list[str], key, reason, strength, tracking) -> list:
@@ -290,7 +291,7 @@ def _kill(ctx: AppContext, targets: list[str], key, reason, strength, tracking) 
         errors = html.Div([html.Div(e) for e in refused])
         return [True, no_update, no_update, no_update, errors, no_update, no_update, no_update]
     feedback = [_line(f"Kill sent to {plural(len(issued), 'agent')}.")]
-    feedback += [_line(f"Refused: {e}", "text-danger") for e in refused]
+    feedback += [_line(f"Refused: {e}", "error") for e in refused]
     tracked = [cid for cid in (tracking or []) if cid not in issued]
     return [False, no_update, [], None, "", "", feedback, (issued + tracked)[:TRACK_LIMIT]]
 
@@ -371,13 +372,13 @@ def kill_lifecycle(ctx: AppContext, _n, tracking, shown):
 )
 def switch_model(ctx: AppContext, _n, agent, provider, model, reason, key):
     if not agent:
-        return _line("Pick an agent first.", "text-danger"), no_update
+        return _line("Pick an agent first.", "error"), no_update
     body = {"kind": "model", "model": model, "reason": reason}
     if provider:
         body["provider"] = provider
     command, created, error = issue(ctx, signed_in_user(), agent, body, f"{key}:{agent}" if key else None)
     if error:
-        return _line(error, "text-danger"), no_update
+        return _line(error, "error"), no_update
     payload = command["payload"] or {}
     text = f"Sent: {agent} → {payload.get('provider')}/{payload.get('model')} ({command['id'][:8]})"
     return _line(text + ("" if created else ", already sent")), uuid.uuid4().hex

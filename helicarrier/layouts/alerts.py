@@ -19,7 +19,7 @@ from helicarrier.alerts.lifecycle import STATES
 from helicarrier.alerts.rules import DEFAULT_INTERVAL_S, METRICS, describe, format_duration, format_value
 from helicarrier.layouts.alerts_forms import choices, receiver_form, rule_editor, rule_result
 from helicarrier.layouts.alerts_ids import ID, TICKS
-from helicarrier.layouts.url_state import ledger_link
+from helicarrier.layouts.url_state import ledger_link, query_value
 
 FEED_REFRESH_MS = 2000
 SLOW_REFRESH_MS = 5000
@@ -151,9 +151,7 @@ def sessions_href(alert: Mapping[str, Any]) -> str:
 
 def focus_from_query(query: str | None) -> int | None:
     """The alert a link points at (``/alerts?alert=12``), or None."""
-    from urllib.parse import parse_qs
-
-    value = (parse_qs((query or "").lstrip("?")[:200]).get("alert") or [""])[0]
+    value = query_value(query, "alert") or ""
     return int(value) if value.isdigit() and len(value) < 19 else None
 
 
