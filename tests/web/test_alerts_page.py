@@ -142,8 +142,8 @@ def test_the_rule_form_shows_a_rule_and_reads_the_same_rule_back():
 
 
 def test_inhibition_has_a_form_one_matcher_per_line():
-    rule = {**RULE, "params": None, "inhibits": {"matchers": [{"name": "team", "op": "=~", "value": 'core|"ops"'}],
-                                 "equal": ["agent", "team"]}}  # fmt: skip
+    matcher = {"name": "team", "op": "=~", "value": 'core|"ops"'}
+    rule = {**RULE, "params": None, "inhibits": {"matchers": [matcher], "equal": ["agent", "team"]}}
     values = rule_form_values(rule)
     shown = {f.key: v for f, v in zip(RULE_FIELDS, values, strict=True)}
     assert shown["inhibit_matchers"] == 'team=~"core|\\"ops\\""' and shown["inhibit_equal"] == "agent, team"
