@@ -68,9 +68,13 @@ def _options(values: list[Any] | None) -> list[dict[str, str]]:
     for v in values or []:
         value = v.get("value") if isinstance(v, dict) else v
         if value is not None:
-            out.append(
-                {"label": str(v.get("label", value)) if isinstance(v, dict) else str(value), "value": value}
-            )
+            option = {
+                "label": str(v.get("label", value)) if isinstance(v, dict) else str(value),
+                "value": value,
+            }
+            if isinstance(v, dict) and v.get("title"):
+                option["title"] = str(v["title"])
+            out.append(option)
     return out
 
 
@@ -131,6 +135,10 @@ def load_options(ctx: AppContext, _, *selected):
     """Every value the database knows, plus any a link selected that it does not (shown, matching nothing,
     rather than silently dropped from the filter)."""
     opts = ctx.read_repo.filter_options()
+    agents = opts.get("agents") or []
+    names = agent_labels(agents, ctx.read_repo.agent_names(agents))
+    # Agents by name, as on every page; the id on hover (and still what the filter and the URL hold).
+    opts["agents"] = [{"label": names[a], "value": a, "title": a} for a in agents]
     out = []
     for (_, _, key, _), chosen in zip(MULTI_FILTERS, selected, strict=True):
         options = _options(opts.get(key))

@@ -90,3 +90,9 @@ def test_the_matrix_rows_show_short_ids_and_the_stored_one_on_hover():
     # Two ids of one model are scored apart: their rows keep the ids that tell them apart.
     fig = heatmap_figure(_cells("gpt-4.1", "gpt-4.1-2025-04-14"), min_samples=20)
     assert list(fig.layout.yaxis.ticktext) == ["gpt-4.1", "gpt-4.1-2025-04-14"]
+
+
+def test_the_ledgers_agent_filter_offers_names_and_filters_by_id(seeded):
+    agents, *_ = ledger_cb.load_options(seeded, None, *[None] * len(ledger_cb.FILTER_IDS))
+    atlas = next(o for o in agents if o["value"] == "atlas-01")
+    assert atlas == {"label": "Atlas", "value": "atlas-01", "title": "atlas-01"}
