@@ -336,6 +336,43 @@ SETTINGS: tuple[Setting, ...] = (
         "`1`: alert receivers may post to loopback and link-local addresses (tests; refused by default).",
     ),
     Setting(
+        "HELICARRIER_AUTOSCALE_MIN",
+        "autoscale_min",
+        "1",
+        _int,
+        "Auto-scaling: the fewest agent workers the fleet should run (`GET /api/v1/fleet/scale`).",
+    ),
+    Setting("HELICARRIER_AUTOSCALE_MAX", "autoscale_max", "10", _positive, "Auto-scaling: the most workers."),
+    Setting(
+        "HELICARRIER_AUTOSCALE_TASKS_PER_WORKER",
+        "autoscale_tasks_per_worker",
+        "2",
+        _positive,
+        "Auto-scaling: open injected tasks plus running agents one worker is meant to carry.",
+    ),
+    Setting(
+        "HELICARRIER_AUTOSCALE_COOLDOWN_S",
+        "autoscale_cooldown_s",
+        "60",
+        _int,
+        "Auto-scaling: the desired count changes at most once in this many seconds.",
+    ),
+    Setting(
+        "HELICARRIER_AUTOSCALE_EVAL_S",
+        "autoscale_eval_s",
+        "15",
+        _positive,
+        "Auto-scaling: seconds between evaluations (on the scheduler's leader).",
+    ),
+    Setting(
+        "HELICARRIER_AUTOSCALE_COMMAND",
+        "autoscale_command",
+        "",
+        _text,
+        "Auto-scaling: a command run with each new count, `{count}` filled in, without a shell "
+        "(e.g. `kubectl scale deployment/agents --replicas={count}`; empty: none).",
+    ),
+    Setting(
         "HELICARRIER_SMTP_HOST",
         "smtp_host",
         "",
@@ -466,6 +503,12 @@ class Settings:
     report_tz: str = "UTC"
     report_keep: int = 30
     allow_local_webhooks: bool = False
+    autoscale_min: int = 1
+    autoscale_max: int = 10
+    autoscale_tasks_per_worker: int = 2
+    autoscale_cooldown_s: int = 60
+    autoscale_eval_s: int = 15
+    autoscale_command: str = ""
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_username: str = ""

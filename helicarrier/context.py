@@ -8,6 +8,9 @@ from datetime import UTC, datetime
 
 from helicarrier.alerts.receivers import SmtpSettings
 from helicarrier.alerts.service import AlertService
+from helicarrier.autoscale.actuators import CommandActuator
+from helicarrier.autoscale.policy import Bounds
+from helicarrier.autoscale.service import AutoscaleService
 from helicarrier.config import ConfigError, Settings, load_settings
 from helicarrier.control.service import ControlLimits, ControlService
 from helicarrier.data.engine import make_engine
@@ -46,6 +49,7 @@ class AppContext:
     claude_code_hooks: ClaudeCodeHooks
     maintenance: Maintenance
     slo: SloService  # SLI events recorded (batched per process) and the SLOs reported
+    autoscale: AutoscaleService
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -114,7 +118,20 @@ def build_context(settings: Settings | None = None) -> AppContext:
         claude_code_hooks=ClaudeCodeHooks(repo, ingest, control, fleet),
         maintenance=maintenance,
         slo=slo_service,
+        autoscale=_autoscale(settings, repo),
     )
+
+
+def _autoscale(settings: Settings, repo: Repository) -> AutoscaleService:
+    bounds = Bounds(
+        min_workers=settings.autoscale_min,
+        max_workers=max(settings.autoscale_min, settings.autoscale_max),
+        tasks_per_worker=settings.autoscale_tasks_per_worker,
+        cooldown_s=settings.autoscale_cooldown_s,
+    )
+    command = settings.autoscale_command.strip()
+    actuator = CommandActuator(command) if command else None
+    return AutoscaleService(repo, bounds, settings.offline_after_s, actuator)
 
 
 def _read_repository(settings: Settings, primary: Repository) -> Repository:

@@ -219,6 +219,14 @@ ROUTES: tuple[Route, ...] = (
         responses={200: fl.AgentsResponse},
     ),
     Route(
+        "GET",
+        f"{V1}/fleet/scale",
+        fleet.scale,
+        "How many agent workers the fleet should run now (auto-scaling), and why",
+        "read",
+        responses={200: fl.ScaleResponse},
+    ),
+    Route(
         "PUT",
         f"{V1}/agents/<agent_id>/owner",
         fleet.set_owner,

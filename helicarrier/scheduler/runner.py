@@ -36,7 +36,7 @@ class Job:
 ALERT_EVAL_S = 15
 
 
-def default_jobs(alert_eval_s: int = ALERT_EVAL_S) -> list[Job]:
+def default_jobs(alert_eval_s: int = ALERT_EVAL_S, autoscale_eval_s: int = 15) -> list[Job]:
     return [
         Job("heartbeat", HEARTBEAT_EVERY_S, _heartbeat),
         Job("expire-commands", 10, lambda ctx: ctx.control.expire_commands()),
@@ -48,6 +48,7 @@ def default_jobs(alert_eval_s: int = ALERT_EVAL_S) -> list[Job]:
         Job("daily-reports", 60, daily_reports),
         Job("prune-retention", 600, _prune_retention),
         Job("partition-upkeep", 3600, _partition_upkeep),
+        Job("autoscale", autoscale_eval_s, lambda ctx: ctx.autoscale.evaluate()),
     ]
 
 
@@ -131,7 +132,7 @@ class Scheduler:
         self.leadership = Leadership(ctx.repo.engine)
         # The evaluation job ticks at the shortest allowed rule interval and runs the rules due (issue 15).
         tick = min(ctx.settings.alert_eval_s, ctx.settings.alert_min_interval_s)
-        self.jobs = jobs if jobs is not None else default_jobs(tick)
+        self.jobs = jobs if jobs is not None else default_jobs(tick, ctx.settings.autoscale_eval_s)
         # A run that starts late (a busy machine) still runs, once: no "was missed by" warning per run.
         self._aps = BackgroundScheduler(
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
