@@ -21,7 +21,9 @@ SORTS = {
     "heartbeat": "Last heartbeat",
 }
 # Most urgent first when sorting by status.
-STATUS_ORDER = {s: i for i, s in enumerate(("killing", "stalled", "offline", "running", "idle", "killed"))}
+STATUS_ORDER = {
+    s: i for i, s in enumerate(("killing", "stalled", "offline", "running", "waiting", "idle", "killed"))
+}
 
 
 @dataclass(frozen=True, slots=True)
