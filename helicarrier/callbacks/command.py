@@ -58,7 +58,9 @@ def issue(ctx: AppContext, user: CurrentUser, agent_id: str, body: dict[str, Any
 
 
 def _cards(ctx: AppContext) -> list[grid.CardModel]:
-    return grid.card_models(ctx.repo.agents_snapshot(), utcnow(), ctx.settings.offline_after_s)
+    return grid.card_models(
+        ctx.repo.agents_snapshot(), utcnow(), ctx.settings.offline_after_s, ctx.repo.open_finding_steps()
+    )
 
 
 def matching_agents(ctx: AppContext, statuses, labels) -> list[str]:

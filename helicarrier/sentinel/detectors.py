@@ -13,6 +13,13 @@ from helicarrier.sentinel.normalize import line_key
 from helicarrier.sentinel.thresholds import Thresholds
 
 DETECTORS = ("repeat", "no_output", "long_run", "silent")
+# How the HUD names each detector's finding.
+DETECTOR_NAMES = {
+    "repeat": "repeating itself",
+    "no_output": "tokens, nothing new",
+    "long_run": "far past p99 runtime",
+    "silent": "running, no model calls",
+}
 SAMPLES = 5  # repeated lines kept as evidence
 MAX_LINE = 500
 
