@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from helicarrier.config import ConfigError, load_settings
 from helicarrier.data.models import Agent
 from helicarrier.sentinel.schemas import ExemptionResponse
 from tests.sentinel.looping import at, audit, cycle, findings, report, sentinel_commands
@@ -149,3 +152,31 @@ def test_the_findings_api_filters_and_refuses_bad_parameters(sen):
     assert not_exempt.status_code == 404 and not_exempt.get_json()["error"]["code"] == "not_exempt"
     anon = sen.client.get("/api/v1/sentinel/findings")
     assert anon.status_code == 401
+
+
+def test_a_heartbeat_that_no_longer_says_waiting_ends_the_wait(sen):
+    report(sen, "patient", heartbeat={"status": "waiting", "expected_s": 3600}, lines=0)
+    assert sen.one(Agent, Agent.id == "patient").waiting_until is not None
+    log_only = {"level": "info", "message": "back to work"}
+    later = at(sen, 1).isoformat()
+    sen.post({"version": "v1", "type": "log", "agent_id": "patient", "ts": later, **log_only})
+    assert sen.one(Agent, Agent.id == "patient").waiting_until is not None  # only a heartbeat restates it
+    hb = {"version": "v1", "type": "agent.heartbeat", "agent_id": "patient", "ts": later, "status": "running"}
+    assert sen.post(hb).status_code == 200
+    assert sen.one(Agent, Agent.id == "patient").waiting_until is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '{"team=x": {"policy": "nuke"}}',
+        '{"team": {}}',
+        '{"team=x": {"repeat_n": 0}}',
+        '{"team=x": {"rpt": 3}}',
+        "[]",
+    ],
+)
+def test_a_bad_per_label_setting_stops_the_app_at_start(value, monkeypatch):
+    monkeypatch.setenv("HELICARRIER_SENTINEL_LABELS", value)
+    with pytest.raises(ConfigError, match="HELICARRIER_SENTINEL_LABELS"):
+        load_settings()
