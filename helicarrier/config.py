@@ -292,7 +292,7 @@ SETTINGS: tuple[Setting, ...] = (
         "sentinel_repeat_window_s",
         "300",
         _positive,
-        "... within this many seconds.",
+        "... within this many seconds (and over 60% of its lines there: `repeat_share_pct`).",
     ),
     Setting(
         "HELICARRIER_SENTINEL_NO_OUTPUT_S",

@@ -36,6 +36,10 @@ def _line(row: dict[str, Any]) -> dict[str, Any]:
     return {"ts": row["ts"].isoformat(), "message": row["message"][:MAX_LINE]}
 
 
+def _exact(message: str) -> str:
+    return " ".join(message.split())
+
+
 def _since(now: datetime, seconds: int) -> datetime:
     return now - timedelta(seconds=seconds)
 
@@ -48,7 +52,7 @@ def repeat(lines: list[dict[str, Any]], t: Thresholds, now: datetime) -> Detecti
     if not counts:
         return None
     key, n = counts.most_common(1)[0]
-    if n < t.repeat_n:
+    if n < t.repeat_n or n * 100 <= t.repeat_share_pct * len(recent):
         return None
     same = [r for r in recent if line_key(r["message"], r.get("attrs")) == key]
     example = same[-1]["message"][:120]
@@ -63,6 +67,8 @@ def repeat(lines: list[dict[str, Any]], t: Thresholds, now: datetime) -> Detecti
             "count": n,
             "window_s": t.repeat_window_s,
             "threshold": t.repeat_n,
+            "lines_in_window": len(recent),
+            "share_pct": n * 100 // len(recent),
             "lines": [_line(r) for r in same[-SAMPLES:]],
         },
     )
@@ -75,14 +81,16 @@ def no_output(
     t: Thresholds,
     now: datetime,
 ) -> Detection | None:
-    """Tokens spent for ``no_output_s`` without one log line whose shape was not seen before in the session.
+    """Tokens spent for ``no_output_s`` without one log line the session had not written before, word for
+    word. (Not by shape, as ``repeat`` counts: a working agent's lines are a few shapes, each new in its
+    details; an agent that says nothing new says the very same thing, or nothing.)
     ``lines``: the session's lines up to now (the window's and before); ``usage``: the window's calls."""
     start = _since(now, t.no_output_s)
     if running_since is None or running_since > start or usage["tokens"] <= 0:
         return None
-    before = {line_key(r["message"], r.get("attrs")) for r in lines if r["ts"] < start}
+    before = {_exact(r["message"]) for r in lines if r["ts"] < start}
     window = [r for r in lines if start <= r["ts"] < now]
-    new = {line_key(r["message"], r.get("attrs")) for r in window} - before
+    new = {_exact(r["message"]) for r in window} - before
     if new:
         return None
     return Detection(

@@ -15,7 +15,10 @@ from helicarrier.sentinel.ladder import LADDER
 class Thresholds:
     policy: str = "alert"  # the highest rung of the ladder the sentinel may take for this agent
     repeat_n: int = 12  # the same normalized line (or tool call) this many times ...
-    repeat_window_s: int = 300  # ... within this window
+    repeat_window_s: int = 300  # ... within this window ...
+    # ... and making up more than this share (percent) of the agent's lines in it: a working agent's progress
+    # lines ("step 3/12: calling o3", "step 4/12: ...") are one shape too, but never most of what it logs.
+    repeat_share_pct: int = 60
     no_output_s: int = 600  # tokens spent for this long without one new distinct log line
     long_run_factor: int = 3  # a session running longer than this many times its task kind's p99 ...
     long_run_min_sessions: int = 20  # ... once the p99 stands on at least this many ended sessions
