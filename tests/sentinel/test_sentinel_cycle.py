@@ -10,6 +10,7 @@ import pytest
 
 from helicarrier.config import ConfigError, load_settings
 from helicarrier.data.models import Agent
+from helicarrier.scheduler.runner import Scheduler
 from helicarrier.sentinel.schemas import ExemptionResponse
 from tests.sentinel.looping import at, audit, cycle, findings, report, sentinel_commands
 
@@ -180,3 +181,11 @@ def test_a_bad_per_label_setting_stops_the_app_at_start(value, monkeypatch):
     monkeypatch.setenv("HELICARRIER_SENTINEL_LABELS", value)
     with pytest.raises(ConfigError, match="HELICARRIER_SENTINEL_LABELS"):
         load_settings()
+
+
+def test_the_scheduler_runs_the_sentinel_as_a_leader_job(sen):
+    (job,) = [j for j in Scheduler(sen.ctx).jobs if j.name == "sentinel"]
+    assert job.seconds == sen.ctx.settings.sentinel_s == 30
+    report(sen, "looper", start=29)  # its lines in the minute before now
+    got = job.run(sen.ctx)  # what the leader runs every HELICARRIER_SENTINEL_S, at the time it runs
+    assert len(got.opened) == 1 and findings(sen, agent="looper")[0]["step"] == "alert"
