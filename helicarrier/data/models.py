@@ -51,7 +51,7 @@ class Agent(Base):
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    # What the agent last reported (running, idle, stalled); offline is derived from last_heartbeat_at.
+    # What the agent last reported (running, idle, stalled, waiting); offline derives from last_heartbeat_at.
     status: Mapped[str] = mapped_column(String(20), default="idle")
     # What an operator imposed (NULL: active, killing, killed; see control.lifecycle); outranks the status.
     control_state: Mapped[str | None] = mapped_column(String(20))
