@@ -67,6 +67,20 @@ def _names(text: str) -> tuple[str, ...]:
     return names
 
 
+def _policy(text: str) -> str:
+    from helicarrier.sentinel.ladder import LADDER
+
+    if text not in LADDER:
+        raise ValueError(", ".join(LADDER))
+    return text
+
+
+def _sentinel_labels(text: str) -> tuple:
+    from helicarrier.sentinel.thresholds import parse_overrides
+
+    return parse_overrides(text)
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str  # the environment variable
@@ -251,6 +265,77 @@ SETTINGS: tuple[Setting, ...] = (
         _positive,
         "Shortest evaluation interval a rule may have (422 below); the evaluation job runs this often "
         "(or every `HELICARRIER_ALERT_EVAL_S`, if shorter) and evaluates the rules that are due.",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_S",
+        "sentinel_s",
+        "30",
+        _positive,
+        "Seconds between the stuck-loop sentinel's cycles (docs/sentinel.md).",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_POLICY",
+        "sentinel_policy",
+        "alert",
+        _policy,
+        "The highest rung of the sentinel's ladder for every agent: `observe`, `alert`, `steer` or `kill`.",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_REPEAT_N",
+        "sentinel_repeat_n",
+        "12",
+        _positive,
+        "A stuck loop: the same normalized log line or tool call this many times ...",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_REPEAT_WINDOW_S",
+        "sentinel_repeat_window_s",
+        "300",
+        _positive,
+        "... within this many seconds (and over 60% of its lines there: `repeat_share_pct`).",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_NO_OUTPUT_S",
+        "sentinel_no_output_s",
+        "600",
+        _positive,
+        "Tokens spent for this many seconds without one new distinct log line.",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_LONG_RUN_FACTOR",
+        "sentinel_long_run_factor",
+        "3",
+        _positive,
+        "A session running this many times longer than its task kind's p99 runtime (over 20+ sessions).",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_SILENT_S",
+        "sentinel_silent_s",
+        "900",
+        _positive,
+        "Heartbeats say `running` and no model call for this many seconds.",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_GRACE_S",
+        "sentinel_grace_s",
+        "120",
+        _positive,
+        "Seconds between two rungs of the sentinel's ladder (alert, then steer, then kill).",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_COOLDOWN_S",
+        "sentinel_cooldown_s",
+        "3600",
+        _positive,
+        "After a steer or kill, no action on the same agent for the same reason for this many seconds.",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_LABELS",
+        "sentinel_labels",
+        "`{}`",
+        _sentinel_labels,
+        'Per-label overrides of the sentinel\'s settings, JSON: `{"team=research": {"policy": "observe", '
+        '"repeat_n": 30}}` (fields: docs/sentinel.md).',
     ),
     Setting(
         "HELICARRIER_RETAIN_USAGE_DAYS",
@@ -490,6 +575,16 @@ class Settings:
     scheduler: bool = True
     alert_eval_s: int = 15
     alert_min_interval_s: int = 5
+    sentinel_s: int = 30
+    sentinel_policy: str = "alert"
+    sentinel_repeat_n: int = 12
+    sentinel_repeat_window_s: int = 300
+    sentinel_no_output_s: int = 600
+    sentinel_long_run_factor: int = 3
+    sentinel_silent_s: int = 900
+    sentinel_grace_s: int = 120
+    sentinel_cooldown_s: int = 3600
+    sentinel_labels: tuple = ()  # ((label, ((field, value), ...)), ...): HELICARRIER_SENTINEL_LABELS
     retain_usage_days: int = 90
     retain_logs_days: int = 30
     retain_audit_days: int = 730

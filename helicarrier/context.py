@@ -25,6 +25,8 @@ from helicarrier.otlp.service import OtlpReceiver
 from helicarrier.pricing.registry import PriceBooks
 from helicarrier.pricing.versions import load_price_books
 from helicarrier.retention.partitions import upkeep_at_start
+from helicarrier.sentinel import thresholds as sentinel_thresholds
+from helicarrier.sentinel.service import SentinelService
 from helicarrier.slo import definitions as slo_definitions
 from helicarrier.slo.service import SloService
 
@@ -49,7 +51,8 @@ class AppContext:
     claude_code_hooks: ClaudeCodeHooks
     maintenance: Maintenance
     slo: SloService  # SLI events recorded (batched per process) and the SLOs reported
-    autoscale: AutoscaleService
+    sentinel: SentinelService  # the stuck-loop sentinel (issue 16)
+    autoscale: AutoscaleService  # the desired worker count (issue 16)
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -118,6 +121,13 @@ def build_context(settings: Settings | None = None) -> AppContext:
         claude_code_hooks=ClaudeCodeHooks(repo, ingest, control, fleet),
         maintenance=maintenance,
         slo=slo_service,
+        sentinel=SentinelService(
+            repo,
+            control,
+            sentinel_thresholds.from_settings(settings),
+            settings.sentinel_labels,
+            settings.offline_after_s,
+        ),
         autoscale=_autoscale(settings, repo),
     )
 

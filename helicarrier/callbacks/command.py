@@ -64,7 +64,9 @@ def refusal(agent_id: str, exc: Refused) -> str:
 
 
 def _cards(ctx: AppContext) -> list[grid.CardModel]:
-    return grid.card_models(ctx.repo.agents_snapshot(), utcnow(), ctx.settings.offline_after_s)
+    return grid.card_models(
+        ctx.repo.agents_snapshot(), utcnow(), ctx.settings.offline_after_s, ctx.repo.open_finding_steps()
+    )
 
 
 def matching_agents(ctx: AppContext, statuses, labels) -> list[str]:

@@ -269,6 +269,7 @@ def detail(ctx: AppContext, session_id):
     found = ctx.read_repo.session_detail(session_id) if session_id else None
     if not found:
         return not_found(session_id or "")
+    found = {**found, "sentinel": ctx.read_repo.list_findings(session_id=session_id, limit=20)}
     return session_view(found, raw_usage_pruned_before(ctx.read_repo))
 
 

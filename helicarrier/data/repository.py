@@ -30,6 +30,7 @@ from helicarrier.data.queries.ingest_stats import IngestStatsQueries
 from helicarrier.data.queries.partitions import PartitionQueries
 from helicarrier.data.queries.pricing import PricingQueries
 from helicarrier.data.queries.retention import RetentionQueries
+from helicarrier.data.queries.sentinel import SentinelQueries, SentinelTx
 from helicarrier.data.queries.sessions import SessionQueries
 from helicarrier.data.queries.sli import SliQueries, SliTx
 from helicarrier.data.queries.tokens import TokenQueries
@@ -40,7 +41,7 @@ T = TypeVar("T")
 _TRANSIENT_RETRIES = 3
 
 
-class Tx(CommandTx, IngestTx, AlertTx, AgentTx, SliTx):
+class Tx(CommandTx, IngestTx, AlertTx, AgentTx, SliTx, SentinelTx):
     """One write transaction's questions and writes (see ``helicarrier.data.unit``)."""
 
 
@@ -70,6 +71,7 @@ class Repository(
     PartitionQueries,
     GaugeQueries,
     SliQueries,
+    SentinelQueries,
 ):
     def __init__(self, engine: Engine):
         self.engine = engine

@@ -61,6 +61,12 @@ KILL_WAIT = {"force": 10.0, "graceful": 60.0}  # how long a kill waits for the a
 INJECTED_STEPS = 3  # an injected task is short: the demo shows it done within a minute
 INJECTED_TIMEOUT = 600.0
 SCALE_EVERY = 5.0  # how often the local supervisor asks for the desired count
+# The demo agent that gets stuck in a retry loop first thing, for the stuck-loop sentinel to find (issue 16):
+# `make run` lets the sentinel steer staging agents (scripts/run.sh), so within minutes it is seen, alerted,
+# steered, and the agent changes approach.
+LOOPER = "juno-10"
+LOOP_LINES = 80  # then it gives up by itself
+LOOP_AGAIN_CHANCE = 0.03  # per session afterwards
 
 
 @dataclass(frozen=True)
@@ -250,6 +256,7 @@ class SimAgent:
         self.inbox: deque[_Injected] = deque()
         self.in_session = self.in_step = False
         self.model_override: ModelSpec | None = None
+        self.loops_left = 1 if spec.id == LOOPER else 0
 
     def listen(self, wait: float = COMMAND_WAIT_S) -> None:
         """Obey commands from Helicarrier (the client's command loop, one long-poll per agent)."""
@@ -278,6 +285,10 @@ class SimAgent:
         while True:
             job = self.inbox.popleft() if self.inbox else None
             plan = plan_session(self.rng, self.spec)
+            if job is None and self.loops_left > 0:
+                self.loops_left -= 1
+                self._loop(plan)
+                continue
             if self.model_override is not None:
                 plan = replace(plan, spec=self.model_override)
             if job is not None:
@@ -290,6 +301,8 @@ class SimAgent:
                 raise _Retired
             if job is None and self.rng.random() < SILENCE_CHANCE:
                 self._silence()
+            if self.spec.id == LOOPER and self.rng.random() < LOOP_AGAIN_CHANCE:
+                self.loops_left = 1
             self._wait(self.rng.uniform(*self.pace.idle_between), idle=True)
 
     def _session(self, plan: SessionPlan, job: _Injected | None = None) -> None:
@@ -334,6 +347,47 @@ class SimAgent:
             session.end("killed", "demo fleet stopped")
             if job is not None:
                 job.finish(error="the demo fleet stopped before the task was done")
+            raise
+        finally:
+            self.in_session = False
+            self.status, self.task = "idle", None
+        self._beat()
+
+    def _loop(self, plan: SessionPlan) -> None:
+        """Stuck in a retry loop: the same failing call again and again, tokens burning, until steered (a
+        task arrives), killed, or it gives up."""
+        spec = plan.spec
+        self.status, self.task, self.model, self.provider = "running", plan.task, spec.model, spec.provider
+        self._beat()
+        session = self.agent.session(
+            model=spec.model,
+            provider=spec.provider,
+            task=plan.task,
+            task_kind=plan.kind,
+            labels=self.spec.labels,
+        )
+        self.sessions += 1
+        self.in_session = True
+        ticket = self.rng.randint(1000, 9800)
+        try:
+            for i in range(LOOP_LINES):
+                if self.inbox:  # steered (by the sentinel or an operator): the task is taken next
+                    session.log("info", "steered: leaving the retry loop to change approach")
+                    session.end("failed", "stuck in a retry loop (HTTP 429); steered")
+                    return
+                self._wait(self.rng.uniform(*self.pace.log_every))
+                session.log("warning", f"retry {i + 1}: POST /v1/tickets/{ticket}/comments failed (HTTP 429)")
+                if i % 3 == 2:
+                    session.usage(**usage_data(self.rng, spec, i, int(time.time())))
+            session.end("failed", f"gave up after {LOOP_LINES} retries (HTTP 429)")
+        except _Killed:
+            who, why, strength = self._kill_words()
+            session.log("warning", f"received kill command ({strength}) from {who}: {why}; stopping")
+            session.end("killed", f"killed by {who}: {why}")
+            self.stop_note = f"session {session.id} ended killed"
+            raise
+        except _Stopped:
+            session.end("killed", "demo fleet stopped")
             raise
         finally:
             self.in_session = False

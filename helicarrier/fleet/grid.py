@@ -21,7 +21,9 @@ SORTS = {
     "heartbeat": "Last heartbeat",
 }
 # Most urgent first when sorting by status.
-STATUS_ORDER = {s: i for i, s in enumerate(("killing", "stalled", "offline", "running", "idle", "killed"))}
+STATUS_ORDER = {
+    s: i for i, s in enumerate(("killing", "stalled", "offline", "running", "waiting", "idle", "killed"))
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,8 @@ class CardModel:
     cost_nanos: int
     unpriced_events: int
     labels: tuple[tuple[str, str], ...]
+    # The stuck-loop sentinel's open findings on the agent: (detector, rung reached), oldest first.
+    sentinel: tuple[tuple[str, str], ...] = ()
 
     @property
     def signature(self) -> str:
@@ -50,7 +54,11 @@ def _iso(ts: datetime | None) -> str | None:
     return None if ts is None else ts.isoformat()
 
 
-def card_models(snapshot: list[dict], now: datetime, offline_after_s: int) -> list[CardModel]:
+def card_models(
+    snapshot: list[dict], now: datetime, offline_after_s: int, findings: dict[str, list] | None = None
+) -> list[CardModel]:
+    """``findings``: {agent id: [(detector, step), ...]} of the sentinel's open findings."""
+    findings = findings or {}
     cards = []
     for row in snapshot:
         running = row.get("session_status") == "running"
@@ -69,6 +77,7 @@ def card_models(snapshot: list[dict], now: datetime, offline_after_s: int) -> li
                 cost_nanos=int(row["cost_nanos"] or 0) if running else 0,
                 unpriced_events=int(row["unpriced_events"] or 0) if running else 0,
                 labels=tuple(sorted((row["labels"] or {}).items())),
+                sentinel=tuple(tuple(f) for f in findings.get(row["id"], ())),
             )
         )
     return cards

@@ -15,7 +15,7 @@ class AgentOut(_Out):
     status: str = Field(
         description="As the Hero Grid shows it: killing, killed, offline or what it reported."
     )
-    reported_status: str = Field(description="What the agent last said: running, idle or stalled.")
+    reported_status: str = Field(description="What the agent last said: running, idle, stalled or waiting.")
     control_state: str = Field(description="active, killing or killed")
     model: str | None
     provider: str | None

@@ -207,6 +207,32 @@ def feed_table(
     return html.Div([table, *note], className="table-responsive")
 
 
+SENTINEL_FIELDS = ("id", "agent_id", "session_id", "detector", "state", "step", "summary", "first_seen_at")
+
+
+def sentinel_table(findings: list[Mapping[str, Any]]) -> html.Div | html.Table:
+    """The sentinel's findings in the feed: open ones, and those resolved in the last hour."""
+    rows = [
+        html.Tr(
+            [
+                html.Td(state_badge("firing" if f["state"] == "open" else "resolved")),
+                html.Td(f["agent_id"], className="mono"),
+                html.Td(f"{f['detector']} · {f['step']}", className="mono"),
+                html.Td(f["summary"]),
+                html.Td(html.A("session", href=f"/ledger/{f['session_id']}") if f["session_id"] else "–"),
+                html.Td(_since(f["first_seen_at"])),
+            ],
+            **{"data-finding": str(f["id"])},
+        )
+        for f in findings
+    ]
+    if not rows:
+        return html.Div(
+            "The sentinel sees no agent going round in circles.", className="muted", id=ID.SENTINEL_EMPTY
+        )
+    return _table(("State", "Agent", "Detector · rung", "Evidence", "", "Since"), rows, "")
+
+
 def summary_text(alerts: list[Mapping[str, Any]]) -> str:
     counts = {s: sum(1 for a in alerts if a["state"] == s) for s in ("firing", "pending", "nodata", "error")}
     muted = sum(
@@ -472,7 +498,13 @@ def _feed_and_rules(is_admin: bool) -> list[html.Div]:
         _panel(
             "Live feed",
             "bi-bell",
-            [html.Div(feed_filter, className="mb-2"), html.Div(id=ID.FEED)],
+            [
+                html.Div(feed_filter, className="mb-2"),
+                html.Div(id=ID.FEED),
+                html.H6([_icon("bi-shield-exclamation"), "Sentinel findings"], className="mt-3 glass-header"),
+                html.Div(id=ID.SENTINEL),
+                dcc.Store(id=ID.SENTINEL_HASH),
+            ],
             ID.FEED_PANEL,
         ),
         _panel(

@@ -20,6 +20,10 @@ class ID:
     FEED = "alerts-feed"
     FEED_EMPTY = "alerts-feed-empty"
     FEED_HASH = "alerts-feed-hash"
+    # the stuck-loop sentinel's findings, under the feed (issue 16)
+    SENTINEL = "alerts-sentinel"
+    SENTINEL_EMPTY = "alerts-sentinel-empty"
+    SENTINEL_HASH = "alerts-sentinel-hash"
     FOCUS = "alerts-focus"  # the alert a link pointed at (/alerts?alert=ID): its row is marked
     PANELS_SHOWN = "alerts-panels-shown"  # digests of what the polled panels show (callbacks/unchanged.py)
     CONFIG_SHOWN = "alerts-config-shown"
