@@ -305,19 +305,21 @@ class SimAgent:
                 self.loops_left = 1
             self._wait(self.rng.uniform(*self.pace.idle_between), idle=True)
 
-    def _session(self, plan: SessionPlan, job: _Injected | None = None) -> None:
+    def _open(self, plan: SessionPlan, labels: dict[str, str]) -> SessionHandle:
+        """Running ``plan``: said in a heartbeat, then its session started."""
         spec = plan.spec
         self.status, self.task, self.model, self.provider = "running", plan.task, spec.model, spec.provider
         self._beat()
         session = self.agent.session(
-            model=spec.model,
-            provider=spec.provider,
-            task=plan.task,
-            task_kind=plan.kind,
-            labels={**self.spec.labels, "task_kind": plan.kind},
+            model=spec.model, provider=spec.provider, task=plan.task, task_kind=plan.kind, labels=labels
         )
         self.sessions += 1
         self.in_session = True
+        return session
+
+    def _session(self, plan: SessionPlan, job: _Injected | None = None) -> None:
+        spec = plan.spec
+        session = self._open(plan, {**self.spec.labels, "task_kind": plan.kind})
         try:
             session.log("info", f"session started: {plan.task}")
             for step in range(plan.outcome.at_step + 1):
@@ -357,17 +359,7 @@ class SimAgent:
         """Stuck in a retry loop: the same failing call again and again, tokens burning, until steered (a
         task arrives), killed, or it gives up."""
         spec = plan.spec
-        self.status, self.task, self.model, self.provider = "running", plan.task, spec.model, spec.provider
-        self._beat()
-        session = self.agent.session(
-            model=spec.model,
-            provider=spec.provider,
-            task=plan.task,
-            task_kind=plan.kind,
-            labels=self.spec.labels,
-        )
-        self.sessions += 1
-        self.in_session = True
+        session = self._open(plan, self.spec.labels)
         ticket = self.rng.randint(1000, 9800)
         try:
             for i in range(LOOP_LINES):
