@@ -5,10 +5,13 @@ For each backend (a fresh SQLite file; a throwaway schema on the test PostgreSQL
 2. post v2 batches of 500 events from several client processes, over keep-alive HTTP connections, and
    count events/s from the first request to the last 2xx (each 2xx is sent only after the commit);
 3. in the same run, insert the same number of rows straight into the same tables with the driver's bulk
-   path (sqlite3 ``executemany`` in one transaction; PostgreSQL ``COPY``) and print the ratio.
+   path (sqlite3 ``executemany`` in one transaction; PostgreSQL ``COPY``) and print the ratio;
+4. on SQLite, post the same batches with the same clients to bench/bare_receiver.py (parse, one
+   ``executemany`` into one indexed table per request) under the same gunicorn: the baseline the ingest
+   target is set against. Every rate counts the rows in the tables, not the answers' ``accepted``.
 
     .venv/bin/python bench/ingest.py [--events 200000] [--clients 4] [--workers 2]
-                                     [--backends sqlite,postgresql]
+                                     [--backends sqlite,postgresql] [--no-bare]
 
 The event mix is half usage events (a real OpenAI chat completion, normalized and priced on the way in)
 and half log lines, spread over 50 agents.
@@ -141,21 +144,15 @@ def prepare_database(url: str, data_dir: Path) -> str:
     return token
 
 
-def http_run(url: str, args, data_dir: Path) -> dict:
-    token = prepare_database(url, data_dir)
+def post_all(target: str, env: dict, token: str, args) -> dict:
+    """Serve ``target`` under gunicorn (sync workers) and post every client's batches to it; the events the
+    answers acknowledged and the seconds from the first request to the last answer."""
     port = _free_port()
-    env = {
-        **os.environ,
-        "HELICARRIER_DATABASE_URL": url,
-        "HELICARRIER_DATA_DIR": str(data_dir),
-        "HELICARRIER_LOG_LEVEL": "WARNING",
-        "HELICARRIER_AUTO_MIGRATE": "0",
-    }
     gunicorn = [
         sys.executable,
         "-m",
         "gunicorn",
-        "app:server",
+        target,
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -189,12 +186,49 @@ def http_run(url: str, args, data_dir: Path) -> dict:
         for p in procs:
             p.join()
         t1 = max(r[2] for r in results)
-        stored = sum(r[0] for r in results)
+        acknowledged = sum(r[0] for r in results)
         errors = sum(r[1] for r in results)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    return {"events": stored, "errors": errors, "seconds": t1 - t0, "events_per_s": stored / (t1 - t0)}
+    return {"acknowledged": acknowledged, "errors": errors, "seconds": t1 - t0}
+
+
+def http_run(url: str, args, data_dir: Path) -> dict:
+    from sqlalchemy import func, select
+
+    from helicarrier.data.engine import make_engine
+    from helicarrier.data.models import LogEvent, UsageEvent
+
+    token = prepare_database(url, data_dir)
+    env = {
+        **os.environ,
+        "HELICARRIER_DATABASE_URL": url,
+        "HELICARRIER_DATA_DIR": str(data_dir),
+        "HELICARRIER_LOG_LEVEL": "WARNING",
+        "HELICARRIER_AUTO_MIGRATE": "0",
+    }
+    run = post_all("app:server", env, token, args)
+    # What the tables hold, not what the answers said.
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        stored = sum(
+            conn.execute(select(func.count()).select_from(t)).scalar_one() for t in (UsageEvent, LogEvent)
+        )
+    engine.dispose()
+    return {**run, "events": stored, "events_per_s": stored / run["seconds"]}
+
+
+def bare_run(args, data_dir: Path) -> dict:
+    """bench/bare_receiver.py under the same gunicorn and clients: the baseline of the same run."""
+    import sqlite3
+
+    db = data_dir / "bare.db"
+    env = {**os.environ, "BARE_DB": str(db)}
+    run = post_all("bench.bare_receiver:app", env, "unused", args)
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    return {**run, "events": stored, "events_per_s": stored / run["seconds"]}
 
 
 def _bulk_rows(n: int):
@@ -305,6 +339,12 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument(
+        "--no-bare",
+        dest="bare",
+        action="store_false",
+        help="skip the bare receiver (bench/bare_receiver.py), SQLite's baseline in the same run",
+    )
     args = ap.parse_args()
     print(
         f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
@@ -340,12 +380,19 @@ def main() -> None:
                 http_url, bulk_url = urls
             h = http_run(http_url, args, tmp)
             b = bulk_run(bulk_url, h["events"] or args.events)
-            print(f"\n[{backend}]")
+            print(f"\n[{backend}] load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
             print(
-                f"  HTTP ingest : {h['events']:>8} events in {h['seconds']:.2f} s = "
+                f"  HTTP ingest : {h['events']:>8} events stored in {h['seconds']:.2f} s = "
                 f"{h['events_per_s']:>9,.0f} events/s"
-                f"  ({h['errors']} failed requests)"
+                f"  ({h['acknowledged']} acknowledged, {h['errors']} failed requests)"
             )
+            if backend == "sqlite" and args.bare:
+                bare = bare_run(args, tmp)
+                print(
+                    f"  bare recv.  : {bare['events']:>8} events stored in {bare['seconds']:.2f} s = "
+                    f"{bare['events_per_s']:>9,.0f} events/s  ({bare['errors']} failed requests)"
+                )
+                print(f"  ratio       : {h['events_per_s'] / bare['events_per_s']:.0%} of the bare receiver")
             print(
                 f"  bulk insert : {b['rows']:>8} rows   in {b['seconds']:.2f} s = "
                 f"{b['rows_per_s']:>9,.0f} rows/s"

@@ -14,3 +14,5 @@ class Actor:
 
 
 SYSTEM = Actor("system", "system")
+# The stuck-loop sentinel (helicarrier.sentinel): its findings, steers and kills are audited under this name.
+SENTINEL = Actor("sentinel", "system")

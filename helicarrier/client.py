@@ -651,7 +651,10 @@ class AgentHandle:
         ts: datetime | None = None,
         **extra: Any,
     ) -> str | None:
-        """status: running, idle or stalled. Name and labels ride along so the server always has them."""
+        """status: running, idle, stalled or waiting. Name and labels ride along so the server always has
+        them. Waiting on something outside the agent (a build, a human, a rate limit)? Say for how long, and
+        the stuck-loop sentinel leaves it alone meanwhile: ``heartbeat("waiting", expected_s=1800,
+        waiting_for="CI build")``."""
         if model is not None:
             self.model = model
         if provider is not None:

@@ -67,6 +67,20 @@ def _names(text: str) -> tuple[str, ...]:
     return names
 
 
+def _policy(text: str) -> str:
+    from helicarrier.sentinel.ladder import LADDER
+
+    if text not in LADDER:
+        raise ValueError(", ".join(LADDER))
+    return text
+
+
+def _sentinel_labels(text: str) -> tuple:
+    from helicarrier.sentinel.thresholds import parse_overrides
+
+    return parse_overrides(text)
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str  # the environment variable
@@ -253,6 +267,77 @@ SETTINGS: tuple[Setting, ...] = (
         "(or every `HELICARRIER_ALERT_EVAL_S`, if shorter) and evaluates the rules that are due.",
     ),
     Setting(
+        "HELICARRIER_SENTINEL_S",
+        "sentinel_s",
+        "30",
+        _positive,
+        "Seconds between the stuck-loop sentinel's cycles (docs/sentinel.md).",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_POLICY",
+        "sentinel_policy",
+        "alert",
+        _policy,
+        "The highest rung of the sentinel's ladder for every agent: `observe`, `alert`, `steer` or `kill`.",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_REPEAT_N",
+        "sentinel_repeat_n",
+        "12",
+        _positive,
+        "A stuck loop: the same normalized log line or tool call this many times ...",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_REPEAT_WINDOW_S",
+        "sentinel_repeat_window_s",
+        "300",
+        _positive,
+        "... within this many seconds (and over 60% of its lines there: `repeat_share_pct`).",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_NO_OUTPUT_S",
+        "sentinel_no_output_s",
+        "600",
+        _positive,
+        "Tokens spent for this many seconds without one new distinct log line.",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_LONG_RUN_FACTOR",
+        "sentinel_long_run_factor",
+        "3",
+        _positive,
+        "A session running this many times longer than its task kind's p99 runtime (over 20+ sessions).",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_SILENT_S",
+        "sentinel_silent_s",
+        "900",
+        _positive,
+        "Heartbeats say `running` and no model call for this many seconds.",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_GRACE_S",
+        "sentinel_grace_s",
+        "120",
+        _positive,
+        "Seconds between two rungs of the sentinel's ladder (alert, then steer, then kill).",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_COOLDOWN_S",
+        "sentinel_cooldown_s",
+        "3600",
+        _positive,
+        "After a steer or kill, no action on the same agent for the same reason for this many seconds.",
+    ),
+    Setting(
+        "HELICARRIER_SENTINEL_LABELS",
+        "sentinel_labels",
+        "`{}`",
+        _sentinel_labels,
+        'Per-label overrides of the sentinel\'s settings, JSON: `{"team=research": {"policy": "observe", '
+        '"repeat_n": 30}}` (fields: docs/sentinel.md).',
+    ),
+    Setting(
         "HELICARRIER_RETAIN_USAGE_DAYS",
         "retain_usage_days",
         "90",
@@ -348,6 +433,43 @@ SETTINGS: tuple[Setting, ...] = (
         "0",
         _flag,
         "`1`: alert receivers may post to loopback and link-local addresses (tests; refused by default).",
+    ),
+    Setting(
+        "HELICARRIER_AUTOSCALE_MIN",
+        "autoscale_min",
+        "1",
+        _int,
+        "Auto-scaling: the fewest agent workers the fleet should run (`GET /api/v1/fleet/scale`).",
+    ),
+    Setting("HELICARRIER_AUTOSCALE_MAX", "autoscale_max", "10", _positive, "Auto-scaling: the most workers."),
+    Setting(
+        "HELICARRIER_AUTOSCALE_TASKS_PER_WORKER",
+        "autoscale_tasks_per_worker",
+        "2",
+        _positive,
+        "Auto-scaling: open injected tasks plus running agents one worker is meant to carry.",
+    ),
+    Setting(
+        "HELICARRIER_AUTOSCALE_COOLDOWN_S",
+        "autoscale_cooldown_s",
+        "60",
+        _int,
+        "Auto-scaling: the desired count changes at most once in this many seconds.",
+    ),
+    Setting(
+        "HELICARRIER_AUTOSCALE_EVAL_S",
+        "autoscale_eval_s",
+        "15",
+        _positive,
+        "Auto-scaling: seconds between evaluations (on the scheduler's leader).",
+    ),
+    Setting(
+        "HELICARRIER_AUTOSCALE_COMMAND",
+        "autoscale_command",
+        "",
+        _text,
+        "Auto-scaling: a command run with each new count, `{count}` filled in, without a shell "
+        "(e.g. `kubectl scale deployment/agents --replicas={count}`; empty: none).",
     ),
     Setting(
         "HELICARRIER_SMTP_HOST",
@@ -467,6 +589,16 @@ class Settings:
     scheduler: bool = True
     alert_eval_s: int = 15
     alert_min_interval_s: int = 5
+    sentinel_s: int = 30
+    sentinel_policy: str = "alert"
+    sentinel_repeat_n: int = 12
+    sentinel_repeat_window_s: int = 300
+    sentinel_no_output_s: int = 600
+    sentinel_long_run_factor: int = 3
+    sentinel_silent_s: int = 900
+    sentinel_grace_s: int = 120
+    sentinel_cooldown_s: int = 3600
+    sentinel_labels: tuple = ()  # ((label, ((field, value), ...)), ...): HELICARRIER_SENTINEL_LABELS
     retain_usage_days: int = 90
     retain_logs_days: int = 30
     retain_audit_days: int = 730
@@ -482,6 +614,12 @@ class Settings:
     budget_eval_s: int = 30
     report_keep: int = 30
     allow_local_webhooks: bool = False
+    autoscale_min: int = 1
+    autoscale_max: int = 10
+    autoscale_tasks_per_worker: int = 2
+    autoscale_cooldown_s: int = 60
+    autoscale_eval_s: int = 15
+    autoscale_command: str = ""
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_username: str = ""

@@ -8,6 +8,9 @@ from datetime import UTC, datetime
 
 from helicarrier.alerts.receivers import SmtpSettings
 from helicarrier.alerts.service import AlertService
+from helicarrier.autoscale.actuators import CommandActuator
+from helicarrier.autoscale.policy import Bounds
+from helicarrier.autoscale.service import AutoscaleService
 from helicarrier.budgets.service import BudgetService
 from helicarrier.config import ConfigError, Settings, load_settings
 from helicarrier.control.service import ControlLimits, ControlService
@@ -23,6 +26,8 @@ from helicarrier.otlp.service import OtlpReceiver
 from helicarrier.pricing.registry import PriceBooks
 from helicarrier.pricing.versions import load_price_books
 from helicarrier.retention.partitions import upkeep_at_start
+from helicarrier.sentinel import thresholds as sentinel_thresholds
+from helicarrier.sentinel.service import SentinelService
 from helicarrier.slo import definitions as slo_definitions
 from helicarrier.slo.service import SloService
 
@@ -48,6 +53,8 @@ class AppContext:
     maintenance: Maintenance
     slo: SloService  # SLI events recorded (batched per process) and the SLOs reported
     budgets: BudgetService
+    sentinel: SentinelService  # the stuck-loop sentinel (issue 16)
+    autoscale: AutoscaleService  # the desired worker count (issue 16)
 
 
 def build_context(settings: Settings | None = None) -> AppContext:
@@ -118,8 +125,36 @@ def build_context(settings: Settings | None = None) -> AppContext:
         claude_code_hooks=ClaudeCodeHooks(repo, ingest, control, fleet),
         maintenance=maintenance,
         slo=slo_service,
+        sentinel=SentinelService(
+            repo,
+            control,
+            sentinel_thresholds.from_settings(settings),
+            settings.sentinel_labels,
+            settings.offline_after_s,
+        ),
+        autoscale=_autoscale(settings, repo),
         budgets=budgets,
     )
+
+
+def _autoscale(settings: Settings, repo: Repository) -> AutoscaleService:
+    bounds = Bounds(
+        min_workers=settings.autoscale_min,
+        max_workers=max(settings.autoscale_min, settings.autoscale_max),
+        tasks_per_worker=settings.autoscale_tasks_per_worker,
+        cooldown_s=settings.autoscale_cooldown_s,
+    )
+    command = settings.autoscale_command.strip()
+    actuator = CommandActuator(command) if command else None
+    return AutoscaleService(
+        repo, bounds, settings.offline_after_s, actuator, fleet_locked=_fleet_locked(repo)
+    )
+
+
+def _fleet_locked(repo: Repository):
+    """The auto-scaler's lock signal: a locked budget over the whole fleet (a narrower lock still lets the
+    rest of the fleet grow)."""
+    return lambda: any(b["scope"] == "fleet" for b in repo.locked_budgets())
 
 
 def _read_repository(settings: Settings, primary: Repository) -> Repository:

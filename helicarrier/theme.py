@@ -48,6 +48,7 @@ STATUS_COLORS: dict[str, str] = {
     "running": "#3ddc97",
     "idle": "#9fb3cc",
     "stalled": "#fbbf24",
+    "waiting": "#a78bfa",  # on something outside the agent, for a stated time (issue 16)
     "offline": "#8d939c",
     "killing": "#fb923c",
     "killed": "#f87171",

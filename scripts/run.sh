@@ -21,6 +21,12 @@ fi
 printf '%s\n' "$SETUP" | sed '/^=\{64\}$/,/^=\{64\}$/d'
 FIRST_ADMIN="$(printf '%s\n' "$SETUP" | sed -n '/^=\{64\}$/,/^=\{64\}$/p')"
 
+# The demo fleet's looping agent (juno-10, env=staging) is there for the stuck-loop sentinel to find: let it
+# steer staging agents, so its whole story (finding, alert, steer, a changed approach) shows within minutes.
+if [ "${DEMO:-1}" != "0" ] && [ -z "${HELICARRIER_SENTINEL_LABELS:-}" ]; then
+  export HELICARRIER_SENTINEL_LABELS='{"env=staging": {"policy": "steer"}}'
+fi
+
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT INT TERM
 $PY -m helicarrier serve --host "$HOST" --port "$PORT" &

@@ -245,18 +245,11 @@ class Api:
 @pytest.fixture
 def make_app(settings) -> Iterator:
     """Build the real app on the backend under test, optionally with changed settings."""
-    made = []
 
     def make(**changes: Any):
-        app = create_app(replace(settings, **changes) if changes else settings)
-        made.append(app)
-        return app
+        return create_app(replace(settings, **changes) if changes else settings)
 
-    yield make
-    for app in made:
-        # The SLO recorder's last counts are written now, not by its thread into the next test's database.
-        app.server.config["HELICARRIER"].slo.recorder.close()
-        app.server.config["HELICARRIER"].repo.dispose()
+    yield make  # closed by _apps_give_back_their_connections, as every app a test builds
 
 
 @pytest.fixture

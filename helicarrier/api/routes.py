@@ -27,6 +27,7 @@ from helicarrier.api.views import (
     meta,
     otlp,
     reports,
+    sentinel,
     web,
 )
 from helicarrier.budgets import schemas as bg
@@ -40,6 +41,8 @@ from helicarrier.ingest import schemas as ig
 from helicarrier.localtime import MAX_ZONE_LENGTH
 from helicarrier.observability import http as observed
 from helicarrier.reports.schemas import ReportsResponse
+from helicarrier.sentinel import schemas as sn
+from helicarrier.sentinel.detectors import DETECTORS
 from helicarrier.slo.schemas import SloResponse
 
 V1 = "/api/v1"
@@ -240,6 +243,14 @@ ROUTES: tuple[Route, ...] = (
         responses={200: fl.AgentsResponse},
     ),
     Route(
+        "GET",
+        f"{V1}/fleet/scale",
+        fleet.scale,
+        "How many agent workers the fleet should run now (auto-scaling), and why",
+        "read",
+        responses={200: fl.ScaleResponse},
+    ),
+    Route(
         "PUT",
         f"{V1}/agents/<agent_id>/owner",
         fleet.set_owner,
@@ -281,6 +292,54 @@ ROUTES: tuple[Route, ...] = (
         "control",
         responses={200: ct.CommandResponse},
         errors=(409,),
+    ),
+    # -- the stuck-loop sentinel (docs/sentinel.md)
+    Route(
+        "GET",
+        f"{V1}/sentinel/findings",
+        sentinel.list_findings,
+        "The stuck-loop sentinel's findings, newest first, with their evidence and the actions taken",
+        "read",
+        None,
+        {200: sn.FindingsResponse},
+        params=(
+            Param("agent", "Only this agent's.", {"type": "string", "maxLength": MAX_TEXT_ID}),
+            Param("session", "Only this session's.", {"type": "string", "maxLength": MAX_TEXT_ID}),
+            Param("detector", "Only this detector's.", {"type": "string", "enum": list(DETECTORS)}),
+            Param("state", "open or resolved.", {"type": "string", "enum": ["open", "resolved"]}),
+            Param(
+                "limit",
+                "At most this many.",
+                {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+            ),
+        ),
+    ),
+    Route(
+        "GET",
+        f"{V1}/sentinel/exemptions",
+        sentinel.list_exemptions,
+        "Agents exempted from the sentinel's actions",
+        "read",
+        None,
+        {200: sn.ExemptionsResponse},
+    ),
+    Route(
+        "PUT",
+        f"{V1}/sentinel/exemptions/<agent_id>",
+        sentinel.exempt,
+        "Exempt an agent from the sentinel's actions (its findings are still recorded)",
+        "control",
+        sn.ExemptRequest,
+        {201: sn.ExemptionResponse, 200: sn.ExemptionResponse},
+    ),
+    Route(
+        "DELETE",
+        f"{V1}/sentinel/exemptions/<agent_id>",
+        sentinel.unexempt,
+        "Lift an agent's exemption: the sentinel may act on it again",
+        "control",
+        None,
+        {200: sn.UnexemptResponse},
     ),
     # -- analysts read (docs/api.md#analytics)
     Route(

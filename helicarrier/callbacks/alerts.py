@@ -6,6 +6,8 @@ declared with that role (the gate refuses others with 403 and an audit entry; th
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dash
 from dash import ALL, Input, Output, State, html, no_update
 from dash import ctx as dash_ctx
@@ -35,6 +37,7 @@ from helicarrier.layouts.alerts_forms import (
     rule_form_values,
 )
 from helicarrier.layouts.alerts_ids import TICKS
+from helicarrier.layouts.feedback import said
 
 FEED_ROWS = 200  # the page never holds more rows than this; the summary line counts them all
 TICK_INPUTS = [Input(ID.TICK[name], "data") for name in TICKS]
@@ -65,12 +68,12 @@ def _clicked() -> bool:
 
 
 def _error(text: str) -> html.Span:
-    return html.Span(text, className="text-warning")
+    return said(text, "warning")
 
 
 def _ok(text: str, tick: int | None) -> tuple[html.Span, int]:
     """A success message, and the tick that redraws the tables."""
-    return html.Span(text, className="text-success"), (tick or 0) + 1
+    return said(text), (tick or 0) + 1
 
 
 def rule_form(rule: dict | None) -> tuple:
@@ -129,6 +132,24 @@ def refresh(ctx: AppContext, _n, states, *rest):
     panels, panels_digest = if_changed((page.summary_text(feed), evaluation, silences), panels_shown)
     summary_out, eval_out, silences_out = (no_update,) * 3 if panels is no_update else panels
     return feed_out, digest, summary_out, eval_out, silences_out, panels_digest
+
+
+@CALLBACKS.on(
+    Output(ID.SENTINEL, "children"),
+    Output(ID.SENTINEL_HASH, "data"),
+    Input(ID.INTERVAL, "n_intervals"),
+    State(ID.SENTINEL_HASH, "data"),
+)
+def refresh_sentinel(ctx: AppContext, _n, shown_hash):
+    """The sentinel's findings under the feed: open ones, and those resolved in the last hour."""
+    since = utcnow() - timedelta(hours=1)
+    found = [
+        f
+        for f in ctx.repo.list_findings(limit=100)
+        if f["state"] == "open" or (f["resolved_at"] and f["resolved_at"] >= since)
+    ]
+    digest = page_digest([{k: f[k] for k in page.SENTINEL_FIELDS} for f in found])
+    return (no_update, digest) if digest == shown_hash else (page.sentinel_table(found), digest)
 
 
 @CALLBACKS.on(

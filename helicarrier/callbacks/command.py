@@ -34,11 +34,13 @@ from helicarrier.layouts.command import (
     lifecycle,
     terminal_lines,
 )
+from helicarrier.layouts.feedback import said
 from helicarrier.layouts.ledger_csv import records_download
 
 KILLABLE_DEFAULT = ["running"]
 TRACK_LIMIT = 20
 KILL_OUTPUTS = 8  # kill_flow's outputs
+KILLED_TITLE = "killed: Release lets it take work again"
 
 CALLBACKS = Callbacks()
 
@@ -53,12 +55,18 @@ def issue(ctx: AppContext, user: CurrentUser, agent_id: str, body: dict[str, Any
     try:
         command, created = ctx.control.issue(actor_for(user), agent_id, body, key)
     except Refused as exc:
-        return None, False, f"{agent_id}: {exc.message} ({exc.status})"
+        return None, False, refusal(agent_id, exc)
     return command, created, None
 
 
+def refusal(agent_id: str, exc: Refused) -> str:
+    return f"{agent_id}: {exc.message} ({exc.status})"
+
+
 def _cards(ctx: AppContext) -> list[grid.CardModel]:
-    return grid.card_models(ctx.repo.agents_snapshot(), utcnow(), ctx.settings.offline_after_s)
+    return grid.card_models(
+        ctx.repo.agents_snapshot(), utcnow(), ctx.settings.offline_after_s, ctx.repo.open_finding_steps()
+    )
 
 
 def matching_agents(ctx: AppContext, statuses, labels) -> list[str]:
@@ -73,8 +81,8 @@ def _as_list(value) -> list[str]:
     return [value] if isinstance(value, str) else [v for v in value if v]
 
 
-def _line(text: str, cls: str = "text-success") -> html.Div:
-    return html.Div(text, className=cls)
+def _line(text: str, tone: str = "ok") -> html.Div:
+    return said(text, tone, block=True)
 
 
 # -- for everyone who may open the page: the command history -------------------------------------------
@@ -100,18 +108,19 @@ def history(ctx: AppContext, _n, shown):
     Output(ID.KILLALL_LABELS, "options"),
     Input(ID.OPTIONS_INTERVAL, "n_intervals"),
     State(ID.INJECT_AGENTS, "options"),
+    State(ID.KILL_AGENT, "options"),
     role="operator",
 )
-def pickers(ctx: AppContext, _n, current):
+def pickers(ctx: AppContext, _n, current, current_kill):
     cards = grid.sort_cards(_cards(ctx), "name")
     # No live status in the labels (options that change under an open menu would jump about), except in the
     # kill list a killed agent's: it lasts until someone releases it, and the list is where they do.
     options = [{"label": f"{c.name} · {c.id}" if c.name != c.id else c.id, "value": c.id} for c in cards]
     kill_options = [
-        {**o, "label": f"{o['label']} (killed)"} if c.status == "killed" else o
+        {**o, "label": f"{o['label']} (killed)", "title": KILLED_TITLE} if c.status == "killed" else o
         for o, c in zip(options, cards, strict=True)
     ]
-    if options == current and not any(c.status == "killed" for c in cards):
+    if options == current and kill_options == current_kill:
         return no_update, no_update, no_update, no_update
     return options, kill_options, options, grid.label_options(cards)
 
@@ -119,14 +128,15 @@ def pickers(ctx: AppContext, _n, current):
 @CALLBACKS.on(
     Output(ID.RELEASE, "style"),
     Input(ID.KILL_AGENT, "value"),
-    Input(ID.OPTIONS_INTERVAL, "n_intervals"),
-    Input(ID.RELEASE_RESULT, "children"),
+    Input(ID.KILL_AGENT, "options"),
     role="operator",
 )
-def release_shown(ctx: AppContext, agent, _n, _result):
-    """Release is offered for a killed agent only (the one action that undoes a kill)."""
-    killed = bool(agent) and any(c.id == agent and c.status == "killed" for c in _cards(ctx))
-    return None if killed else {"display": "none"}
+def release_shown(_ctx: AppContext, agent, options):
+    """Release is offered for a killed agent only (the one action that undoes a kill). The kill list's
+    options say which agents are killed (``pickers`` keeps them current), so this asks the database nothing;
+    the title is ours, never an agent's name, so no agent can name itself into looking killed."""
+    killed = any(o.get("value") == agent and o.get("title") == KILLED_TITLE for o in options or [])
+    return None if agent and killed else {"display": "none"}
 
 
 @CALLBACKS.on(
@@ -142,7 +152,7 @@ def release(ctx: AppContext, n, agent):
     try:
         ctx.control.release(actor_for(signed_in_user()), agent, "released from the Command page")
     except Refused as exc:
-        return _line(f"Refused: {agent}: {exc.message} ({exc.status})", "text-danger")
+        return _line(f"Refused: {refusal(agent, exc)}", "error")
     return _line(f"Released {agent}: it takes new work again.")
 
 
@@ -251,14 +261,14 @@ def send_task(ctx: AppContext, _clicks, _submits, task, agents, mode, draft, war
         return no_update, no_update, no_update, no_update
     agents = _as_list(agents)
     if not agents:
-        return _line("Pick at least one agent first.", "text-danger"), no_update, no_update, no_update
+        return _line("Pick at least one agent first.", "error"), no_update, no_update, no_update
     # Warned once per (agents, task, mode): pressing Send again sends it as it is.
     signature = [sorted(agents), task, mode]
     warnings = send_warnings(_cards(ctx), agents, mode)
     if warnings and warned != signature:
-        lines = [_line(w, "text-warning") for w in warnings]
+        lines = [_line(w, "warning") for w in warnings]
         return (
-            [*lines, _line("Press Send again to send anyway.", "text-warning")],
+            [*lines, _line("Press Send again to send anyway.", "warning")],
             no_update,
             no_update,
             signature,
@@ -266,7 +276,7 @@ def send_task(ctx: AppContext, _clicks, _submits, task, agents, mode, draft, war
     # One key per submission and agent: a double click or a resent request issues one command each.
     sent, refused = _inject(ctx, agents, task, mode, draft or uuid.uuid4().hex)
     lines = [_line("Sent to " + ", ".join(sent))] if sent else []
-    lines += [_line(f"Refused: {e}", "text-danger") for e in refused]
+    lines += [_line(f"Refused: {e}", "error") for e in refused]
     if not sent:  # nothing went out: keep the text to fix it
         return lines, no_update, no_update, None
     return lines, "", uuid.uuid4().hex, None
@@ -307,7 +317,7 @@ def _ask(targets: list[str], question: html.Div) -> list:
 
 
 def _refuse_to_ask(text: str) -> list:
-    return [*[no_update] * 6, _line(text, "text-danger"), no_update]
+    return [*[no_update] * 6, _line(text, "error"), no_update]
 
 
 def _kill(ctx: AppContext, targets: list[str], key, reason, strength, tracking) -> list:
@@ -325,7 +335,7 @@ def _kill(ctx: AppContext, targets: list[str], key, reason, strength, tracking) 
         errors = html.Div([html.Div(e) for e in refused])
         return [True, no_update, no_update, no_update, errors, no_update, no_update, no_update]
     feedback = [_line(f"Kill sent to {plural(len(issued), 'agent')}.")]
-    feedback += [_line(f"Refused: {e}", "text-danger") for e in refused]
+    feedback += [_line(f"Refused: {e}", "error") for e in refused]
     tracked = [cid for cid in (tracking or []) if cid not in issued]
     return [False, no_update, [], None, "", "", feedback, (issued + tracked)[:TRACK_LIMIT]]
 
@@ -406,13 +416,13 @@ def kill_lifecycle(ctx: AppContext, _n, tracking, shown):
 )
 def switch_model(ctx: AppContext, _n, agent, provider, model, reason, key):
     if not agent:
-        return _line("Pick an agent first.", "text-danger"), no_update
+        return _line("Pick an agent first.", "error"), no_update
     body = {"kind": "model", "model": model, "reason": reason}
     if provider:
         body["provider"] = provider
     command, created, error = issue(ctx, signed_in_user(), agent, body, f"{key}:{agent}" if key else None)
     if error:
-        return _line(error, "text-danger"), no_update
+        return _line(error, "error"), no_update
     payload = command["payload"] or {}
     text = f"Sent: {agent} → {payload.get('provider')}/{payload.get('model')} ({command['id'][:8]})"
     return _line(text + ("" if created else ", already sent")), uuid.uuid4().hex

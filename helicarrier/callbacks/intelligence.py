@@ -45,6 +45,7 @@ from helicarrier.layouts.ledger_csv import records_download
 from helicarrier.layouts.ledger_filters import day_bounds
 from helicarrier.layouts.url_state import intel_preset_days, intel_query, ledger_link
 from helicarrier.localtime import FIRST_YEAR, LAST_YEAR, zone
+from helicarrier.names import agent_labels, hover_ids, model_labels
 from helicarrier.reports.jobs import list_reports
 from helicarrier.retention.service import raw_usage_pruned_before
 
@@ -109,6 +110,16 @@ def make_query(start_date, end_date, tz, group=None, granularity=None) -> Query:
 
 def series(ctx: AppContext, q: Query) -> pd.DataFrame:
     return ctx.read_repo.usage_series(q.start, q.end, group_by=q.group, tz=q.tz, granularity=q.granularity)
+
+
+def group_labels(ctx: AppContext, group: str, data: pd.DataFrame) -> dict[str, str]:
+    """The charts' display names: models by their short id, agents by name (helicarrier.names)."""
+    groups = [] if data is None or data.empty else [str(g) for g in data["group"].dropna().unique()]
+    if group == "model":
+        return model_labels(groups)
+    if group == "agent":
+        return agent_labels(groups, ctx.read_repo.agent_names(groups))
+    return {}
 
 
 def cost_frame(ctx: AppContext, q: Query) -> pd.DataFrame:
@@ -207,15 +218,17 @@ def charts(ctx: AppContext, start, end, tz, group, gran, kind):
     q = make_query(start, end, tz, group, gran)
     kind = kind if kind in TOKEN_LABELS else "input_tokens"
     data = series(ctx, q)
-    costs = chart_frame(data, ["cost_nanos", "unpriced_events"])
-    tokens = chart_frame(data, [kind])
+    labels = group_labels(ctx, q.group, data)
+    costs = chart_frame(data, ["cost_nanos", "unpriced_events"], labels=labels)
+    tokens = chart_frame(data, [kind], labels=labels)
     unpriced = int(costs["unpriced_events"].sum()) if not costs.empty else 0
     rollups = _rollups_note(ctx, q)
     colors = paired_colors(costs, tokens, kind)  # a model is one colour in both charts
+    ids = hover_ids(labels)
     return (
-        cost_figure(costs, colors),
+        cost_figure(costs, colors, ids),
         _range_note(q, unpriced, rollups),
-        tokens_figure(tokens, kind, TOKEN_LABELS[kind], colors),
+        tokens_figure(tokens, kind, TOKEN_LABELS[kind], colors, ids),
         _range_note(q, 0, rollups),
     )
 

@@ -20,6 +20,7 @@ from helicarrier.layouts.ledger_grid import BLOCK_SIZE, EMPTY_ROW, EMPTY_ROW_ID,
 from helicarrier.layouts.ledger_timeline import usage_csv_rows
 from helicarrier.layouts.url_state import ledger_query
 from helicarrier.money import nanos_to_usd
+from helicarrier.names import agent_labels
 from helicarrier.retention.service import raw_usage_pruned_before
 
 EXPORT_CHUNK = 5000
@@ -67,9 +68,13 @@ def _options(values: list[Any] | None) -> list[dict[str, str]]:
     for v in values or []:
         value = v.get("value") if isinstance(v, dict) else v
         if value is not None:
-            out.append(
-                {"label": str(v.get("label", value)) if isinstance(v, dict) else str(value), "value": value}
-            )
+            option = {
+                "label": str(v.get("label", value)) if isinstance(v, dict) else str(value),
+                "value": value,
+            }
+            if isinstance(v, dict) and v.get("title"):
+                option["title"] = str(v["title"])
+            out.append(option)
     return out
 
 
@@ -110,7 +115,8 @@ def rows_response(ctx: AppContext, request: dict | None, filters: SessionFilters
     if not rows and start == 0:
         return {"rowData": [EMPTY_ROW], "rowCount": 1}
     count = start + len(rows) if len(rows) < limit else -1
-    return {"rowData": [grid_row(r) for r in rows], "rowCount": count}
+    names = agent_labels(ids := [r["agent_id"] for r in rows], ctx.read_repo.agent_names(ids))
+    return {"rowData": [grid_row(r, names) for r in rows], "rowCount": count}
 
 
 def _download_note(ctx: AppContext, filters: SessionFilters, rows: list, more: bool) -> str:
@@ -129,6 +135,10 @@ def load_options(ctx: AppContext, _, *selected):
     """Every value the database knows, plus any a link selected that it does not (shown, matching nothing,
     rather than silently dropped from the filter)."""
     opts = ctx.read_repo.filter_options()
+    agents = opts.get("agents") or []
+    names = agent_labels(agents, ctx.read_repo.agent_names(agents))
+    # Agents by name, as on every page; the id on hover (and still what the filter and the URL hold).
+    opts["agents"] = [{"label": names[a], "value": a, "title": a} for a in agents]
     out = []
     for (_, _, key, _), chosen in zip(MULTI_FILTERS, selected, strict=True):
         options = _options(opts.get(key))
@@ -259,6 +269,7 @@ def detail(ctx: AppContext, session_id):
     found = ctx.read_repo.session_detail(session_id) if session_id else None
     if not found:
         return not_found(session_id or "")
+    found = {**found, "sentinel": ctx.read_repo.list_findings(session_id=session_id, limit=20)}
     return session_view(found, raw_usage_pruned_before(ctx.read_repo))
 
 

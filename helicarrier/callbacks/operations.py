@@ -17,6 +17,7 @@ from helicarrier.data.leader import current_holder
 from helicarrier.data.queries.tokens import TokenExists
 from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
+from helicarrier.layouts.feedback import said
 from helicarrier.layouts.operations import (
     ID,
     admins_only,
@@ -101,7 +102,7 @@ def _actor() -> Actor:
 
 
 def _said(text: str, ok: bool) -> html.Span:
-    return html.Span(text, className="text-success" if ok else "text-warning")
+    return said(text, "ok" if ok else "warning")
 
 
 @CALLBACKS.on(

@@ -37,10 +37,21 @@ def _empty_grid() -> html.Div:
     return html.Div("No agents have reported yet.", className="muted p-4", id=ID.GRID_EMPTY)
 
 
+def with_sentinel(ctx: AppContext, detail: dict | None) -> dict | None:
+    """The agent's detail with the sentinel's findings on it (the latest few) and its exemption."""
+    if detail is None:
+        return None
+    agent_id = detail["agent"]["id"]
+    findings = ctx.repo.list_findings(agent_id=agent_id, limit=5)
+    return {**detail, "sentinel": findings, "exemption": ctx.repo.exemption(agent_id)}
+
+
 def refresh_grid(ctx: AppContext, search, statuses, labels, sort, shown, heartbeats, label_options):
     """Plain function behind the grid callback (benchmarked in bench/hero_grid.py)."""
     now = utcnow()
-    cards = grid.card_models(ctx.repo.agents_snapshot(), now, ctx.settings.offline_after_s)
+    cards = grid.card_models(
+        ctx.repo.agents_snapshot(), now, ctx.settings.offline_after_s, ctx.repo.open_finding_steps()
+    )
     view = grid.sort_cards(grid.filter_cards(cards, statuses, labels, search), sort)
     update = grid.plan_update(shown, view)
     if update.kind == "full":
@@ -156,7 +167,7 @@ def open_detail(ctx: AppContext, _clicks, is_open, shown):
     agent_id = dash_ctx.triggered_id["agent"]
     if is_open and shown == agent_id:
         return no_update, no_update, no_update, no_update
-    detail = ctx.repo.agent_detail(agent_id)
+    detail = with_sentinel(ctx, ctx.repo.agent_detail(agent_id))
     if detail is None:
         return True, agent_id, html.Div("This agent is gone.", className="muted"), agent_id
     user = current_user()
@@ -180,7 +191,7 @@ def follow_detail(ctx: AppContext, _n, is_open, shown):
     """The open drawer follows its agent: after a confirmed kill it says killed and offers no Kill."""
     if not is_open or len(shown or []) != 1:
         return no_update, no_update, no_update
-    detail = ctx.repo.agent_detail(shown[0]["agent"])
+    detail = with_sentinel(ctx, ctx.repo.agent_detail(shown[0]["agent"]))
     if detail is None:
         return no_update, no_update, no_update
     now = utcnow()
@@ -298,3 +309,31 @@ def log_agents(ctx: AppContext, _shown):
 
 def register(app: dash.Dash, ctx: AppContext) -> None:
     CALLBACKS.register(app, ctx)
+
+
+# The drawer's sentinel exemption (operators only): one button that exempts the agent or lifts it.
+@CALLBACKS.on(
+    Output({"type": ID.DETAIL_EXEMPT_RESULT, "agent": MATCH}, "children"),
+    Output({"type": ID.DETAIL_EXEMPT, "agent": MATCH}, "children"),
+    Input({"type": ID.DETAIL_EXEMPT, "agent": MATCH}, "n_clicks"),
+    role="operator",
+    prevent_initial_call=True,
+)
+def toggle_exemption(ctx: AppContext, n):
+    if not n:
+        return no_update, no_update
+    agent_id = dash_ctx.triggered_id["agent"]
+    user = signed_in_user()
+    actor = Actor(user.username, "user", user.role, request.remote_addr)
+    try:
+        if ctx.repo.exemption(agent_id):
+            ctx.sentinel.unexempt(actor, agent_id)
+            return html.Span(
+                "The sentinel may act on it again.", className="text-success"
+            ), "Exempt from the sentinel"
+        ctx.sentinel.exempt(actor, agent_id, "exempted from the agent drawer")
+    except Refused as exc:
+        return html.Span(exc.message, className="text-danger"), no_update
+    return html.Span(
+        "Exempt: findings only, no action.", className="text-success"
+    ), "Lift the sentinel exemption"

@@ -51,7 +51,7 @@ class Agent(Base):
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    # What the agent last reported (running, idle, stalled); offline is derived from last_heartbeat_at.
+    # What the agent last reported (running, idle, stalled, waiting); offline derives from last_heartbeat_at.
     status: Mapped[str] = mapped_column(String(20), default="idle")
     # What an operator imposed (NULL: active, killing, killed; see control.lifecycle); outranks the status.
     control_state: Mapped[str | None] = mapped_column(String(20))
@@ -66,6 +66,10 @@ class Agent(Base):
     # The token that speaks for the agent: only it may report for it, fetch and answer its commands.
     owner_token_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("api_tokens.id"), index=True)
     owner_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A heartbeat saying ``waiting`` with an expected duration (a long build, a human, a rate limit): until
+    # then the stuck-loop sentinel leaves the agent alone (helicarrier.sentinel). NULL: not waiting.
+    waiting_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    waiting_for: Mapped[str | None] = mapped_column(String(200))
 
 
 _SORT_INCLUDE = ["cost_nanos", "total_tokens", "runtime_ms"]
@@ -804,3 +808,41 @@ class UsageDrift(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seen_count: Mapped[int] = mapped_column(BigInteger, default=0)
     example: Mapped[str | None] = mapped_column(Text)
+
+
+class SentinelFinding(Base):
+    """One episode of an agent looking stuck, by one detector (helicarrier.sentinel): open while the detector
+    keeps seeing it, with its latest evidence and the highest rung of the escalation ladder taken so far."""
+
+    __tablename__ = "sentinel_findings"
+    __table_args__ = (
+        Index("ix_sentinel_findings_agent_detector", "agent_id", "detector", "state"),
+        Index("ix_sentinel_findings_state_seen", "state", "last_seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(String(128))
+    session_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    detector: Mapped[str] = mapped_column(String(32))  # repeat | no_output | long_run | silent
+    state: Mapped[str] = mapped_column(String(16))  # open | resolved
+    step: Mapped[str] = mapped_column(String(16))  # the ladder's rung reached: observe, alert, steer, kill
+    policy: Mapped[str] = mapped_column(String(16))  # the highest rung allowed for the agent's labels
+    summary: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict] = mapped_column(JSONType)  # lines, counts, window, thresholds
+    actions: Mapped[list | None] = mapped_column(JSONType)  # [{step, at, command_id | error}]
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stepped_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the current rung was reached
+    acted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last steer/kill: the cool-down's
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SentinelExemption(Base):
+    """An agent an operator exempted from the sentinel's actions (findings are still recorded)."""
+
+    __tablename__ = "sentinel_exemptions"
+
+    agent_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -31,6 +31,7 @@ from helicarrier.data.queries.ingest_stats import IngestStatsQueries
 from helicarrier.data.queries.partitions import PartitionQueries
 from helicarrier.data.queries.pricing import PricingQueries
 from helicarrier.data.queries.retention import RetentionQueries
+from helicarrier.data.queries.sentinel import SentinelQueries, SentinelTx
 from helicarrier.data.queries.sessions import SessionQueries
 from helicarrier.data.queries.sli import SliQueries, SliTx
 from helicarrier.data.queries.tokens import TokenQueries
@@ -41,7 +42,7 @@ T = TypeVar("T")
 _TRANSIENT_RETRIES = 3
 
 
-class Tx(CommandTx, IngestTx, AlertTx, AgentTx, SliTx, BudgetTx):
+class Tx(CommandTx, IngestTx, AlertTx, AgentTx, SliTx, SentinelTx, BudgetTx):
     """One write transaction's questions and writes (see ``helicarrier.data.unit``)."""
 
 
@@ -71,6 +72,7 @@ class Repository(
     PartitionQueries,
     GaugeQueries,
     SliQueries,
+    SentinelQueries,
     BudgetQueries,
 ):
     def __init__(self, engine: Engine):

@@ -74,8 +74,19 @@ def seed_demo(days: int, seed: int, force: bool) -> None:
     show_default=True,
     help="steady: spends at a rate like the seeded history's; quick: back-to-back short sessions.",
 )
+@click.option(
+    "--autoscale",
+    is_flag=True,
+    help="Start and retire agents to the count GET /api/v1/fleet/scale asks for (from --count).",
+)
 def demo_agents(
-    count: int, url: str, token: str | None, seed: int | None, duration: float | None, pace: str
+    count: int,
+    url: str,
+    token: str | None,
+    seed: int | None,
+    duration: float | None,
+    pace: str,
+    autoscale: bool,
 ) -> None:
     """Run simulated agents against a running server, through the agent client."""
     from helicarrier.demo.fleet import QUICK, STEADY, run_demo_fleet
@@ -85,24 +96,32 @@ def demo_agents(
     if not _wait_until_up(url, timeout=30):
         click.echo(f"{url} does not answer yet; the agents will keep retrying in the background.", err=True)
     click.echo(f"{count} demo agents reporting to {url}; Ctrl-C stops them.")
+    scale_token = _create_token("read", "demo_scale_token") if autoscale else None
     stats = run_demo_fleet(
-        url, token, count, seed=seed, duration=duration, pace=STEADY if pace == "steady" else QUICK
+        url,
+        token,
+        count,
+        seed=seed,
+        duration=duration,
+        pace=STEADY if pace == "steady" else QUICK,
+        scale_token=scale_token,
     )
     click.echo(f"Stopped: {json.dumps(stats)}")
 
 
-def _create_token() -> str:
-    """The demo fleet's ingest token, kept in the data dir (mode 0600) so that restarts reuse one token
-    instead of piling up new ones; only the hash is in the database, as for every token."""
+def _create_token(scopes: str = "ingest", file: str = "demo_token") -> str:
+    """A demo token (the fleet's ingest token; with --autoscale, also a read token for the supervisor),
+    kept in the data dir (mode 0600) so that restarts reuse one token instead of piling up new ones; only
+    the hash is in the database, as for every token."""
     ctx = _context()
-    path = ctx.settings.data_dir / "demo_token"
+    path = ctx.settings.data_dir / file
     try:
         if path.exists():
             value = path.read_text().strip()
             if ctx.repo.authenticate_token(value) is not None:
                 return value
-        name = f"demo-fleet-{secrets.token_hex(3)}"
-        value, _ = ctx.repo.create_token(name, "ingest")
+        name = f"demo-fleet-{scopes}-{secrets.token_hex(3)}"
+        value, _ = ctx.repo.create_token(name, scopes)
     except Exception as exc:  # noqa: BLE001 - any database failure: say how to pass a token instead
         _fail(f"cannot create a demo token ({str(exc).splitlines()[0]}); pass --token or set ${TOKEN_ENV}")
     finally:
@@ -110,7 +129,7 @@ def _create_token() -> str:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(value)
-    click.echo(f"Created ingest token {name!r} for the demo fleet.")
+    click.echo(f"Created {scopes} token {name!r} for the demo fleet.")
     return value
 
 

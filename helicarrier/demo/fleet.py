@@ -13,11 +13,13 @@ and the command completes when that session is done; a model command switches th
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import signal
 import threading
 import time
+import urllib.request
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +60,13 @@ TICK = 0.25  # how often a waiting agent looks at its commands
 KILL_WAIT = {"force": 10.0, "graceful": 60.0}  # how long a kill waits for the agent to stop
 INJECTED_STEPS = 3  # an injected task is short: the demo shows it done within a minute
 INJECTED_TIMEOUT = 600.0
+SCALE_EVERY = 5.0  # how often the local supervisor asks for the desired count
+# The demo agent that gets stuck in a retry loop first thing, for the stuck-loop sentinel to find (issue 16):
+# `make run` lets the sentinel steer staging agents (scripts/run.sh), so within minutes it is seen, alerted,
+# steered, and the agent changes approach.
+LOOPER = "juno-10"
+LOOP_LINES = 80  # then it gives up by itself
+LOOP_AGAIN_CHANCE = 0.03  # per session afterwards
 
 
 @dataclass(frozen=True)
@@ -88,39 +97,96 @@ def run_demo_fleet(
     duration: float | None = None,
     command_wait: float = COMMAND_WAIT_S,
     pace: Pace = QUICK,
+    scale_token: str | None = None,
+    scale_every: float = SCALE_EVERY,
 ) -> dict[str, Any]:
     """Run ``count`` simulated agents until stopped; returns the client's counters and sessions run.
-    ``command_wait``: how long each agent's command poll waits on the server."""
+    ``command_wait``: how long each agent's command poll waits on the server. ``scale_token`` (a ``read``
+    token): be the auto-scaler's local supervisor, starting and retiring agents to the count
+    ``GET /api/v1/fleet/scale`` asks for, every ``scale_every`` seconds."""
     stop = stop_event or threading.Event()
     master = random.Random(seed)
     client = HelicarrierClient(url, token, source="demo-fleet")
-    sims = [
-        SimAgent(client, spec, random.Random(master.getrandbits(64)), stop, pace) for spec in fleet(count)
-    ]
-    for sim in sims:
-        sim.listen(command_wait)
-    threads = [threading.Thread(target=s.run, name=f"demo-{s.spec.id}", daemon=True) for s in sims]
+    pool = _Pool(client, master, stop, pace, command_wait)
     with _stop_on_signals(stop):
-        for t in threads:
-            t.start()
+        pool.resize(count)
+        supervisor = None if scale_token is None else Supervisor(url, scale_token, pool, stop, scale_every)
+        if supervisor is not None:
+            supervisor.start()
         deadline = None if duration is None else time.monotonic() + duration
         # Short waits, so a signal handler never has to interrupt a long blocking wait.
         while not stop.wait(0.5):
             if deadline is not None and time.monotonic() >= deadline:
                 break
         stop.set()
-        for t in threads:
+        if supervisor is not None:
+            supervisor.join(timeout=10)
+        for t in pool.threads:
             t.join(timeout=10)
     client.close(timeout=5)
     stats = client.stats
     return {
-        "agents": count,
-        "sessions": sum(s.sessions for s in sims),
+        "agents": len(pool.sims),
+        "sessions": sum(s.sessions for s in pool.sims),
         "sent": stats.sent,
         "dropped": stats.dropped,
         "failed": stats.failed,
         "retries": stats.retries,
     }
+
+
+class _Pool:
+    """The fleet's agents: started in roster order, retired newest first (a retired agent finishes its
+    session, says so in its log and stops)."""
+
+    def __init__(self, client: HelicarrierClient, master: random.Random, stop, pace: Pace, wait: float):
+        self.client, self.master, self.stop, self.pace, self.wait = client, master, stop, pace, wait
+        self.sims: list[SimAgent] = []
+        self.threads: list[threading.Thread] = []
+
+    @property
+    def working(self) -> list[SimAgent]:
+        return [s for s in self.sims if not s.retire.is_set()]
+
+    def resize(self, count: int) -> None:
+        working = self.working
+        for sim in reversed(working[count:]):
+            sim.retire.set()
+        for spec in fleet(len(self.sims) + max(0, count - len(working)))[len(self.sims) :]:
+            sim = SimAgent(
+                self.client, spec, random.Random(self.master.getrandbits(64)), self.stop, self.pace
+            )
+            sim.listen(self.wait)
+            thread = threading.Thread(target=sim.run, name=f"demo-{spec.id}", daemon=True)
+            self.sims.append(sim)
+            self.threads.append(thread)
+            thread.start()
+
+
+class Supervisor(threading.Thread):
+    """The auto-scaler's local actuator: reads the desired count and resizes the pool to it."""
+
+    def __init__(self, url: str, token: str, pool: _Pool, stop: threading.Event, every: float):
+        super().__init__(name="demo-supervisor", daemon=True)
+        self.url, self.token, self.pool, self.stop, self.every = url.rstrip("/"), token, pool, stop, every
+
+    def desired(self) -> int | None:
+        req = urllib.request.Request(
+            f"{self.url}/api/v1/fleet/scale", headers={"Authorization": f"Bearer {self.token}"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return int(json.loads(resp.read())["desired"])
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("the fleet's desired count is not available: %s", exc)
+            return None  # keep the fleet as it is; ask again
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every):
+            count = self.desired()
+            if count is not None and count != len(self.pool.working):
+                log.warning("auto-scaler: %d agents working, %d wanted", len(self.pool.working), count)
+                self.pool.resize(count)
 
 
 @contextmanager
@@ -141,6 +207,10 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 class _Stopped(Exception):
     """The fleet is shutting down: unwind the agent's loop."""
+
+
+class _Retired(Exception):
+    """The auto-scaler retired this agent: it stops once its session is over."""
 
 
 class _Killed(Exception):
@@ -173,6 +243,7 @@ class SimAgent:
         pace: Pace = QUICK,
     ):
         self.spec, self.rng, self.stop, self.pace = spec, rng, stop, pace
+        self.retire = threading.Event()  # the auto-scaler wants one agent fewer: stop after this session
         self.agent: AgentHandle = client.agent(spec.id, name=spec.name, labels=spec.labels)
         self.status, self.task, self.model, self.provider = "idle", None, None, None
         self.next_beat = 0.0
@@ -185,6 +256,7 @@ class SimAgent:
         self.inbox: deque[_Injected] = deque()
         self.in_session = self.in_step = False
         self.model_override: ModelSpec | None = None
+        self.loops_left = 1 if spec.id == LOOPER else 0
 
     def listen(self, wait: float = COMMAND_WAIT_S) -> None:
         """Obey commands from Helicarrier (the client's command loop, one long-poll per agent)."""
@@ -200,6 +272,9 @@ class SimAgent:
                     self._quiet()
         except _Stopped:
             self.agent.heartbeat("idle")
+        except _Retired:
+            self.agent.log("info", "retired by the auto-scaler: the fleet needs fewer workers")
+            self.agent.heartbeat("idle")
         except Exception:  # noqa: BLE001 - one broken simulated agent must not take the demo down
             log.exception("demo agent %s crashed", self.spec.id)
         finally:
@@ -210,6 +285,10 @@ class SimAgent:
         while True:
             job = self.inbox.popleft() if self.inbox else None
             plan = plan_session(self.rng, self.spec)
+            if job is None and self.loops_left > 0:
+                self.loops_left -= 1
+                self._loop(plan)
+                continue
             if self.model_override is not None:
                 plan = replace(plan, spec=self.model_override)
             if job is not None:
@@ -220,23 +299,29 @@ class SimAgent:
             while self.agent.budget_locked and not self.inbox:  # a locked budget: no new session
                 self._wait(TICK, idle=True)
             self._session(plan, job)
+            if self.retire.is_set() and not self.inbox:
+                raise _Retired
             if job is None and self.rng.random() < SILENCE_CHANCE:
                 self._silence()
+            if self.spec.id == LOOPER and self.rng.random() < LOOP_AGAIN_CHANCE:
+                self.loops_left = 1
             self._wait(self.rng.uniform(*self.pace.idle_between), idle=True)
 
-    def _session(self, plan: SessionPlan, job: _Injected | None = None) -> None:
+    def _open(self, plan: SessionPlan, labels: dict[str, str]) -> SessionHandle:
+        """Running ``plan``: said in a heartbeat, then its session started."""
         spec = plan.spec
         self.status, self.task, self.model, self.provider = "running", plan.task, spec.model, spec.provider
         self._beat()
         session = self.agent.session(
-            model=spec.model,
-            provider=spec.provider,
-            task=plan.task,
-            task_kind=plan.kind,
-            labels={**self.spec.labels, "task_kind": plan.kind},
+            model=spec.model, provider=spec.provider, task=plan.task, task_kind=plan.kind, labels=labels
         )
         self.sessions += 1
         self.in_session = True
+        return session
+
+    def _session(self, plan: SessionPlan, job: _Injected | None = None) -> None:
+        spec = plan.spec
+        session = self._open(plan, {**self.spec.labels, "task_kind": plan.kind})
         try:
             session.log("info", f"session started: {plan.task}")
             for step in range(plan.outcome.at_step + 1):
@@ -267,6 +352,37 @@ class SimAgent:
             session.end("killed", "demo fleet stopped")
             if job is not None:
                 job.finish(error="the demo fleet stopped before the task was done")
+            raise
+        finally:
+            self.in_session = False
+            self.status, self.task = "idle", None
+        self._beat()
+
+    def _loop(self, plan: SessionPlan) -> None:
+        """Stuck in a retry loop: the same failing call again and again, tokens burning, until steered (a
+        task arrives), killed, or it gives up."""
+        spec = plan.spec
+        session = self._open(plan, self.spec.labels)
+        ticket = self.rng.randint(1000, 9800)
+        try:
+            for i in range(LOOP_LINES):
+                if self.inbox:  # steered (by the sentinel or an operator): the task is taken next
+                    session.log("info", "steered: leaving the retry loop to change approach")
+                    session.end("failed", "stuck in a retry loop (HTTP 429); steered")
+                    return
+                self._wait(self.rng.uniform(*self.pace.log_every))
+                session.log("warning", f"retry {i + 1}: POST /v1/tickets/{ticket}/comments failed (HTTP 429)")
+                if i % 3 == 2:
+                    session.usage(**usage_data(self.rng, spec, i, int(time.time())))
+            session.end("failed", f"gave up after {LOOP_LINES} retries (HTTP 429)")
+        except _Killed:
+            who, why, strength = self._kill_words()
+            session.log("warning", f"received kill command ({strength}) from {who}: {why}; stopping")
+            session.end("killed", f"killed by {who}: {why}")
+            self.stop_note = f"session {session.id} ended killed"
+            raise
+        except _Stopped:
+            session.end("killed", "demo fleet stopped")
             raise
         finally:
             self.in_session = False
@@ -319,6 +435,8 @@ class SimAgent:
                 raise _Killed
             if idle and self.inbox:
                 return
+            if idle and self.retire.is_set():
+                raise _Retired
             now = time.monotonic()
             if now >= self.next_beat:
                 self._beat()

@@ -22,7 +22,8 @@ SORTS = {
 }
 # Most urgent first when sorting by status.
 STATUS_ORDER = {
-    s: i for i, s in enumerate(("killing", "stalled", "paused", "offline", "running", "idle", "killed"))
+    s: i
+    for i, s in enumerate(("killing", "stalled", "paused", "offline", "running", "waiting", "idle", "killed"))
 }
 
 
@@ -39,6 +40,8 @@ class CardModel:
     cost_nanos: int
     unpriced_events: int
     labels: tuple[tuple[str, str], ...]
+    # The stuck-loop sentinel's open findings on the agent: (detector, rung reached), oldest first.
+    sentinel: tuple[tuple[str, str], ...] = ()
 
     @property
     def signature(self) -> str:
@@ -52,7 +55,11 @@ def _iso(ts: datetime | None) -> str | None:
     return None if ts is None else ts.isoformat()
 
 
-def card_models(snapshot: list[dict], now: datetime, offline_after_s: int) -> list[CardModel]:
+def card_models(
+    snapshot: list[dict], now: datetime, offline_after_s: int, findings: dict[str, list] | None = None
+) -> list[CardModel]:
+    """``findings``: {agent id: [(detector, step), ...]} of the sentinel's open findings."""
+    findings = findings or {}
     cards = []
     for row in snapshot:
         running = row.get("session_status") == "running"
@@ -71,6 +78,7 @@ def card_models(snapshot: list[dict], now: datetime, offline_after_s: int) -> li
                 cost_nanos=int(row["cost_nanos"] or 0) if running else 0,
                 unpriced_events=int(row["unpriced_events"] or 0) if running else 0,
                 labels=tuple(sorted((row["labels"] or {}).items())),
+                sentinel=tuple(tuple(f) for f in findings.get(row["id"], ())),
             )
         )
     return cards

@@ -15,7 +15,7 @@ class AgentOut(_Out):
     status: str = Field(
         description="As the Hero Grid shows it: killing, killed, paused, offline or what it reported."
     )
-    reported_status: str = Field(description="What the agent last said: running, idle or stalled.")
+    reported_status: str = Field(description="What the agent last said: running, idle, stalled or waiting.")
     control_state: str = Field(description="active, killing, killed or paused")
     model: str | None
     provider: str | None
@@ -41,3 +41,28 @@ class OwnerRequest(BaseModel):
 class OwnerResponse(_Out):
     agent_id: str
     owner: str | None
+
+
+class ScaleSignals(_Out):
+    open_tasks: int = Field(description="Injected tasks pending, delivered or accepted.")
+    running_agents: int = Field(description="Agents heard from recently whose heartbeat says running.")
+    online_agents: int = Field(description="Agents heard from recently: the workers there are now.")
+    busiest_agent_tasks: int = Field(description="The most open tasks queued on one agent.")
+    locked: bool = Field(description="A budget lock holds the fleet: the count does not grow.")
+
+
+class ScaleBounds(_Out):
+    min_workers: int
+    max_workers: int
+    tasks_per_worker: int
+    cooldown_s: int
+
+
+class ScaleResponse(_Out):
+    desired: int = Field(description="How many agent workers the fleet should run now.")
+    current: int = Field(description="Agents heard from recently (the signals' online_agents).")
+    reason: str = Field(description="How the count was reached, cool-down and lock included.")
+    decided_at: str
+    changed_at: str = Field(description="When the count last changed; the cool-down runs from here.")
+    signals: ScaleSignals
+    bounds: ScaleBounds

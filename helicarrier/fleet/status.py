@@ -12,13 +12,14 @@ from datetime import datetime
 from helicarrier.control.lifecycle import AGENT_CONTROL_STATES
 
 IMPOSED = frozenset(s for s in AGENT_CONTROL_STATES if s != "active")
-STATUSES = ("running", "idle", "stalled", "offline", *sorted(IMPOSED))
+STATUSES = ("running", "idle", "stalled", "waiting", "offline", *sorted(IMPOSED))
 
 # Icon per status (bootstrap-icons), so status is never told by colour alone.
 STATUS_ICONS = {
     "running": "bi-play-circle-fill",
     "idle": "bi-pause-circle",
     "stalled": "bi-hourglass-split",
+    "waiting": "bi-hourglass",
     "offline": "bi-wifi-off",
     "killing": "bi-x-octagon",
     "killed": "bi-x-octagon-fill",

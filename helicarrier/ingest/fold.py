@@ -3,7 +3,7 @@ reported status, model and current session. Plain functions; the repository writ
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -17,6 +17,9 @@ def _blank(agent_id: str, ts: datetime) -> dict[str, Any]:
         "current_task": None,
         "current_session_id": None,
         "labels": None,
+        "heartbeat": False,
+        "waiting_until": None,
+        "waiting_for": None,
         "seen": ts,
     }
 
@@ -29,6 +32,11 @@ def _apply(a: dict[str, Any], e, late_starts: set[str]) -> None:
         for key in ("name", "model", "provider", "labels"):
             if getattr(d, key) is not None:
                 a[key] = getattr(d, key)
+        # Each heartbeat restates the wait: one that says anything else (or no duration) ends it.
+        waiting = d.status == "waiting" and d.expected_s is not None
+        a["heartbeat"] = True
+        a["waiting_until"] = e.ts + timedelta(seconds=d.expected_s) if waiting else None
+        a["waiting_for"] = d.waiting_for if waiting else None
     elif e.type == "session.start" and e.session_id not in late_starts:
         # A start arriving after its session's end must not make the agent "running" it again.
         a["status"] = "running"

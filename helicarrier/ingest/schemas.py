@@ -35,7 +35,8 @@ def _aware_utc(value: datetime) -> datetime:
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
 
-AGENT_STATUSES = ("running", "idle", "stalled")
+AGENT_STATUSES = ("running", "idle", "stalled", "waiting")
+MAX_WAIT_S = 7 * 86400  # a stated wait longer than a week is not a wait the sentinel should honour
 SESSION_END_STATUSES = ("succeeded", "failed", "killed", "timeout")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 ACK_STATES = ("accepted", "rejected", "completed", "failed")
@@ -47,12 +48,21 @@ class _Data(BaseModel):
 
 
 class HeartbeatData(_Data):
-    status: Literal["running", "idle", "stalled"] = "idle"
+    status: Literal["running", "idle", "stalled", "waiting"] = "idle"
     current_task: LongText | None = None
     name: ShortText | None = None
     model: ShortText | None = None
     provider: ShortText | None = None
     labels: Labels | None = None
+    # ``waiting``: on something outside the agent (a long build, a human, a rate limit). With an expected
+    # duration the stuck-loop sentinel leaves the agent alone until it has passed (docs/api.md).
+    expected_s: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_WAIT_S,
+        description="With status waiting: how long the wait is expected to last, in seconds.",
+    )
+    waiting_for: ShortText | None = Field(None, description="With status waiting: what for.")
 
 
 class SessionStartData(_Data):

@@ -19,7 +19,7 @@ from helicarrier.alerts.lifecycle import STATES
 from helicarrier.alerts.rules import DEFAULT_INTERVAL_S, METRICS, describe, format_duration, format_value
 from helicarrier.layouts.alerts_forms import choices, receiver_form, rule_editor, rule_result
 from helicarrier.layouts.alerts_ids import ID, TICKS
-from helicarrier.layouts.url_state import ledger_link
+from helicarrier.layouts.url_state import ledger_link, query_value
 
 FEED_REFRESH_MS = 2000
 SLOW_REFRESH_MS = 5000
@@ -151,9 +151,7 @@ def sessions_href(alert: Mapping[str, Any]) -> str:
 
 def focus_from_query(query: str | None) -> int | None:
     """The alert a link points at (``/alerts?alert=12``), or None."""
-    from urllib.parse import parse_qs
-
-    value = (parse_qs((query or "").lstrip("?")[:200]).get("alert") or [""])[0]
+    value = query_value(query, "alert") or ""
     return int(value) if value.isdigit() and len(value) < 19 else None
 
 
@@ -207,6 +205,32 @@ def feed_table(
         [html.Div(f"… and {more} more (the API lists them all)", className="muted small")] if more > 0 else []
     )
     return html.Div([table, *note], className="table-responsive")
+
+
+SENTINEL_FIELDS = ("id", "agent_id", "session_id", "detector", "state", "step", "summary", "first_seen_at")
+
+
+def sentinel_table(findings: list[Mapping[str, Any]]) -> html.Div | html.Table:
+    """The sentinel's findings in the feed: open ones, and those resolved in the last hour."""
+    rows = [
+        html.Tr(
+            [
+                html.Td(state_badge("firing" if f["state"] == "open" else "resolved")),
+                html.Td(f["agent_id"], className="mono"),
+                html.Td(f"{f['detector']} · {f['step']}", className="mono"),
+                html.Td(f["summary"]),
+                html.Td(html.A("session", href=f"/ledger/{f['session_id']}") if f["session_id"] else "–"),
+                html.Td(_since(f["first_seen_at"])),
+            ],
+            **{"data-finding": str(f["id"])},
+        )
+        for f in findings
+    ]
+    if not rows:
+        return html.Div(
+            "The sentinel sees no agent going round in circles.", className="muted", id=ID.SENTINEL_EMPTY
+        )
+    return _table(("State", "Agent", "Detector · rung", "Evidence", "", "Since"), rows, "")
 
 
 def summary_text(alerts: list[Mapping[str, Any]]) -> str:
@@ -474,7 +498,13 @@ def _feed_and_rules(is_admin: bool) -> list[html.Div]:
         _panel(
             "Live feed",
             "bi-bell",
-            [html.Div(feed_filter, className="mb-2"), html.Div(id=ID.FEED)],
+            [
+                html.Div(feed_filter, className="mb-2"),
+                html.Div(id=ID.FEED),
+                html.H6([_icon("bi-shield-exclamation"), "Sentinel findings"], className="mt-3 glass-header"),
+                html.Div(id=ID.SENTINEL),
+                dcc.Store(id=ID.SENTINEL_HASH),
+            ],
             ID.FEED_PANEL,
         ),
         _panel(

@@ -19,6 +19,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from helicarrier.alerts.lifecycle import COMPARATORS, ERROR_SETTINGS, NODATA_SETTINGS
+from helicarrier.alerts.matchers import MatcherError, parse_matcher
 from helicarrier.alerts.rules import DEFAULT_INTERVAL_S, METRICS, SEVERITIES, RuleError, format_duration
 from helicarrier.layouts.alerts_ids import ID
 
@@ -27,8 +28,10 @@ LONG_TEXT = "long_text"  # a text area; empty reads back as None
 NUMBER = "number"
 CHOICE = "choice"  # a dropdown of ``options``
 SWITCH = "switch"  # a checkbox: True / False
-JSON = "json"  # JSON text in a text area
+JSON = "json"  # JSON text in a text area: the advanced option, where no form fits
 PAIRS = "pairs"  # "k=v, k=v" for a mapping
+MATCHERS = "matchers"  # label matchers, one per line as Alertmanager writes them: team="core"
+NAMES = "names"  # "a, b" for a list of names
 
 RECEIVER_KINDS = (
     ("webhook", "Webhook (JSON)"),
@@ -101,11 +104,21 @@ RULE_FIELDS: tuple[FormField, ...] = (
     FormField(ID.RULE_ENABLED, "enabled", "Enabled", SWITCH, True, width=3),
     FormField(ID.RULE_PARAMS, "params", "Params (JSON)", JSON),
     FormField(ID.RULE_LABELS, "labels", "Labels (k=v, k=v)", PAIRS),
+    # The rule's ``inhibits`` ({"matchers": [...], "equal": [...]}) as two fields, as Alertmanager's
+    # inhibit rules read: while this rule fires, it mutes alerts that match ... and share these labels.
     FormField(
-        ID.RULE_INHIBITS,
-        "inhibits",
-        'Inhibits while firing (JSON: {"matchers": [...], "equal": [...]})',
-        JSON,
+        ID.RULE_INHIBIT_MATCHERS,
+        "inhibit_matchers",
+        'While firing, mute alerts matching (one per line: team="core", !=, =~ regex, !~)',
+        MATCHERS,
+        placeholder='severity="warning"',
+    ),
+    FormField(
+        ID.RULE_INHIBIT_EQUAL,
+        "inhibit_equal",
+        "... that have the same values of (labels, comma-separated)",
+        NAMES,
+        placeholder="agent, team",
     ),
     FormField(ID.RULE_DESCRIPTION, "description", "Description", LONG_TEXT),
 )
@@ -155,10 +168,24 @@ def _json(text: str | None, field: str):
         raise RuleError(field, f"not valid JSON: {exc}") from None
 
 
+def _matchers(text: str | None, field: str) -> list[str]:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    for line in lines:
+        try:
+            parse_matcher(line)
+        except MatcherError as exc:
+            raise RuleError(field, str(exc)) from None
+    return lines
+
+
 def shown(f: FormField, value: Any) -> Any:
     """A rule's value as the field's control shows it."""
     if f.kind == SWITCH:
         return ["on"] if value else []
+    if f.kind == MATCHERS:
+        return "\n".join(str(parse_matcher(m)) for m in value or [])
+    if f.kind == NAMES:
+        return ", ".join(value or [])
     if f.kind == JSON:
         return json.dumps(value) if value else ""
     if f.kind == PAIRS:
@@ -176,6 +203,10 @@ def read(f: FormField, value: Any) -> Any:
         return _json(value, f.key)
     if f.kind == PAIRS:
         return _pairs(value)
+    if f.kind == MATCHERS:
+        return _matchers(value, f.key)
+    if f.kind == NAMES:
+        return [n.strip() for n in (value or "").split(",") if n.strip()]
     if f.kind == LONG_TEXT:
         return value or None
     return value
@@ -192,6 +223,8 @@ def rule_form_values(rule: Mapping[str, Any] | None) -> list:
     group_by = r["group_by"]
     label_key = group_by.split(":", 1)[1] if group_by.startswith("label:") else ""
     r["group_by"], r["label_key"] = ("label" if label_key else group_by), label_key
+    inhibits = r.get("inhibits") or {}
+    r["inhibit_matchers"], r["inhibit_equal"] = inhibits.get("matchers"), inhibits.get("equal")
     if r.get("params") is None:
         r["params"] = metric_defaults(r["metric"])
     return [shown(f, r.get(f.key)) for f in RULE_FIELDS]
@@ -203,6 +236,9 @@ def rule_body(values: Sequence[Any]) -> dict[str, Any]:
     label_key = body.pop("label_key")
     if body["group_by"] == "label":
         body["group_by"] = f"label:{(label_key or '').strip()}"
+    matchers, equal = body.pop("inhibit_matchers"), body.pop("inhibit_equal")
+    # Labels to share without matchers would inhibit nothing: validate_rule says so (inhibits.matchers).
+    body["inhibits"] = {"matchers": matchers, "equal": equal} if matchers or equal else None
     return body
 
 
@@ -233,8 +269,11 @@ def control(f: FormField, value: Any) -> Component:
         return dcc.Dropdown(id=f.id, options=list(f.options), value=value, clearable=False)
     if f.kind == SWITCH:
         return dbc.Checklist(id=f.id, options=[{"label": "on", "value": "on"}], value=value)
-    if f.kind in (JSON, LONG_TEXT):
-        return dbc.Textarea(id=f.id, rows=2, value=value, className="mono" if f.kind == JSON else "")
+    if f.kind in (JSON, LONG_TEXT, MATCHERS):
+        mono = f.kind != LONG_TEXT
+        return dbc.Textarea(
+            id=f.id, rows=2, value=value, className="mono" if mono else "", placeholder=f.placeholder
+        )
     kind = "number" if f.kind == NUMBER else "text"
     return dbc.Input(id=f.id, type=kind, value=value, placeholder=f.placeholder)
 

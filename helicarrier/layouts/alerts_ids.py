@@ -20,6 +20,10 @@ class ID:
     FEED = "alerts-feed"
     FEED_EMPTY = "alerts-feed-empty"
     FEED_HASH = "alerts-feed-hash"
+    # the stuck-loop sentinel's findings, under the feed (issue 16)
+    SENTINEL = "alerts-sentinel"
+    SENTINEL_EMPTY = "alerts-sentinel-empty"
+    SENTINEL_HASH = "alerts-sentinel-hash"
     FOCUS = "alerts-focus"  # the alert a link pointed at (/alerts?alert=ID): its row is marked
     PANELS_SHOWN = "alerts-panels-shown"  # digests of what the polled panels show (callbacks/unchanged.py)
     CONFIG_SHOWN = "alerts-config-shown"
@@ -71,7 +75,8 @@ class ID:
     RULE_ENABLED = "alerts-rule-enabled"
     RULE_PARAMS = "alerts-rule-params"
     RULE_LABELS = "alerts-rule-labels"
-    RULE_INHIBITS = "alerts-rule-inhibits"
+    RULE_INHIBIT_MATCHERS = "alerts-rule-inhibit-matchers"
+    RULE_INHIBIT_EQUAL = "alerts-rule-inhibit-equal"
     RULE_DESCRIPTION = "alerts-rule-description"
     RULE_PREVIEW = "alerts-rule-preview"
     RULE_PREVIEW_RESULT = "alerts-rule-preview-result"

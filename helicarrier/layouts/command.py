@@ -252,7 +252,10 @@ def _override() -> html.Div:
                         [
                             dcc.Dropdown(
                                 id=ID.KILLALL_STATUS,
-                                options=[{"label": s, "value": s} for s in ("running", "stalled", "idle")],
+                                options=[
+                                    {"label": s, "value": s}
+                                    for s in ("running", "stalled", "waiting", "idle")
+                                ],
                                 value=["running"],
                                 multi=True,
                                 placeholder="Status",

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from helicarrier.names import row_labels
 from helicarrier.theme import COLORWAY, FONT_MONO, TEXT_MUTED, register_template
 
 TOP_GROUPS = 7  # plus "other": the eight colours of the template's colorway
@@ -100,12 +101,20 @@ def empty_figure(message: str) -> go.Figure:
     return fig
 
 
-def chart_frame(series: pd.DataFrame, columns: list[str], top: int = TOP_GROUPS) -> pd.DataFrame:
-    """[bucket, group, *columns]: the ``top`` groups by the first column's total, the rest as "other"."""
+def chart_frame(
+    series: pd.DataFrame,
+    columns: list[str],
+    top: int = TOP_GROUPS,
+    labels: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """[bucket, group, *columns]: the ``top`` groups by the first column's total, the rest as "other".
+    ``labels``: group id -> display name (helicarrier.names); ids sharing a name are summed as one."""
     if series is None or series.empty:
         return pd.DataFrame(columns=["bucket", "group", *columns])
     df = series[["bucket", "group", *columns]].copy()
     df["group"] = df["group"].fillna("–").astype(str)
+    if labels:
+        df["group"] = df["group"].map(lambda g: labels.get(g, g))
     if df["group"].nunique() > top + 1:
         totals = df.groupby("group")[columns[0]].sum().sort_values(ascending=False)
         keep = set(totals.index[:top])
@@ -128,20 +137,26 @@ def stacked_figure(
     unit: str = "",
     hover: str,
     colors: dict[str, str] | None = None,
+    ids: dict[str, str] | None = None,
 ) -> go.Figure:
-    """Stacked bars of ``value`` per bucket, one trace per group (largest first, "other" last, grey)."""
+    """Stacked bars of ``value`` per bucket, one trace per group (largest first, "other" last, grey).
+    ``ids``: display name -> the ids behind it, shown on hover (the dated model id, the agent id)."""
     fig = go.Figure()
     order = _group_order(frame, value)
     colors = {**group_colors(order), **(colors or {})}
     for group in order:
         part = frame[frame["group"] == group]
+        behind = (ids or {}).get(group, "")
         fig.add_bar(
             x=part["bucket"],
             y=part[value] / scale,
             name=plot_text(group),
             marker_color=colors[group],
-            # The name by reference, not pasted in: a model called "%{y}" stays text.
-            hovertemplate=f"%{{x}}<br>%{{fullData.name}}: {hover}<extra></extra>",
+            customdata=[plot_text(behind)] * len(part),
+            # The name and ids by reference, not pasted in: a model called "%{y}" stays text.
+            hovertemplate=f"%{{x}}<br>%{{fullData.name}}: {hover}"
+            + ("<br>%{customdata}" if behind else "")
+            + "<extra></extra>",
         )
     fig.update_layout(
         template=register_template(),
@@ -162,20 +177,30 @@ def paired_colors(costs: pd.DataFrame, tokens: pd.DataFrame, kind: str) -> dict[
     return group_colors(*orders)
 
 
-def cost_figure(frame: pd.DataFrame, colors: dict[str, str] | None = None) -> go.Figure:
+def cost_figure(
+    frame: pd.DataFrame, colors: dict[str, str] | None = None, ids: dict[str, str] | None = None
+) -> go.Figure:
     if frame.empty:
         return empty_figure("No usage in this range.")
-    fig = stacked_figure(frame, "cost_nanos", scale=1e9, unit="USD", hover="$%{y:,.4f}", colors=colors)
+    fig = stacked_figure(
+        frame, "cost_nanos", scale=1e9, unit="USD", hover="$%{y:,.4f}", colors=colors, ids=ids
+    )
     fig.update_yaxes(tickprefix="$", tickformat=",.2f")
     return fig
 
 
 def tokens_figure(
-    frame: pd.DataFrame, kind: str, label: str, colors: dict[str, str] | None = None
+    frame: pd.DataFrame,
+    kind: str,
+    label: str,
+    colors: dict[str, str] | None = None,
+    ids: dict[str, str] | None = None,
 ) -> go.Figure:
     if frame.empty:
         return empty_figure("No usage in this range.")
-    fig = stacked_figure(frame, kind, unit=f"{label} tokens", hover="%{y:,.0f} tokens", colors=colors)
+    fig = stacked_figure(
+        frame, kind, unit=f"{label} tokens", hover="%{y:,.0f} tokens", colors=colors, ids=ids
+    )
     fig.update_yaxes(tickformat="~s")
     return fig
 
@@ -195,6 +220,7 @@ def heatmap_figure(cells: pd.DataFrame, min_samples: int) -> go.Figure:
     if cells is None or cells.empty:
         return empty_figure("No finished sessions in this range.")
     models = sorted(cells["model"].unique(), key=str)
+    names = row_labels(str(m) for m in models)
     kinds = sorted(cells["task_kind"].unique(), key=str)
     mi = {m: i for i, m in enumerate(models)}
     ki = {k: i for i, k in enumerate(kinds)}
@@ -205,11 +231,13 @@ def heatmap_figure(cells: pd.DataFrame, min_samples: int) -> go.Figure:
     fig = go.Figure()
     for c in cells.itertuples(index=False):
         y, x = mi[c.model], ki[c.task_kind]
+        # The hover names the model as stored (the dated id where the provider gave one).
+        who = plot_text(c.model) + "<br>"
         counts = f"{int(c.successes)}/{int(c.total)}"
         interval = f"95% CI {c.wilson_low:.0%}–{c.wilson_high:.0%}"
         if c.total < min_samples:
             insufficient.append((x, y, f"{counts}<br>insufficient data"))
-            hover[y][x] = f"{counts} succeeded: fewer than {min_samples} sessions, not scored"
+            hover[y][x] = who + f"{counts} succeeded: fewer than {min_samples} sessions, not scored"
             fig.add_scatter(
                 x=[x - 0.5, x + 0.5, x + 0.5, x - 0.5, x - 0.5],
                 y=[y - 0.5, y - 0.5, y + 0.5, y + 0.5, y - 0.5],
@@ -228,7 +256,7 @@ def heatmap_figure(cells: pd.DataFrame, min_samples: int) -> go.Figure:
         else:
             z[y][x] = float(c.wilson_low)
             scored.append((x, y, f"{counts}<br>≥{c.wilson_low:.0%}", cell_text_color(float(c.wilson_low))))
-            hover[y][x] = f"{counts} succeeded · rate {c.successes / c.total:.1%} · {interval}"
+            hover[y][x] = who + f"{counts} succeeded · rate {c.successes / c.total:.1%} · {interval}"
     fig.add_heatmap(
         z=z,
         x=list(range(len(kinds))),
@@ -265,7 +293,7 @@ def heatmap_figure(cells: pd.DataFrame, min_samples: int) -> go.Figure:
         yaxis={
             "tickmode": "array",
             "tickvals": list(range(len(models))),
-            "ticktext": [plot_text(m) for m in models],
+            "ticktext": [plot_text(names[str(m)]) for m in models],
             "showgrid": False,
             "autorange": "reversed",
         },

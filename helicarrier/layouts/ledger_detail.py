@@ -15,7 +15,7 @@ from dash import dcc, html
 from helicarrier.formatting import format_duration, format_tokens
 from helicarrier.layouts.ledger_grid import SESSION_STATUS_COLORS, SESSION_STATUS_ICONS, cost_label
 from helicarrier.layouts.ledger_ids import ID
-from helicarrier.layouts.ledger_timeline import timeline_panel, usage_panel
+from helicarrier.layouts.ledger_timeline import sentinel_panel, timeline_panel, usage_panel
 from helicarrier.layouts.url_state import ledger_link
 from helicarrier.money import format_usd
 
@@ -329,6 +329,7 @@ def session_view(detail: dict[str, Any], raw_usage_pruned_before: datetime | Non
                     dbc.Col(cost_breakdown(s, detail.get("breakdown") or {}, usage), lg=7, className="mb-3"),
                 ]
             ),
+            sentinel_panel(detail["sentinel"]) if detail.get("sentinel") else None,
             timeline_panel(detail),
             usage_panel(usage, bool(detail.get("usage_truncated")), pruned),
         ]

@@ -11,6 +11,7 @@ import dash_ag_grid as dag
 from helicarrier.formatting import format_duration, format_tokens
 from helicarrier.layouts.ledger_ids import ID
 from helicarrier.money import format_usd
+from helicarrier.names import short_model
 
 BLOCK_SIZE = 100  # rows per getRowsRequest
 
@@ -61,8 +62,15 @@ COLUMNS: list[dict[str, Any]] = [
         "minWidth": 170,
         "colSpan": {"function": "params.data && params.data.empty ? 99 : 1"},
     },
-    {"headerName": "Agent", "field": "agent_id", "minWidth": 120},
-    {"headerName": "Model", "field": "model", "minWidth": 150},
+    # Names shown, ids on hover (helicarrier.names); the columns sort by id.
+    {
+        "headerName": "Agent",
+        "field": "agent",
+        "colId": "agent_id",
+        "tooltipField": "agent_id",
+        "minWidth": 120,
+    },
+    {"headerName": "Model", "field": "model", "colId": "model", "tooltipField": "model_id", "minWidth": 150},
     {
         "headerName": "Task",
         "field": "task",
@@ -167,13 +175,17 @@ def status_label(status: str) -> str:
     return f"{_STATUS_MARK.get(status, '•')} {status}"
 
 
-def grid_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A repository session row -> the display row the grid shows (values formatted here, sorted in SQL)."""
+def grid_row(row: dict[str, Any], agent_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """A repository session row -> the display row the grid shows (values formatted here, sorted in SQL).
+    ``agent_names``: agent id -> the name shown (helicarrier.names.agent_labels)."""
+    agent_id = row.get("agent_id")
     return {
         "id": row["id"],
         "start": _ts(row.get("started_at")),
-        "agent_id": row.get("agent_id"),
-        "model": row.get("model") or "–",
+        "agent_id": agent_id,
+        "agent": (agent_names or {}).get(agent_id) or agent_id,
+        "model": short_model(row.get("model")) or "–",
+        "model_id": row.get("model") or "",
         "task": row.get("task") or "",
         "status": row.get("status"),
         "status_label": status_label(row.get("status") or "?"),

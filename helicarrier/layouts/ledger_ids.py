@@ -29,6 +29,7 @@ class ID:
     DETAIL_SESSION = "ledger-detail-session"
     DETAIL_BACK = "ledger-detail-back"
     DETAIL_BODY = "ledger-detail-body"
+    DETAIL_SENTINEL = "ledger-detail-sentinel"  # the stuck-loop sentinel's findings in the session
     DETAIL_DOWNLOAD_BUTTON = "ledger-detail-download-btn"
     DETAIL_DOWNLOAD = "ledger-detail-download"
     DETAIL_NOT_FOUND = "ledger-detail-not-found"

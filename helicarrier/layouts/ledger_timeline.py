@@ -151,6 +151,50 @@ def timeline_panel(detail: dict[str, Any]) -> html.Div:
     return _panel("bi-clock-history", "Timeline", note, table, ID.DETAIL_TIMELINE)
 
 
+def sentinel_panel(findings: list[dict[str, Any]]) -> html.Div:
+    """The stuck-loop sentinel's findings in this session: what it saw (the evidence), how far it went."""
+    rows = []
+    for f in findings:
+        lines = (f.get("evidence") or {}).get("lines") or []
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(f["first_seen_at"].strftime("%H:%M:%S"), className="num"),
+                    html.Td(f"{f['detector']} · {f['step']}", className="mono"),
+                    html.Td(f["state"]),
+                    html.Td(
+                        [
+                            html.Div(f["summary"]),
+                            html.Pre("\n".join(x["message"] for x in lines[-3:]), className="small mb-0")
+                            if lines
+                            else None,
+                        ]
+                    ),
+                ],
+                **{"data-finding": str(f["id"])},
+            )
+        )
+    table = dbc.Table(
+        [
+            html.Thead(
+                html.Tr(
+                    [
+                        html.Th("First seen (UTC)"),
+                        html.Th("Detector · rung"),
+                        html.Th("State"),
+                        html.Th("Evidence"),
+                    ]
+                )
+            ),
+            html.Tbody(rows),
+        ],
+        size="sm",
+        className="mb-0",
+    )
+    note = f"{len(findings)} finding" + ("s" if len(findings) != 1 else "")
+    return _panel("bi-shield-exclamation", "Sentinel", note, table, ID.DETAIL_SENTINEL)
+
+
 def _confidence(value: str | None) -> html.Span:
     return html.Span(value or "–", style={"color": CONFIDENCE_COLORS.get(value or "", "#8b9bb4")})
 

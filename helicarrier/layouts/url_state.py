@@ -37,6 +37,11 @@ def _first(params: dict[str, list[str]], key: str) -> str | None:
     return values[0] if values else None
 
 
+def query_value(search: str | None, key: str) -> str | None:
+    """One parameter of a page's query string, read under the same bounds as the rest of its state."""
+    return _first(_parse(search), key)
+
+
 def parse_day(value: str | None) -> str | None:
     """An ISO day within the years the pages accept, or None."""
     if not value:

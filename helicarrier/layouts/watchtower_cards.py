@@ -10,6 +10,7 @@ from helicarrier.fleet.status import STATUS_ICONS
 from helicarrier.formatting import format_tokens
 from helicarrier.layouts.watchtower_ids import ID
 from helicarrier.money import format_usd
+from helicarrier.sentinel.detectors import DETECTOR_NAMES
 
 LEVEL_SHORT = {"debug": "dbg", "info": "info", "warning": "warn", "error": "err", "critical": "crit"}
 
@@ -27,6 +28,24 @@ def status_badge(status: str, badge_id: str | None = None) -> html.Span:
         className=f"status-badge status-{status}",
         **kwargs,
     )
+
+
+def sentinel_flags(findings) -> list[html.Div]:
+    """The sentinel's open findings on an agent, one line: what it saw and how far up the ladder it went."""
+    if not findings:
+        return []
+    text = ", ".join(f"{DETECTOR_NAMES.get(d, d)} ({step})" for d, step in findings)
+    return [
+        html.Div(
+            [
+                html.I(className="bi bi-shield-exclamation me-1", **{"aria-hidden": "true"}),
+                "Sentinel: ",
+                text,
+            ],
+            className="agent-sentinel status-stalled",
+            title="The stuck-loop sentinel's open findings (Alerts page, or GET /api/v1/sentinel/findings)",
+        )
+    ]
 
 
 def agent_card(card: CardModel) -> html.Div:
@@ -51,6 +70,7 @@ def agent_card(card: CardModel) -> html.Div:
                 className="agent-head",
             ),
             html.Div(card.task or "No current task", className="agent-task"),
+            *sentinel_flags(card.sentinel),
             html.Div(
                 [
                     html.Span(html.B(cost), title="Cost of the running session"),

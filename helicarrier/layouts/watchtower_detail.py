@@ -101,6 +101,64 @@ def owner_control(agent_id: str, owner: str | None, tokens: list[str]) -> html.D
     )
 
 
+def exempt_control(agent_id: str, exempt: bool) -> html.Div:
+    """Operators exempt an agent from the sentinel's actions (its findings are still shown), or lift that."""
+    return html.Div(
+        [
+            html.Button(
+                "Lift the sentinel exemption" if exempt else "Exempt from the sentinel",
+                id={"type": ID.DETAIL_EXEMPT, "agent": agent_id},
+                className="btn btn-sm btn-outline-info",
+                n_clicks=0,
+                title="An exempt agent's findings are recorded and shown; it is not steered or killed",
+            ),
+            html.Span(
+                id={"type": ID.DETAIL_EXEMPT_RESULT, "agent": agent_id}, className="small ms-2", role="status"
+            ),
+        ],
+        className="d-flex align-items-center my-2",
+    )
+
+
+def sentinel_section(findings: list[dict], exemption: dict | None) -> list:
+    """The sentinel's findings on the agent, newest first, each with its evidence and the ladder's rung."""
+    parts: list = [html.H6("Sentinel", className="mt-4 glass-header")]
+    if exemption:
+        who = exemption["created_by"]
+        why = f": {exemption['reason']}" if exemption.get("reason") else ""
+        parts.append(
+            html.Div(f"Exempt from the sentinel's actions (by {who}{why}).", className="muted small")
+        )
+    if not findings:
+        parts.append(html.Div("No findings.", className="muted"))
+        return parts
+    for f in findings:
+        lines = f["evidence"].get("lines") or []
+        parts.append(
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Span(
+                                f["state"],
+                                className="me-2 " + ("status-stalled" if f["state"] == "open" else "muted"),
+                            ),
+                            html.Span(
+                                f"{f['detector']} · {f['step']} (policy {f['policy']})", className="mono me-2"
+                            ),
+                        ]
+                    ),
+                    html.Div(f["summary"], className="small"),
+                    html.Pre("\n".join(line["message"] for line in lines[-3:]), className="small mb-1")
+                    if lines
+                    else None,
+                ],
+                className="mb-2",
+            )
+        )
+    return parts
+
+
 def detail_status(detail: dict, now: datetime, offline_after_s: int) -> str:
     a = detail["agent"]
     return effective_status(a["status"], a["control_state"], a["last_heartbeat_at"], now, offline_after_s)
@@ -130,11 +188,13 @@ def agent_detail(
 
     kill = kill_control(agent_id) if can_control else None
     owner = owner_control(agent_id, detail["agent"].get("owner"), tokens) if tokens is not None else None
+    exempt = exempt_control(agent_id, bool(detail.get("exemption"))) if can_control else None
     return html.Div(
         [
             html.Div(detail_head(detail, status), id=pid(ID.DETAIL_HEAD)),
             html.Div(kill, id=pid(ID.DETAIL_CONTROLS), hidden=controls_hidden(status)),
             kill_result(agent_id) if can_control else None,
+            exempt,
             owner,
             html.Div(detail_live(detail, now), id=pid(ID.DETAIL_LIVE)),
         ]
@@ -149,6 +209,15 @@ def detail_head(detail: dict, status: str) -> html.Div:
     )
 
 
+def waiting_line(a: dict, now: datetime) -> list:
+    """A stated wait still running: what for and for how long more (the sentinel leaves the agent alone)."""
+    until = a.get("waiting_until")
+    if a["status"] != "waiting" or until is None or until <= now:
+        return []
+    what = a.get("waiting_for") or "something"
+    return [_kv("Waiting", f"for {what}, {format_duration((until - now).total_seconds())} more")]
+
+
 def detail_live(detail: dict, now: datetime) -> list:
     """What the drawer shows of the agent now: its figures, current session, recent logs and commands."""
     a = detail["agent"]
@@ -157,6 +226,7 @@ def detail_live(detail: dict, now: datetime) -> list:
         _kv("Model", a["model"] or "–"),
         _kv("Provider", a["provider"] or "–"),
         _kv("Current task", a["current_task"] or "–"),
+        *waiting_line(a, now),
         _kv(
             "Last heartbeat",
             f"{format_duration((now - a['last_heartbeat_at']).total_seconds())} ago"
@@ -184,6 +254,10 @@ def detail_live(detail: dict, now: datetime) -> list:
                 + (f" (+{s['unpriced_events']} unpriced)" if s["unpriced_events"] else ""),
             ),
         ]
+    if "sentinel" in detail:
+        parts.append(
+            html.Div(sentinel_section(detail["sentinel"], detail.get("exemption")), id=ID.DETAIL_SENTINEL)
+        )
     parts.append(html.H6("Recent logs", className="mt-4 glass-header"))
     parts.append(
         html.Div(

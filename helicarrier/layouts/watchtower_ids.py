@@ -54,3 +54,7 @@ class ID:
     DETAIL_OWNER_PICK = "watchtower-detail-owner-pick"
     DETAIL_OWNER_SET = "watchtower-detail-owner-set"
     DETAIL_OWNER_RESULT = "watchtower-detail-owner-result"
+    # the stuck-loop sentinel: the agent's findings, and exempting it from the sentinel's actions
+    DETAIL_SENTINEL = "watchtower-detail-sentinel"
+    DETAIL_EXEMPT = "watchtower-detail-exempt"
+    DETAIL_EXEMPT_RESULT = "watchtower-detail-exempt-result"

@@ -4,6 +4,7 @@ scheduler process agree on, so whichever process answers the scrape reports the 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,6 +12,7 @@ from datetime import timedelta
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from helicarrier.autoscale.service import FLAG as AUTOSCALE_FLAG
 from helicarrier.control.lifecycle import KINDS, STATES
 from helicarrier.data.repository import Repository
 from helicarrier.data.types import utcnow
@@ -44,6 +46,14 @@ class DatabaseGauges(Collector):
         for status in STATUSES:
             agents.add_metric([status], by_status.get(status, 0))
         yield agents
+
+        decision = self.repo.flag(AUTOSCALE_FLAG)
+        if decision is not None and decision.value:
+            yield GaugeMetricFamily(
+                "helicarrier_fleet_desired_workers",
+                "Agent workers the auto-scaler wants now (absent before its first evaluation).",
+                value=json.loads(decision.value)["desired"],
+            )
 
         last = self.repo.last_alert_cycle_at()
         if last is not None:

@@ -36,7 +36,12 @@ class Job:
 ALERT_EVAL_S = 15
 
 
-def default_jobs(alert_eval_s: int = ALERT_EVAL_S, budget_eval_s: int = 30) -> list[Job]:
+def default_jobs(
+    alert_eval_s: int = ALERT_EVAL_S,
+    sentinel_s: int = 30,
+    autoscale_eval_s: int = 15,
+    budget_eval_s: int = 30,
+) -> list[Job]:
     return [
         Job("evaluate-budgets", budget_eval_s, lambda ctx: ctx.budgets.evaluate()),
         Job("heartbeat", HEARTBEAT_EVERY_S, _heartbeat),
@@ -45,10 +50,12 @@ def default_jobs(alert_eval_s: int = ALERT_EVAL_S, budget_eval_s: int = 30) -> l
         Job("prune-receipts", 3600, lambda ctx: ctx.repo.prune_receipts()),
         Job("evaluate-alerts", alert_eval_s, _evaluate_alerts),
         Job("dispatch-alerts", 5, _dispatch_alerts),
+        Job("sentinel", sentinel_s, lambda ctx: ctx.sentinel.run_cycle()),
         Job("prune-alert-cycles", 3600, lambda ctx: ctx.repo.prune_alert_cycles()),
         Job("daily-reports", 60, daily_reports),
         Job("prune-retention", 600, _prune_retention),
         Job("partition-upkeep", 3600, _partition_upkeep),
+        Job("autoscale", autoscale_eval_s, lambda ctx: ctx.autoscale.evaluate()),
     ]
 
 
@@ -132,7 +139,13 @@ class Scheduler:
         self.leadership = Leadership(ctx.repo.engine)
         # The evaluation job ticks at the shortest allowed rule interval and runs the rules due (issue 15).
         tick = min(ctx.settings.alert_eval_s, ctx.settings.alert_min_interval_s)
-        self.jobs = jobs if jobs is not None else default_jobs(tick, ctx.settings.budget_eval_s)
+        self.jobs = (
+            jobs
+            if jobs is not None
+            else default_jobs(
+                tick, ctx.settings.sentinel_s, ctx.settings.autoscale_eval_s, ctx.settings.budget_eval_s
+            )
+        )
         # A run that starts late (a busy machine) still runs, once: no "was missed by" warning per run.
         self._aps = BackgroundScheduler(
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}

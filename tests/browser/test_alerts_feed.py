@@ -175,6 +175,11 @@ def test_admin_previews_and_saves_a_rule(hud):
     pick(hud, ID.RULE_COMPARATOR, "<=")
     hud.duo.find_element(f"#{ID.RULE_THRESHOLD}").send_keys("0")
     hud.duo.find_element(f"#{ID.RULE_PARAMS}").clear()
+    # Inhibition through its form, not JSON: while the fleet is down, its agents' own alerts are muted.
+    hud.duo.find_element(f"#{ID.RULE_INHIBIT_MATCHERS}").send_keys(
+        'severity="warning"' + Keys.ENTER + "team=~core|ops"
+    )
+    hud.duo.find_element(f"#{ID.RULE_INHIBIT_EQUAL}").send_keys("team, env")
     js_click(hud, ID.RULE_PREVIEW)
     hud.duo.wait_for_text_to_equal(
         f"#{ID.PREVIEW_TEXT}", "This rule would now fire for 1 group (of 1).", timeout=10
@@ -190,6 +195,13 @@ def test_admin_previews_and_saves_a_rule(hud):
         "0",
         "ada",
     )
+    assert rule["inhibits"] == {
+        "matchers": [
+            {"name": "severity", "op": "=", "value": "warning"},
+            {"name": "team", "op": "=~", "value": "core|ops"},
+        ],
+        "equal": ["team", "env"],
+    }
     assert hud.duo.get_logs() == []
 
 

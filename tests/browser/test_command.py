@@ -321,6 +321,7 @@ def test_a_killed_agent_is_marked_warned_about_and_released(hud, token, make_cli
     hud.duo.wait_for_element(f"#{ID.KILL_REASON}", timeout=10).send_keys("stuck in a loop")
     click(hud, f"#{ID.KILL_CONFIRM}")
     hud.duo.wait_for_element(f'#{ID.KILL_LIFECYCLE} [data-state="completed"]', timeout=30)
+    wait_until(lambda: count(hud, ".modal") == 0, what="the kill dialog gone")
 
     # The kill list says so, and offers Release for it.
     hud.duo.wait_for_element(f"#{ID.RELEASE}", timeout=15)

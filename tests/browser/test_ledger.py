@@ -69,9 +69,17 @@ def session_events(sid, agent, model, task, status, prompt, completion, error=No
 @pytest.fixture
 def sessions(hud):
     token, _ = hud.ctx.repo.create_token("browser", "ingest")
+    atlas = {
+        "id": "hb-atlas",
+        "type": "agent.heartbeat",
+        "ts": datetime.now(UTC).isoformat(),
+        "agent_id": "atlas-01",
+        "data": {"status": "idle", "name": "Atlas"},
+    }
     post(
         hud,
         [
+            atlas,
             *session_events("s-billing", "atlas-01", "gpt-4.1", BILLING_TASK, "succeeded", 1200, 300),
             *session_events(
                 "s-summary",
@@ -85,7 +93,15 @@ def sessions(hud):
                 minutes_ago=20,
             ),
             *session_events(
-                "s-triage", "vega-03", "gpt-4.1-mini", "Triage tickets", "succeeded", 800, 50, None, 10
+                "s-triage",
+                "vega-03",
+                "gpt-4.1-mini-2025-04-14",
+                "Triage tickets",
+                "succeeded",
+                800,
+                50,
+                None,
+                10,
             ),
         ],
         token,
@@ -152,7 +168,8 @@ def test_search_and_filters_narrow_the_ledger(hud, sessions):
     hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "1 session", timeout=10)
     texts = wait_for_rows(hud, lambda t: len(t) == 1)
     assert BILLING_TASK in texts[0]  # angle brackets shown as text
-    assert "atlas-01" in texts[0] and "succeeded" in texts[0]
+    # The agent by its name (its id on hover), as on every page.
+    assert "Atlas" in texts[0] and "atlas-01" not in texts[0] and "succeeded" in texts[0]
 
     hud.duo.find_element(f"#{ID.CLEAR}").click()
     hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "3 sessions", timeout=10)
@@ -179,6 +196,8 @@ def test_the_search_box_searches_as_you_type(hud, sessions):
     hud.duo.wait_for_text_to_equal(f"#{ID.COUNT}", "1 session", timeout=10)
     texts = wait_for_rows(hud, lambda t: len(t) == 1)
     assert "Triage tickets" in texts[0]
+    # The model as the charts name it: the short id, the dated one on hover.
+    assert "gpt-4.1-mini" in texts[0] and "2025-04-14" not in texts[0]
 
 
 def test_a_row_opens_its_detail_at_a_shareable_url(hud, sessions):

@@ -303,3 +303,9 @@ def test_budget_crud_refusals(lk):
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "unknown_budget"
     gone = lk.client.delete(f"/api/v1/budgets/{listed[0]['id']}", headers=lk.headers(lk.admin_token))
     assert gone.status_code == 200 and gone.get_json() == {"deleted": listed[0]["id"]}
+
+
+def test_a_locked_fleet_budget_holds_the_autoscaler(lk):
+    assert lk.ctx.autoscale.signals(lk.now).locked is False
+    _locked_budget(lk)
+    assert lk.ctx.autoscale.signals(lk.now).locked is True

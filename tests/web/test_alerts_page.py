@@ -141,6 +141,21 @@ def test_the_rule_form_shows_a_rule_and_reads_the_same_rule_back():
     assert rule_body(values) == RULE
 
 
+def test_inhibition_has_a_form_one_matcher_per_line():
+    matcher = {"name": "team", "op": "=~", "value": 'core|"ops"'}
+    rule = {**RULE, "params": None, "inhibits": {"matchers": [matcher], "equal": ["agent", "team"]}}
+    values = rule_form_values(rule)
+    shown = {f.key: v for f, v in zip(RULE_FIELDS, values, strict=True)}
+    assert shown["inhibit_matchers"] == 'team=~"core|\\"ops\\""' and shown["inhibit_equal"] == "agent, team"
+    assert validate_rule(rule_body(values))["inhibits"] == rule["inhibits"]
+    at = [f.key for f in RULE_FIELDS].index("inhibit_matchers")
+    with pytest.raises(RuleError, match="inhibit_matchers") as bad:
+        rule_body([*values[:at], 'severity="warning"\nteam', *values[at + 1 :]])
+    assert "'team'" in str(bad.value)
+    # Nothing written in either field: the rule inhibits nothing.
+    assert rule_body([*values[:at], "", "", *values[at + 2 :]])["inhibits"] is None
+
+
 def test_a_new_rule_starts_from_the_specs_defaults_in_the_layout_too():
     values = rule_form_values(None)
     shown = {f.key: v for f, v in zip(RULE_FIELDS, values, strict=True)}

@@ -175,6 +175,20 @@ def test_a_password_change_ends_the_users_sessions(app):
     assert client.get("/").status_code == 302
 
 
+def test_a_deactivated_users_cookie_stays_dead_after_reactivation(app):
+    """Reactivating a user gives back the account, not the sessions it had: whoever held a cookie then
+    (the reason it was deactivated, perhaps) signs in again."""
+    repo = app.server.config["HELICARRIER"].repo
+    client = app.server.test_client()
+    login(client, "vera")
+    assert client.get("/").status_code == 200
+    # The cookie is not shown while the user is off (a request then would end its session anyway).
+    repo.set_user_disabled("vera", True)
+    repo.set_user_disabled("vera", False)
+    assert client.get("/").status_code == 302
+    assert login(app.server.test_client(), "vera").headers["Location"] == "/"
+
+
 def test_the_real_client_address_is_taken_from_a_trusted_proxy_only(make_app):
     def address_seen(app, forwarded: str) -> str | None:
         client = app.server.test_client()

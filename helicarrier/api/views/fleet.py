@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from helicarrier.api.http import app_context, json_response, read_json_object, token_actor
 from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
@@ -41,3 +43,13 @@ def set_owner(agent_id: str):
         raise Refused.invalid("token", "a token's name, or null")
     owner = app_context().fleet.reassign(token_actor(), agent_id, token)
     return json_response({"agent_id": agent_id, "owner": owner})
+
+
+def scale():
+    """The desired worker count: the leader's latest decision (before its first, one made now)."""
+    ctx = app_context()
+    decision = ctx.autoscale.current()
+    doc = decision.to_json()
+    return json_response(
+        {**doc, "current": decision.signals.online_agents, "bounds": asdict(ctx.autoscale.bounds)}
+    )

@@ -161,6 +161,16 @@ class FleetQueries(QueryBase):
                 rows = conn.execute(stmt).all()
         return [r._asdict() for r in rows]
 
+    def agent_names(self, agent_ids: list[str]) -> dict[str, str]:
+        """The name of each of these agents that exists."""
+        ids = sorted(set(agent_ids))
+        out: dict[str, str] = {}
+        with self._read() as conn:
+            for i in range(0, len(ids), 500):
+                stmt = select(Agent.id, Agent.name).where(Agent.id.in_(ids[i : i + 500]))
+                out.update((a, n) for a, n in conn.execute(stmt))
+        return out
+
     def agent_ids(self) -> list[str]:
         with self._read() as conn:
             return list(conn.execute(select(Agent.id).order_by(Agent.id)).scalars())

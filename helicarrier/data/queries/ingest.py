@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, case, delete, func, select, update
+from sqlalchemy import Boolean, Connection, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from helicarrier.data.bulk import bulk_insert, insert_new_keys
@@ -79,6 +79,9 @@ _AGENT_FIELDS = (
     "current_session_id",
     "labels",
     "seen",
+    "heartbeat",  # whether the batch had a heartbeat: it restates the wait (``waiting_until``)
+    "waiting_until",
+    "waiting_for",
 )
 # A session's running totals: its usage events, token counts, cost and unpriced events.
 _SESSION_TOTALS = ("usage_events", *TOKEN_FIELDS, "cost_nanos", "unpriced_events")
@@ -220,6 +223,15 @@ class IngestTx(TxBase):
                         _bp("b_seen", Agent.last_heartbeat_at.type),
                     ),
                     else_=Agent.last_heartbeat_at,
+                ),
+                # A heartbeat restates the agent's wait (NULL: not waiting); other events leave it.
+                waiting_until=case(
+                    (_bp("b_heartbeat", Boolean()), _bp("b_waiting_until", Agent.waiting_until.type)),
+                    else_=Agent.waiting_until,
+                ),
+                waiting_for=case(
+                    (_bp("b_heartbeat", Boolean()), _bp("b_waiting_for", Agent.waiting_for.type)),
+                    else_=Agent.waiting_for,
                 ),
                 updated_at=_bp("b_now", Agent.updated_at.type),
             ),

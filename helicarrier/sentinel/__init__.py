@@ -1,0 +1,1 @@
+"""The stuck-loop sentinel (issue 16): detectors over what agents report, and an escalation ladder."""
