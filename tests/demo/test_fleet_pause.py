@@ -39,14 +39,19 @@ def test_a_demo_agent_holds_its_session_while_paused_and_goes_on_after_resume(li
         assert status == 201
         cid = doc["command"]["id"]
         # Generous: on a loaded machine the demo's client answers after flushing what it reported first.
-        wait_for(lambda: ctx.repo.get_command(cid)["state"] == "completed", 60, "the pause to be answered")
+        wait_for(
+            lambda: ctx.repo.get_command(cid)["state"] == "completed",
+            60,
+            f"the pause to be answered: {ctx.repo.get_command(cid)}",
+        )
         wait_for(lambda: _logged(ctx, "paused: budget 'demo' locked"), 60, "the agent to hold after its call")
         calls = _scalar(ctx, select(func.count()).select_from(UsageEvent))
         assert _scalar(ctx, running) == 1  # held, not ended
 
         status, doc = api(url, control, "/api/v1/agents/atlas-01/resume", {"reason": "raised"})
         assert status == 201
-        wait_for(lambda: _logged(ctx, "resumed"), 30, "the agent to go on")
+        rid = doc["command"]["id"]
+        wait_for(lambda: _logged(ctx, "resumed"), 30, f"the agent to go on: {rid}")
         wait_for(
             lambda: _scalar(ctx, select(func.count()).select_from(UsageEvent)) > calls,
             60,
