@@ -2,7 +2,8 @@
 may be taken. Plain functions; ``helicarrier.sentinel.service`` acts on the answers.
 
 observe (record only) -> alert (shown in the Alerts feed and on the agent's card) -> steer (a corrective
-instruction, injected through the control service) -> kill (through the control service)
+instruction, injected through the control service) -> pause (the agent finishes its model call and waits
+for an operator's resume) -> kill (through the control service)
 
 An agent's policy is the highest rung the sentinel may take for it. A new finding is taken to ``alert`` at
 once (if the policy allows); every later rung waits the grace since the one before.
@@ -16,13 +17,12 @@ LADDER = (
     "observe",
     "alert",
     "steer",
-    # "pause" goes here, between steer and kill, once the pause command exists (issue 16, budgets): add it to
-    # this tuple and to ACTIONS, and the ladder climbs through it.
+    "pause",
     "kill",
 )
 # The rungs that act on the agent through the control service (a command), as command kinds: the cool-down
 # and an operator's exemption hold these.
-ACTIONS = {"steer": "inject", "kill": "kill"}
+ACTIONS = {"steer": "inject", "pause": "pause", "kill": "kill"}
 NEXT = dict(zip(LADDER, LADDER[1:], strict=False))
 RANK = {step: i for i, step in enumerate(LADDER)}
 

@@ -161,8 +161,10 @@ class SentinelService:
             try:
                 command_id = self._act(step, finding, agent, d)
             except Refused as refused:  # audited by the control service; the next cycle tries again
-                report.held.append((finding.id, refused.code))
-                return
+                # Paused already (by an operator or a budget lock): the rung is where the agent is; go on.
+                if not (step == "pause" and refused.code == "already_paused"):
+                    report.held.append((finding.id, refused.code))
+                    return
         action = {"step": step, "at": now.isoformat(), "command_id": command_id}
         values: dict[str, Any] = dict(step=step, stepped_at=now, actions=[*(finding.actions or []), action])
         if command_id is not None:

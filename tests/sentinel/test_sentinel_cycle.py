@@ -31,17 +31,23 @@ def test_a_looping_agent_is_killed_once_with_evidence(sen):
     cycle(sen, 3)  # a grace later: steered
     (steer,) = sentinel_commands(sen, "looper", "inject")
     assert "repeated" in steer.payload["task"] and steer.payload["mode"] == "steer"
-    cycle(sen, 4)  # another grace: killed
+    cycle(sen, 4)  # another grace: paused (it finishes its model call and waits)
+    (pause,) = sentinel_commands(sen, "looper", "pause")
+    assert pause.reason.startswith("sentinel (repeat")
+    assert sen.one(Agent, Agent.id == "looper").control_state == "paused"
+    assert sentinel_commands(sen, "looper", "kill") == []
+    cycle(sen, 5)  # still looping a grace later: killed
     (kill,) = sentinel_commands(sen, "looper", "kill")
     assert kill.reason.startswith("sentinel (repeat") and "repeated 15 times" in kill.reason
     assert sen.one(Agent, Agent.id == "looper").control_state == "killing"
 
-    cycle(sen, 4.5)
-    cycle(sen, 5)
+    cycle(sen, 5.5)
+    cycle(sen, 6)
     assert len(sentinel_commands(sen, "looper", "kill")) == 1  # a second cycle does not kill again
     (entry,) = audit(sen, "sentinel.kill")
     assert entry["details"]["command_id"] == kill.id and entry["details"]["evidence"]["count"] == 15
-    assert [a["step"] for a in findings(sen, agent="looper")[0]["actions"]] == ["alert", "steer", "kill"]
+    steps = [a["step"] for a in findings(sen, agent="looper")[0]["actions"]]
+    assert steps == ["alert", "steer", "pause", "kill"]
     issued = sen.repo.audit_entries(actor="sentinel", action="command.kill").to_dict("records")
     assert len(issued) == 1 and issued[0]["outcome"] == "ok"  # through the normal command lifecycle
 

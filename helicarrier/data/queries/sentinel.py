@@ -118,7 +118,9 @@ class SentinelQueries(QueryBase):
             .outerjoin(SentinelExemption, SentinelExemption.agent_id == Agent.id)
             .where(
                 Agent.last_heartbeat_at >= seen_since,
-                Agent.control_state.is_(None),
+                # A paused agent stays watched: the ladder's next rung (kill) follows its grace unless an
+                # operator resumes or exempts it meanwhile, or the evidence leaves the window.
+                Agent.control_state.is_(None) | (Agent.control_state == "paused"),
                 Agent.status.in_(WATCHED_STATUSES),
             )
             .order_by(Agent.id)
