@@ -292,6 +292,8 @@ def test_an_acknowledged_alert_stays_acknowledged_while_it_fires_then_forgets_it
     assert store[FP].value == Decimal(30) and store[FP].context == {"model": "o3"}
     run(r, one(1), at(20), store)
     assert store[FP].state == "resolved" and store[FP].acked_at is None
+    # resolved by a sample without context: it shows the value that cleared it and keeps its last context
+    assert store[FP].value == Decimal(1) and store[FP].context == {"model": "o3"}
 
 
 def test_closing_a_rule_resolves_each_open_alert_now_keeping_its_episode():
