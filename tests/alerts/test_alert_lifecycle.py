@@ -95,8 +95,11 @@ def test_nodata_and_error_are_reachable_from_every_state(state, event):
 
 @pytest.mark.parametrize("state", sorted(set(STATES) - {"resolved"}))
 def test_only_a_resolved_alert_reopens(state):
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(IllegalTransition) as err:
         transition(state, "reopen")
+    # the engine logs the refusal on the rule: it names the alert's state and the event refused
+    assert str(err.value) == f"an alert in state {state} cannot take event reopen"
+    assert (err.value.state, err.value.event) == (state, "reopen")
 
 
 def test_the_table_is_complete_and_names_only_known_states():
@@ -289,6 +292,8 @@ def test_an_acknowledged_alert_stays_acknowledged_while_it_fires_then_forgets_it
     assert store[FP].value == Decimal(30) and store[FP].context == {"model": "o3"}
     run(r, one(1), at(20), store)
     assert store[FP].state == "resolved" and store[FP].acked_at is None
+    # resolved by a sample without context: it shows the value that cleared it and keeps its last context
+    assert store[FP].value == Decimal(1) and store[FP].context == {"model": "o3"}
 
 
 def test_closing_a_rule_resolves_each_open_alert_now_keeping_its_episode():
@@ -424,6 +429,11 @@ def test_when_data_comes_back_the_for_timer_starts_again():
         prev = AlertState(FP, state, AGENT, None, None, active_since=at(0), fired_at=at(0))
         o = step(r, prev, "breach", Decimal(20), at(500))
         assert (o.after, o.active_since) == ("pending", at(500)), state
+    # with no `for`, straight back to firing: active since the data came back, not since it went away
+    for state in ("nodata", "error"):
+        prev = AlertState(FP, state, AGENT, None, None, active_since=at(0), fired_at=at(0))
+        o = step(rule(for_s=0), prev, "hold", Decimal(20), at(500))
+        assert (o.after, o.active_since) == ("firing", at(500)), state
 
 
 def test_every_group_of_a_sample_set_is_judged_and_a_vanished_group_resolves_now():
@@ -460,3 +470,23 @@ def test_no_data_with_ok_resolves_every_open_group_now_and_leaves_closed_ones():
     assert (out[fingerprint(1, b)].after, out[fingerprint(1, b)].resolved_at) == ("resolved", at(30))
     assert out[fingerprint(1, c)].after == "inactive"
     assert fingerprint(1, a) not in out
+
+
+def test_groups_of_several_labels_are_each_their_own_alert_whatever_order_their_labels_come_in():
+    """The fingerprint takes any number of group labels; the evaluator matches a sample to its stored
+    alert by the same labels in any order (a database may hand JSON keys back sorted its own way)."""
+    r = rule(for_s=0)
+    a_b, b_a = {"agent": "a", "model": "b"}, {"agent": "b", "model": "a"}
+    store: dict[str, AlertState] = {}
+    out = run(r, [Sample(a_b, Decimal(20)), Sample(b_a, Decimal(30))], at(0), store)
+    assert {o.after for o in out.values()} == {"firing"} and set(out) == {
+        fingerprint(1, a_b),
+        fingerprint(1, b_a),
+    }
+    # read back with the labels in the other order: the same two alerts, still firing, same episode
+    store = {fp: replace(a, labels=dict(reversed(list(a.labels.items())))) for fp, a in store.items()}
+    out = run(r, [Sample(a_b, Decimal(21)), Sample(b_a, Decimal(31))], at(60), store)
+    assert {fp: (o.before, o.after, o.value, o.new_episode) for fp, o in out.items()} == {
+        fingerprint(1, a_b): ("firing", "firing", Decimal(21), False),
+        fingerprint(1, b_a): ("firing", "firing", Decimal(31), False),
+    }

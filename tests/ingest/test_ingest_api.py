@@ -752,6 +752,28 @@ def test_unknown_command_ack_in_a_batch_is_rejected_by_index(api):
     assert [r.event_id for r in api.rows(IngestEventId)] == ["l"]
 
 
+def test_answers_refused_for_an_unknown_command_or_another_agent_leave_the_rest_of_the_batch_stored(api):
+    """Each refused answer is one event's result, with its own message; the events after it in the batch
+    are judged and stored as usual (mutants stopping at the first refused answer survived)."""
+    _issue_command(api, "cmd-3")
+    body = batch(
+        event("command.ack", "ghost-ack", {"command_id": "ghost", "state": "accepted"}, session=None),
+        event("command.ack", "other-ack", {"command_id": "cmd-3", "state": "accepted"}, agent="agent-2"),
+        event("command.ack", "ghost-ack-2", {"command_id": "ghost-2", "state": "accepted"}, session=None),
+        event("log", "after", {"message": "still here"}),
+    )
+    resp = api.post(body)
+    assert resp.status_code == 207
+    results = resp.get_json()["results"]
+    assert [(r["status"], r.get("error") and r["error"]["message"]) for r in results] == [
+        ("rejected", "events[0].data.command_id: no command ghost"),
+        ("rejected", "events[1].data.command_id: command cmd-3 is not for agent-2"),
+        ("rejected", "events[2].data.command_id: no command ghost-2"),
+        ("accepted", None),
+    ]
+    assert [r.event_id for r in api.rows(IngestEventId)] == ["after"]
+
+
 def _issue_kill(api, command_id: str, session: str, agent: str = "agent-1") -> None:
     now = datetime.now(UTC)
     with api.repo.engine.begin() as conn:
@@ -1244,7 +1266,9 @@ def test_normalize_unknown_model_is_unpriced(api):
 )
 def test_normalize_bad_usage_is_422(seeded, data, code, field):
     before = seeded.snapshot()
-    assert_error(seeded.post(data, path="/api/v1/usage/normalize"), 422, code, field)
+    err = assert_error(seeded.post(data, path="/api/v1/usage/normalize"), 422, code, field)
+    if field is None:  # no field to name: the message says what the body must be
+        assert err["message"] == "the body must be a usage event's `data` object"
     assert seeded.snapshot() == before
 
 

@@ -380,3 +380,59 @@ def test_a_log_line_without_an_id_is_known_by_its_content(repo, ctx, tmp_path):
     legacy_import.commit(ctx.ingest, staged)
     again = legacy_import.stage(ctx.repo, tmp_path).files[2]
     assert (again.new, again.already, len(again.invalid)) == (0, 2, 1)
+
+
+def test_the_import_progress_advances_by_every_event_it_stores(repo, ctx):
+    """The operator's "importing" bar (on a terminal) ends at its total: each batch stored advances it."""
+    from helicarrier.operations import legacy_import
+
+    staged = legacy_import.stage(ctx.repo, STORE)
+    bars: dict[str, list[int]] = {}
+
+    def progress(description: str, total: int):
+        bars[description] = [total, 0]
+
+        def advance(n: int) -> None:
+            bars[description][1] += n
+
+        return advance
+
+    done = legacy_import.commit(ctx.ingest, staged, progress)
+    assert bars == {"importing": [19, 19]} and done.events == 19
+
+
+def test_an_import_counts_as_ingest_does_in_drift_and_the_rejection_rate(api, make_token, ctx, tmp_path):
+    """Imported calls with usage fields the normalizer does not know are counted as drift (the Operations
+    page lists them), and the imported events count toward the ingest rejection-rate alert as stored."""
+    from helicarrier.data.models import UsageDrift
+    from helicarrier.operations import legacy_import
+
+    store = tmp_path / "store"
+    shutil.copytree(STORE, store)
+    usage = fixture("usage.json")
+    usage[0]["usage"]["surcharge_units"] = {"grounding": 2}
+    (store / "usage.json").write_text(json.dumps(usage))
+    assert legacy_import.commit(ctx.ingest, legacy_import.stage(ctx.repo, store)).events == 19
+    assert [(r.provider, r.field, r.seen_count) for r in api.rows(UsageDrift)] == [
+        ("anthropic", "surcharge_units", 1)
+    ]
+
+    logs = [
+        {"id": f"l{i}", "type": "log", "ts": datetime.now(UTC).isoformat(), "agent_id": "a", "data": data}
+        for i, data in enumerate([{"message": f"line {n}"} for n in range(5)] + [{"level": "info"}])
+    ]
+    resp = api.post({"version": "v2", "source": {"name": "live"}, "events": logs})
+    assert (resp.status_code, resp.get_json()["rejected"]) == (207, 1)
+    rule = {
+        "name": "ingest rejections",
+        "metric": "ingest_rejection_rate",
+        "group_by": "fleet",
+        "comparator": ">",
+        "threshold": "0",
+        "window_s": 600,
+        "params": {"min_samples": 1},
+    }
+    admin = make_token("admin-bot", "admin")
+    preview = api.post(rule, path="/api/v1/alert-rules/preview", token=admin).get_json()["preview"]
+    # 1 refused of 25 events: the 19 imported and the 5 live stored
+    assert [Decimal(a["value"]) for a in preview["alerts"]] == [Decimal("0.04")]

@@ -160,6 +160,11 @@ def test_a_token_not_bound_to_the_agent_gets_its_spans_refused_and_nothing_store
     assert "agent_not_bound" in answer.partial_success.error_message
     assert "otel-agent-1" in answer.partial_success.error_message
     assert len(_usage_rows(otlp)) == 2  # nothing of the intruder's
+    # audited as a posted batch's refusal is, with the address it came from (a mutant dropping it survived)
+    refused = otlp.ctx.repo.audit_entries(outcome="refused")
+    assert refused[["actor", "action", "target_id", "reason", "remote_addr"]].values.tolist() == [
+        ["token:otel-host", "ingest", "otel-agent-1", "agent_not_bound", "127.0.0.1"]
+    ]
 
 
 def test_a_span_the_normalizer_refuses_is_counted_in_partial_success(otlp):

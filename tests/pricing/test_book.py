@@ -74,8 +74,13 @@ def test_pricing_version_is_the_package_version() -> None:
     assert DEFAULT_PRICING_VERSION == "genai-prices-0.2.3"
     assert NANOS_PER_USD == 10**9
     assert PriceBook(DEFAULT_PRICING_VERSION + "+ops-1").version.endswith("+ops-1")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as err:
         PriceBook("genai-prices-9.9.9")
+    # the operator who labelled a price table for other data reads what is installed and what is allowed
+    assert str(err.value) == (
+        "pricing version 'genai-prices-9.9.9' does not match installed 'genai-prices-0.2.3' "
+        "(a local suffix such as '+overrides-2' is allowed)"
+    )
 
 
 def test_o3_dated_price_cut() -> None:

@@ -85,3 +85,28 @@ def test_ingest_under_a_named_operator_version(settings):
     # 18,500 input tokens at $1/MTok and 445 output at $2/MTok (cache priced as input by default).
     assert row.cost_nanos == 18_500 * 1_000 + 445 * 2_000
     assert row.price_model == "claude-sonnet-4-6"
+
+
+def test_a_batch_naming_a_table_that_is_not_loaded_is_a_422_listing_the_tables_that_are(settings):
+    """The client learns which pricingVersion values it may send, and nothing is stored."""
+    ctx = _ctx(settings)
+    ctx.repo.create_pricing_version(ACME, None, "test")
+    app = create_app(settings)  # price tables load at start
+    ctx = app.server.config["HELICARRIER"]
+    token, _ = ctx.repo.create_token("pricing-host", "ingest")
+    gone = version_name("gone")
+    resp = app.server.test_client().post(
+        "/api/v1/ingest",
+        data=_anthropic_batch(1, gone),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 422
+    known = resp.get_json()["error"]["details"]["known"]
+    assert ACME in known and len(known) == 2  # the operator's table and the bundled one
+    assert resp.get_json()["error"] == {
+        "code": "unknown_pricing_version",
+        "message": f"pricingVersion: unknown price table {gone!r}",
+        "details": {"field": "pricingVersion", "known": ctx.price_books.names()},
+    }
+    with ctx.repo.engine.connect() as conn:
+        assert conn.execute(select(UsageEvent)).all() == []
