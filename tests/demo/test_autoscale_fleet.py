@@ -83,7 +83,7 @@ def test_a_backlog_scales_the_demo_fleet_up_and_idleness_down(live_server, inges
         target=run_demo_fleet,
         args=(url, ingest_token, 1),
         kwargs={"seed": 3, "stop_event": stop, "pace": BRISK_THEN_IDLE, "scale_token": reader,
-                "scale_every": 0.3},
+                "scale_every": 0.3, "command_wait": 1.0},
         daemon=True,
     )  # fmt: skip
     runner.start()

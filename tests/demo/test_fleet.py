@@ -34,7 +34,9 @@ def test_demo_fleet_reports_agents_sessions_logs_and_usage(live_server, ingest_t
     stop = threading.Event()
     result: dict = {}
     runner = threading.Thread(
-        target=lambda: result.update(run_demo_fleet(url, ingest_token, 3, seed=5, stop_event=stop)),
+        target=lambda: result.update(
+            run_demo_fleet(url, ingest_token, 3, seed=5, stop_event=stop, command_wait=1.0)
+        ),
         daemon=True,
     )
     runner.start()
