@@ -110,8 +110,15 @@ def card_says(hud, agent_id: str, status: str, timeout: float) -> None:
 def pick(hud, dropdown: str, agent_id: str, multi: bool = False) -> None:
     """Choose the option naming ``agent_id`` in a dcc.Dropdown."""
     hud.duo.wait_for_element(dropdown, timeout=10)
-    click(hud, dropdown)
-    hud.duo.wait_for_element(".dash-dropdown-options", timeout=10)
+
+    def opened() -> bool:
+        # Clicked again until its menu shows: new options (a kill just changed the lists) re-render the
+        # control, and a click landing during that is lost.
+        if not hud.duo.driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-options"):
+            click(hud, dropdown)
+        return bool(hud.duo.driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-options"))
+
+    wait_until(opened, what=f"the menu of {dropdown}")
 
     def chosen() -> bool:
         try:

@@ -144,7 +144,7 @@ def test_the_date_picker_opens_above_the_cards_and_a_mouse_click_picks_a_day(hud
     hud.login("vera")
     hud.visit(page)
     hud.duo.driver.set_window_size(1400, 1000)
-    hud.duo.find_element(f"#{dates_id}").click()
+    hud.duo.wait_for_element(f"#{dates_id}", timeout=20).click()  # the page may still be loading
     wait_until(lambda: hud.duo.find_element(".dash-datepicker-content").is_displayed(), what="the calendar")
     wait_until(lambda: len(hud.duo.driver.find_elements(By.CSS_SELECTOR, ".dash-datepicker-content td")) > 27)
     assert days_hidden_under_other_elements(hud) == []
