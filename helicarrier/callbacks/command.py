@@ -192,7 +192,7 @@ def pause(ctx: AppContext, n, agent, label):
     # on every visit, so a key made of it would replay an old command.
     _command, _created, error = issue(ctx, signed_in_user(), agent, body, None)
     if error:
-        return _line(f"Refused: {error}", "text-danger")
+        return _line(f"Refused: {error}", "error")
     return _line(
         f"{kind.title()}d {agent}." + (" It stops after its current model call." if kind == "pause" else "")
     )
