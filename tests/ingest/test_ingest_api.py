@@ -32,6 +32,8 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers"
 BASE_TS = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
 PINNED_PRICES = "genai-prices-0.2.3"
 TABLES = (Agent, Session, UsageEvent, LogEvent, IngestEventId, IngestReceipt)
+# A batch with a heartbeat is answered whether a budget holds its agent (docs/api.md, Budgets).
+NOT_LOCKED = {"budget_locked": False, "budget_locks": []}
 
 
 # -- request builders ---------------------------------------------------------------------------------
@@ -157,7 +159,7 @@ def test_v1_heartbeat_creates_the_agent(api):
         )
     )
     assert resp.status_code == 200
-    assert resp.get_json() == {"accepted": 1, "duplicates": 0, "rejected": 0}
+    assert resp.get_json() == {"accepted": 1, "duplicates": 0, "rejected": 0, **NOT_LOCKED}
     agent = api.one(Agent)
     assert (agent.id, agent.name, agent.status) == ("agent-1", "Builder One", "running")
     assert agent.current_task == "refactor the parser"
@@ -310,7 +312,7 @@ def test_v2_batch_with_every_event_type(api):
     )
     resp = api.post(body)
     assert resp.status_code == 200
-    assert resp.get_json() == {"accepted": 7, "duplicates": 0, "rejected": 0}
+    assert resp.get_json() == {"accepted": 7, "duplicates": 0, "rejected": 0, **NOT_LOCKED}
     assert counts(api) == {
         "agents": 1,
         "sessions": 1,
@@ -403,7 +405,7 @@ def test_unknown_extra_fields_are_accepted_and_kept_in_raw(api):
         event("agent.heartbeat", "h", {"status": "idle", "gpu": "A100"}, session=None),
     )
     resp = api.post(body)
-    assert resp.get_json() == {"accepted": 2, "duplicates": 0, "rejected": 0}
+    assert resp.get_json() == {"accepted": 2, "duplicates": 0, "rejected": 0, **NOT_LOCKED}
     row = api.one(UsageEvent)
     assert row.raw == data
     assert row.raw["trace_id"] == "t-123" and row.raw["response"]["usage"]["future_counter"] == 7
