@@ -5,12 +5,13 @@ success and top failure reasons. Plain functions over what ``repo.model_outcomes
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from helicarrier.analytics.scoring import wilson_interval
 from helicarrier.data.rollups import SUCCESS, percentile_from_histogram
+
+if TYPE_CHECKING:  # pandas (and numpy) load on first use: a worker that only serves the API never needs them
+    import pandas as pd
 
 UNKNOWN = "(unknown)"
 TOP_REASONS = 5
@@ -51,10 +52,16 @@ def score_cell(model: str, kind: str, c: dict[str, Any]) -> dict[str, Any] | Non
     }
 
 
+def matrix_rows(outcomes: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (model, task kind) with sessions, in model and kind order (what the API answers)."""
+    return [r for (model, kind), c in sorted(outcomes.items()) if (r := score_cell(model, kind, c))]
+
+
 def matrix_frame(outcomes: dict[tuple[str, str], dict[str, Any]]) -> pd.DataFrame:
-    """One row per (model, task kind) with sessions, in model and kind order."""
-    rows = [r for (model, kind), c in sorted(outcomes.items()) if (r := score_cell(model, kind, c))]
-    frame = pd.DataFrame(rows, columns=list(MATRIX_COLUMNS))
+    """``matrix_rows`` as a frame, for the Intelligence page's views."""
+    import pandas as pd
+
+    frame = pd.DataFrame(matrix_rows(outcomes), columns=list(MATRIX_COLUMNS))
     for col in _COUNTS:
         frame[col] = frame[col].astype("int64")
     frame["cost_per_success_nanos"] = frame["cost_per_success_nanos"].astype("Int64")
@@ -63,3 +70,7 @@ def matrix_frame(outcomes: dict[tuple[str, str], dict[str, Any]]) -> pd.DataFram
 
 def model_matrix(repo, start: datetime, end: datetime) -> pd.DataFrame:
     return matrix_frame(repo.model_outcomes(start, end))
+
+
+def model_matrix_rows(repo, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    return matrix_rows(repo.model_outcomes(start, end))

@@ -70,9 +70,10 @@ def session_detail_json(found: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def series_json(frame) -> list[dict[str, Any]]:
+def series_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``usage_series_rows`` as JSON points (the bucket in ISO 8601 with its offset, dollars beside nanos)."""
     series = []
-    for rec in frame.to_dict("records"):
+    for rec in rows:
         point = {k: (v if k in ("bucket", "group") else int(v)) for k, v in rec.items()}
         point["bucket"] = rec["bucket"].isoformat()
         series.append(with_usd(point))
@@ -104,9 +105,9 @@ def _cell(rec: dict[str, Any], min_samples: int) -> dict[str, Any]:
     }
 
 
-def matrix_json(frame, min_samples: int) -> dict[str, Any]:
-    """The cells, and the models ranked by success rate and by successes per dollar."""
-    cells = [_cell(rec, min_samples) for rec in frame.to_dict("records")]
+def matrix_json(rows: list[dict[str, Any]], min_samples: int) -> dict[str, Any]:
+    """The cells (``matrix_rows``), and the models ranked by success rate and by successes per dollar."""
+    cells = [_cell(rec, min_samples) for rec in rows]
     per_model: dict[str, dict[str, int]] = {}
     for c in cells:
         m = per_model.setdefault(c["model"], {"successes": 0, "total": 0, "cost_nanos": 0})

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dash
-import pandas as pd
 from dash import Input, Output, State, html, no_update
 from dash import ctx as dash_ctx
 
@@ -48,6 +47,9 @@ from helicarrier.localtime import FIRST_YEAR, LAST_YEAR, zone
 from helicarrier.names import agent_labels, hover_ids, model_labels
 from helicarrier.reports.jobs import list_reports
 from helicarrier.retention.service import raw_usage_pruned_before
+
+if TYPE_CHECKING:  # pandas (and numpy) load on first use: a worker that only serves the API never needs them
+    import pandas as pd
 
 TOKEN_LABELS = dict(TOKEN_KINDS)
 DOWNLOAD_OF = {button: key for key, button in ID.DOWNLOAD_BUTTON.items()}  # button id -> what it downloads

@@ -4,13 +4,15 @@ a tidy frame that is also what its CSV download holds, so the download is exactl
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import plotly.graph_objects as go
 
 from helicarrier.names import row_labels
 from helicarrier.theme import COLORWAY, FONT_MONO, TEXT_MUTED, register_template
+
+if TYPE_CHECKING:  # pandas (and numpy) load on first use: a worker that only serves the API never needs them
+    import pandas as pd
 
 TOP_GROUPS = 7  # plus "other": the eight colours of the template's colorway
 OTHER = "other"
@@ -109,6 +111,8 @@ def chart_frame(
 ) -> pd.DataFrame:
     """[bucket, group, *columns]: the ``top`` groups by the first column's total, the rest as "other".
     ``labels``: group id -> display name (helicarrier.names); ids sharing a name are summed as one."""
+    import pandas as pd
+
     if series is None or series.empty:
         return pd.DataFrame(columns=["bucket", "group", *columns])
     df = series[["bucket", "group", *columns]].copy()

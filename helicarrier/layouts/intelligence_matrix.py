@@ -7,17 +7,20 @@ one task kind (or every kind summed per model) and flattens its answers into row
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from helicarrier.analytics.scoring import rank_models, wilson_interval
+
+if TYPE_CHECKING:  # pandas (and numpy) load on first use: a worker that only serves the API never needs them
+    import pandas as pd
 
 ALL_KINDS = "__all__"
 NO_KIND = "(none)"
 
 
 def _clean(frame: pd.DataFrame | None) -> pd.DataFrame:
+    import pandas as pd
+
     if frame is None or frame.empty:
         return pd.DataFrame(columns=["model", "task_kind", "successes", "total", "cost_nanos"])
     df = frame.copy()
@@ -56,6 +59,8 @@ def _reason_counts(value: Any) -> Counter:
 
 def model_cells(frame: pd.DataFrame | None, kind: str) -> list[dict[str, Any]]:
     """Per model: the cell of one task kind, or every kind summed (runtimes do not sum: left out)."""
+    import pandas as pd
+
     df = _clean(frame)
     if df.empty:
         return []
@@ -96,7 +101,8 @@ def model_cells(frame: pd.DataFrame | None, kind: str) -> list[dict[str, Any]]:
 
 
 def _num(v: Any) -> Any:
-    return None if v is None or (isinstance(v, float) and pd.isna(v)) else v
+    # A missing number in a frame is NaN, the one float unequal to itself.
+    return None if v is None or (isinstance(v, float) and v != v) else v
 
 
 def ranked_rows(frame: pd.DataFrame | None, kind: str, min_samples: int) -> list[dict[str, Any]]:

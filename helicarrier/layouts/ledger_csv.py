@@ -7,12 +7,14 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from dash import dcc
 
 from helicarrier.reports.csv import write_csv
+
+if TYPE_CHECKING:  # pandas (and numpy) load on first use: a worker that only serves the API never needs them
+    import pandas as pd
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

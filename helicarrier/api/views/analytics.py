@@ -85,7 +85,7 @@ def usage():
     params.series_range(start, end, granularity)
     repo = app_context().read_repo
     totals = repo.usage_totals(start, end)
-    frame = repo.usage_series(start, end, group_by=USAGE_GROUPS[group_by], tz=tz, granularity=granularity)
+    rows = repo.usage_series_rows(start, end, group_by=USAGE_GROUPS[group_by], tz=tz, granularity=granularity)
     pruned = raw_usage_pruned_before(repo)
     return json_response(
         {
@@ -96,7 +96,7 @@ def usage():
             "granularity": granularity,
             "raw_usage_pruned_before": pruned.isoformat() if pruned else None,
             "totals": shapes.with_usd(totals),
-            "series": shapes.series_json(frame),
+            "series": shapes.series_json(rows),
         }
     )
 
@@ -106,7 +106,7 @@ def model_matrix():
     _tz, z = params.time_zone()
     start, end = params.time_range(z)
     min_samples = params.integer("min_samples", 20, 1, 1_000_000)
-    frame = matrix.model_matrix(app_context().read_repo, start, end)
+    rows = matrix.model_matrix_rows(app_context().read_repo, start, end)
     return json_response(
-        {"from": start.isoformat(), "to": end.isoformat(), **shapes.matrix_json(frame, min_samples)}
+        {"from": start.isoformat(), "to": end.isoformat(), **shapes.matrix_json(rows, min_samples)}
     )

@@ -26,10 +26,9 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 from sqlalchemy import Connection, bindparam, case, func, literal_column, select, text
 
 from helicarrier.data.models import (
@@ -78,6 +77,9 @@ USAGE_REPORT_COLUMNS = (
     "day", "agent_id", "model", "provider", "events", *TOKEN_FIELDS, "total_tokens", "cost_nanos",
     "reported_cost_nanos", "unpriced_events",
 )  # fmt: skip
+
+if TYPE_CHECKING:  # pandas (and numpy) load on first use: a worker that only serves the API never needs them
+    import pandas as pd
 SESSION_REPORT_COLUMNS = (
     "day",
     "agent_id",
@@ -145,11 +147,25 @@ def _split(start: datetime, end: datetime, unit_us: int) -> tuple[tuple[int, int
     return None, windows
 
 
-def _local_midnight(day: int, z: ZoneInfo) -> pd.Timestamp:
+def _local_midnight(day: int, z: ZoneInfo) -> datetime:
+    """The first instant of local day ``day`` (days since 1970-01-01) in ``z``. A midnight that happens twice
+    is the first (fold 0); one skipped by a clock change (America/Santiago, Asia/Beirut...) is the end of
+    the gap, when the day actually begins."""
     d = date(1970, 1, 1) + timedelta(days=day)
-    return pd.Timestamp(datetime(d.year, d.month, d.day)).tz_localize(
-        z.key, nonexistent="shift_forward", ambiguous=True
-    )
+    naive = datetime(d.year, d.month, d.day)
+    at = naive.replace(tzinfo=z)
+    if at.astimezone(UTC).astimezone(z).replace(tzinfo=None) == naive:
+        return at
+    # Skipped: the day begins at the first second whose local time is past midnight (a gap is < 1 day).
+    lo = int(at.astimezone(UTC).timestamp()) - 86_400
+    hi = lo + 2 * 86_400
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, UTC).astimezone(z).replace(tzinfo=None) >= naive:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC).astimezone(z)
 
 
 def _local_day(ts: datetime, z: ZoneInfo) -> int:
@@ -524,6 +540,31 @@ class AnalyticsQueries(QueryBase):
     ) -> pd.DataFrame:
         """Cost and tokens per local day (or UTC hour, shown in ``tz``) and group, dense: every bucket of the
         range for every group seen, zeros where nothing happened. ``group`` is "all" without group_by."""
+        import pandas as pd
+
+        rows = self.usage_series_rows(start, end, group_by=group_by, tz=tz, granularity=granularity)
+        frame = pd.DataFrame(rows, columns=list(SERIES_COLUMNS))
+        z = zone(tz)
+        if frame.empty:
+            frame["bucket"] = pd.Series([], dtype=f"datetime64[ns, {z.key}]")
+        else:
+            frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True).dt.tz_convert(z.key)
+        for c in SERIES_COLUMNS[2:]:
+            frame[c] = frame[c].astype("int64")
+        frame["group"] = frame["group"].astype(str)
+        return frame
+
+    def usage_series_rows(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        group_by: str | None,
+        tz: str = "UTC",
+        granularity: str = "day",
+    ) -> list[dict[str, Any]]:
+        """``usage_series`` as plain rows (``bucket`` an aware datetime in ``tz``), without pandas: what the
+        API answers, so that a worker serving only the API never loads pandas (issue 17's memory target)."""
         _check_range(start, end)
         z = zone(tz)
         if group_by not in GROUP_COLUMNS:
@@ -544,11 +585,10 @@ class AnalyticsQueries(QueryBase):
         groups = sorted({k[1] for k in found}, key=lambda g: (g is None or g == "", g)) if gcol else ["all"]
         rows = []
         for b in keys:
-            stamp = (
-                _local_midnight(b, z)
-                if granularity == "day"
-                else pd.Timestamp(b, unit="s", tz="UTC").tz_convert(z.key)
-            )
+            if granularity == "day":
+                stamp = _local_midnight(b, z)
+            else:
+                stamp = datetime.fromtimestamp(b, UTC).astimezone(z)
             for g in groups:
                 sums = _sum_dict(found.get((b, g) if gcol else (b,)))
                 rows.append(
@@ -560,13 +600,7 @@ class AnalyticsQueries(QueryBase):
                         "reported_cost_nanos": sums["reported_cost_nanos"],
                     }
                 )
-        frame = pd.DataFrame(rows, columns=list(SERIES_COLUMNS))
-        if frame.empty:
-            frame["bucket"] = pd.Series([], dtype=f"datetime64[ns, {z.key}]")
-        for c in SERIES_COLUMNS[2:]:
-            frame[c] = frame[c].astype("int64")
-        frame["group"] = frame["group"].astype(str)
-        return frame
+        return rows
 
     def usage_rollups_before(self, t: datetime) -> bool:
         """Whether the rollups hold usage from before ``t`` (one read of the first key)."""

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import select
 
 from helicarrier.actors import Actor
 from helicarrier.data.models import AuditEntry
 from helicarrier.data.queries.base import QueryBase
 from helicarrier.data.unit import audit_row
+
+if TYPE_CHECKING:  # pandas (and numpy) load on first use: a worker that only serves the API never needs them
+    import pandas as pd
 
 
 class AuditQueries(QueryBase):
@@ -41,6 +43,8 @@ class AuditQueries(QueryBase):
         since: datetime | None = None,
         limit: int = 500,
     ) -> pd.DataFrame:
+        import pandas as pd
+
         stmt = (
             select(
                 AuditEntry.id,
