@@ -192,23 +192,24 @@ def control_loop(operator: Client, agent: Client, stop: threading.Event) -> None
         stop.wait(0.5)
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of the master and its worker processes, MiB."""
+def _rss_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of the master and its worker processes, and of the largest worker, MiB."""
     pids = [pid]
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         pids += [int(c) for c in children]
     except OSError:
         pass
-    total = 0
+    sizes = {}
     for p in pids:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+                    sizes[p] = int(line.split()[1]) / 1024
         except OSError:
             pass
-    return total / 1024
+    workers = [m for p, m in sizes.items() if p != pid]
+    return sum(sizes.values()), max(workers, default=0.0)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -312,12 +313,12 @@ def main() -> None:
         for t in threads:
             t.start()
         while (elapsed := time.perf_counter() - t0) < args.seconds:
-            memory.append((elapsed, _rss_mb(server.pid)))
+            memory.append((elapsed, *_rss_mb(server.pid)))
             time.sleep(min(5.0, args.seconds - elapsed) if args.seconds - elapsed > 0 else 0)
         stop.set()
         for t in threads:
             t.join()
-        memory.append((time.perf_counter() - t0, _rss_mb(server.pid)))
+        memory.append((time.perf_counter() - t0, *_rss_mb(server.pid)))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -353,15 +354,20 @@ def report(args, rec: Recorder, counts: dict, memory: list, stored: int, t0: flo
     print(f"error rate: {errors}/{total} = {errors / max(total, 1):.4%}")
     print(
         "server RSS (MiB) over time: "
-        + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in memory[:: max(1, len(memory) // 12)])
+        + ", ".join(f"{t:.0f}s {m:.0f}" for t, m, _w in memory[:: max(1, len(memory) // 12)])
     )
-    after = [m for t, m in memory if t >= warm]
-    n = max(1, len(after) // 3)
-    first_rss, last_rss = statistics.mean(after[:n]), statistics.mean(after[-n:])
     print(
-        f"RSS after warm-up: first third {first_rss:.1f} MiB, last third {last_rss:.1f} MiB "
-        f"({(last_rss / first_rss - 1):+.1%})"
+        "largest worker RSS (MiB) over time: "
+        + ", ".join(f"{t:.0f}s {w:.0f}" for t, _m, w in memory[:: max(1, len(memory) // 12)])
     )
+    for label, col in (("server", 1), ("largest worker", 2)):
+        after = [row[col] for row in memory if row[0] >= warm]
+        n = max(1, len(after) // 3)
+        first, last = statistics.mean(after[:n]), statistics.mean(after[-n:])
+        print(
+            f"{label} RSS after warm-up: first third {first:.1f} MiB, last third {last:.1f} MiB "
+            f"({(last / first - 1):+.1%}), peak {max(after):.1f} MiB, at the end {after[-1]:.1f} MiB"
+        )
     print(
         f"usage and log events acknowledged {counts['accepted']}, stored (usage + log rows) {stored}"
         f"{'' if stored >= counts['accepted'] else '  LOST EVENTS'}"
