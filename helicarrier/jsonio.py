@@ -71,6 +71,13 @@ def _within(value: Any, budget: int) -> bool:
     return True
 
 
+def each_within(items: list[Any], limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when every item of ``items`` nests at most ``limit`` levels: one walk of the whole list, the
+    common case of an ingest batch, instead of one check per event (each is then checked only when this
+    says some item is too deep, to name it)."""
+    return _within(items, limit + 1)
+
+
 def _first_too_deep(value: Any, path: str, budget: int) -> str | None:
     kind = type(value)
     if kind not in (dict, list):

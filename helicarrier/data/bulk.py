@@ -118,3 +118,53 @@ def insert_new_keys(conn: Connection, table: Table, source: str, keys: Sequence[
     finally:
         cur.close()
     return new
+
+
+# A statement's SQL, and per parameter in order: its name, its bind processor, and whether it is a value the
+# statement itself holds (a literal such as status="idle", converted once) rather than one each row gives.
+_Compiled = tuple[str, tuple[tuple[str, Callable | None, bool, Any], ...]]
+_COMPILED: dict[tuple[str, str], _Compiled] = {}
+
+
+def _compiled(conn: Connection, key: str, build: Callable[[], Any]) -> _Compiled:
+    """``build()``'s statement compiled once per dialect, with each parameter's bind processor (the column
+    type's own conversion, the one SQLAlchemy would apply)."""
+    dialect = conn.dialect
+    found = _COMPILED.get((key, dialect.name))
+    if found is None:
+        compiled = build().compile(dialect=dialect)
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        names = tuple(compiled.positiontup) if compiled.positional else tuple(binds)
+        procs = compiled._bind_processors  # noqa: SLF001 - the per-type conversions, computed once here
+        params = []
+        for name in names:
+            proc, bind = procs.get(name), binds[name]
+            if bind.required:
+                params.append((name, proc, False, None))
+            else:
+                params.append((name, None, True, proc(bind.value) if proc else bind.value))
+        found = _COMPILED[(key, dialect.name)] = (compiled.string, tuple(params))
+    return found
+
+
+def execute_many(
+    conn: Connection, key: str, build: Callable[[], Any], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Run one UPDATE (or INSERT) statement for many parameter sets through the driver, its SQL compiled once
+    per process. SQLAlchemy's executemany rebuilds and converts every parameter set through its generic
+    machinery: for the 50 agent rows of an ingest batch that was 8% of the request's CPU. ``key`` names the
+    statement ``build`` makes (it must make the same one every time)."""
+    if not rows:
+        return
+    sql, spec = _compiled(conn, key, build)
+    if conn.dialect.positional:
+        params: list[Any] = [
+            tuple(v if const else (p(r[n]) if p else r[n]) for n, p, const, v in spec) for r in rows
+        ]
+    else:
+        params = [{n: v if const else (p(r[n]) if p else r[n]) for n, p, const, v in spec} for r in rows]
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.executemany(sql, params)
+    finally:
+        cur.close()

@@ -23,7 +23,7 @@ from helicarrier.ingest.schemas import (
     V2Envelope,
     V2Event,
 )
-from helicarrier.jsonio import DEPTH_MESSAGE, NUL_MESSAGE, find_nul, parse_json, too_deep
+from helicarrier.jsonio import DEPTH_MESSAGE, NUL_MESSAGE, each_within, find_nul, parse_json, too_deep
 from helicarrier.money import NANOS_PER_USD
 from helicarrier.observability.metrics import note_envelope
 from helicarrier.observability.tracing import span
@@ -189,10 +189,13 @@ def _normalized(event: Event, data_prefix: str) -> Event | Rejection:
     return event
 
 
-def _nul_or_depth(value: Any, prefix: str, scan_nul: bool) -> tuple[str | None, str]:
+def _nul_or_depth(
+    value: Any, prefix: str, scan_nul: bool, check_depth: bool = True
+) -> tuple[str | None, str]:
     """The first path nested past the limit, else the first with a NUL: depth first, since the NUL scan
-    recurses (and a value deeper than the limit would parse, then fail to be stored; helicarrier.jsonio)."""
-    hit = too_deep(value, prefix)
+    recurses (and a value deeper than the limit would parse, then fail to be stored; helicarrier.jsonio).
+    ``check_depth`` False: the caller has checked the depth already."""
+    hit = too_deep(value, prefix) if check_depth else None
     if hit is not None:
         return hit, DEPTH_MESSAGE
     return (find_nul(value, prefix), NUL_MESSAGE) if scan_nul else (None, "")
@@ -250,8 +253,10 @@ def _validate_v2(
     _refuse_nul_or_depth(head, scan_nul)
     checked: list[Event] = []
     rejections: list[Rejection] = []
+    # One walk of all the events for their depth; only when one is too deep is each checked to name it.
+    check_depth = not each_within(envelope.events)
     for i, raw in enumerate(envelope.events):
-        result = _validate_v2_event(i, raw, scan_nul)
+        result = _validate_v2_event(i, raw, scan_nul, check_depth)
         (rejections if isinstance(result, Rejection) else checked).append(result)
     return envelope, checked, rejections
 
@@ -260,11 +265,12 @@ def _raw_id(raw: Any) -> str | None:
     return raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
 
 
-def _validate_v2_event(i: int, raw: Any, scan_nul: bool) -> Event | Rejection:
+def _validate_v2_event(i: int, raw: Any, scan_nul: bool, check_depth: bool = True) -> Event | Rejection:
     prefix = f"events[{i}]"
-    hit, message = _nul_or_depth(raw, prefix, scan_nul)
-    if hit is not None:
-        return Rejection(i, _raw_id(raw), "schema_violation", f"{hit}: {message}", hit, _type(raw))
+    if check_depth or scan_nul:
+        hit, message = _nul_or_depth(raw, prefix, scan_nul, check_depth)
+        if hit is not None:
+            return Rejection(i, _raw_id(raw), "schema_violation", f"{hit}: {message}", hit, _type(raw))
     kind = raw.get("type") if isinstance(raw, dict) else None
     # Any JSON value may come as the type: a list or an object cannot even be looked up (a 500).
     model = TYPED_V2_EVENTS.get(kind) if isinstance(kind, str) else None

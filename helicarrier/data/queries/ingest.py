@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Connection, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from helicarrier.data.bulk import bulk_insert, insert_new_keys
+from helicarrier.data.bulk import bulk_insert, execute_many, insert_new_keys
 from helicarrier.data.models import (
     Agent,
     Command,
@@ -89,6 +89,60 @@ _SESSION_TOTALS = ("usage_events", *TOKEN_FIELDS, "cost_nanos", "unpriced_events
 
 def _insert(conn: Connection, model):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(model)
+
+
+def _agent_update():
+    """UPDATE agents: what a batch said of each agent, keeping what it did not say (bound per agent)."""
+    return (
+        update(Agent)
+        .where(Agent.id == _bp("b_id", Agent.id.type))
+        .values(
+            name=_coalesce(_bp("b_name", Agent.name.type), Agent.name),
+            status=_coalesce(_bp("b_status", Agent.status.type), Agent.status),
+            model=_coalesce(_bp("b_model", Agent.model.type), Agent.model),
+            provider=_coalesce(_bp("b_provider", Agent.provider.type), Agent.provider),
+            current_task=_coalesce(_bp("b_current_task", Agent.current_task.type), Agent.current_task),
+            current_session_id=_coalesce(
+                _bp("b_current_session_id", Agent.current_session_id.type), Agent.current_session_id
+            ),
+            labels=_coalesce(_bp("b_labels", Agent.labels.type), Agent.labels),
+            last_heartbeat_at=case(
+                (Agent.last_heartbeat_at.is_(None), _bp("b_seen", Agent.last_heartbeat_at.type)),
+                (
+                    Agent.last_heartbeat_at < _bp("b_seen", Agent.last_heartbeat_at.type),
+                    _bp("b_seen", Agent.last_heartbeat_at.type),
+                ),
+                else_=Agent.last_heartbeat_at,
+            ),
+            # A heartbeat restates the agent's wait (NULL: not waiting); other events leave it.
+            waiting_until=case(
+                (_bp("b_heartbeat", Boolean()), _bp("b_waiting_until", Agent.waiting_until.type)),
+                else_=Agent.waiting_until,
+            ),
+            waiting_for=case(
+                (_bp("b_heartbeat", Boolean()), _bp("b_waiting_for", Agent.waiting_for.type)),
+                else_=Agent.waiting_for,
+            ),
+            updated_at=_bp("b_now", Agent.updated_at.type),
+        )
+    )
+
+
+def _agent_session_ended():
+    """UPDATE agents: an ended session is no longer the agent's current one (bound per agent)."""
+    return (
+        update(Agent)
+        .where(
+            Agent.id == _bp("b_a", Agent.id.type),
+            Agent.current_session_id == _bp("b_s", Agent.current_session_id.type),
+        )
+        .values(
+            current_session_id=None,
+            current_task=None,
+            status="idle",
+            updated_at=_bp("b_now", Agent.updated_at.type),
+        )
+    )
 
 
 class IngestTx(TxBase):
@@ -202,51 +256,11 @@ class IngestTx(TxBase):
 
     def _update_agents(self, rows: list[dict], ended: list[dict], now: datetime) -> None:
         """One UPDATE per agent that keeps what the batch did not say; then clear ended sessions."""
-        conn = self.conn
-        conn.execute(
-            update(Agent)
-            .where(Agent.id == _bp("b_id", Agent.id.type))
-            .values(
-                name=_coalesce(_bp("b_name", Agent.name.type), Agent.name),
-                status=_coalesce(_bp("b_status", Agent.status.type), Agent.status),
-                model=_coalesce(_bp("b_model", Agent.model.type), Agent.model),
-                provider=_coalesce(_bp("b_provider", Agent.provider.type), Agent.provider),
-                current_task=_coalesce(_bp("b_current_task", Agent.current_task.type), Agent.current_task),
-                current_session_id=_coalesce(
-                    _bp("b_current_session_id", Agent.current_session_id.type), Agent.current_session_id
-                ),
-                labels=_coalesce(_bp("b_labels", Agent.labels.type), Agent.labels),
-                last_heartbeat_at=case(
-                    (Agent.last_heartbeat_at.is_(None), _bp("b_seen", Agent.last_heartbeat_at.type)),
-                    (
-                        Agent.last_heartbeat_at < _bp("b_seen", Agent.last_heartbeat_at.type),
-                        _bp("b_seen", Agent.last_heartbeat_at.type),
-                    ),
-                    else_=Agent.last_heartbeat_at,
-                ),
-                # A heartbeat restates the agent's wait (NULL: not waiting); other events leave it.
-                waiting_until=case(
-                    (_bp("b_heartbeat", Boolean()), _bp("b_waiting_until", Agent.waiting_until.type)),
-                    else_=Agent.waiting_until,
-                ),
-                waiting_for=case(
-                    (_bp("b_heartbeat", Boolean()), _bp("b_waiting_for", Agent.waiting_for.type)),
-                    else_=Agent.waiting_for,
-                ),
-                updated_at=_bp("b_now", Agent.updated_at.type),
-            ),
-            [{"b_id": r["id"], "b_now": now, **{f"b_{k}": r[k] for k in _AGENT_FIELDS}} for r in rows],
-        )
+        params = [{"b_id": r["id"], "b_now": now, **{f"b_{k}": r[k] for k in _AGENT_FIELDS}} for r in rows]
+        execute_many(self.conn, "ingest.agent_update", _agent_update, params)
         if ended:
-            conn.execute(
-                update(Agent)
-                .where(
-                    Agent.id == _bp("b_a", Agent.id.type),
-                    Agent.current_session_id == _bp("b_s", Agent.current_session_id.type),
-                )
-                .values(current_session_id=None, current_task=None, status="idle", updated_at=now),
-                ended,
-            )
+            params = [{**e, "b_now": now} for e in ended]
+            execute_many(self.conn, "ingest.agent_session_ended", _agent_session_ended, params)
 
     def _upsert_sessions(self, events: list) -> None:
         conn = self.conn
