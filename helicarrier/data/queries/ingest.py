@@ -378,8 +378,10 @@ class IngestTx(TxBase):
         bulk_insert(self.conn, UsageEvent.__table__, USAGE_INSERT_COLUMNS, rows)
         if totals:
             # Sorted, so that concurrent requests lock session rows in one order (no deadlock on PostgreSQL).
-            self.conn.execute(
-                _add_session_totals(),
+            execute_many(
+                self.conn,
+                "ingest.session_totals",
+                _add_session_totals,
                 [
                     {"b_sid": sid, **dict(zip(_TOTAL_PARAMS, totals[sid], strict=True))}
                     for sid in sorted(totals)
