@@ -13,6 +13,7 @@ from helicarrier.ingest.normalize import NormalizedUsage
 from helicarrier.pricing import Cost, ModelPriceOverride, PriceBook
 
 TS = datetime(2026, 3, 1, 12, tzinfo=UTC)
+Overrides = tuple[ModelPriceOverride, ...]
 
 
 def _ov(provider: str, model: str, usd_per_mtok: int) -> ModelPriceOverride:
@@ -52,14 +53,19 @@ def _usd(dollars: int) -> int:
     return dollars * 1_000_000_000
 
 
-def _both_orders(*overrides: ModelPriceOverride) -> list[PriceBook]:
-    return [PriceBook(overrides=overrides), PriceBook(overrides=overrides[::-1])]
+def _both_orders(*overrides: ModelPriceOverride) -> list[Overrides]:
+    """The overrides as configured and reversed. The books are built inside each test: a book built while
+    the tests are collected would escape mutation testing, which forks each mutant after collection."""
+    return [overrides, overrides[::-1]]
 
 
-@pytest.mark.parametrize("book", _both_orders(_ov("openai", "acme-*", 1), _ov("openai", "acme-pro-*", 5)))
+@pytest.mark.parametrize(
+    "overrides", _both_orders(_ov("openai", "acme-*", 1), _ov("openai", "acme-pro-*", 5))
+)
 def test_the_longest_wildcard_stem_prices_the_model_whatever_order_they_were_configured_in(
-    book: PriceBook,
+    overrides: Overrides,
 ) -> None:
+    book = PriceBook(overrides=overrides)
     assert _nanos(book, "openai", "acme-pro-7") == _usd(5)
     assert _nanos(book, "openai", "ACME-Pro-7") == _usd(5)  # model names are matched case-insensitively
     # The stem is everything before the "*": "acme-prox" is not an "acme-pro-" model, and "acme" alone
@@ -72,17 +78,23 @@ def test_the_longest_wildcard_stem_prices_the_model_whatever_order_they_were_con
     assert _nanos(book, "openai", "another-model") is None
 
 
-@pytest.mark.parametrize("book", _both_orders(_ov("*", "acme-*", 7), _ov("openai", "acme-*", 2)))
-def test_a_providers_own_wildcard_beats_the_one_for_every_provider_at_the_same_stem(book: PriceBook) -> None:
+@pytest.mark.parametrize("overrides", _both_orders(_ov("*", "acme-*", 7), _ov("openai", "acme-*", 2)))
+def test_a_providers_own_wildcard_beats_the_one_for_every_provider_at_the_same_stem(
+    overrides: Overrides,
+) -> None:
+    book = PriceBook(overrides=overrides)
     assert _nanos(book, "openai", "acme-1") == _usd(2)
     assert _nanos(book, "OpenAI", "acme-1") == _usd(2)  # the provider is matched by its canonical name
     assert _nanos(book, "anthropic", "acme-1") == _usd(7)
 
 
 @pytest.mark.parametrize(
-    "book", _both_orders(_ov("openai", "acme-*", 2), _ov("*", "acme-pro-*", 7), _ov("*", "acme-*", 9))
+    "overrides", _both_orders(_ov("openai", "acme-*", 2), _ov("*", "acme-pro-*", 7), _ov("*", "acme-*", 9))
 )
-def test_a_longer_stem_for_every_provider_beats_a_providers_own_shorter_one(book: PriceBook) -> None:
+def test_a_longer_stem_for_every_provider_beats_a_providers_own_shorter_one(
+    overrides: Overrides,
+) -> None:
+    book = PriceBook(overrides=overrides)
     assert _nanos(book, "openai", "acme-pro-1") == _usd(7)
     assert _nanos(book, "openai", "acme-1") == _usd(2)
     assert _nanos(book, "anthropic", "acme-1") == _usd(9)
@@ -90,7 +102,7 @@ def test_a_longer_stem_for_every_provider_beats_a_providers_own_shorter_one(book
 
 
 @pytest.mark.parametrize(
-    "book",
+    "overrides",
     _both_orders(
         _ov("openai", "acme-*", 2),
         _ov("openai", "acme-pro-*", 3),
@@ -98,7 +110,10 @@ def test_a_longer_stem_for_every_provider_beats_a_providers_own_shorter_one(book
         _ov("openai", "acme-pro-2", 6),
     ),
 )
-def test_an_exact_model_beats_every_wildcard_even_one_for_every_provider(book: PriceBook) -> None:
+def test_an_exact_model_beats_every_wildcard_even_one_for_every_provider(
+    overrides: Overrides,
+) -> None:
+    book = PriceBook(overrides=overrides)
     assert _nanos(book, "openai", "acme-pro-1") == _usd(4)
     assert _nanos(book, "openai", "acme-pro-2") == _usd(6)
     assert _nanos(book, "openai", "acme-pro-3") == _usd(3)
