@@ -54,8 +54,9 @@ def _usd(dollars: int) -> int:
 
 
 def _both_orders(*overrides: ModelPriceOverride) -> list[Overrides]:
-    """The overrides as configured and reversed. The books are built inside each test: a book built while
-    the tests are collected would escape mutation testing, which forks each mutant after collection."""
+    """The overrides as configured and reversed. The books are built inside each test: mutmut counts a
+    test as reaching PriceBook.__init__ only if the test itself calls it, so a book built while pytest
+    collects the tests would leave these tests out of every __init__ mutant's run."""
     return [overrides, overrides[::-1]]
 
 
