@@ -67,7 +67,7 @@ soak: dev-deps postgres
 # Long (hours on two cores): not part of `make test`. The modules and tests are in pyproject.toml.
 mutation: dev-deps
 	rm -rf mutants
-	HELICARRIER_TEST_BACKENDS=sqlite $(VENV)/bin/mutmut run --max-children 2 || true
+	HELICARRIER_TEST_BACKENDS=sqlite $(VENV)/bin/python scripts/mutmut_sorted.py run --max-children 2 || true
 	$(VENV)/bin/mutmut results
 
 fuzz: dev-deps postgres

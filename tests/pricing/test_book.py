@@ -364,6 +364,13 @@ def test_exact_override_beats_genai_prices_and_discount() -> None:
     assert base.total_nanos is not None
     assert discounted.total_nanos == base.total_nanos * 3 // 4
     assert discounted.matched_model == base.matched_model
+    # the discount applies to each side of the bill: $2.50 input and $1 output before it
+    assert (base.input_nanos, base.output_nanos) == (2_500_000_000, 1_000_000_000)
+    assert (discounted.input_nanos, discounted.output_nanos, discounted.total_nanos) == (
+        1_875_000_000,
+        750_000_000,
+        2_625_000_000,
+    )
 
 
 def test_override_validation() -> None:
@@ -515,6 +522,26 @@ def test_match_names_what_an_override_prices_as() -> None:
     assert book.match("azure.ai.openai", "gpt-4o") == ("openai", "gpt-4o")
     call = usage("azure.ai.openai", "gpt-4o", 1000, 100)
     assert book.price(call, TS).total_nanos == BOOK.price(call, TS).total_nanos * 9 // 10 == 3_150_000
+
+
+def test_reasoning_tokens_are_priced_at_their_own_rate_where_the_list_has_one() -> None:
+    """Perplexity's deep research lists reasoning at $3/MTok beside output at $8: of 1M output tokens,
+    the 600k that were reasoning cost $1.80, not $4.80."""
+    call = usage("perplexity", "sonar-deep-research", 100_000, 1_000_000, reasoning_tokens=600_000)
+    cost = BOOK.price(call, TS)
+    assert (cost.input_nanos, cost.output_nanos, cost.total_nanos) == (
+        200_000_000,
+        5_000_000_000,
+        5_200_000_000,
+    )
+    assert (cost.matched_provider, cost.matched_model, cost.confidence) == (
+        "perplexity",
+        "sonar-deep-research",
+        "high",
+    )
+    # without the split reported, all of it is output
+    unsplit = BOOK.price(dataclasses.replace(call, reasoning_tokens=None), TS)
+    assert unsplit.total_nanos == 8_200_000_000
 
 
 def test_time_of_day_price_cached_per_window() -> None:
