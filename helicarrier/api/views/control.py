@@ -12,6 +12,7 @@ from flask import g, request
 
 from helicarrier.api import params
 from helicarrier.api.http import app_context, idempotency_key, json_response, read_json_object, token_actor
+from helicarrier.api.peer import client_gone
 from helicarrier.control.validation import AckAnswer
 from helicarrier.errors import Refused
 
@@ -73,6 +74,10 @@ def poll(agent_id: str):
     control = app_context().control
     control.check_poller(g.token.speaker, agent_id, request.remote_addr)
     while True:
+        if client_gone(request.environ):
+            # The agent hung up (it died, or its own timeout was shorter): a command handed over now would
+            # be marked delivered and lost; left pending, the agent's next poll receives it.
+            return json_response({"commands": [], "budget_locked": False, "budget_locks": []})
         commands = control.deliver(agent_id)
         if commands or time.monotonic() >= deadline:
             # A locked budget holds the agent: it starts no new work until the lock lifts.
