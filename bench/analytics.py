@@ -541,7 +541,7 @@ def _pct(samples: list[float], q: float) -> float:
     return s[k]
 
 
-def measure(url: str, runs: int, seed: int = 11) -> dict:
+def measure(url: str, runs: int, seed: int = 11, no_settle: bool = False) -> dict:
     import psutil
 
     from helicarrier.analytics.filters import SessionFilters
@@ -557,6 +557,10 @@ def measure(url: str, runs: int, seed: int = 11) -> dict:
     from helicarrier.webapp import create_app
 
     app = create_app(settings)
+    if not no_settle:
+        from helicarrier.webapp import settle_heap  # as the production entry (app.py) does
+
+        settle_heap()
     ctx = app.server.config["HELICARRIER"]
     repo: Repository = ctx.repo
     client = app.server.test_client()
@@ -795,6 +799,9 @@ def main() -> None:
         help="measure beside a child process that keeps one core busy (started 60 s before measuring)",
     )
     ap.add_argument("--busy-warmup", type=float, default=60.0, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--no-settle", action="store_true", help="do not freeze the startup heap (app.py's settle_heap)"
+    )
     ap.add_argument("--build-only", metavar="URL", help=argparse.SUPPRESS)
     ap.add_argument("--measure-only", metavar="URL", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -802,7 +809,10 @@ def main() -> None:
         print("RESULT " + json.dumps(build(args.build_only, args.sessions, args.events)), flush=True)
         return
     if args.measure_only:
-        print("RESULT " + json.dumps(measure(args.measure_only, args.runs)), flush=True)
+        print(
+            "RESULT " + json.dumps(measure(args.measure_only, args.runs, no_settle=args.no_settle)),
+            flush=True,
+        )
         return
 
     import psutil
@@ -865,7 +875,15 @@ def main() -> None:
                 time.sleep(args.busy_warmup)  # a bench, not a test: let the load average show the spinner
             print(f"  load average (1/5/15 min) before measuring: {_load()}  [{datetime.now(UTC):%H:%M} UTC]")
             try:
-                m = _child(["--runs", str(args.runs), "--measure-only", url])
+                m = _child(
+                    [
+                        "--runs",
+                        str(args.runs),
+                        *(["--no-settle"] if args.no_settle else []),
+                        "--measure-only",
+                        url,
+                    ]
+                )
             finally:
                 now = datetime.now(UTC)
                 print(f"  load average (1/5/15 min) after measuring:  {_load()}  [{now:%H:%M} UTC]")
