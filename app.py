@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from functools import cache
 
-from helicarrier.webapp import create_app
+from helicarrier.webapp import create_app, settle_heap
 
 __all__ = ["create_app", "app", "server"]  # noqa: F822 - app and server are built lazily by __getattr__
 
@@ -21,11 +21,13 @@ def _default_app():
     from helicarrier.data.schema import SchemaError
 
     try:
-        return create_app(start_scheduler=True)
+        app = create_app(start_scheduler=True)
     except (SchemaError, ConfigError) as exc:
         # Fail closed with one line: gunicorn's worker exits, and the master with it.
         print(f"helicarrier: refusing to start: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    settle_heap()
+    return app
 
 
 def __getattr__(name: str):

@@ -60,13 +60,14 @@ def cli() -> None:
 @click.option("--debug/--no-debug", default=False, help="Dash dev tools and reloader.")
 def serve(host: str | None, port: int | None, debug: bool) -> None:
     """Run the development server. Production: `gunicorn app:server`."""
-    from helicarrier.webapp import create_app
+    from helicarrier.webapp import create_app, settle_heap
 
     settings = load_settings()
     try:
         app = create_app(settings, start_scheduler=True)
     except SchemaError as exc:
         _fail(f"refusing to start: {exc}")
+    settle_heap()
     host = host or settings.host
     port = port or settings.port
     if not debug:

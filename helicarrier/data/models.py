@@ -72,7 +72,7 @@ class Agent(Base):
     waiting_for: Mapped[str | None] = mapped_column(String(200))
 
 
-_SORT_INCLUDE = ["cost_nanos", "total_tokens", "runtime_ms"]
+_SORT_COLUMNS = ("cost_nanos", "total_tokens", "runtime_ms")
 
 
 class Session(Base):
@@ -81,10 +81,10 @@ class Session(Base):
         # Each sort of the Ledger is a keyset on (sort column[, started_at], id), served by one index;
         # the agent, model and status ones also serve "filter + date range".
         Index("ix_sessions_started_id", "started_at", "id"),
-        # On PostgreSQL these two also carry the sort columns: "an agent's (or a model's) sessions by cost"
-        # is then read from the index alone (see sessions._fetch).
-        Index("ix_sessions_agent_started", "agent_id", "started_at", "id", postgresql_include=_SORT_INCLUDE),
-        Index("ix_sessions_model_started", "model", "started_at", "id", postgresql_include=_SORT_INCLUDE),
+        # These two also carry every column a page sorts or filters by (migration 0016): "an agent's (or a
+        # model's) sessions by cost, or by model" is then read from the index alone (see sessions._fetch).
+        Index("ix_sessions_agent_started", "agent_id", "started_at", "id", "status", "model", *_SORT_COLUMNS),
+        Index("ix_sessions_model_started", "model", "started_at", "id", "status", "agent_id", *_SORT_COLUMNS),
         Index("ix_sessions_status_started", "status", "started_at", "id"),
         # started_at and status ride along so that SQLite checks "in this range / with this status" on the
         # index entry while walking it, before reading the row (measured: 25 ms -> 0.8 ms for a page).

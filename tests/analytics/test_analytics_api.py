@@ -175,6 +175,25 @@ def test_usage(world, ctx, client, read_headers, tz, group_by):
         assert {p["group"] for p in body["series"]} == {"all"}
 
 
+@pytest.mark.parametrize("group_by", ["day", "agent"])
+def test_usage_series_over_days_across_a_clock_change(world, ctx, client, read_headers, group_by):
+    """Three local days around New York's change to summer time: each point carries its own day's midnight
+    (two offsets), in the order and with the figures of the repository's series."""
+    tz = "America/New_York"
+    url = f"/api/v1/usage?from=2026-03-07&to=2026-03-09&tz={tz}&group_by={group_by}"
+    body = _get(client, url, read_headers).get_json()
+    z = ZoneInfo(tz)
+    days = [datetime(2026, 3, d, tzinfo=z) for d in (7, 8, 9)]
+    assert [d.isoformat()[-6:] for d in days] == ["-05:00", "-05:00", "-04:00"]
+    assert sorted({p["bucket"] for p in body["series"]}) == [d.isoformat() for d in days]
+    rows = ctx.repo.usage_series_rows(
+        days[0], datetime(2026, 3, 10, tzinfo=z), group_by=group_by if group_by == "agent" else None, tz=tz
+    )
+    want = [(r["bucket"].isoformat(), r["group"], r["cost_nanos"], r["events"]) for r in rows]
+    assert [(p["bucket"], p["group"], p["cost_nanos"], p["events"]) for p in body["series"]] == want
+    assert sum(p["events"] for p in body["series"]) == body["totals"]["events"]
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [

@@ -116,6 +116,40 @@ def test_cursor_and_offset_paging_visit_every_session_once_in_order(ledger, ctx,
     assert by_offset == want
 
 
+# Filters that select few sessions: a page is sorted from what they select (through the filter's index,
+# which carries the sort columns), not by walking the sort's index.
+NARROW = [
+    (SessionFilters(agent_ids=("agent-1", "agent-2")), lambda r: r["agent_id"] in ("agent-1", "agent-2")),
+    (
+        SessionFilters(models=("gpt-4.1", "gemini-2.5-pro")),
+        lambda r: r["model"] in ("gpt-4.1", "gemini-2.5-pro"),
+    ),
+    (SessionFilters(text="ticket"), lambda r: "ticket" in (r["task"] or "").lower()),
+]
+
+
+@pytest.mark.parametrize("sort", list(SORTS))
+@pytest.mark.parametrize("descending", [True, False])
+@pytest.mark.parametrize("case", range(len(NARROW)))
+def test_a_few_agents_or_models_page_in_order_under_every_sort(ledger, ctx, sort, descending, case):
+    filters, match = NARROW[case]
+    rows = [r for r in _all_rows(ctx.repo).values() if match(r)]
+    want = _expected_order(rows, sort, descending)
+    assert 8 <= len(want) < 60
+    seen, cursor = [], None
+    while True:
+        page = ctx.repo.sessions_page(filters, sort=sort, descending=descending, cursor=cursor, limit=4)
+        seen += [r["id"] for r in page.rows]
+        if not (cursor := page.next_cursor):
+            break
+    assert seen == want
+    by_offset = []
+    for offset in range(0, len(want) + 5, 5):
+        by_offset += [r["id"] for r in ctx.repo.sessions_rows(filters, sort=sort, descending=descending,
+                                                               offset=offset, limit=5)]  # fmt: skip
+    assert by_offset == want
+
+
 def test_a_page_that_ends_where_the_nulls_begin(ledger, ctx):
     n_finished = sum(1 for s in ledger if s["ended_at"] is not None)
     first = ctx.repo.sessions_page(SessionFilters(), sort="runtime_s", limit=n_finished)

@@ -84,8 +84,9 @@ def usage():
     granularity = params.choice("granularity", ("day", "hour"), "day")
     params.series_range(start, end, granularity)
     repo = app_context().read_repo
-    totals = repo.usage_totals(start, end)
-    rows = repo.usage_series_rows(start, end, group_by=USAGE_GROUPS[group_by], tz=tz, granularity=granularity)
+    totals, rows = repo.usage_overview(
+        start, end, group_by=USAGE_GROUPS[group_by], tz=tz, granularity=granularity
+    )
     pruned = raw_usage_pruned_before(repo)
     return json_response(
         {

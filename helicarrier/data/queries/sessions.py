@@ -219,10 +219,13 @@ def _fetch(
 
 
 def _order(cols: tuple, descending: bool, *, by_filter: bool = False) -> list:
-    """ORDER BY terms. ``by_filter`` writes a numeric sort column as ``col + 0``: no index can then serve the
-    order, so the planner reads the (few) rows the filters select and sorts them."""
+    """ORDER BY terms. ``by_filter`` writes the sort column as ``col + 0`` (a number) or ``col || ''`` (text):
+    no index can then serve the order, so the planner reads the (few) rows the filters select, from the
+    filter's index (which carries the sort columns), and sorts them."""
     if by_filter and cols[0].key in _NUMERIC_SORT_COLUMNS:
         cols = (cols[0] + 0, *cols[1:])
+    elif by_filter and cols[0].key in _TEXT_SORT_COLUMNS:
+        cols = (cols[0] + "", *cols[1:])
     return [c.desc() if descending else c.asc() for c in cols]
 
 
@@ -453,6 +456,7 @@ class SessionQueries(QueryBase):
 # planner has histograms and chooses well by itself.
 _INDEXED_SORTS = ("cost_nanos", "total_tokens", "runtime_s")
 _NUMERIC_SORT_COLUMNS = ("cost_nanos", "total_tokens", "runtime_ms")
+_TEXT_SORT_COLUMNS = ("agent_id", "model", "status")
 _RANGE_SORT_LIMIT = 20_000
 
 
@@ -463,8 +467,11 @@ def _by_filter(f: SessionFilters, sort: str) -> bool:
     models differ in price by 100x), so the planner's "one row in N matches" guess for walking the cost
     index is wrong by orders of magnitude when filtering by a few agents or models: PostgreSQL walked 170k
     index entries for a page. A few agents or models, or free text in a date range, select few enough rows
-    to sort."""
-    if sort not in _INDEXED_SORTS:
+    to sort. The same holds for the agent, model and status sorts (their indexes lead with the sort
+    column, so walking one for "two agents by model" passes every other agent's sessions): the agent and
+    model indexes carry status, model / agent and the numeric sort columns, so the filter's sessions are
+    sorted from the index alone (migration 0016: 150 -> 5 ms for two agents by model at 1M sessions)."""
+    if sort not in _INDEXED_SORTS and sort not in _TEXT_SORT_COLUMNS:
         return False
     return bool(f.search) or 0 < len(f.agent_ids) <= 5 or 0 < len(f.models) <= 3
 
