@@ -89,6 +89,24 @@ def test_ingest_counters_move_by_what_was_posted(api, make_token):
     assert moved(before, after, store, method="tx.claim_event_ids") == 3
 
 
+def test_answers_to_an_unknown_command_are_counted_rejected_with_the_reason_given(api, make_token):
+    """Refused inside the transaction (what the database knows), unlike a schema violation: in a batch that
+    is otherwise stored (207), and in one whose every event is refused (422, nothing stored)."""
+    reader = make_token("prometheus", "read")
+    before = _scrape(api, reader)
+    ghost = {"command_id": "ghost", "state": "accepted"}
+    log = _event("log-2", "log", session_id="s1", data={"message": "hello"})
+    answered = api.post(_batch(_event("ack-1", "command.ack", data=ghost), log))
+    assert answered.status_code == 207
+    assert answered.get_json()["results"][0]["error"]["code"] == "unknown_command"
+    assert api.post(_batch(_event("ack-2", "command.ack", data=ghost))).status_code == 422
+
+    after = _scrape(api, reader)
+    events = "helicarrier_ingest_events_total"
+    assert moved(before, after, events, type="command.ack", outcome="rejected", reason="unknown_command") == 2
+    assert moved(before, after, events, type="log", outcome="accepted", reason="") == 1
+
+
 def test_an_operators_command_and_the_fleet_are_gauges_read_at_scrape(ctl):
     reader = ctl.control_token  # control,read
     before = _scrape(ctl, reader)

@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from helicarrier.alerts import engine
 from helicarrier.auth.binding import Speaker
 from helicarrier.observability import tracing
+from helicarrier.pricing.book import DEFAULT_PRICING_VERSION
 from tests.alerts.alerting_helpers import add_agents, make_rule, now_utc, offline_rule, secs
 from tests.web.test_operations import PASSWORD, create_token_request, signed_in
 
@@ -80,6 +81,33 @@ def test_an_ingest_request_is_a_server_span_with_its_steps_under_it(api, spans):
     # The database work is under the step that did it, by the repository method's name.
     assert "tx.store_batch" in _children(finished, store)
     assert {s.context.trace_id for s in finished} == {server.context.trace_id}
+
+
+def test_the_steps_say_which_price_table_priced_the_batch_and_what_became_of_its_events(api, spans):
+    assert api.post(_batch()).status_code == 200
+    spans.clear()
+    now = datetime.now(UTC).isoformat()
+    again = _batch()["events"][0]  # session.start "st": stored by the first post, a duplicate now
+    ghost = {"command_id": "ghost", "state": "accepted"}  # an answer to no command: refused by the database
+    answer = {"id": "ack", "type": "command.ack", "ts": now, "agent_id": "a1", "data": ghost}
+    log = {
+        "id": "l1",
+        "type": "log",
+        "ts": now,
+        "agent_id": "a1",
+        "session_id": "s",
+        "data": {"message": "hi"},
+    }
+    invalid = {"id": "bad", "type": "log", "ts": "yesterday", "agent_id": "a1", "data": {}}
+    resp = api.post({**_batch(), "events": [again, answer, log, invalid]})
+    assert resp.status_code == 207, resp.get_json()
+
+    finished = spans.get_finished_spans()
+    assert _one(finished, "ingest.price").attributes["pricing.version"] == DEFAULT_PRICING_VERSION
+    store = _one(finished, "ingest.store").attributes
+    # The valid events the step was given, and what became of each (the invalid one never reached it).
+    counts = [store[f"ingest.{name}"] for name in ("events", "stored", "duplicates", "refused")]
+    assert counts == [3, 1, 1, 1]
 
 
 def test_an_incoming_traceparent_is_continued(api, spans):
