@@ -82,9 +82,7 @@ def series_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             bucket = iso[id(stamp)] = stamp.isoformat()
         point = {k: (v if k in ("bucket", "group") else int(v)) for k, v in rec.items()}
         point["bucket"] = bucket
-        point["cost_usd"] = _usd(point["cost_nanos"])
-        point["reported_cost_usd"] = _usd(point["reported_cost_nanos"])
-        series.append(point)
+        series.append(with_usd(point))
     return series
 
 
