@@ -56,6 +56,9 @@ from helicarrier.data.rollups import (
 from helicarrier.localtime import DAY_S, HOUR_S, LocalBuckets, offset_segments, segment_offset, zone
 from helicarrier.usage_fields import TOKEN_FIELDS
 
+if TYPE_CHECKING:  # pandas (and numpy) load on first use: a worker that only serves the API never needs them
+    import pandas as pd
+
 UNKNOWN = "(unknown)"
 GROUP_COLUMNS = {None: None, "model": "model", "provider": "provider", "agent": "agent_id"}
 GRANULARITIES = ("day", "hour")
@@ -78,8 +81,6 @@ USAGE_REPORT_COLUMNS = (
     "reported_cost_nanos", "unpriced_events",
 )  # fmt: skip
 
-if TYPE_CHECKING:  # pandas (and numpy) load on first use: a worker that only serves the API never needs them
-    import pandas as pd
 SESSION_REPORT_COLUMNS = (
     "day",
     "agent_id",
@@ -526,8 +527,9 @@ class AnalyticsQueries(QueryBase):
         tz: str = "UTC",
         granularity: str = "day",
     ) -> list[dict[str, Any]]:
-        """``usage_series`` as plain rows (``bucket`` an aware datetime in ``tz``), without pandas: what the
-        API answers, so that a worker serving only the API never loads pandas (issue 17's memory target)."""
+        """``usage_series`` as plain rows (``bucket`` an aware datetime in ``tz``), without pandas: the API
+        reads them through ``usage_overview``, so that a worker serving only the API never loads pandas
+        (issue 17's memory target)."""
         _check_range(start, end)
         with self._read() as conn:
             rows, _found = _series_rows(conn, start, end, group_by, tz, granularity)
