@@ -74,12 +74,11 @@ def poll(agent_id: str):
     control = app_context().control
     control.check_poller(g.token.speaker, agent_id, request.remote_addr)
     while True:
-        if client_gone(request.environ):
-            # The agent hung up (it died, or its own timeout was shorter): a command handed over now would
-            # be marked delivered and lost; left pending, the agent's next poll receives it.
-            return json_response({"commands": [], "budget_locked": False, "budget_locks": []})
-        commands = control.deliver(agent_id)
-        if commands or time.monotonic() >= deadline:
+        # An agent that hung up (it died, or its own timeout was shorter) is handed nothing: a command handed
+        # over now would be marked delivered and lost; left pending, the agent's next poll receives it.
+        gone = client_gone(request.environ)
+        commands = [] if gone else control.deliver(agent_id)
+        if gone or commands or time.monotonic() >= deadline:
             # A locked budget holds the agent: it starts no new work until the lock lifts.
             locks = app_context().budgets.locks_for_id(agent_id)
             return json_response({"commands": commands, "budget_locked": bool(locks), "budget_locks": locks})
