@@ -3,12 +3,13 @@ JSON, NULLs), on both backends, and a key seen before is told apart from a new o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from helicarrier.data.bulk import bulk_insert, insert_new_keys
-from helicarrier.data.models import IngestEventId, LogEvent
+from helicarrier.data.bulk import bulk_insert, execute_many, insert_new_keys
+from helicarrier.data.models import Agent, IngestEventId, LogEvent
+from helicarrier.data.queries.ingest import _agent_session_ended, _agent_update
 
 
 def test_rows_round_trip_through_the_bulk_path(repo):
@@ -38,3 +39,38 @@ def test_insert_new_keys_tells_new_keys_from_seen_ones(repo):
     many = [f"k{i}" for i in range(1000)]  # more than one statement's worth on SQLite
     with repo.engine.begin() as conn:
         assert insert_new_keys(conn, table, "bulk", many) == set(many)
+
+
+def _agents(conn, ids):
+    cols = [c.name for c in Agent.__table__.c if c.name != "id"]
+    rows = conn.execute(select(Agent.__table__).where(Agent.id.in_(ids)).order_by(Agent.id)).mappings()
+    return [{c: r[c] for c in cols} for r in rows]
+
+
+def test_execute_many_writes_what_sqlalchemy_would(repo):
+    """The ingest's precompiled UPDATEs convert each parameter as SQLAlchemy does (timestamps in another
+    zone, JSON, NULLs that keep a column, a literal the statement holds): two identical agents updated one
+    way and the other end up identical."""
+    east = timezone(timedelta(hours=5, minutes=30))
+    seen = datetime(2026, 3, 2, 10, 0, 0, 123456, tzinfo=east)
+    now = datetime(2026, 3, 2, 4, 31, tzinfo=UTC)
+    start = {"name": "n", "status": "running", "model": "m0", "current_task": "old task",
+             "current_session_id": "s1", "labels": {"team": "a"}, "first_seen_at": now,
+             "updated_at": now}  # fmt: skip
+    said = {"b_name": "renamed", "b_status": None, "b_model": "gpt-4o", "b_provider": None,
+            "b_current_task": None, "b_current_session_id": None, "b_labels": {"team": "b", "n": [1, None]},
+            "b_seen": seen, "b_heartbeat": True, "b_waiting_until": seen + timedelta(minutes=5),
+            "b_waiting_for": "approval ✓", "b_now": now}  # fmt: skip
+    with repo.engine.begin() as conn:
+        conn.execute(insert(Agent), [{"id": "fast", **start}, {"id": "core", **start}])
+        execute_many(conn, "test.agent_update", _agent_update, [{"b_id": "fast", **said}])
+        conn.execute(_agent_update(), [{"b_id": "core", **said}])
+        ended = {"b_s": "s1", "b_now": now + timedelta(seconds=1)}
+        execute_many(conn, "test.agent_session_ended", _agent_session_ended, [{"b_a": "fast", **ended}])
+        conn.execute(_agent_session_ended(), [{"b_a": "core", **ended}])
+    with repo.engine.connect() as conn:
+        core, fast = _agents(conn, ["core", "fast"])
+    assert fast == core
+    assert fast["name"] == "renamed" and fast["model"] == "gpt-4o" and fast["status"] == "idle"
+    assert fast["last_heartbeat_at"] == seen and fast["labels"] == {"team": "b", "n": [1, None]}
+    assert fast["current_session_id"] is None and fast["waiting_for"] == "approval ✓"
