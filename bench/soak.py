@@ -251,6 +251,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=600)
     ap.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--probe", type=Path, help="directory for each worker's memory probe (bench/memprobe.conf.py)"
+    )
+    ap.add_argument("--trace", action="store_true", help="with --probe: also trace Python's allocations")
+    ap.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="set in the server's environment"
+    )
     args = ap.parse_args()
 
     from helicarrier.data.engine import make_engine
@@ -274,13 +281,21 @@ def main() -> None:
         "HELICARRIER_DATABASE_URL": url,
         "HELICARRIER_DATA_DIR": str(data_dir),
         "HELICARRIER_LOG_LEVEL": "WARNING",
+        **dict(pair.split("=", 1) for pair in args.env),
     }
+    probe = []
+    if args.probe:
+        args.probe.mkdir(parents=True, exist_ok=True)
+        env["HELICARRIER_PROBE_DIR"] = str(args.probe)
+        env["HELICARRIER_PROBE_TRACE"] = "1" if args.trace else ""
+        probe = ["-c", str(ROOT / "bench" / "memprobe.conf.py")]
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
             "app:server",
+            *probe,
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -323,6 +338,8 @@ def main() -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     report(args, rec, counts, memory, _stored(url), t0)
+    if args.probe:
+        probe_report(args.probe, args.seconds * 0.1)
 
 
 def report(args, rec: Recorder, counts: dict, memory: list, stored: int, t0: float) -> None:
@@ -372,6 +389,21 @@ def report(args, rec: Recorder, counts: dict, memory: list, stored: int, t0: flo
         f"usage and log events acknowledged {counts['accepted']}, stored (usage + log rows) {stored}"
         f"{'' if stored >= counts['accepted'] else '  LOST EVENTS'}"
     )
+
+
+def probe_report(directory: Path, warm: float) -> None:
+    """Each worker's memory after warm-up, first sample -> last: RSS against what malloc holds in use,
+    what it keeps free without returning it, and (traced) what Python's objects hold."""
+    fields = ("rss_mib", "heap_mib", "in_use_mib", "free_kept_mib", "mmap_mib", "python_mib")
+    for path in sorted(directory.glob("*.jsonl")):
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        rows = [r for r in rows if r["t"] >= warm] or rows
+        if not rows:
+            continue
+        a, b = rows[0], rows[-1]
+        role = "scheduler" if a["scheduler"] else "api"
+        parts = [f"{f.removesuffix('_mib')} {a[f]:.0f}->{b[f]:.0f}" for f in fields if f in a]
+        print(f"worker {a['pid']} ({role}), {a['t']}-{b['t']} s: " + ", ".join(parts) + " MiB")
 
 
 if __name__ == "__main__":
