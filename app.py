@@ -17,11 +17,15 @@ __all__ = ["create_app", "app", "server"]  # noqa: F822 - app and server are bui
 
 @cache
 def _default_app():
-    from helicarrier.config import ConfigError
+    from helicarrier.config import ConfigError, load_settings
     from helicarrier.data.schema import SchemaError
+    from helicarrier.memory import bound_malloc
 
     try:
-        app = create_app(start_scheduler=True)
+        settings = load_settings()
+        # Before the worker starts its threads (the scheduler's among them): each would get its own arena.
+        bound_malloc(settings.malloc_arenas, settings.malloc_trim_s)
+        app = create_app(settings, start_scheduler=True)
     except (SchemaError, ConfigError) as exc:
         # Fail closed with one line: gunicorn's worker exits, and the master with it.
         print(f"helicarrier: refusing to start: {exc}", file=sys.stderr)

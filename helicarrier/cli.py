@@ -60,9 +60,11 @@ def cli() -> None:
 @click.option("--debug/--no-debug", default=False, help="Dash dev tools and reloader.")
 def serve(host: str | None, port: int | None, debug: bool) -> None:
     """Run the development server. Production: `gunicorn app:server`."""
+    from helicarrier.memory import bound_malloc
     from helicarrier.webapp import create_app, settle_heap
 
     settings = load_settings()
+    bound_malloc(settings.malloc_arenas, settings.malloc_trim_s)  # before the scheduler starts its threads
     try:
         app = create_app(settings, start_scheduler=True)
     except SchemaError as exc:
@@ -84,12 +86,15 @@ def scheduler() -> None:
     import threading
 
     from helicarrier.context import build_context
+    from helicarrier.memory import bound_malloc
     from helicarrier.scheduler.runner import Scheduler
 
     try:
         ctx = build_context()
     except SchemaError as exc:
         _fail(f"refusing to start: {exc}")
+    # The jobs' threads are where freed heap piled up (docs/performance.md, issue 17).
+    bound_malloc(ctx.settings.malloc_arenas, ctx.settings.malloc_trim_s)
     sched = Scheduler(ctx)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -33,6 +33,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 3600:
+        raise ValueError("0 to 3600")
+    return value
+
+
 def _days(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 36_500:
@@ -250,6 +257,20 @@ SETTINGS: tuple[Setting, ...] = (
         "8",
         _int,
         "Threads per gunicorn worker: each waiting command poll holds one for up to 30 s.",
+    ),
+    Setting(
+        "HELICARRIER_MALLOC_ARENAS",
+        "malloc_arenas",
+        "2",
+        _count,
+        "glibc malloc arenas per server process (`MALLOC_ARENA_MAX`; 0: glibc's default of 8 per core).",
+    ),
+    Setting(
+        "HELICARRIER_MALLOC_TRIM_S",
+        "malloc_trim_s",
+        "10",
+        _count,
+        "Seconds between handing a server process's freed heap back to the system (`malloc_trim`; 0: never).",
     ),
     Setting(
         "HELICARRIER_ALERT_EVAL_S",
@@ -575,6 +596,8 @@ class Settings:
     db_connect_timeout_s: int = 5
     host: str = "127.0.0.1"
     port: int = 8050
+    malloc_arenas: int = 2
+    malloc_trim_s: int = 10
     public_url: str | None = None
     trusted_proxies: int = 0
     secret_key: str = ""
