@@ -48,13 +48,15 @@ def repeat(lines: list[dict[str, Any]], t: Thresholds, now: datetime) -> Detecti
     """The same normalized line or tool call at least ``repeat_n`` times within ``repeat_window_s``."""
     start = _since(now, t.repeat_window_s)
     recent = [r for r in lines if start <= r["ts"] < now]
-    counts = Counter(line_key(r["message"], r.get("attrs")) for r in recent)
+    # Each line masked once (up to 2,000 lines an agent, every cycle: the masking is most of the cycle's CPU).
+    keys = [line_key(r["message"], r.get("attrs")) for r in recent]
+    counts = Counter(keys)
     if not counts:
         return None
     key, n = counts.most_common(1)[0]
     if n < t.repeat_n or n * 100 <= t.repeat_share_pct * len(recent):
         return None
-    same = [r for r in recent if line_key(r["message"], r.get("attrs")) == key]
+    same = [r for r, k in zip(recent, keys, strict=True) if k == key]
     example = same[-1]["message"][:120]
     minutes = max(1, round(t.repeat_window_s / 60))
     return Detection(
