@@ -18,6 +18,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
+from urllib.parse import urlsplit
 
 from helicarrier.alerts.validation import mail_recipients
 
@@ -25,6 +26,24 @@ SLACK_MAX_ALERTS = 20  # Slack allows 50 blocks a message; the rest are counted,
 MAIL_MAX_ALERTS = 200
 SUBJECT_MAX = 200
 SMTP_TIMEOUT_S = 10.0
+
+
+def shown_url(url: str) -> str:
+    """A receiver's address as the HUD shows it to everyone signed in: where it goes, not the credential.
+    A Slack or chat webhook's path and a webhook's query are its secret (whoever has it can post to the
+    channel), so only the scheme, host and port are shown, with an ellipsis for the rest; user and password
+    never. A ``mailto:`` is who gets the mail, shown as it is. The full URL stays with the admin API."""
+    parts = urlsplit(url)
+    if parts.scheme == "mailto":
+        return url
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address, as it is written in a URL
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that does not parse (stored before validation tightened): say nothing of it
+        port = ""
+    rest = "…" if parts.path.strip("/") or parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{host}{port}/{rest}" if host else "…"
 
 
 class DeliveryError(Exception):

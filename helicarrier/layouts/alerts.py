@@ -16,6 +16,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from helicarrier.alerts.lifecycle import STATES
+from helicarrier.alerts.receivers import shown_url
 from helicarrier.alerts.rules import DEFAULT_INTERVAL_S, METRICS, describe, format_duration, format_value
 from helicarrier.layouts.alerts_forms import choices, receiver_form, rule_editor, rule_result
 from helicarrier.layouts.alerts_ids import ID, TICKS
@@ -350,7 +351,7 @@ def _receiver_row(r: Mapping[str, Any], can_edit: bool) -> html.Tr:
         [
             html.Td(r["name"]),
             html.Td(r.get("kind") or "webhook"),
-            html.Td(r["url"], className="mono small text-break"),
+            html.Td(shown_url(r["url"]), className="mono small text-break"),
             html.Td(
                 state, className="" if r["enabled"] else "text-warning", title=r.get("disabled_reason") or ""
             ),

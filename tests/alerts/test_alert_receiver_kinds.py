@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from alerting_helpers import add_agents, make_receiver, now_utc, offline_rule, secs
 
 from helicarrier.alerts import engine
-from helicarrier.alerts.receivers import SmtpSettings, mail_message
+from helicarrier.alerts.receivers import SmtpSettings, mail_message, shown_url
 from helicarrier.alerts.rules import RuleError
 from helicarrier.alerts.validation import validate_receiver
 
@@ -180,3 +180,20 @@ def test_a_test_message_is_sent_now_marked_as_a_test_and_audited(app, make_token
     )
     assert repo.list_deliveries() == []  # a test is no notification: grouping memory untouched
     assert repo.get_receiver(dead["id"])["consecutive_failures"] == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://hooks.slack.com/services/T0/B0/XXXX", "https://hooks.slack.com/…"),
+        ("http://user:pw@10.0.0.1:9000/hook?token=abc", "http://10.0.0.1:9000/…"),
+        ("https://example.org", "https://example.org/"),
+        ("https://example.org/?k=v", "https://example.org/…"),
+        ("http://[::1]:8080/hook", "http://[::1]:8080/…"),
+        ("http://example.org:99999/x", "http://example.org/…"),  # a port that does not parse: left out
+        ("mailto:a@example.org,b@example.org", "mailto:a@example.org,b@example.org"),
+        ("not a url", "…"),
+    ],
+)
+def test_the_hud_shows_where_a_receiver_goes_not_its_credential(url, shown):
+    assert shown_url(url) == shown

@@ -25,6 +25,7 @@ from helicarrier.layouts.alerts_forms import (
     rule_editor,
     rule_form_values,
 )
+from helicarrier.layouts.alerts_ids import TICKS
 from helicarrier.operations.maintenance import switch
 from helicarrier.webapp import create_app
 
@@ -411,3 +412,43 @@ def test_the_rules_table_shows_each_rules_interval_and_why_it_fails():
     assert "1m" in rows["1"] and "error OperationalError: no such table" in rows["1"]
     assert "5s" in rows["2"] and "failed 1x in a row: OperationalError: locked" in rows["2"]
     assert "15s" in rows["3"] and "failed" not in rows["3"] and "Operational" not in rows["3"]
+
+
+def config_request() -> dict:
+    outputs = [(ID.RULES, "children"), (ID.RECEIVERS, "children"), (ID.DELIVERIES, "children")]
+    outputs.append((ID.CONFIG_SHOWN, "data"))
+    return {
+        "output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
+        "outputs": [{"id": i, "property": p} for i, p in outputs],
+        "inputs": [
+            {"id": ID.SLOW_INTERVAL, "property": "n_intervals", "value": 1},
+            *({"id": ID.TICK[name], "property": "data", "value": 0} for name in TICKS),
+        ],
+        "state": [{"id": ID.CONFIG_SHOWN, "property": "data", "value": None}],
+        "changedPropIds": [f"{ID.SLOW_INTERVAL}.n_intervals"],
+    }
+
+
+def test_the_receivers_table_shows_where_a_receiver_goes_not_its_secret(app):
+    """A Slack webhook's path and a webhook's token are credentials: whoever reads them can post to the
+    channel. The table, on every role's screen, shows the host; the address of a mail receiver as it is."""
+    repo = app.server.config["HELICARRIER"].repo
+    ada = Actor("ada", "user", "admin")
+    for body in (
+        {"name": "slack", "kind": "slack", "url": "https://hooks.slack.com/services/T01/B02/SeCrEtPaTh"},
+        {"name": "hook", "url": "https://bob:hunter2@alerts.example.org:8443/in?token=SeCrEtToKeN"},
+        {"name": "mail", "kind": "email", "url": "mailto:oncall@example.org"},
+    ):
+        repo.create_receiver(validate_receiver(body, allow_local=False), ada)
+    for user in ("vera", "ada"):
+        answer = signed_in(app, user).post("/_dash-update-component", json=config_request())
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        shown = json.dumps(answer.get_json(), ensure_ascii=False)
+        assert "https://hooks.slack.com/…" in shown and "https://alerts.example.org:8443/…" in shown
+        assert "mailto:oncall@example.org" in shown
+        for secret in ("SeCrEtPaTh", "T01/B02", "SeCrEtToKeN", "hunter2", "bob"):
+            assert secret not in shown, (user, secret)
+    # The admin API still gives the whole URL (editing a receiver needs it).
+    assert {r["url"] for r in repo.list_receivers()} >= {
+        "https://hooks.slack.com/services/T01/B02/SeCrEtPaTh"
+    }
