@@ -41,9 +41,11 @@ VERIFICATION_STATES = ("awaiting", "verified", "ineffective")
 # active --kill--> killing --confirm--> killed --release--> active   (an operator lets it work again)
 #    |                \--drop--> active                \--restart--> active (its next session.start)
 #    \--pause--> paused --resume--> active
+#                   |\--lapse--> active                  (the pause itself will not happen)
 #                   \--kill--> killing                  (a paused agent can still be stopped)
 #
-# ``drop``: the kill was rejected, failed, expired or cancelled. While ``killing`` or ``killed`` a second kill
+# ``drop``: the kill was rejected, failed, expired or cancelled; ``lapse``: the same of the pause (an agent
+# offline when it was issued never heard it, and is not paused). While ``killing`` or ``killed`` a second kill
 # is refused, and so is a task for the agent's current run (steer, follow_up): a ``queue`` task waits for the
 # next run. ``paused`` is set when the pause is issued (the agent finishes its current model call, then
 # waits); while paused a second pause and a task for the current run are refused, and a new session.start
@@ -53,12 +55,18 @@ AGENT_TRANSITIONS: dict[tuple[str, str], str] = {
     ("active", "kill"): "killing",
     ("active", "pause"): "paused",
     ("paused", "resume"): "active",
+    ("paused", "lapse"): "active",
     ("paused", "kill"): "killing",
     ("killing", "confirm"): "killed",
     ("killing", "drop"): "active",
     ("killed", "release"): "active",
     ("killed", "restart"): "active",
 }
+
+
+# The agent event that undoes an agent-control command which will not happen (rejected, failed, expired or
+# cancelled). A resume that lapses is not undone: the agent is shown active, as the operator asked.
+UNDONE_BY = {"kill": "drop", "pause": "lapse"}
 
 
 class IllegalTransition(ValueError):

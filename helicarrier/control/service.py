@@ -230,8 +230,7 @@ class ControlService:
                 raise _refusal(exc, row.state) from None
             tx.set_command(command_id, row.state, state=state, updated_at=now, finished_at=now)
             _transition(row.state, state)
-            if row.kind == "kill":
-                self._drop_kill(tx, row.agent_id, now)
+            self._undo(tx, row, now)
             tx.audit(actor, "command.cancel", "ok", target_kind="command", target_id=command_id)
             return command_dict(tx.command(command_id))
 
@@ -357,8 +356,8 @@ class ControlService:
         if row.kind == "kill" and new_state == "completed":
             values["verification"] = "awaiting"  # the settle time counts from the confirmation
             self._confirm_kill(tx, row, now)
-        elif row.kind == "kill" and new_state in ("rejected", "failed"):
-            self._drop_kill(tx, row.agent_id, now)
+        elif new_state in ("rejected", "failed"):
+            self._undo(tx, row, now)
         elif row.kind == "model" and new_state == "completed":
             tx.set_agent_model(row.agent_id, (row.payload or {}).get("model"), now)
         tx.set_command(command_id, row.state, **values)
@@ -381,9 +380,12 @@ class ControlService:
                 cmd.session_id, "killed", f"killed by {cmd.issued_by}: {cmd.reason or 'no reason'}", now
             )
 
-    def _drop_kill(self, tx: CommandTx, agent_id: str, now: datetime) -> None:
-        """A kill that will not happen (rejected, failed, expired, cancelled): the agent is active again."""
-        self._move_agent(tx, agent_id, "drop", now)
+    def _undo(self, tx: CommandTx, row, now: datetime) -> None:
+        """A kill or pause that will not happen (rejected, failed, expired, cancelled): the agent is active
+        again (unless something else moved it meanwhile: a kill issued while it was paused stays)."""
+        event = lc.UNDONE_BY.get(row.kind)
+        if event is not None:
+            self._move_agent(tx, row.agent_id, event, now)
 
     @staticmethod
     def _move_agent(tx: CommandTx, agent_id: str, event: str, now: datetime) -> None:
@@ -444,8 +446,7 @@ class ControlService:
             tx.set_command(
                 row.id, row.state, state=lc.transition(row.state, "expire"), updated_at=now, finished_at=now
             )
-            if row.kind == "kill":
-                self._drop_kill(tx, row.agent_id, now)
+            self._undo(tx, row, now)
             tx.audit(SYSTEM, "command.expire", "ok", target_kind="command", target_id=row.id)
         return len(rows)
 

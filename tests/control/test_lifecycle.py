@@ -32,11 +32,12 @@ COMMAND_TABLE = {
     ("accepted", "complete"): "completed",
     ("accepted", "fail"): "failed",
 }
-AGENT_EVENTS = ("kill", "confirm", "drop", "release", "restart", "pause", "resume")
+AGENT_EVENTS = ("kill", "confirm", "drop", "release", "restart", "pause", "resume", "lapse")
 AGENT_TABLE = {
     ("active", "kill"): "killing",
     ("active", "pause"): "paused",
     ("paused", "resume"): "active",
+    ("paused", "lapse"): "active",  # the pause itself will not happen (rejected, failed, expired, cancelled)
     ("paused", "kill"): "killing",
     ("killing", "confirm"): "killed",
     ("killing", "drop"): "active",

@@ -3,6 +3,10 @@ kill; what a paused agent is refused; a paused agent can still be killed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
 from helicarrier.data.models import Agent, Command
 from tests.control.test_control_api import ack, act, poll
 
@@ -60,3 +64,39 @@ def test_pause_through_the_generic_route_and_unknown_agents(ctl):
     assert resp.status_code == 201 and _state(ctl) == "paused"
     missing = act(ctl, "/api/v1/agents/nobody/pause", {})
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "unknown_agent"
+
+
+def _expire_pending(ctl) -> int:
+    with ctl.repo.engine.begin() as conn:
+        conn.execute(update(Command).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    return ctl.ctx.control.expire_commands()
+
+
+def test_a_pause_nobody_heard_does_not_leave_the_agent_paused(ctl):
+    """An agent offline when paused never polls: its pause expires. It is not paused, and the card, the
+    Command page and the next task must not say it is (issue 12's 'left alone' list)."""
+    pause = act(ctl, "/api/v1/agents/atlas-01/pause", {"reason": "cost review"}).get_json()["command"]
+    assert _state(ctl) == "paused"
+    assert _expire_pending(ctl) == 1
+    assert ctl.repo.get_command(pause["id"])["state"] == "expired"
+    assert _state(ctl) is None
+    assert act(ctl, "/api/v1/agents/atlas-01/tasks", {"task": "carry on"}).status_code == 201
+
+
+def test_a_pause_the_agent_refused_or_an_operator_cancelled_lifts_too(ctl):
+    first = act(ctl, "/api/v1/agents/atlas-01/pause", {}).get_json()["command"]
+    poll(ctl)
+    assert ack(ctl, first["id"], "rejected", message="mid-deploy").status_code == 200
+    assert _state(ctl) is None
+    second = act(ctl, "/api/v1/agents/atlas-01/pause", {}).get_json()["command"]
+    assert _state(ctl) == "paused"
+    cancel = ctl.post(None, path=f"/api/v1/commands/{second['id']}/cancel", token=ctl.control_token)
+    assert cancel.status_code == 200 and _state(ctl) is None
+
+
+def test_a_pause_that_lapses_after_a_kill_leaves_the_kill_alone(ctl):
+    assert act(ctl, "/api/v1/agents/atlas-01/pause", {}).status_code == 201
+    assert act(ctl, "/api/v1/agents/atlas-01/kill", {"reason": "give up"}).status_code == 201
+    pause = ctl.one(Command, Command.kind == "pause")
+    cancel = ctl.post(None, path=f"/api/v1/commands/{pause.id}/cancel", token=ctl.control_token)
+    assert cancel.status_code == 200 and _state(ctl) == "killing"
