@@ -36,6 +36,15 @@ _SQLITE_PRAGMAS = (
 )
 
 
+# Every PostgreSQL session of the app runs without JIT compilation. The server compiles any plan it costs
+# above jit_above_cost (100,000 by default), and the app's queries reach that only where the planner cannot
+# see how little they read: the usage series' windows over usage_quarter_rollups (a LATERAL index range per
+# local day, estimated 108k-415k, read in 10-40 ms) were compiled on every call, 10-20 ms of server CPU and
+# wall each (EXPLAIN ANALYZE at 1M sessions / 10M events: "JIT ... Total 14.2 ms" of a 49 ms statement;
+# the statements of bench/analytics.py's 21 hourly series 173 -> 92 ms in all, 21 daily 238 -> 209 ms). No
+# query of the app scans enough rows for compiled code to pay back. A URL's own `-c jit=on` still wins.
+_PG_SESSION_OPTIONS = ("-c jit=off",)
+
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 URL_FORMS = "sqlite:////absolute/path.db or postgresql+psycopg://USER@HOST:PORT/DATABASE"
 
@@ -69,13 +78,12 @@ def make_engine(url: str, *, pool: PoolSettings | None = None, echo: bool = Fals
         # One driver for PostgreSQL everywhere: psycopg 3.
         parsed = parsed.set(drivername="postgresql+psycopg")
     pool = pool or PoolSettings()
+    # Sent with the connection (libpq `options`), so every session has them before its first statement;
+    # beside any options the URL already carries (e.g. a search_path), the later of two settings winning.
+    options = [*_PG_SESSION_OPTIONS, parsed.query.get("options")]
     if pool.statement_timeout_ms:
-        # Sent with the connection (libpq `options`), so every session has it before its first statement;
-        # appended to any options the URL already carries (e.g. a search_path).
-        options = " ".join(
-            o for o in (parsed.query.get("options"), f"-c statement_timeout={pool.statement_timeout_ms}") if o
-        )
-        parsed = parsed.update_query_dict({"options": options})
+        options.append(f"-c statement_timeout={pool.statement_timeout_ms}")
+    parsed = parsed.update_query_dict({"options": " ".join(o for o in options if o)})
     return create_engine(
         parsed,
         echo=echo,
