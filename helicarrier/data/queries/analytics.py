@@ -287,9 +287,8 @@ def _raw_pieces(
         return []
     grouped = ", ".join(["p.k", *(_RAW_GROUP_SQL[c] for c in group_cols)])
     if conn.dialect.name == "postgresql":
-        # The planner cannot see how short the windows are (it guesses a tenth of the table per window),
-        # and JIT-compiling the plan for that guess cost ~130 ms on a query that runs in ~20.
-        conn.execute(text("SET LOCAL jit = off"))
+        # The planner cannot see how short the windows are (it guesses a tenth of the table per window);
+        # JIT, which that guess would trigger, is off for every app connection (helicarrier.data.engine).
         groups = [_RAW_GROUP_SQL[c] for c in group_cols]
         sql = _lateral_sql("usage_events u", "u.ts", groups, _RAW_SUMS)
         return _windowed(conn, pieces, sql, UsageEvent.ts.type)
