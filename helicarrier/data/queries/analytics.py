@@ -786,13 +786,9 @@ def _session_status_totals(conn: Connection, start: datetime, end: datetime) -> 
         conn, windows, (Session.status,), (func.count(), func.sum(func.coalesce(Session.runtime_ms, 0)))
     )
     by_status: dict[str, list[int]] = {}
-    for status, n, ms, _cost, _unpriced in rolled:
+    for status, n, ms, *_cost_unpriced in (*rolled, *raw):  # rollup rows carry two sums more
         acc = by_status.setdefault(status, [0, 0])
         acc[0] += int(n or 0)
-        acc[1] += int(ms or 0)
-    for status, n, ms in raw:
-        acc = by_status.setdefault(status, [0, 0])
-        acc[0] += int(n)
         acc[1] += int(ms or 0)
     return by_status
 
