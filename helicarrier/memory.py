@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import threading
+import time
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +31,10 @@ def _libc() -> ctypes.CDLL | None:
     return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
 
 
-def trim() -> bool:
-    """Give the free pages of every arena back to the system now; whether the allocator supports it."""
-    libc = _libc()
-    if libc is None:
-        return False
-    libc.malloc_trim(0)
-    return True
-
-
 def bound_malloc(arenas: int, trim_every_s: float) -> threading.Thread | None:
     """In a process about to start its threads: cap glibc's arenas at ``arenas`` (0: glibc's default) and,
-    with ``trim_every_s`` > 0, trim the heap that often from a daemon thread (returned). ctypes releases
-    the GIL around ``malloc_trim``, so requests go on while it runs."""
+    with ``trim_every_s`` > 0, trim the heap that often from a daemon thread (returned; it lives as long as
+    the process). ctypes releases the GIL around ``malloc_trim``, so requests go on while it runs."""
     libc = _libc()
     if libc is None:
         log.info("not glibc: the allocator is left as it is")
@@ -51,13 +43,12 @@ def bound_malloc(arenas: int, trim_every_s: float) -> threading.Thread | None:
         libc.mallopt(M_ARENA_MAX, arenas)
     if trim_every_s <= 0:
         return None
-    stop = threading.Event()
 
     def loop() -> None:
-        while not stop.wait(trim_every_s):
+        while True:
+            time.sleep(trim_every_s)
             libc.malloc_trim(0)
 
     thread = threading.Thread(target=loop, name="malloc-trim", daemon=True)
-    thread.stop = stop  # type: ignore[attr-defined] - for tests that start and stop one
     thread.start()
     return thread
