@@ -89,12 +89,13 @@ def scheduler() -> None:
     from helicarrier.memory import bound_malloc
     from helicarrier.scheduler.runner import Scheduler
 
+    settings = load_settings()
+    # Before any thread starts (the jobs' threads are where freed heap piled up, docs/performance.md).
+    bound_malloc(settings.malloc_arenas, settings.malloc_trim_s)
     try:
-        ctx = build_context()
+        ctx = build_context(settings)
     except SchemaError as exc:
         _fail(f"refusing to start: {exc}")
-    # The jobs' threads are where freed heap piled up (docs/performance.md, issue 17).
-    bound_malloc(ctx.settings.malloc_arenas, ctx.settings.malloc_trim_s)
     sched = Scheduler(ctx)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
