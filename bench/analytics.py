@@ -406,6 +406,8 @@ def build(url: str, n_sessions: int, n_events: int, seed: int = 7) -> dict:
     usage = quarters.groupby(["hour", "agent_id", "model_name", "provider"])[sum_cols].sum().reset_index()
     by_model = usage.groupby(["hour", "model_name", "provider"])[sum_cols].sum().reset_index()
     by_agent = usage.groupby(["hour", "agent_id"])[sum_cols].sum().reset_index()
+    by_agent_day = by_agent.assign(day=by_agent["hour"] // 24).groupby(["day", "agent_id"])[sum_cols].sum()
+    by_agent_day = by_agent_day.reset_index()
     ended = ~s["running"]
     sess = pd.DataFrame(
         {
@@ -472,6 +474,7 @@ def build(url: str, n_sessions: int, n_events: int, seed: int = 7) -> dict:
     )
     put("usage_model_rollups", ["hour", "model", "provider", *sum_cols], by_model.itertuples(index=False))
     put("usage_agent_rollups", ["hour", "agent_id", *sum_cols], by_agent.itertuples(index=False))
+    put("usage_agent_day_rollups", ["day", "agent_id", *sum_cols], by_agent_day.itertuples(index=False))
     put(
         "session_rollups",
         [

@@ -180,6 +180,13 @@ def fold(engine) -> float:
             )
         conn.execute(
             text(
+                f"INSERT INTO usage_agent_day_rollups (day, agent_id, {sums}) "
+                f"SELECT hour / 24, agent_id, {', '.join(f'sum({c})' for c in SUMS)} "
+                "FROM usage_agent_rollups GROUP BY 1, 2"
+            )
+        )
+        conn.execute(
+            text(
                 "INSERT INTO agents (id, name, status, first_seen_at, updated_at) "
                 "SELECT DISTINCT agent_id, agent_id, 'idle', now(), now() FROM usage_rollups"
             )

@@ -1,9 +1,10 @@
-"""Rollup upkeep of an ingest batch (``add_usage``) with the quarter-hour table (four upserts) against the
-baseline without it (the three hourly ones), alternating in one run on a fresh SQLite file: ms of CPU per
-batch folded to 30 keys (10 agents x 3 models over 2 quarter hours), and the events each table then holds
-(the quarter table only the second arm's).
+"""Rollup upkeep of an ingest batch (``add_usage``) with every usage rollup table against the baseline
+without one of them (``--without``: the newest, usage_agent_day_rollups, by default; usage_quarter_rollups
+was the one measured when it came), alternating in one run on a fresh SQLite file: ms of CPU per batch
+folded to 30 keys (10 agents x 3 models over 2 quarter hours), and the events that table and usage_rollups
+then hold (the left-out table only the second arm's).
 
-    .venv/bin/python bench/rollup_upkeep.py [--batches 300] [--rounds 3]
+    .venv/bin/python bench/rollup_upkeep.py [--batches 300] [--rounds 3] [--without TABLE]
 """
 
 from __future__ import annotations
@@ -36,33 +37,37 @@ def _batch(rng: random.Random, quarter: int) -> dict[tuple, list[int]]:
     return folded
 
 
-def _without_quarters(conn, folded) -> None:
-    real = rollups.upsert_sums
+def _without(left_out: str):
+    def add_usage(conn, folded) -> None:
+        real = rollups.upsert_sums
 
-    def hourly_only(conn, table, keys, sums, rows):
-        if table != "usage_quarter_rollups":
-            real(conn, table, keys, sums, rows)
+        def others_only(conn, table, keys, sums, rows):
+            if table != left_out:
+                real(conn, table, keys, sums, rows)
 
-    rollups.upsert_sums = hourly_only
-    try:
-        rollups.add_usage(conn, folded)
-    finally:
-        rollups.upsert_sums = real
+        rollups.upsert_sums = others_only
+        try:
+            rollups.add_usage(conn, folded)
+        finally:
+            rollups.upsert_sums = real
+
+    return add_usage
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--batches", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--without", default="usage_agent_day_rollups", help="the table the baseline leaves out")
     args = ap.parse_args()
     engine = make_engine(f"sqlite:///{Path(tempfile.mkdtemp()) / 'upkeep.db'}")
     ensure_schema(engine, auto_migrate=True)
     rng = random.Random(1)
     quarter = 1_960_000
-    results: dict[str, list[float]] = {"hourly tables only (baseline)": [], "with the quarter table": []}
+    results: dict[str, list[float]] = {f"without {args.without} (baseline)": [], "every table": []}
     load = os.getloadavg()[0]
     for _ in range(args.rounds):
-        for name, fn in zip(results, (_without_quarters, rollups.add_usage), strict=True):
+        for name, fn in zip(results, (_without(args.without), rollups.add_usage), strict=True):
             t = time.process_time()
             for _ in range(args.batches):
                 with engine.begin() as conn:
@@ -71,9 +76,9 @@ def main() -> None:
             results[name].append((time.process_time() - t) / args.batches * 1000)
     print(f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}; {args.rounds} x {args.batches} batches each")
     for name, ms in results.items():
-        print(f"  {name:<32} {', '.join(f'{x:.2f}' for x in ms)} ms CPU per batch")
+        print(f"  {name:<48} {', '.join(f'{x:.2f}' for x in ms)} ms CPU per batch")
     with engine.connect() as conn:
-        for table in ("usage_quarter_rollups", "usage_rollups"):
+        for table in (args.without, "usage_rollups"):
             events = conn.execute(text(f"SELECT sum(events) FROM {table}")).scalar()
             print(f"  {table}: {events:,} events summed")
 

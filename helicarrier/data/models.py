@@ -714,6 +714,27 @@ class UsageAgentRollup(Base):
     reported_cost_nanos: Mapped[int] = _sum_column()
 
 
+class UsageAgentDayRollup(Base):
+    """The same sums per UTC day x agent: a per-agent daily series over weeks reads one row per agent and day
+    instead of 24 (helicarrier.data.queries.analytics moves the hours a local midnight puts in another day).
+    A day's row is the sum of its 24 usage_agent_rollups rows."""
+
+    __tablename__ = "usage_agent_day_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # floor(unix seconds / 86400), UTC
+    agent_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    events: Mapped[int] = _sum_column()
+    input_tokens: Mapped[int] = _sum_column()
+    output_tokens: Mapped[int] = _sum_column()
+    cache_read_tokens: Mapped[int] = _sum_column()
+    cache_write_tokens: Mapped[int] = _sum_column()
+    reasoning_tokens: Mapped[int] = _sum_column()
+    cost_nanos: Mapped[int] = _sum_column()
+    unpriced_events: Mapped[int] = _sum_column()
+    reported_cost_nanos: Mapped[int] = _sum_column()
+
+
 class SessionRollup(Base):
     """Ended sessions per UTC day of their end x model x task kind x status x failure reason.
 

@@ -20,6 +20,7 @@ from helicarrier.usage_fields import TOKEN_FIELDS
 
 QUARTER_S = 900
 QUARTERS_PER_HOUR = 4
+HOURS_PER_DAY = 24
 HOUR_S = 3600
 DAY_S = 86400
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

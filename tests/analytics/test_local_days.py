@@ -203,3 +203,37 @@ def test_local_days_stay_exact_after_the_raw_events_are_pruned(around_midnights,
     assert {h.kind: h.rows for h in ctx.repo.retention_holdings()}["usage"] == 0
     frame = ctx.repo.usage_series(a, b, group_by=None, tz=tz)
     assert _got(frame, lambda t: t.date()) == want
+
+
+@pytest.fixture
+def across_southern_spring(ctx, sender) -> Expected:
+    """An event every 53 minutes (so over the days every minute of the hour is hit) from 2026-09-18 to
+    2026-10-08 UTC, over the September DST starts of New Zealand, Chatham and Chile."""
+    ex = Expected(ctx, sender)
+    names = sorted(FIXTURES)
+    ts, last = datetime(2026, 9, 18, 0, 7, tzinfo=UTC), datetime(2026, 10, 8, tzinfo=UTC)
+    i = 0
+    while ts < last:
+        ex.add_usage(ts, f"agent-{i % 3}", None, names[i % len(names)])
+        ts += timedelta(minutes=53)
+        i += 1
+    sender.send(ex.events, batch=500)
+    return ex
+
+
+# Per agent, whole UTC days come from usage_agent_day_rollups, counted in the local day most of their hours
+# fall in; around UTC+12/+13 that flips from one day to the next at the DST change, and the hours moved
+# out of two neighbouring UTC days then meet.
+SPRING_ZONES = (
+    "Pacific/Auckland", "Pacific/Chatham", "America/Santiago", "Pacific/Kiritimati", "Etc/GMT+12", "UTC",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("tz", SPRING_ZONES)
+def test_each_local_day_by_agent_across_a_spring_forward(across_southern_spring, ctx, tz):
+    z = ZoneInfo(tz)
+    a = _midnight(date(2026, 9, 20), z) - timedelta(minutes=7)
+    b = _midnight(date(2026, 10, 6), z) + timedelta(hours=5, minutes=44)
+    want = _want_days(across_southern_spring, a, b, z, "agent")
+    frame = ctx.repo.usage_series(a, b, group_by="agent", tz=tz)
+    assert _got(frame, lambda t: t.date()) == want

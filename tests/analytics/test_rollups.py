@@ -18,8 +18,10 @@ from sqlalchemy import select, text
 from helicarrier.actors import Actor
 from helicarrier.auth.binding import Speaker
 from helicarrier.control.validation import AckAnswer
+from helicarrier.data.engine import make_engine
 from helicarrier.data.models import Base, Session, SessionLabel, UsageEvent
 from helicarrier.data.rollups import RUNTIME_EDGES_MS
+from helicarrier.data.schema import downgrade, ensure_schema
 from tests.ingesting import Sender, provider_fixtures
 
 FIXTURES = provider_fixtures()
@@ -29,6 +31,7 @@ ROLLUP_TABLES = (
     "usage_rollups",
     "usage_model_rollups",
     "usage_agent_rollups",
+    "usage_agent_day_rollups",
     "session_rollups",
     "session_runtime_rollups",
     "session_labels",
@@ -47,6 +50,7 @@ def recount(engine) -> dict[str, dict[tuple, tuple]]:
     usage: dict[tuple, list[int]] = defaultdict(lambda: [0] * 9)
     by_model: dict[tuple, list[int]] = defaultdict(lambda: [0] * 9)
     by_agent: dict[tuple, list[int]] = defaultdict(lambda: [0] * 9)
+    by_agent_day: dict[tuple, list[int]] = defaultdict(lambda: [0] * 9)
     sessions: dict[tuple, list[int]] = defaultdict(lambda: [0] * 4)
     runtimes: dict[tuple, list[int]] = defaultdict(lambda: [0] * 16)
     labels: set[tuple] = set()
@@ -70,6 +74,7 @@ def recount(engine) -> dict[str, dict[tuple, tuple]]:
                 usage[(hour, u.agent_id, u.model or "", u.provider)],
                 by_model[(hour, u.model or "", u.provider)],
                 by_agent[(hour, u.agent_id)],
+                by_agent_day[(seconds // 86400, u.agent_id)],
             ):
                 for i, v in enumerate(vals):
                     acc[i] += v
@@ -99,6 +104,7 @@ def recount(engine) -> dict[str, dict[tuple, tuple]]:
         "usage_rollups": {k: tuple(v) for k, v in usage.items()},
         "usage_model_rollups": {k: tuple(v) for k, v in by_model.items()},
         "usage_agent_rollups": {k: tuple(v) for k, v in by_agent.items()},
+        "usage_agent_day_rollups": {k: tuple(v) for k, v in by_agent_day.items()},
         "session_rollups": {k: tuple(v) for k, v in sessions.items()},
         "session_runtime_rollups": {k: tuple(v) for k, v in runtimes.items()},
         "session_labels": {k: () for k in labels},
@@ -111,6 +117,7 @@ def stored(engine) -> dict[str, dict[tuple, tuple]]:
         "usage_rollups": 4,
         "usage_model_rollups": 3,
         "usage_agent_rollups": 2,
+        "usage_agent_day_rollups": 2,
         "session_rollups": 5,
         "session_runtime_rollups": 4,
         "session_labels": 4,
@@ -237,6 +244,20 @@ def test_rebuild_reproduces_what_ingest_maintained(ctx, sender):
     counts = ctx.repo.rebuild_rollups()
     assert stored(ctx.repo.engine) == before
     assert counts["session_rollups"] == len(before["session_rollups"])
+    assert_rollups_match(ctx.repo.engine)
+
+
+def test_migration_0017_backfills_the_daily_agent_rollup(ctx, sender):
+    """A database that held usage before 0017 gets day rows equal to a recount of its events."""
+    ops_list = [
+        ("usage", f"s{i % 4}", m, "openai_chat__full", None) for i, m in enumerate(range(0, 4000, 170))
+    ]
+    sender.send(build_events(sender, ops_list), batch=5)
+    engine = make_engine(ctx.repo.engine.url.render_as_string(hide_password=False))
+    downgrade(engine, "0016")
+    ensure_schema(engine)
+    engine.dispose()
+    assert len(stored(ctx.repo.engine)["usage_agent_day_rollups"]) > 3  # several UTC days and agents
     assert_rollups_match(ctx.repo.engine)
 
 

@@ -15,7 +15,14 @@ from helicarrier.usage_fields import TOKEN_FIELDS
 
 @pytest.mark.parametrize(
     "table",
-    [models.UsageEvent, models.Session, models.UsageRollup, models.UsageAgentRollup, models.UsageModelRollup],
+    [
+        models.UsageEvent,
+        models.Session,
+        models.UsageRollup,
+        models.UsageAgentRollup,
+        models.UsageAgentDayRollup,
+        models.UsageModelRollup,
+    ],
 )
 def test_tables_keep_every_token_count(table):
     assert set(TOKEN_FIELDS) <= set(table.__table__.columns.keys())

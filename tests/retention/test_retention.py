@@ -73,8 +73,11 @@ def test_rollups_are_pruned_past_their_days_never_before_the_raw_rows(ctx, sende
     start, end = _seed(ctx, sender, now)
     assert effective_days({**DAYS, "rollups": 10})["rollups"] == 30  # not shorter than the raw usage
     assert effective_days({**DAYS, "usage": 0})["rollups"] == 0  # raw kept for ever: rollups too
+    by_agent = repo.usage_series_rows(start, end, group_by="agent")  # from its usage_agent_day_rollups row
+    assert [(r["group"], r["input_tokens"]) for r in by_agent] == [("a1", 10 * 1000)]
     prune(repo, {**DAYS, "rollups": 50}, now, batch=1000)
     assert repo.usage_totals(start, end)["input_tokens"] == 0  # both gone for the old day
+    assert repo.usage_series_rows(start, end, group_by="agent") == []
     assert repo.usage_totals(now - timedelta(days=1), now)["input_tokens"] == 3 * 1000
 
 

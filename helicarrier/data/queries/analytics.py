@@ -35,6 +35,7 @@ from helicarrier.data.models import (
     Session,
     SessionRollup,
     SessionRuntimeRollup,
+    UsageAgentDayRollup,
     UsageAgentRollup,
     UsageEvent,
     UsageModelRollup,
@@ -46,6 +47,7 @@ from helicarrier.data.rollups import (
     BAND,
     EPOCH,
     FAILURE_STATUSES,
+    HOURS_PER_DAY,
     RUNTIME_COLUMNS,
     RUNTIME_EDGES_MS,
     SUCCESS,
@@ -404,8 +406,12 @@ def usage_grouped(
 
     gcols = [table.c[c] for c in group_cols]
     n = len(gcols)
-    if whole is not None:
-        hour_range = (table.c.hour >= whole[0], table.c.hour < whole[1])
+    hour_ranges = [whole] if whole is not None else []
+    daily = buckets is None or buckets.unit == DAY_S
+    if table is UsageAgentRollup.__table__ and whole is not None and daily:
+        hour_ranges = _agent_days(conn, buckets, whole, add)
+    for h0, h1 in hour_ranges:
+        hour_range = (table.c.hour >= h0, table.c.hour < h1)
         if buckets is None:
             stmt = select(*gcols, *_usage_sum_columns(table)).where(*hour_range)
             if gcols:
@@ -437,6 +443,61 @@ def usage_grouped(
         if counted is not None:
             add((counted, *groups), sums, sign=-1)
     return out
+
+
+def _agent_days(
+    conn: Connection, buckets: LocalBuckets | None, whole: tuple[int, int], add
+) -> list[tuple[int, int]]:
+    """Add the whole UTC days inside the hours ``whole`` per agent from usage_agent_day_rollups; the hour
+    ranges left at its ends are returned for the hourly rollups.
+
+    Each hour must count in ``_rollup_key`` of it, as the hourly path counts it. A day's row is counted in
+    the bucket most of its hours fall in; the runs of its other hours (before or after a local midnight:
+    up to 12 a day, none in UTC) are read from usage_agent_rollups, added to their bucket and taken out of
+    the day's. Over 90 days by agent that reads 4,500 day rows and a fifth to a half of the hourly rows,
+    instead of grouping all 108k of them."""
+    d0, d1 = -(-whole[0] // HOURS_PER_DAY), whole[1] // HOURS_PER_DAY
+    if d0 >= d1:
+        return [whole]
+    counted: dict[int, int] = {}
+    runs: list[tuple[int, int, int, int]] = []  # (from hour, to hour, bucket, bucket the day counts in)
+    for d in range(d0, d1):
+        hours = range(d * HOURS_PER_DAY, (d + 1) * HOURS_PER_DAY)
+        keys = [0 if buckets is None else _rollup_key(buckets, h) for h in hours]
+        counted[d] = day_key = max(keys, key=keys.count)
+        for h, key in zip(hours, keys, strict=True):
+            if key == day_key:
+                continue
+            if runs and runs[-1][1:] == (h, key, day_key):
+                runs[-1] = (runs[-1][0], h + 1, key, day_key)
+            else:
+                runs.append((h, h + 1, key, day_key))
+    t = UsageAgentDayRollup.__table__
+    stmt = select(t.c.day, t.c.agent_id, *(t.c[c] for c in USAGE_SUMS)).where(t.c.day >= d0, t.c.day < d1)
+    for row in conn.execute(stmt):
+        add((counted[row[0]], row[1]), row[2:])
+    tags = {(key, day_key): i for i, (key, day_key) in enumerate(dict.fromkeys((r[2], r[3]) for r in runs))}
+    by_tag = {i: kc for kc, i in tags.items()}
+    pieces = [(a, b, tags[(key, day_key)]) for a, b, key, day_key in runs]
+    for row in _hour_pieces(conn, pieces):
+        key, day_key = by_tag[row[0]]
+        add((key, row[1]), row[2:])
+        add((day_key, row[1]), row[2:], sign=-1)
+    return [r for r in ((whole[0], d0 * HOURS_PER_DAY), (d1 * HOURS_PER_DAY, whole[1])) if r[0] < r[1]]
+
+
+def _hour_pieces(conn: Connection, pieces: list[tuple[int, int, int]]) -> list:
+    """Per (piece tag, agent) the sums of usage_agent_rollups over whole hours [(from hour, to hour, tag)]."""
+    if not pieces:
+        return []
+    sums = [f"sum(r.{c})" for c in USAGE_SUMS]
+    if conn.dialect.name == "postgresql":
+        return _windowed(conn, pieces, _lateral_sql("usage_agent_rollups r", "r.hour", ["r.agent_id"], sums))
+    sql = (
+        f"SELECT p.k, r.agent_id, {', '.join(sums)} FROM p JOIN usage_agent_rollups r "
+        "ON r.hour >= p.a AND r.hour < p.b GROUP BY p.k, r.agent_id"
+    )
+    return _windowed(conn, pieces, sql)
 
 
 def _sum_dict(values: Sequence[int] | None) -> dict[str, int]:

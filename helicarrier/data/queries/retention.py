@@ -18,6 +18,7 @@ from helicarrier.data.models import (
     LogEvent,
     SessionRollup,
     SessionRuntimeRollup,
+    UsageAgentDayRollup,
     UsageAgentRollup,
     UsageEvent,
     UsageModelRollup,
@@ -49,6 +50,7 @@ _ROLLUPS = (
     (UsageRollup, UsageRollup.hour, HOUR_S),
     (UsageModelRollup, UsageModelRollup.hour, HOUR_S),
     (UsageAgentRollup, UsageAgentRollup.hour, HOUR_S),
+    (UsageAgentDayRollup, UsageAgentDayRollup.day, DAY_S),
     (SessionRollup, SessionRollup.day, DAY_S),
     (SessionRuntimeRollup, SessionRuntimeRollup.day, DAY_S),
 )

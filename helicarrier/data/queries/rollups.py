@@ -23,6 +23,7 @@ from helicarrier.data.models import (
     SessionLabel,
     SessionRollup,
     SessionRuntimeRollup,
+    UsageAgentDayRollup,
     UsageAgentRollup,
     UsageModelRollup,
     UsageQuarterRollup,
@@ -30,6 +31,7 @@ from helicarrier.data.models import (
 )
 from helicarrier.data.rollups import (
     BAND,
+    HOURS_PER_DAY,
     QUARTERS_PER_HOUR,
     RUNTIME_COLUMNS,
     SESSION_SUMS,
@@ -42,6 +44,7 @@ USAGE_QUARTER_KEY = ("quarter", "agent_id", "model", "provider")
 USAGE_KEY = ("hour", "agent_id", "model", "provider")
 USAGE_MODEL_KEY = ("hour", "model", "provider")
 USAGE_AGENT_KEY = ("hour", "agent_id")
+USAGE_AGENT_DAY_KEY = ("day", "agent_id")
 SESSION_KEY = ("day", "model", "task_kind", "status", "reason")
 RUNTIME_KEY = ("day", "model", "task_kind", "band")
 
@@ -85,18 +88,20 @@ def upsert_sums(
 
 
 def add_usage(conn: Connection, folded: dict[tuple, list[int]]) -> None:
-    """Add a batch folded per (quarter, agent_id, model, provider) to the four usage rollup tables."""
+    """Add a batch folded per (quarter, agent_id, model, provider) to the five usage rollup tables."""
     if not folded:
         return
     by_hour: dict[tuple, list[int]] = {}
     by_model: dict[tuple, list[int]] = {}
     by_agent: dict[tuple, list[int]] = {}
+    by_agent_day: dict[tuple, list[int]] = {}
     for (quarter, agent, model, provider), values in folded.items():
         hour = quarter // QUARTERS_PER_HOUR
         for target, key in (
             (by_hour, (hour, agent, model, provider)),
             (by_model, (hour, model, provider)),
             (by_agent, (hour, agent)),
+            (by_agent_day, (hour // HOURS_PER_DAY, agent)),
         ):
             acc = target.get(key)
             if acc is None:
@@ -106,6 +111,7 @@ def add_usage(conn: Connection, folded: dict[tuple, list[int]]) -> None:
     upsert_sums(conn, UsageQuarterRollup.__tablename__, USAGE_QUARTER_KEY, USAGE_SUMS, folded)
     upsert_sums(conn, UsageRollup.__tablename__, USAGE_KEY, USAGE_SUMS, by_hour)
     upsert_sums(conn, UsageAgentRollup.__tablename__, USAGE_AGENT_KEY, USAGE_SUMS, by_agent)
+    upsert_sums(conn, UsageAgentDayRollup.__tablename__, USAGE_AGENT_DAY_KEY, USAGE_SUMS, by_agent_day)
     upsert_sums(conn, UsageModelRollup.__tablename__, USAGE_MODEL_KEY, USAGE_SUMS, by_model)
 
 
@@ -253,6 +259,7 @@ def rebuild_all(conn: Connection) -> dict[str, int]:
         UsageQuarterRollup,
         UsageRollup,
         UsageAgentRollup,
+        UsageAgentDayRollup,
         UsageModelRollup,
         SessionRollup,
         SessionRuntimeRollup,
@@ -291,6 +298,13 @@ def rebuild_all(conn: Connection) -> dict[str, int]:
                 f"SELECT {', '.join(keys)}, {model_sums} FROM usage_rollups GROUP BY {', '.join(keys)}"
             )
         )
+    day = f"hour / {HOURS_PER_DAY}"
+    conn.execute(
+        text(
+            f"INSERT INTO usage_agent_day_rollups ({', '.join((*USAGE_AGENT_DAY_KEY, *USAGE_SUMS))}) "
+            f"SELECT {day}, agent_id, {model_sums} FROM usage_agent_rollups GROUP BY {day}, agent_id"
+        )
+    )
     after: dict[str, Any] = {}
     facets: set[tuple[str, str]] = set()
     labels: list[dict] = []
