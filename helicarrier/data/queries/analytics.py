@@ -455,7 +455,11 @@ def _agent_days(
     the bucket most of its hours fall in; the runs of its other hours (before or after a local midnight:
     up to 12 a day, none in UTC) are read from usage_agent_rollups, added to their bucket and taken out of
     the day's. Over 90 days by agent that reads 4,500 day rows and a fifth to a half of the hourly rows,
-    instead of grouping all 108k of them."""
+    instead of grouping all 108k of them.
+
+    PostgreSQL groups the hourly rows in the server, and there merging the moved hours in Python costs more
+    than the day rows save (90 days by agent, New York: 40 -> 66-80 ms CPU, docs/performance.md): it takes
+    the day rows only where no hour moves (UTC, and zones a whole number of days off it)."""
     d0, d1 = -(-whole[0] // HOURS_PER_DAY), whole[1] // HOURS_PER_DAY
     if d0 >= d1:
         return [whole]
@@ -472,6 +476,8 @@ def _agent_days(
                 runs[-1] = (runs[-1][0], h + 1, key, day_key)
             else:
                 runs.append((h, h + 1, key, day_key))
+    if runs and conn.dialect.name == "postgresql":
+        return [whole]
     t = UsageAgentDayRollup.__table__
     stmt = select(t.c.day, t.c.agent_id, *(t.c[c] for c in USAGE_SUMS)).where(t.c.day >= d0, t.c.day < d1)
     for row in conn.execute(stmt):
@@ -487,12 +493,11 @@ def _agent_days(
 
 
 def _hour_pieces(conn: Connection, pieces: list[tuple[int, int, int]]) -> list:
-    """Per (piece tag, agent) the sums of usage_agent_rollups over whole hours [(from hour, to hour, tag)]."""
+    """Per (piece tag, agent) the sums of usage_agent_rollups over whole hours [(from hour, to hour, tag)]
+    (SQLite only: see ``_agent_days``)."""
     if not pieces:
         return []
     sums = [f"sum(r.{c})" for c in USAGE_SUMS]
-    if conn.dialect.name == "postgresql":
-        return _windowed(conn, pieces, _lateral_sql("usage_agent_rollups r", "r.hour", ["r.agent_id"], sums))
     sql = (
         f"SELECT p.k, r.agent_id, {', '.join(sums)} FROM p JOIN usage_agent_rollups r "
         "ON r.hour >= p.a AND r.hour < p.b GROUP BY p.k, r.agent_id"
