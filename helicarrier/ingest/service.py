@@ -483,6 +483,11 @@ def _event_refusal(refused: Refused, default_field: str) -> tuple[str, str, str]
 
 def render_outcome(batch: Batch, outcome: StoreOutcome) -> tuple[int, str]:
     """200 when every event was taken (stored or duplicate), 207 when some were rejected, 422 when none."""
+    if not batch.rejections and not outcome.refused:
+        # The common answer lists no events: their results are built only when some were rejected.
+        return 200, _dumps(
+            {"accepted": len(outcome.stored), "duplicates": len(outcome.duplicates), "rejected": 0}
+        )
     ids = {e.index: e.id for e in batch.events}
     results: list[dict[str, Any]] = [r.as_result() for r in batch.rejections]
     for index, (code, message, fld) in outcome.refused.items():
@@ -497,14 +502,12 @@ def render_outcome(batch: Batch, outcome: StoreOutcome) -> tuple[int, str]:
             _result(index, ids, "rejected", {"code": code, "message": f"{fld}: {message}", "field": fld})
         )
     rejected = len(results)
+    counts = {"accepted": len(outcome.stored), "duplicates": len(outcome.duplicates), "rejected": rejected}
     for index in outcome.duplicates:
         results.append(_result(index, ids, "duplicate"))
     for index in outcome.stored:
         results.append(_result(index, ids, "accepted"))
     results.sort(key=lambda r: r["index"])
-    counts = {"accepted": len(outcome.stored), "duplicates": len(outcome.duplicates), "rejected": rejected}
-    if rejected == 0:
-        return 200, _dumps(counts)
     if counts["accepted"] == 0 and counts["duplicates"] == 0:
         err = {
             "code": "all_events_rejected",
