@@ -22,7 +22,6 @@ from helicarrier.data.repository import Repository, Tx
 from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
 from helicarrier.fleet.service import NOT_BOUND, FleetService
-from helicarrier.ingest.drift import unknown_fields
 from helicarrier.ingest.fold import fold_agents, started_agents
 from helicarrier.ingest.normalize import NORMALIZER_VERSION, NormalizedUsage
 from helicarrier.ingest.validate import (
@@ -248,9 +247,7 @@ class IngestService:
             usage = [(e.agent_id, e.session_id, e.ts) for e in live if e.type == "usage"]
             self.control.flag_ineffective_kills(tx, usage, received)
         outcome.stored = [e.index for e in live]
-        drift.extend(
-            seen for e in live if e.type == "usage" for seen in unknown_fields(e.usage.provider, e.raw)
-        )
+        drift.extend(seen for e in live if e.type == "usage" for seen in e.drift)
         return outcome
 
     def store_staged(

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Union
 from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 
 from helicarrier.errors import Refused
+from helicarrier.ingest.drift import unknown_fields
 from helicarrier.ingest.normalize import NormalizedUsage, UsageError, normalize_usage
 from helicarrier.ingest.schemas import (
     DATA_MODELS,
@@ -44,6 +45,9 @@ class Event:
     usage: NormalizedUsage | None = None
     # The same id earlier in the same batch: reported as a duplicate, stored once.
     duplicate: bool = False
+    # A usage event's fields the normalizer does not know (helicarrier.ingest.drift), found when it is
+    # normalized: outside the store's transaction, which on SQLite holds the one write lock.
+    drift: list[tuple[str, str, str]] | tuple[()] = ()
 
 
 @dataclass(slots=True)
@@ -181,6 +185,7 @@ def _normalized(event: Event, data_prefix: str) -> Event | Rejection:
     if event.type == "usage":
         try:
             event.usage = normalize_checked(event.raw)
+            event.drift = unknown_fields(event.usage.provider, event.raw)
         except UsageError as exc:
             field = f"{data_prefix}.{exc.field}" if data_prefix else exc.field
             return Rejection(
