@@ -22,7 +22,6 @@ from helicarrier.data.repository import Repository, Tx
 from helicarrier.data.types import utcnow
 from helicarrier.errors import Refused
 from helicarrier.fleet.service import NOT_BOUND, FleetService
-from helicarrier.ingest.drift import unknown_fields
 from helicarrier.ingest.fold import fold_agents, started_agents
 from helicarrier.ingest.normalize import NORMALIZER_VERSION, NormalizedUsage
 from helicarrier.ingest.validate import (
@@ -248,9 +247,7 @@ class IngestService:
             usage = [(e.agent_id, e.session_id, e.ts) for e in live if e.type == "usage"]
             self.control.flag_ineffective_kills(tx, usage, received)
         outcome.stored = [e.index for e in live]
-        drift.extend(
-            seen for e in live if e.type == "usage" for seen in unknown_fields(e.usage.provider, e.raw)
-        )
+        drift.extend(seen for e in live if e.type == "usage" for seen in e.drift)
         return outcome
 
     def store_staged(
@@ -483,6 +480,11 @@ def _event_refusal(refused: Refused, default_field: str) -> tuple[str, str, str]
 
 def render_outcome(batch: Batch, outcome: StoreOutcome) -> tuple[int, str]:
     """200 when every event was taken (stored or duplicate), 207 when some were rejected, 422 when none."""
+    if not batch.rejections and not outcome.refused:
+        # The common answer lists no events: their results are built only when some were rejected.
+        return 200, _dumps(
+            {"accepted": len(outcome.stored), "duplicates": len(outcome.duplicates), "rejected": 0}
+        )
     ids = {e.index: e.id for e in batch.events}
     results: list[dict[str, Any]] = [r.as_result() for r in batch.rejections]
     for index, (code, message, fld) in outcome.refused.items():
@@ -497,14 +499,12 @@ def render_outcome(batch: Batch, outcome: StoreOutcome) -> tuple[int, str]:
             _result(index, ids, "rejected", {"code": code, "message": f"{fld}: {message}", "field": fld})
         )
     rejected = len(results)
+    counts = {"accepted": len(outcome.stored), "duplicates": len(outcome.duplicates), "rejected": rejected}
     for index in outcome.duplicates:
         results.append(_result(index, ids, "duplicate"))
     for index in outcome.stored:
         results.append(_result(index, ids, "accepted"))
     results.sort(key=lambda r: r["index"])
-    counts = {"accepted": len(outcome.stored), "duplicates": len(outcome.duplicates), "rejected": rejected}
-    if rejected == 0:
-        return 200, _dumps(counts)
     if counts["accepted"] == 0 and counts["duplicates"] == 0:
         err = {
             "code": "all_events_rejected",

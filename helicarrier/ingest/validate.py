@@ -8,11 +8,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Discriminator, FailFast, Tag, TypeAdapter, ValidationError
 
 from helicarrier.errors import Refused
+from helicarrier.ingest.drift import unknown_fields
 from helicarrier.ingest.normalize import NormalizedUsage, UsageError, normalize_usage
 from helicarrier.ingest.schemas import (
     DATA_MODELS,
@@ -44,6 +45,9 @@ class Event:
     usage: NormalizedUsage | None = None
     # The same id earlier in the same batch: reported as a duplicate, stored once.
     duplicate: bool = False
+    # A usage event's fields the normalizer does not know (helicarrier.ingest.drift), found when it is
+    # normalized: outside the store's transaction, which on SQLite holds the one write lock.
+    drift: list[tuple[str, str, str]] | tuple[()] = ()
 
 
 @dataclass(slots=True)
@@ -181,6 +185,7 @@ def _normalized(event: Event, data_prefix: str) -> Event | Rejection:
     if event.type == "usage":
         try:
             event.usage = normalize_checked(event.raw)
+            event.drift = unknown_fields(event.usage.provider, event.raw)
         except UsageError as exc:
             field = f"{data_prefix}.{exc.field}" if data_prefix else exc.field
             return Rejection(
@@ -255,10 +260,54 @@ def _validate_v2(
     rejections: list[Rejection] = []
     # One walk of all the events for their depth; only when one is too deep is each checked to name it.
     check_depth = not each_within(envelope.events)
-    for i, raw in enumerate(envelope.events):
-        result = _validate_v2_event(i, raw, scan_nul, check_depth)
+    results = None if check_depth or scan_nul else validate_at_once(envelope.events)
+    if results is None:
+        results = validate_one_by_one(envelope.events, scan_nul, check_depth)
+    for result in results:
         (rejections if isinstance(result, Rejection) else checked).append(result)
     return envelope, checked, rejections
+
+
+def _tag(raw: Any) -> str | None:
+    """The typed model an event is validated with at once; None (an error: the batch goes one by one) for
+    what only the per-event path can name (not an object, a type that is not one of ours)."""
+    kind = raw.get("type") if type(raw) is dict else None
+    return kind if type(kind) is str and kind in TYPED_V2_EVENTS else None
+
+
+# The same typed models as the per-event path, in one core validator: one call over the whole batch
+# instead of one model_validate (and its Python around it) per event. FailFast: at the first bad event the
+# batch goes one by one anyway, so the others' errors would be built for nothing.
+_AT_ONCE = TypeAdapter(
+    Annotated[
+        list[
+            Annotated[
+                Union[tuple(Annotated[model, Tag(kind)] for kind, model in TYPED_V2_EVENTS.items())],  # noqa: UP007
+                Discriminator(_tag),
+            ]
+        ],
+        FailFast(),
+    ]
+)
+
+
+def validate_at_once(events: list[Any]) -> list[Event | Rejection] | None:
+    """The common case, every event of a valid shape: all of them validated in one call. None when any
+    event fails, so that the batch goes through :func:`validate_one_by_one` and each bad event gets exactly
+    its own error (and the good ones are stored). The caller has checked depth and NUL already."""
+    try:
+        models = _AT_ONCE.validate_python(events)
+    except ValidationError:
+        return None
+    return [
+        _missing_session(i, ev) or _event(i, ev, ev.data, raw.get("data") or {})
+        for i, (ev, raw) in enumerate(zip(models, events, strict=True))
+    ]
+
+
+def validate_one_by_one(events: list[Any], scan_nul: bool, check_depth: bool) -> list[Event | Rejection]:
+    """Each event on its own: a bad one is a rejection by index, the others go on."""
+    return [_validate_v2_event(i, raw, scan_nul, check_depth) for i, raw in enumerate(events)]
 
 
 def _raw_id(raw: Any) -> str | None:

@@ -1,0 +1,116 @@
+"""One gunicorn worker under bench/ingest.py's HTTP load: its CPU per event, and optionally a py-spy profile.
+
+    .venv/bin/python bench/ingest_worker.py [--events 100000] [--clients 2] [--py-spy OUT [--gil]]
+
+``gunicorn app:server`` with production settings and ONE worker (so that every request lands in the process
+measured) on a fresh migrated SQLite file; bench/ingest.py's batches from ``--clients`` processes. Prints
+the worker's CPU time (user + system, from /proc) per event stored: the whole request, HTTP, Flask and the
+ingest service, SQLite's C work and the scheduler's threads included. That is less sensitive to other load
+on the machine than a rate. With ``--py-spy OUT``, ``py-spy record --format raw`` (collapsed stacks) is
+attached to the worker for the load (``pip install py-spy``; not a project dependency); ``--gil`` keeps
+only the samples that held the GIL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.ingest import BATCH, _free_port, _wait_healthy, client_proc, make_batches, prepare_database  # noqa: E402
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _worker_pid(master: int) -> int:
+    children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+    if len(children) != 1:
+        raise RuntimeError(f"expected one gunicorn worker, found {children}")
+    return int(children[0])
+
+
+def _post(port: int, token: str, bodies: list[bytes]) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for body in bodies:
+        conn.request("POST", "/api/v1/ingest", body=body, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 200, resp.status
+
+
+def _load(port: int, token: str, bodies: list[list[bytes]]) -> tuple[int, float]:
+    start_evt = mp.Event()
+    out_q: mp.Queue = mp.Queue()
+    procs = [mp.Process(target=client_proc, args=(port, token, b, start_evt, out_q)) for b in bodies]
+    for p in procs:
+        p.start()
+    time.sleep(0.5)
+    t0 = time.perf_counter()
+    start_evt.set()
+    results = [out_q.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return sum(r[0] for r in results), max(r[2] for r in results) - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--py-spy", dest="spy_out", help="write py-spy's collapsed stacks here")
+    ap.add_argument("--gil", action="store_true", help="py-spy: only samples that held the GIL")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="hc-worker-"))
+    url = f"sqlite:///{tmp / 'http.db'}"
+    token = prepare_database(url, tmp)
+    env = {**os.environ, "HELICARRIER_DATABASE_URL": url, "HELICARRIER_DATA_DIR": str(tmp),
+           "HELICARRIER_LOG_LEVEL": "WARNING", "HELICARRIER_AUTO_MIGRATE": "0"}  # fmt: skip
+    port = _free_port()
+    cmd = [sys.executable, "-m", "gunicorn", "app:server", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+           "--keep-alive", "30", "--log-level", "warning", "--timeout", "120"]  # fmt: skip
+    server = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    spy = None
+    try:
+        _wait_healthy(port, server)
+        worker = _worker_pid(server.pid)
+        _post(port, token, make_batches(99, 2))  # warm-up: imports, pricing tables, compiled statements
+        per_client = args.events // BATCH // args.clients
+        bodies = [make_batches(c, per_client) for c in range(args.clients)]
+        if args.spy_out:
+            spy_cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(worker), "--rate",
+                       "250", "--format", "raw", "-o", args.spy_out, "--nonblocking"]  # fmt: skip
+            spy = subprocess.Popen(spy_cmd + (["--gil"] if args.gil else []), stdout=subprocess.DEVNULL)
+            time.sleep(1.5)
+        cpu0 = _cpu_seconds(worker)
+        acknowledged, seconds = _load(port, token, bodies)
+        cpu = _cpu_seconds(worker) - cpu0
+    finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
+    load = os.getloadavg()
+    print(f"{acknowledged:,} events in {seconds:.2f} s = {acknowledged / seconds:,.0f} events/s, one worker; "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
+    print(f"worker CPU: {cpu * 1e6 / acknowledged:.1f} us per event ({cpu:.2f} s)")
+
+
+if __name__ == "__main__":
+    main()
