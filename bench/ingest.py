@@ -116,6 +116,26 @@ def client_proc(port: int, token: str, bodies: list[bytes], start_evt, out_q) ->
     out_q.put((done, errors, time.perf_counter()))
 
 
+def run_clients(target, port: int, token: str, bodies: list[list[bytes]]) -> dict:
+    """One client process per list of bodies, all released at once; from the release to the last answer:
+    {items, errors, seconds, per_s}. ``target(port, token, bodies, start_evt, out_q)`` puts (done, errors,
+    its end time) on ``out_q``."""
+    start_evt = mp.Event()
+    out_q: mp.Queue = mp.Queue()
+    procs = [mp.Process(target=target, args=(port, token, b, start_evt, out_q)) for b in bodies]
+    for p in procs:
+        p.start()
+    time.sleep(0.5)
+    t0 = time.perf_counter()
+    start_evt.set()
+    results = [out_q.get() for _ in procs]
+    for p in procs:
+        p.join()
+    seconds = max(r[2] for r in results) - t0
+    done = sum(r[0] for r in results)
+    return {"items": done, "errors": sum(r[1] for r in results), "seconds": seconds, "per_s": done / seconds}
+
+
 def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -171,27 +191,11 @@ def post_all(target: str, env: dict, token: str, args) -> dict:
         _wait_healthy(port, server)
         per_client = args.events // BATCH // args.clients
         bodies = [make_batches(c, per_client) for c in range(args.clients)]
-        start_evt = mp.Event()
-        out_q: mp.Queue = mp.Queue()
-        procs = [
-            mp.Process(target=client_proc, args=(port, token, bodies[c], start_evt, out_q))
-            for c in range(args.clients)
-        ]
-        for p in procs:
-            p.start()
-        time.sleep(0.5)
-        t0 = time.perf_counter()
-        start_evt.set()
-        results = [out_q.get() for _ in procs]
-        for p in procs:
-            p.join()
-        t1 = max(r[2] for r in results)
-        acknowledged = sum(r[0] for r in results)
-        errors = sum(r[1] for r in results)
+        run = run_clients(client_proc, port, token, bodies)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    return {"acknowledged": acknowledged, "errors": errors, "seconds": t1 - t0}
+    return {"acknowledged": run["items"], "errors": run["errors"], "seconds": run["seconds"]}
 
 
 def http_run(url: str, args, data_dir: Path) -> dict:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import multiprocessing as mp
 import os
 import shutil
 import signal
@@ -28,7 +27,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import BATCH, _free_port, _wait_healthy, client_proc, make_batches, prepare_database  # noqa: E402
+from bench.ingest import (  # noqa: E402
+    BATCH,
+    _free_port,
+    _wait_healthy,
+    client_proc,
+    make_batches,
+    prepare_database,
+    run_clients,
+)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -51,21 +58,6 @@ def _post(port: int, token: str, bodies: list[bytes]) -> None:
         resp = conn.getresponse()
         resp.read()
         assert resp.status == 200, resp.status
-
-
-def _load(port: int, token: str, bodies: list[list[bytes]]) -> tuple[int, float]:
-    start_evt = mp.Event()
-    out_q: mp.Queue = mp.Queue()
-    procs = [mp.Process(target=client_proc, args=(port, token, b, start_evt, out_q)) for b in bodies]
-    for p in procs:
-        p.start()
-    time.sleep(0.5)
-    t0 = time.perf_counter()
-    start_evt.set()
-    results = [out_q.get() for _ in procs]
-    for p in procs:
-        p.join()
-    return sum(r[0] for r in results), max(r[2] for r in results) - t0
 
 
 def main() -> None:
@@ -97,7 +89,8 @@ def main() -> None:
             spy = subprocess.Popen(spy_cmd + (["--gil"] if args.gil else []), stdout=subprocess.DEVNULL)
             time.sleep(1.5)
         cpu0 = _cpu_seconds(worker)
-        acknowledged, seconds = _load(port, token, bodies)
+        run = run_clients(client_proc, port, token, bodies)
+        acknowledged, seconds = run["items"], run["seconds"]
         cpu = _cpu_seconds(worker) - cpu0
     finally:
         if spy is not None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing as mp
 import os
 import platform
 import shutil
@@ -120,23 +119,6 @@ def otlp_client(port: int, token: str, bodies: list[bytes], start_evt, out_q) ->
     out_q.put((done, errors, time.perf_counter()))
 
 
-def _run_clients(target, port: int, token: str, bodies: list[list[bytes]]) -> dict:
-    start_evt = mp.Event()
-    out_q: mp.Queue = mp.Queue()
-    procs = [mp.Process(target=target, args=(port, token, b, start_evt, out_q)) for b in bodies]
-    for p in procs:
-        p.start()
-    time.sleep(0.5)
-    t0 = time.perf_counter()
-    start_evt.set()
-    results = [out_q.get() for _ in procs]
-    for p in procs:
-        p.join()
-    seconds = max(r[2] for r in results) - t0
-    done = sum(r[0] for r in results)
-    return {"items": done, "errors": sum(r[1] for r in results), "seconds": seconds, "per_s": done / seconds}
-
-
 def _stored(url: str) -> dict[str, int]:
     from sqlalchemy import text
 
@@ -177,10 +159,10 @@ def run(url: str, args, data_dir: Path) -> dict:
     try:
         native._wait_healthy(port, server)
         per_client = args.events // BATCH // args.clients
-        nat = _run_clients(
+        nat = native.run_clients(
             native.client_proc, port, token, [native.make_batches(c, per_client) for c in range(args.clients)]
         )
-        otlp = _run_clients(
+        otlp = native.run_clients(
             otlp_client, port, token, [make_otlp_batches(c, per_client) for c in range(args.clients)]
         )
     finally:
