@@ -463,6 +463,10 @@ def _agent_days(
     d0, d1 = -(-whole[0] // HOURS_PER_DAY), whole[1] // HOURS_PER_DAY
     if d0 >= d1:
         return [whole]
+    if conn.dialect.name == "postgresql" and buckets is not None and any(off for _, off in buckets.segs):
+        # Only an offset of 0 keeps every hour of a UTC day in one local day; decided before keying 2,000+
+        # hours for nothing (a zone whose offset is under half an hour also moves none: it reads hourly).
+        return [whole]
     counted: dict[int, int] = {}
     runs: list[tuple[int, int, int, int]] = []  # (from hour, to hour, bucket, bucket the day counts in)
     for d in range(d0, d1):
@@ -476,8 +480,6 @@ def _agent_days(
                 runs[-1] = (runs[-1][0], h + 1, key, day_key)
             else:
                 runs.append((h, h + 1, key, day_key))
-    if runs and conn.dialect.name == "postgresql":
-        return [whole]
     t = UsageAgentDayRollup.__table__
     stmt = select(t.c.day, t.c.agent_id, *(t.c[c] for c in USAGE_SUMS)).where(t.c.day >= d0, t.c.day < d1)
     for row in conn.execute(stmt):
