@@ -337,6 +337,32 @@ def bulk_run(url: str, n: int) -> dict:
     return {"rows": n, "seconds": dt, "rows_per_s": n / dt}
 
 
+def throwaway_schemas(n: int, names: list[str]):
+    """``n`` new schemas on the test PostgreSQL (their names appended to ``names`` as they are made, so that
+    a failure half-way still drops them) -> (an AUTOCOMMIT admin engine, a URL per schema)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
+    urls = []
+    for _ in range(n):
+        name = f"hc_bench_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as c:
+            c.execute(text(f'CREATE SCHEMA "{name}"'))
+        names.append(name)
+        url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={name}"})
+        urls.append(url.render_as_string(hide_password=False))
+    return admin, urls
+
+
+def drop_schemas(admin, names: list[str]) -> None:
+    from sqlalchemy import text
+
+    with admin.connect() as c:
+        for name in names:
+            c.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=200_000)
@@ -366,21 +392,7 @@ def main() -> None:
             if backend == "sqlite":
                 http_url, bulk_url = f"sqlite:///{tmp / 'http.db'}", f"sqlite:///{tmp / 'bulk.db'}"
             else:
-                from sqlalchemy import create_engine, text
-                from sqlalchemy.engine import make_url
-
-                admin = create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
-                urls = []
-                for _ in range(2):
-                    name = f"hc_bench_{uuid.uuid4().hex[:10]}"
-                    with admin.connect() as c:
-                        c.execute(text(f'CREATE SCHEMA "{name}"'))
-                    schemas.append(name)
-                    urls.append(
-                        make_url(PG_URL)
-                        .update_query_dict({"options": f"-csearch_path={name}"})
-                        .render_as_string(hide_password=False)
-                    )
+                admin, urls = throwaway_schemas(2, schemas)
                 http_url, bulk_url = urls
             h = http_run(http_url, args, tmp)
             b = bulk_run(bulk_url, h["events"] or args.events)
@@ -404,9 +416,7 @@ def main() -> None:
             print(f"  ratio       : {h['events_per_s'] / b['rows_per_s']:.0%} of the raw bulk-insert rate")
         finally:
             if admin is not None:
-                with admin.connect() as c:
-                    for name in schemas:
-                        c.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+                drop_schemas(admin, schemas)
             shutil.rmtree(tmp, ignore_errors=True)
 
 

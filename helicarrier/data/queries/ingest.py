@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from sqlalchemy import Boolean, Connection, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -89,6 +90,30 @@ _SESSION_TOTALS = ("usage_events", *TOKEN_FIELDS, "cost_nanos", "unpriced_events
 
 def _insert(conn: Connection, model):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(model)
+
+
+# In id order: concurrent batches lock the agents' unique index entries in one order.
+_NEW_AGENTS_PG = (
+    "INSERT INTO agents (id, name, status, first_seen_at, updated_at) "
+    "SELECT x.id, x.name, x.status, %(now)s, %(now)s "
+    "FROM json_to_recordset(%(agents)s::json) AS x(id text, name text, status text) "
+    "ORDER BY x.id ON CONFLICT (id) DO NOTHING"
+)
+
+
+def _new_agent():
+    """INSERT an agent unless its id is known (bound per agent)."""
+    return (
+        sqlite.insert(Agent)
+        .values(
+            id=_bp("b_id", Agent.id.type),
+            name=_bp("b_name", Agent.name.type),
+            status=_bp("b_status", Agent.status.type),
+            first_seen_at=_bp("b_now", Agent.first_seen_at.type),
+            updated_at=_bp("b_now", Agent.updated_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
 
 
 def _agent_update():
@@ -239,20 +264,23 @@ class IngestTx(TxBase):
     # -- the writes of store_batch -------------------------------------------------------------------
 
     def _insert_new_agents(self, rows: list[dict], now: datetime) -> None:
-        """Agents seen for the first time (sessions refer to them); existing rows are not touched here."""
-        self.conn.execute(
-            _insert(self.conn, Agent).on_conflict_do_nothing(index_elements=["id"]),
-            [
-                {
-                    "id": r["id"],
-                    "name": r["name"] or r["id"],
-                    "status": r["status"] or "idle",
-                    "first_seen_at": now,
-                    "updated_at": now,
-                }
-                for r in rows
-            ],
-        )
+        """Agents seen for the first time (sessions refer to them); existing rows are not touched here.
+        Every batch names its agents, nearly all known already: on PostgreSQL one statement reads them from
+        JSON (one execution per agent cost psycopg and the server ~8 us each); on SQLite the driver's
+        executemany, its SQL compiled once."""
+        if not rows:
+            return
+        conn = self.conn
+        new = [{"id": r["id"], "name": r["name"] or r["id"], "status": r["status"] or "idle"} for r in rows]
+        if conn.dialect.name == "postgresql":
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                cur.execute(_NEW_AGENTS_PG, {"agents": orjson.dumps(new).decode(), "now": now})
+            finally:
+                cur.close()
+            return
+        params = [{"b_id": a["id"], "b_name": a["name"], "b_status": a["status"], "b_now": now} for a in new]
+        execute_many(conn, "ingest.new_agents", _new_agent, params)
 
     def _update_agents(self, rows: list[dict], ended: list[dict], now: datetime) -> None:
         """One UPDATE per agent that keeps what the batch did not say; then clear ended sessions."""

