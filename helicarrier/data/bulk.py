@@ -14,7 +14,9 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import JSON, BigInteger, Boolean, Connection, Integer, SmallInteger, String, Table
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
 
 from helicarrier.data.types import UTCDateTime
 
@@ -44,6 +46,92 @@ def _converters(table: Table, columns: tuple[str, ...], dialect: str) -> tuple[t
     return tuple(out)
 
 
+_PG = postgresql.dialect()
+# PostgreSQL type oids psycopg picks its binary dumpers by.
+_BOOL, _BYTEA, _INT8, _INT2, _INT4, _TEXT, _TIMESTAMPTZ = 16, 17, 20, 21, 23, 25, 1184
+
+
+def _jsonb_binary(value: Any) -> bytes | None:
+    """A JSONB value in COPY's binary format: version 1, then the JSON text (sent as raw bytes)."""
+    return None if value is None else b"\x01" + orjson.dumps(value)
+
+
+def _json_binary(value: Any) -> bytes | None:
+    """A JSON value in COPY's binary format: its text."""
+    return None if value is None else orjson.dumps(value)
+
+
+def _pg_oid(col) -> int | None:
+    t = col.type
+    if isinstance(t, UTCDateTime):
+        return _TIMESTAMPTZ
+    for kind, oid in ((BigInteger, _INT8), (SmallInteger, _INT2), (Integer, _INT4), (Boolean, _BOOL)):
+        if isinstance(t, kind):
+            return oid
+    if isinstance(t, String):  # VARCHAR and TEXT take the same bytes
+        return _TEXT
+    return None
+
+
+@cache
+def _pg_binary(
+    table: Table, columns: tuple[str, ...]
+) -> tuple[tuple[int, ...], tuple[tuple[int, Callable], ...]]:
+    """Per column, the oid whose binary dumper writes it, and the columns converted first (JSONB). Binary COPY
+    cost psycopg half the CPU of text COPY (measured: a 26-column usage row, 4.5 -> 2.5 us). Empty when a
+    column's type has no binary form here: such a table is copied as text."""
+    oids, convs = [], []
+    for i, name in enumerate(columns):
+        col = table.c[name]
+        impl = col.type.dialect_impl(_PG)
+        if isinstance(impl, JSON):
+            oids.append(_BYTEA)  # the bytes as they are
+            convs.append((i, _jsonb_binary if isinstance(impl, JSONB) else _json_binary))
+            continue
+        oid = _pg_oid(col)
+        if oid is None:
+            return (), ()
+        oids.append(oid)
+    return tuple(oids), tuple(convs)
+
+
+def _copy(dbapi, table: Table, cols: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> None:
+    """PostgreSQL: ``COPY`` the rows, in binary when every column has a binary form."""
+    names = ", ".join(cols)
+    oids, convs = _pg_binary(table, cols)
+    if not oids:
+        with dbapi.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in _converted(rows, _converters(table, cols, "postgresql")):
+                copy.write_row(row)
+        return
+    with dbapi.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(oids)
+        for row in _converted(rows, convs):
+            copy.write_row(row)
+
+
+def _converted(rows: Sequence[Sequence[Any]], convs) -> Sequence[Sequence[Any]]:
+    """``rows`` with the columns ``convs`` names converted; a batch's rows share timestamps (received_at
+    always), so each datetime is converted once."""
+    if not convs:
+        return rows
+    converted = []
+    memo: dict = {}
+    for row in rows:
+        r = list(row)
+        for i, fn in convs:
+            v = r[i]
+            if fn is _sqlite_ts:
+                c = memo.get(v)
+                if c is None:
+                    c = memo[v] = fn(v)
+                r[i] = c
+            else:
+                r[i] = fn(v)
+        converted.append(r)
+    return converted
+
+
 def bulk_insert(
     conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
@@ -52,30 +140,12 @@ def bulk_insert(
         return
     dialect = conn.dialect.name
     cols = tuple(columns)
-    convs = _converters(table, cols, dialect)
-    if convs:
-        converted = []
-        memo: dict = {}  # a batch's rows share timestamps (received_at always): convert each value once
-        for row in rows:
-            r = list(row)
-            for i, fn in convs:
-                v = r[i]
-                if fn is _sqlite_ts:
-                    c = memo.get(v)
-                    if c is None:
-                        c = memo[v] = fn(v)
-                    r[i] = c
-                else:
-                    r[i] = fn(v)
-            converted.append(r)
-        rows = converted
     dbapi = conn.connection.driver_connection
-    names = ", ".join(cols)
     if dialect == "postgresql":
-        with dbapi.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        _copy(dbapi, table, cols, rows)
         return
+    rows = _converted(rows, _converters(table, cols, dialect))
+    names = ", ".join(cols)
     cur = dbapi.cursor()
     try:
         cur.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(cols))})", rows)
@@ -96,10 +166,13 @@ def insert_new_keys(conn: Connection, table: Table, source: str, keys: Sequence[
     new: set[str] = set()
     if conn.dialect.name == "postgresql":
         with dbapi.cursor() as cur:
+            # The keys as one JSON array: psycopg dumps a text[] in Python, a regex per element (320 us for
+            # a batch's 500 ids, against 50 us for orjson).
             cur.execute(
-                f"INSERT INTO {table.name} ({src_col}, {key_col}) SELECT %s, k FROM unnest(%s::text[]) AS k "
+                f"INSERT INTO {table.name} ({src_col}, {key_col}) "
+                f"SELECT %s, k FROM json_array_elements_text(%s::json) AS k "
                 f"ON CONFLICT DO NOTHING RETURNING {key_col}",
-                (source, list(keys)),
+                (source, orjson.dumps(list(keys)).decode()),
             )
             new.update(r[0] for r in cur.fetchall())
         return new

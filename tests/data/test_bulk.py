@@ -5,11 +5,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
-from helicarrier.data.bulk import bulk_insert, execute_many, insert_new_keys
-from helicarrier.data.models import Agent, IngestEventId, LogEvent
+from helicarrier.data.bulk import (
+    _BOOL,
+    _BYTEA,
+    _INT2,
+    _INT4,
+    _INT8,
+    _TEXT,
+    _TIMESTAMPTZ,
+    _jsonb_binary,
+    _pg_binary,
+    bulk_insert,
+    execute_many,
+    insert_new_keys,
+)
+from helicarrier.data.engine import make_engine
+from helicarrier.data.models import Agent, Base, IngestEventId, LogEvent, UsageEvent
 from helicarrier.data.queries.ingest import _agent_session_ended, _agent_update
+from helicarrier.data.schema import ensure_schema
 
 
 def test_rows_round_trip_through_the_bulk_path(repo):
@@ -74,3 +89,52 @@ def test_execute_many_writes_what_sqlalchemy_would(repo):
     assert fast["name"] == "renamed" and fast["model"] == "gpt-4o" and fast["status"] == "idle"
     assert fast["last_heartbeat_at"] == seen and fast["labels"] == {"team": "b", "n": [1, None]}
     assert fast["current_session_id"] is None and fast["waiting_for"] == "approval ✓"
+
+
+def test_binary_copy_sends_each_column_in_its_migrated_type(pg_schemas):
+    """PostgreSQL's binary COPY reads each value in the column's own binary form, so a model that says
+    Integer for a BIGINT column would corrupt or refuse every batch. For every table, each column the bulk
+    path would send in binary must be declared, by the migrations, as the type its dumper writes."""
+    url = pg_schemas.new()
+    engine = make_engine(url)
+    ensure_schema(engine)
+    wire = {_TEXT: {"character varying", "text"}, _INT8: {"bigint"}, _INT4: {"integer"}, _INT2: {"smallint"},
+            _BOOL: {"boolean"}, _TIMESTAMPTZ: {"timestamp with time zone"}}  # fmt: skip
+    checked = 0
+    try:
+        with engine.connect() as conn:
+            for table in Base.metadata.sorted_tables:
+                declared = dict(
+                    conn.execute(
+                        text(
+                            "SELECT column_name, data_type FROM information_schema.columns "
+                            "WHERE table_schema = current_schema() AND table_name = :t"
+                        ),
+                        {"t": table.name},
+                    ).all()
+                )
+                cols = tuple(c.name for c in table.columns)
+                oids, convs = _pg_binary(table, cols)
+                jsonb = {i for i, fn in convs if fn is _jsonb_binary}
+                for i, (name, oid) in enumerate(zip(cols, oids, strict=True)):
+                    expected = {"jsonb"} if i in jsonb else {"json"} if oid == _BYTEA else wire[oid]
+                    assert declared[name] in expected, (table.name, name, declared[name], oid)
+                    checked += 1
+    finally:
+        engine.dispose()
+    assert checked > 200  # every table's columns, not a few
+
+
+def test_usage_rows_round_trip_through_binary_copy(repo):
+    """The usage columns the ingest writes (JSONB payloads, small and big integers, NULLs) read back as
+    sent."""
+    ts = datetime(2026, 3, 2, 10, 0, 0, 123456, tzinfo=UTC)
+    row = {"source": "host", "event_id": "e1", "agent_id": "a1", "session_id": None, "ts": ts,
+           "received_at": ts, "provider": "openai", "model": "gpt-4o", "input_tokens": 2**40,
+           "output_tokens": 0, "cache_read_tokens": 7, "cache_write_tokens": 1, "total_tokens": 2**40, "reasoning_tokens": None, "cost_nanos": -5, "normalizer_version": 3, "cost_provenance": "computed", "cost_confidence": "high",
+           "warnings": ["w'1", "\\"], "raw": {"a": [1, {"b": "ü"}], "n": None}}  # fmt: skip
+    with repo.engine.begin() as conn:
+        bulk_insert(conn, UsageEvent.__table__, tuple(row), [tuple(row.values())])
+    with repo.engine.connect() as conn:
+        got = conn.execute(select(*(UsageEvent.__table__.c[c] for c in row))).one()
+    assert dict(got._mapping) == row
