@@ -35,6 +35,7 @@ from bench.ingest import (  # noqa: E402
     BATCH,
     _free_port,
     _wait_healthy,
+    checkpoint,
     client_proc,
     drop_schemas,
     make_batches,
@@ -100,6 +101,7 @@ def main() -> None:
 
 def _measure(args, tmp: Path, url: str) -> None:
     token = prepare_database(url, tmp)
+    checkpoint(url)  # PostgreSQL: not one falling due in the middle of the load
     env = {**os.environ, "HELICARRIER_DATABASE_URL": url, "HELICARRIER_DATA_DIR": str(tmp),
            "HELICARRIER_LOG_LEVEL": "WARNING", "HELICARRIER_AUTO_MIGRATE": "0"}  # fmt: skip
     port = _free_port()
