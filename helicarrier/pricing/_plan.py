@@ -18,12 +18,32 @@ from genai_prices.validation import validate_priced_units
 
 _ZERO = Decimal(0)
 _DIRECTION = {"input": 0, "output": 1}
+# Integer prices in 10^-15 USD per unit (10^-6 nano-dollar): a price of up to 15 decimal places per unit is a
+# whole number of them, so a cost is an exact integer sum, rounded to nano-dollars once, as usd_to_nanos
+# rounds the Decimal sum.
+_FEMTO_DIGITS = 6
+_FEMTO = 10**_FEMTO_DIGITS
+_FEMTO_PER_USD = Decimal(10 ** (9 + _FEMTO_DIGITS))
+
+
+def _femto(price: Decimal, per: int) -> int | None:
+    """``price`` per ``per`` units as a whole number of 10^-15 USD per unit, or None when it is not one."""
+    scaled = price * _FEMTO_PER_USD / per
+    return int(scaled) if scaled == scaled.to_integral_value() else None
+
+
+def _to_nanos(femto: int) -> int:
+    """10^-15 USD -> whole nano-dollars, rounding half to even (as money.usd_to_nanos)."""
+    q, r = divmod(femto, _FEMTO)
+    if 2 * r > _FEMTO or (2 * r == _FEMTO and q % 2):
+        q += 1
+    return q
 
 
 class PricePlan:
     """Leaf decomposition + unit prices of one resolved ModelPrice."""
 
-    __slots__ = ("_leaves", "_terms", "_tiered")
+    __slots__ = ("_femto_terms", "_leaves", "_terms", "_tiered")
 
     def __init__(self, model_price: ModelPrice) -> None:
         registry = _get_registry()
@@ -64,9 +84,47 @@ class PricePlan:
             tuple(terms)
         )
         self._tiered = tiered
+        self._femto_terms = _femto_terms(self._terms)
+
+    def nanos(self, values: dict[str, int]) -> tuple[int, int, int] | None:
+        """-> (total, input, output) in whole nano-dollars, the same figures as ``usd`` rounded by
+        ``usd_to_nanos``, in integer arithmetic (a third of the Decimal path's cost on the ingest path); None
+        when a price of this plan is not a whole number of 10^-15 USD per unit. ValueError as ``usd``."""
+        if self._femto_terms is None:
+            return None
+        total, inp, out = self._sum(self._femto_terms, values, 0)
+        return _to_nanos(total), _to_nanos(inp), _to_nanos(out)
 
     def usd(self, values: dict[str, int]) -> tuple[Decimal, Decimal, Decimal]:
         """-> (total, input, output) USD, unrounded; ValueError on inconsistent usage (as genai-prices)."""
+        return self._sum(self._terms, values, _ZERO)
+
+    def _sum(self, terms, values: dict[str, int], zero):
+        """Each term's price times its count over its unit (the femto terms' unit is 1), summed: (total,
+        input, output)."""
+        leaf = self._leaf(values)
+        total_input = values.get("input_tokens", 0) if self._tiered else 0
+        total = inp = out = zero
+        for key, price, tiers, per, direction in terms:
+            n = leaf[key]
+            if not n:
+                continue
+            if tiers is not None:
+                # cliff tiers keyed on TOTAL input tokens, applied to the whole count
+                for start, tier_price in tiers:
+                    if total_input > start:
+                        price = tier_price
+                        break
+            amount = price * n if per == 1 else price * n / per
+            total += amount
+            if direction == 0:
+                inp += amount
+            elif direction == 1:
+                out += amount
+        return total, inp, out
+
+    def _leaf(self, values: dict[str, int]) -> dict[str, int]:
+        """Each priced unit's own count: its usage less the more specific units priced apart."""
         leaf: dict[str, int] = {"requests": 1}
         for key, descendants in self._leaves:
             n = values.get(key, 0)
@@ -78,22 +136,17 @@ class PricePlan:
                     f"({values.get(key, 0)})"
                 )
             leaf[key] = n
-        total_input = values.get("input_tokens", 0) if self._tiered else 0
-        total = inp = out = _ZERO
-        for key, price, tiers, per, direction in self._terms:
-            n = leaf[key]
-            if not n:
-                continue
-            if tiers is not None:
-                # cliff tiers keyed on TOTAL input tokens, applied to the whole count
-                for start, tier_price in tiers:
-                    if total_input > start:
-                        price = tier_price
-                        break
-            amount = price * n / per
-            total += amount
-            if direction == 0:
-                inp += amount
-            elif direction == 1:
-                out += amount
-        return total, inp, out
+        return leaf
+
+
+def _femto_terms(terms) -> tuple[tuple[str, int, tuple[tuple[int, int], ...] | None, int, int], ...] | None:
+    """The plan's terms with integer prices per single unit (``_femto``), or None if one price has no exact
+    integer form."""
+    out = []
+    for key, price, tiers, per, direction in terms:
+        base = _femto(price, per)
+        steps = None if tiers is None else tuple((start, _femto(p, per)) for start, p in tiers)
+        if base is None or (steps is not None and any(p is None for _, p in steps)):
+            return None
+        out.append((key, base, steps, 1, direction))
+    return tuple(out)

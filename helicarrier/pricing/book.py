@@ -303,20 +303,21 @@ class PriceBook:
         if usage.reasoning_tokens is not None:
             values["output_reasoning_tokens"] = usage.reasoning_tokens
         try:
-            total, inp, out = plan.usd(values)
+            nanos = plan.nanos(values) if ov is None else None
+            if nanos is None:
+                total, inp, out = plan.usd(values)
+                if ov is not None:  # discount off the genai-prices price
+                    factor = (_HUNDRED - ov.discount_pct) / _HUNDRED  # type: ignore[operator]
+                    total, inp, out = total * factor, inp * factor, out * factor
+                nanos = usd_to_nanos(total), usd_to_nanos(inp), usd_to_nanos(out)
         except ValueError as e:
             return self._no_price(ts, reported, f"inconsistent usage: {e}", m.provider_id, m.model_id)
-        if ov is not None:  # discount off the genai-prices price
-            factor = (_HUNDRED - ov.discount_pct) / _HUNDRED  # type: ignore[operator]
-            total, inp, out = total * factor, inp * factor, out * factor
 
         confidence, reason = m.confidence, m.reason
         if warnings or (ctx and ctx.get("traffic_type") == "PROVISIONED_THROUGHPUT"):
             confidence, reason = "low", _low_reason(reason, warnings, ctx)
         return Cost(
-            usd_to_nanos(total),
-            usd_to_nanos(inp),
-            usd_to_nanos(out),
+            *nanos,
             self.version,
             m.provider_id,
             m.model_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -638,3 +639,38 @@ def test_compiled_plan_equals_calc_price(case: tuple[NormalizedUsage, datetime])
     assert got.output_nanos == usd_to_nanos(want.output_price)
     assert got.matched_model == want.model.id
     assert_no_float(got)
+
+
+def test_integer_prices_give_the_decimal_figures_for_every_model() -> None:
+    """The ingest path prices in integers (10^-15 USD per token): for every model and price period
+    genai-prices knows, on usages that hit every unit, tiers and odd counts included, each figure equals the
+    Decimal sum rounded by usd_to_nanos. A plan whose prices have no exact integer form keeps the Decimal
+    path."""
+    from genai_prices import data
+
+    from helicarrier.pricing._plan import PricePlan
+
+    rng = random.Random(17)
+    keys = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "web_searches")
+    compared = without = 0
+    for provider in data.providers:
+        for model in provider.models:
+            for ts in (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 12, 4, 12, tzinfo=UTC)):
+                try:
+                    plan = PricePlan(model.get_prices(ts, None))
+                except Exception:  # noqa: BLE001 - a model genai-prices itself cannot price then
+                    continue
+                for _ in range(3):
+                    values = {k: rng.choice((0, 1, 7, rng.randrange(10**7))) for k in keys}
+                    values["cache_read_tokens"] = min(values["cache_read_tokens"], values["input_tokens"])
+                    try:
+                        want = plan.usd(values)
+                    except ValueError:
+                        continue
+                    got = plan.nanos(values)
+                    if got is None:
+                        without += 1
+                        continue
+                    assert got == tuple(usd_to_nanos(x) for x in want), (provider.id, model.id, values)
+                    compared += 1
+    assert compared > 3000 and without < compared / 20
