@@ -152,9 +152,11 @@ def run(url: str, args, data_dir: Path) -> dict:
         "HELICARRIER_AUTO_MIGRATE": "0",
         "HELICARRIER_SCHEDULER": "off",
     }
+    # --threads 1: sync workers for real (with gunicorn.conf.py's threads they become gthread and keep each
+    # client's connection on one worker; bench/ingest.py's post_all says more).
     cmd = [sys.executable, "-m", "gunicorn", "app:server", "--bind", f"127.0.0.1:{port}", "--workers",
-           str(args.workers), "--worker-class", "sync", "--keep-alive", "30", "--log-level", "warning",
-           "--timeout", "120"]  # fmt: skip
+           str(args.workers), "--worker-class", "sync", "--threads", "1", "--keep-alive", "30",
+           "--log-level", "warning", "--timeout", "120"]  # fmt: skip
     server = subprocess.Popen(cmd, cwd=ROOT, env=env)
     try:
         native._wait_healthy(port, server)
