@@ -23,13 +23,15 @@ _DIRECTION = {"input": 0, "output": 1}
 # rounds the Decimal sum.
 _FEMTO_DIGITS = 6
 _FEMTO = 10**_FEMTO_DIGITS
-_FEMTO_PER_USD = Decimal(10 ** (9 + _FEMTO_DIGITS))
+_FEMTO_PER_USD = 10 ** (9 + _FEMTO_DIGITS)
 
 
 def _femto(price: Decimal, per: int) -> int | None:
-    """``price`` per ``per`` units as a whole number of 10^-15 USD per unit, or None when it is not one."""
-    scaled = price * _FEMTO_PER_USD / per
-    return int(scaled) if scaled == scaled.to_integral_value() else None
+    """``price`` per ``per`` units as a whole number of 10^-15 USD per unit, or None when it is not one
+    (worked out on the exact fraction: no Decimal context can round it into looking whole)."""
+    num, den = price.as_integer_ratio()
+    whole, rest = divmod(num * _FEMTO_PER_USD, den * per)
+    return whole if rest == 0 else None
 
 
 def _to_nanos(femto: int) -> int:

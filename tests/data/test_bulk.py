@@ -129,10 +129,13 @@ def test_usage_rows_round_trip_through_binary_copy(repo):
     """The usage columns the ingest writes (JSONB payloads, small and big integers, NULLs) read back as
     sent."""
     ts = datetime(2026, 3, 2, 10, 0, 0, 123456, tzinfo=UTC)
-    row = {"source": "host", "event_id": "e1", "agent_id": "a1", "session_id": None, "ts": ts,
-           "received_at": ts, "provider": "openai", "model": "gpt-4o", "input_tokens": 2**40,
-           "output_tokens": 0, "cache_read_tokens": 7, "cache_write_tokens": 1, "total_tokens": 2**40, "reasoning_tokens": None, "cost_nanos": -5, "normalizer_version": 3, "cost_provenance": "computed", "cost_confidence": "high",
-           "warnings": ["w'1", "\\"], "raw": {"a": [1, {"b": "ü"}], "n": None}}  # fmt: skip
+    row = {
+        "source": "host", "event_id": "e1", "agent_id": "a1", "session_id": None, "ts": ts, "received_at": ts,
+        "provider": "openai", "model": "gpt-4o", "input_tokens": 2**40, "output_tokens": 0,
+        "cache_read_tokens": 7, "cache_write_tokens": 1, "total_tokens": 2**40, "reasoning_tokens": None,
+        "cost_nanos": -5, "normalizer_version": 3, "cost_provenance": "computed", "cost_confidence": "high",
+        "warnings": ["w'1", "\\"], "raw": {"a": [1, {"b": "ü"}], "n": None},
+    }  # fmt: skip
     with repo.engine.begin() as conn:
         bulk_insert(conn, UsageEvent.__table__, tuple(row), [tuple(row.values())])
     with repo.engine.connect() as conn:
