@@ -153,6 +153,23 @@ def bulk_insert(
         cur.close()
 
 
+def rows_for_keys(conn: Connection, sql: str, keys: Sequence[str]) -> list[tuple]:
+    """Run ``sql``, whose ``{keys}`` stands for a subquery of ``keys``, through the driver: the keys go as ONE
+    JSON array parameter (``json_each`` on SQLite, ``json_array_elements_text`` on PostgreSQL) whatever
+    their number. For the small lookups every ingest request makes, where building and running a Core
+    statement with one bound parameter per key cost more than the query (~0.4 us per event each)."""
+    if not keys:
+        return []
+    postgres = conn.dialect.name == "postgresql"
+    subquery = "SELECT json_array_elements_text(%s::json)" if postgres else "SELECT value FROM json_each(?)"
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.execute(sql.format(keys=subquery), (orjson.dumps(list(keys)).decode(),))
+        return [tuple(r) for r in cur.fetchall()]
+    finally:
+        cur.close()
+
+
 def insert_new_keys(conn: Connection, table: Table, source: str, keys: Sequence[str]) -> set[str]:
     """Insert (source, key) pairs into a two-column unique table; return the keys that were new.
 

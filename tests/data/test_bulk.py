@@ -20,6 +20,7 @@ from helicarrier.data.bulk import (
     bulk_insert,
     execute_many,
     insert_new_keys,
+    rows_for_keys,
 )
 from helicarrier.data.engine import make_engine
 from helicarrier.data.models import Agent, Base, IngestEventId, LogEvent, UsageEvent
@@ -141,3 +142,17 @@ def test_usage_rows_round_trip_through_binary_copy(repo):
     with repo.engine.connect() as conn:
         got = conn.execute(select(*(UsageEvent.__table__.c[c] for c in row))).one()
     assert dict(got._mapping) == row
+
+
+def test_rows_for_keys_reads_any_number_of_keys_as_one_parameter(repo):
+    """The ingest's small lookups pass their keys as one JSON array: 1,200 of them (past SQLite's old limit
+    of 999 parameters), quotes and non-ASCII included, and none at all."""
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    ids = [f"agent-{i}" for i in range(1200)] + ["o'brien ✓"]
+    with repo.engine.begin() as conn:
+        rows = [{"id": a, "name": a, "first_seen_at": now, "updated_at": now} for a in ids]
+        conn.execute(insert(Agent), rows)
+        wanted = [*ids[::2], "nobody"]
+        got = rows_for_keys(conn, "SELECT id FROM agents WHERE id IN ({keys})", wanted)
+        assert sorted(r[0] for r in got) == sorted(ids[::2])
+        assert rows_for_keys(conn, "SELECT id FROM agents WHERE id IN ({keys})", []) == []

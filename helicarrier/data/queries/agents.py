@@ -8,22 +8,19 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from helicarrier.data.bulk import rows_for_keys
 from helicarrier.data.models import Agent, ApiToken
 from helicarrier.data.queries.base import QueryBase
 from helicarrier.data.unit import TxBase
-
-_IN_CHUNK = 500
 
 
 class AgentTx(TxBase):
     def agent_owners(self, agent_ids: Iterable[str]) -> dict[str, int | None]:
         """The owner token of each agent that exists (unknown agents are left out)."""
-        ids = sorted(set(agent_ids))
-        out: dict[str, int | None] = {}
-        for i in range(0, len(ids), _IN_CHUNK):
-            stmt = select(Agent.id, Agent.owner_token_id).where(Agent.id.in_(ids[i : i + _IN_CHUNK]))
-            out.update((agent_id, owner) for agent_id, owner in self.conn.execute(stmt))
-        return out
+        rows = rows_for_keys(
+            self.conn, "SELECT id, owner_token_id FROM agents WHERE id IN ({keys})", sorted(set(agent_ids))
+        )
+        return dict(rows)
 
     def claim_agents(self, agent_ids: list[str], token_id: int, now: datetime) -> None:
         """Make ``token_id`` the owner of these agents where nobody owns them; agents not seen before are

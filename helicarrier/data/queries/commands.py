@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from helicarrier.data.bulk import rows_for_keys
 from helicarrier.data.models import Agent, Command, Session
 from helicarrier.data.queries.base import QueryBase
 from helicarrier.data.queries.rollups import apply_session_changes, ended_sessions
@@ -88,7 +89,15 @@ class CommandTx(TxBase):
         return list(self.conn.execute(stmt).all())
 
     def kills_awaiting(self, *, answered_before: datetime | None = None, agent_ids=None) -> list[Row]:
-        """Confirmed kills still settling: answered before a time, or of some agents."""
+        """Confirmed kills still settling: answered before a time, or of some agents. Asked for the agents
+        of every ingest request, and nearly always none: whether there is one is asked first, cheaply."""
+        if agent_ids is not None and not rows_for_keys(
+            self.conn,
+            "SELECT 1 FROM commands WHERE agent_id IN ({keys}) AND kind = 'kill' "
+            "AND verification = 'awaiting' LIMIT 1",
+            sorted(set(agent_ids)),
+        ):
+            return []
         stmt = select(Command).where(Command.kind == "kill", Command.verification == "awaiting")
         if answered_before is not None:
             stmt = stmt.where(Command.answered_at < answered_before)
