@@ -7,7 +7,7 @@ import gc
 import dash
 from dash import html
 
-from helicarrier import callbacks, layouts
+from helicarrier import callbacks, layouts, plotly_json
 from helicarrier.api import routes as api_routes
 from helicarrier.auth import web as web_auth
 from helicarrier.config import PROJECT_ROOT, Settings
@@ -23,6 +23,7 @@ def create_app(
     """The Dash app. ``start_scheduler``: run background jobs here too (only the elected leader among all
     processes on the database actually runs them); servers pass True, tests and tools leave it off."""
     ctx = context or build_context(settings)
+    plotly_json.install()  # before any callback answers: pandas' first import must not race an answer
     app = dash.Dash(
         __name__,
         title="Helicarrier",
