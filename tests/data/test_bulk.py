@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from sqlalchemy import insert, select, text
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Numeric, Table, insert, select, text
 
 from helicarrier.data.bulk import (
     _BOOL,
@@ -124,6 +125,14 @@ def test_binary_copy_sends_each_column_in_its_migrated_type(pg_schemas):
     finally:
         engine.dispose()
     assert checked > 200  # every table's columns, not a few
+
+
+def test_a_column_with_no_binary_copy_form_is_refused_by_name():
+    """Rather than copied in some other form no test has seen: every stored column has a binary form (the
+    test above), and a new column type must be given one."""
+    table = Table("priced", MetaData(), Column("id", Integer), Column("amount", Numeric(10, 2)))
+    with pytest.raises(TypeError, match=r"priced\.amount: no binary COPY form"):
+        _pg_binary(table, ("id", "amount"))
 
 
 def test_usage_rows_round_trip_through_binary_copy(repo):
