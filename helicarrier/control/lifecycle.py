@@ -39,17 +39,19 @@ VERIFICATION_STATES = ("awaiting", "verified", "ineffective")
 # The agent's control state: what an operator imposed, beside the status the agent reports.
 #
 # active --kill--> killing --confirm--> killed --release--> active   (an operator lets it work again)
-#    |                \--drop--> active                \--restart--> active (its next session.start)
+#    |                |\--drop--> active               \--restart--> active (its next session.start)
+#    |                \--drop_paused--> paused          (the kill of a paused agent: it waits paused again)
 #    \--pause--> paused --resume--> active
 #                   |\--lapse--> active                  (the pause itself will not happen)
 #                   \--kill--> killing                  (a paused agent can still be stopped)
 #
-# ``drop``: the kill was rejected, failed, expired or cancelled; ``lapse``: the same of the pause (an agent
-# offline when it was issued never heard it, and is not paused). While ``killing`` or ``killed`` a second kill
-# is refused, and so is a task for the agent's current run (steer, follow_up): a ``queue`` task waits for the
-# next run. ``paused`` is set when the pause is issued (the agent finishes its current model call, then
-# waits); while paused a second pause and a task for the current run are refused, and a new session.start
-# does not lift it: only a resume does. Stored as NULL for ``active``.
+# ``drop``: the kill was rejected, failed, expired or cancelled; ``drop_paused``: the same of a kill issued
+# while the agent was paused, its pause still standing (issued, not lapsed, not resumed); ``lapse``: the
+# same of the pause (an agent offline when it was issued never heard it, and is not paused). While
+# ``killing`` or ``killed`` a second kill is refused, and so is a task for the agent's current run (steer,
+# follow_up): a ``queue`` task waits for the next run. ``paused`` is set when the pause is issued (the agent
+# finishes its current model call, then waits); while paused a second pause and a task for the current run
+# are refused, and a new session.start does not lift it: only a resume does. Stored as NULL for ``active``.
 AGENT_CONTROL_STATES = ("active", "killing", "killed", "paused")
 AGENT_TRANSITIONS: dict[tuple[str, str], str] = {
     ("active", "kill"): "killing",
@@ -59,14 +61,26 @@ AGENT_TRANSITIONS: dict[tuple[str, str], str] = {
     ("paused", "kill"): "killing",
     ("killing", "confirm"): "killed",
     ("killing", "drop"): "active",
+    ("killing", "drop_paused"): "paused",
     ("killed", "release"): "active",
     ("killed", "restart"): "active",
 }
 
 
 # The agent event that undoes an agent-control command which will not happen (rejected, failed, expired or
-# cancelled). A resume that lapses is not undone: the agent is shown active, as the operator asked.
-UNDONE_BY = {"kill": "drop", "pause": "lapse"}
+# cancelled), by the command's kind and whether a pause stood when it was issued. A resume that lapses is not
+# undone: the agent is shown active, as the operator asked.
+UNDONE_BY = {("kill", False): "drop", ("kill", True): "drop_paused", ("pause", False): "lapse"}
+# A pause in one of these states never took or will not: the agent is not paused by it.
+NOT_HAPPENING = frozenset({"rejected", "failed", "expired", "cancelled"})
+
+
+def pause_stands(last_pause_or_resume: tuple[str, str] | None) -> bool:
+    """Whether the agent was paused, from its latest pause or resume command then: (kind, state)."""
+    if last_pause_or_resume is None:
+        return False
+    kind, state = last_pause_or_resume
+    return kind == "pause" and state not in NOT_HAPPENING
 
 
 class IllegalTransition(ValueError):

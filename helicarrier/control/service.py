@@ -381,9 +381,13 @@ class ControlService:
             )
 
     def _undo(self, tx: CommandTx, row, now: datetime) -> None:
-        """A kill or pause that will not happen (rejected, failed, expired, cancelled): the agent is active
-        again (unless something else moved it meanwhile: a kill issued while it was paused stays)."""
-        event = lc.UNDONE_BY.get(row.kind)
+        """A kill or pause that will not happen (rejected, failed, expired, cancelled): the agent is as it
+        was before it, active or, for a kill issued while its pause stood, paused (unless something else
+        moved it meanwhile: a pause that lapses while a kill is on its way leaves the kill alone)."""
+        if row.kind not in ("kill", "pause"):  # the kinds that change an agent's state when undone
+            return
+        paused = row.kind == "kill" and lc.pause_stands(tx.last_pause_or_resume(row.agent_id, row.created_at))
+        event = lc.UNDONE_BY.get((row.kind, paused))
         if event is not None:
             self._move_agent(tx, row.agent_id, event, now)
 

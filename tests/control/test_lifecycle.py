@@ -32,7 +32,7 @@ COMMAND_TABLE = {
     ("accepted", "complete"): "completed",
     ("accepted", "fail"): "failed",
 }
-AGENT_EVENTS = ("kill", "confirm", "drop", "release", "restart", "pause", "resume", "lapse")
+AGENT_EVENTS = ("kill", "confirm", "drop", "drop_paused", "release", "restart", "pause", "resume", "lapse")
 AGENT_TABLE = {
     ("active", "kill"): "killing",
     ("active", "pause"): "paused",
@@ -41,6 +41,7 @@ AGENT_TABLE = {
     ("paused", "kill"): "killing",
     ("killing", "confirm"): "killed",
     ("killing", "drop"): "active",
+    ("killing", "drop_paused"): "paused",  # the kill of an agent whose pause still stands
     ("killed", "release"): "active",
     ("killed", "restart"): "active",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from helicarrier.data.models import Agent, Command
@@ -100,3 +101,49 @@ def test_a_pause_that_lapses_after_a_kill_leaves_the_kill_alone(ctl):
     pause = ctl.one(Command, Command.kind == "pause")
     cancel = ctl.post(None, path=f"/api/v1/commands/{pause.id}/cancel", token=ctl.control_token)
     assert cancel.status_code == 200 and _state(ctl) == "killing"
+
+
+def _drop(ctl, how: str, command_id: str) -> None:
+    if how == "cancelled":
+        resp = ctl.post(None, path=f"/api/v1/commands/{command_id}/cancel", token=ctl.control_token)
+        assert resp.status_code == 200
+    elif how == "expired":
+        assert _expire_pending(ctl) >= 1
+    else:
+        poll(ctl)
+        assert ack(ctl, command_id, how, message="not now").status_code == 200
+
+
+@pytest.mark.parametrize("how", ["rejected", "failed", "cancelled", "expired"])
+def test_a_kill_that_will_not_happen_leaves_a_paused_agent_paused(ctl, how):
+    """The kill of a paused agent is rejected, fails, is cancelled or expires: the agent still waits in its
+    pause, so the card and the next task must say paused, not active."""
+    pause = act(ctl, "/api/v1/agents/atlas-01/pause", {"reason": "cost review"}).get_json()["command"]
+    poll(ctl)
+    assert ack(ctl, pause["id"], "completed", message="paused").status_code == 200
+    kill = act(ctl, "/api/v1/agents/atlas-01/kill", {"reason": "give up"}).get_json()["command"]
+    assert _state(ctl) == "killing"
+    _drop(ctl, how, kill["id"])
+    assert ctl.repo.get_command(kill["id"])["state"] == how
+    assert _state(ctl) == "paused"
+    steer = act(ctl, "/api/v1/agents/atlas-01/tasks", {"task": "carry on"})
+    assert steer.status_code == 409 and steer.get_json()["error"]["code"] == "agent_paused"
+    assert act(ctl, "/api/v1/agents/atlas-01/resume", {}).status_code == 201 and _state(ctl) is None
+
+
+def test_a_kill_dropped_after_its_agent_was_resumed_or_its_pause_lapsed_leaves_it_active(ctl):
+    """Only a pause that still stood when the kill was issued comes back."""
+    pause = act(ctl, "/api/v1/agents/atlas-01/pause", {}).get_json()["command"]
+    assert act(ctl, "/api/v1/agents/atlas-01/resume", {}).status_code == 201
+    kill = act(ctl, "/api/v1/agents/atlas-01/kill", {"reason": "give up"}).get_json()["command"]
+    cancel = ctl.post(None, path=f"/api/v1/commands/{kill['id']}/cancel", token=ctl.control_token)
+    assert cancel.status_code == 200 and _state(ctl) is None
+
+    second = act(ctl, "/api/v1/agents/atlas-01/pause", {}).get_json()["command"]
+    assert second["id"] != pause["id"]
+    again = act(ctl, "/api/v1/agents/atlas-01/kill", {"reason": "give up"}).get_json()["command"]
+    # The pause lapses while the kill is on its way (left alone, above); then the kill is dropped too.
+    ctl.post(None, path=f"/api/v1/commands/{second['id']}/cancel", token=ctl.control_token)
+    assert _state(ctl) == "killing"
+    ctl.post(None, path=f"/api/v1/commands/{again['id']}/cancel", token=ctl.control_token)
+    assert _state(ctl) is None

@@ -49,6 +49,21 @@ class CommandTx(TxBase):
     def agent(self, agent_id: str) -> Row | None:
         return self.conn.execute(select(Agent).where(Agent.id == agent_id)).one_or_none()
 
+    def last_pause_or_resume(self, agent_id: str, issued_by: datetime) -> tuple[str, str] | None:
+        """(kind, state) of the agent's latest pause or resume command issued at or before ``issued_by``."""
+        stmt = (
+            select(Command.kind, Command.state)
+            .where(
+                Command.agent_id == agent_id,
+                Command.kind.in_(("pause", "resume")),
+                Command.created_at <= issued_by,
+            )
+            .order_by(Command.created_at.desc())
+            .limit(1)
+        )
+        row = self.conn.execute(stmt).one_or_none()
+        return None if row is None else (row.kind, row.state)
+
     def agents_in_control_state(self, agent_ids: Iterable[str], state: str) -> list[str]:
         stmt = select(Agent.id).where(Agent.id.in_(list(agent_ids)), Agent.control_state == state)
         return list(self.conn.execute(stmt).scalars())
