@@ -44,6 +44,7 @@ class SliRecorder:
         self._counts: dict[tuple[int, str], list[int]] = {}
         self._pid: int | None = None
         self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def record(self, sli: str, bad: bool, at: datetime) -> None:
         """One event of ``sli`` at ``at``; ``bad`` when it missed its SLO."""
@@ -76,8 +77,11 @@ class SliRecorder:
         return True
 
     def close(self) -> None:
-        """Stop the thread and write what is left (tests, shutdown)."""
+        """Stop the thread, wait for it to end, and write what is left (tests, shutdown)."""
         self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
         self.flush()
 
     def _restore(self, taken: dict[tuple[int, str], list[int]]) -> None:
@@ -95,9 +99,10 @@ class SliRecorder:
         # Called under the lock, in the first process (or forked worker) that records.
         self._pid = os.getpid()
         me = weakref.ref(self)
-        threading.Thread(
+        self._thread = threading.Thread(
             target=_loop, args=(me, self._wake, self.every_s), name="sli-flush", daemon=True
-        ).start()
+        )
+        self._thread.start()
         atexit.register(_flush, me)
 
 

@@ -77,4 +77,7 @@ def hud(dash_duo, settings):
     # A free port, not dash_duo's count from 58050: two test runs on one machine would share those.
     dash_duo.start_server(app, navigate=False, port=free_port())
     dash_duo.driver.get(dash_duo.server.url)
-    return Hud(dash_duo, app, ctx)
+    yield Hud(dash_duo, app, ctx)
+    # Ended before dash's runner stops the server: it raises SystemExit in every thread started after the
+    # server's, the SLI flusher's too (an "unhandled thread exception" warning in every test).
+    ctx.slo.recorder.close()
