@@ -311,6 +311,7 @@ def bulk_run(url: str, n: int) -> dict:
     checkpoint(url)
     ucols = list(usage[0])
     lcols = list(logs[0])
+    day = int(time.time()) // 86400  # the day each id was first seen, as the ingest path writes it
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
@@ -326,8 +327,8 @@ def bulk_run(url: str, n: int) -> dict:
 
             cur.execute("BEGIN")
             cur.executemany(
-                "INSERT INTO ingest_event_ids (source, event_id) VALUES (?, ?)",
-                [(r["source"], r["event_id"]) for r in usage + logs],
+                "INSERT INTO ingest_event_ids (source, event_id, seen_day) VALUES (?, ?, ?)",
+                [(r["source"], r["event_id"], day) for r in usage + logs],
             )
             cur.executemany(
                 f"INSERT INTO usage_events ({', '.join(ucols)}) VALUES ({', '.join('?' * len(ucols))})",
@@ -344,9 +345,9 @@ def bulk_run(url: str, n: int) -> dict:
             def conv(v):
                 return Jsonb(v) if isinstance(v, (dict, list)) else v
 
-            with cur.copy("COPY ingest_event_ids (source, event_id) FROM STDIN") as cp:
+            with cur.copy("COPY ingest_event_ids (source, event_id, seen_day) FROM STDIN") as cp:
                 for r in usage + logs:
-                    cp.write_row((r["source"], r["event_id"]))
+                    cp.write_row((r["source"], r["event_id"], day))
             with cur.copy(f"COPY usage_events ({', '.join(ucols)}) FROM STDIN") as cp:
                 for r in usage:
                     cp.write_row(tuple(conv(r[c]) for c in ucols))

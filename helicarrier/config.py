@@ -394,6 +394,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Hourly and daily rollups kept (`0`: for ever); never less than the raw usage.",
     ),
     Setting(
+        "HELICARRIER_RETAIN_EVENT_IDS_DAYS",
+        "retain_event_ids_days",
+        "90",
+        _days,
+        "Ingest event ids remembered for deduplication, from the day first seen (`0`: for ever); never less "
+        "than the raw usage and logs, so a resend of a stored event is always a duplicate.",
+    ),
+    Setting(
         "HELICARRIER_PARTITION_MONTHS_AHEAD",
         "partition_months_ahead",
         "3",
@@ -627,6 +635,7 @@ class Settings:
     retain_audit_days: int = 730
     retain_alerts_days: int = 90
     retain_rollups_days: int = 1825
+    retain_event_ids_days: int = 90
     partition_months_ahead: int = 3
     command_ttl_s: int = 300
     max_task_bytes: int = 16 * 1024
@@ -683,6 +692,7 @@ class Settings:
             "audit": self.retain_audit_days,
             "alerts": self.retain_alerts_days,
             "rollups": self.retain_rollups_days,
+            "event_ids": self.retain_event_ids_days,
         }
 
     @property

@@ -176,12 +176,15 @@ class LogEvent(Base):
 
 
 class IngestEventId(Base):
-    """Every v2 event id seen, per source: a repeated id is a duplicate and is stored once."""
+    """Every v2 event id seen, per source: a repeated id is a duplicate and is stored once. Remembered for
+    the retention of ``event_ids`` (helicarrier.retention), counted from the UTC day it was first seen."""
 
     __tablename__ = "ingest_event_ids"
 
     source: Mapped[str] = mapped_column(String(128), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # Days since 1970-01-01 UTC (an integer: a timestamp column would cost every event its conversion).
+    seen_day: Mapped[int] = mapped_column(Integer, index=True)
 
 
 class IngestReceipt(Base):

@@ -236,7 +236,7 @@ class IngestService:
         unbound |= self.fleet.speak_for(tx, speaker, {e.agent_id for e in batch.events}, received)
         live = self._refuse_unbound(batch.events, unbound, speaker, outcome)
         live = self._refuse_unknown_commands(tx, live, outcome)
-        live = self._drop_duplicates(tx, batch.source, live, outcome)
+        live = self._drop_duplicates(tx, batch.source, live, outcome, received)
         live = self._apply_acks(tx, batch.source, live, outcome, received)
         if live:
             late_starts = tx.ended_session_ids(e.session_id for e in live if e.type == "session.start")
@@ -344,8 +344,9 @@ class IngestService:
         return live
 
     @staticmethod
-    def _drop_duplicates(tx: Tx, source: str, events: list, outcome: StoreOutcome) -> list:
-        new_ids = tx.claim_event_ids(source, [e.id for e in events if e.id is not None and not e.duplicate])
+    def _drop_duplicates(tx: Tx, source: str, events: list, outcome: StoreOutcome, now) -> list:
+        claimed = [e.id for e in events if e.id is not None and not e.duplicate]
+        new_ids = tx.claim_event_ids(source, claimed, now)
         live = []
         for e in events:
             if e.duplicate or (e.id is not None and e.id not in new_ids):

@@ -294,6 +294,7 @@ RETENTION_LABELS = {
     "audit": "Audit entries",
     "alerts": "Resolved alerts",
     "rollups": "Usage rollups (hourly)",
+    "event_ids": "Event ids (deduplication)",
 }
 
 

@@ -19,13 +19,19 @@ MAX_BATCHES = 20
 
 def effective_days(days: Mapping[str, int]) -> dict[str, int]:
     """Rollups are never pruned before the raw usage they sum: analytics read whole hours from them, so
-    rollups younger than the raw rows would leave hours counted as empty."""
+    rollups younger than the raw rows would leave hours counted as empty. Event ids are never forgotten
+    before the raw usage and logs: an event is sent before or when it is first seen, so every stored event's
+    id is still known, and a resend of it is a duplicate."""
     out = {kind: days.get(kind, 0) for kind in KINDS}
     raw = out["usage"]
     if raw == 0:
         out["rollups"] = 0
     elif out["rollups"]:
         out["rollups"] = max(out["rollups"], raw)
+    if 0 in (out["usage"], out["logs"]):
+        out["event_ids"] = 0
+    elif out["event_ids"]:
+        out["event_ids"] = max(out["event_ids"], out["usage"], out["logs"])
     return out
 
 

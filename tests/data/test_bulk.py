@@ -48,14 +48,18 @@ def test_rows_round_trip_through_the_bulk_path(repo):
 def test_insert_new_keys_tells_new_keys_from_seen_ones(repo):
     table = IngestEventId.__table__
     with repo.engine.begin() as conn:
-        assert insert_new_keys(conn, table, "host", ["a", "b"]) == {"a", "b"}
+        assert insert_new_keys(conn, table, "host", ["a", "b"], 20_000) == {"a", "b"}
     with repo.engine.begin() as conn:
-        assert insert_new_keys(conn, table, "host", ["b", "c"]) == {"c"}
-        assert insert_new_keys(conn, table, "other-host", ["b"]) == {"b"}  # keys belong to a source
-        assert insert_new_keys(conn, table, "host", []) == set()
+        assert insert_new_keys(conn, table, "host", ["b", "c"], 20_001) == {"c"}
+        assert insert_new_keys(conn, table, "other-host", ["b"], 20_001) == {"b"}  # keys belong to a source
+        assert insert_new_keys(conn, table, "host", [], 20_001) == set()
     many = [f"k{i}" for i in range(1000)]  # more than one statement's worth on SQLite
     with repo.engine.begin() as conn:
-        assert insert_new_keys(conn, table, "bulk", many) == set(many)
+        assert insert_new_keys(conn, table, "bulk", many, 20_002) == set(many)
+        seen = select(table.c.event_id, table.c.seen_day).where(table.c.source == "host")
+        days = dict(conn.execute(seen).all())
+    # The day a key was first seen: a repeat does not move it (retention counts from the first sight).
+    assert days == {"a": 20_000, "b": 20_000, "c": 20_001}
 
 
 def _agents(conn, ids):

@@ -266,3 +266,29 @@ def test_the_sqlite_file_and_its_wal_are_private(tmp_path):
     engine.dispose()
     assert modes["helicarrier.db"] == 0o600
     assert set(modes.values()) == {0o600}, modes
+
+
+def test_migration_0018_counts_the_ids_already_stored_as_seen_on_its_day(empty_db_url):
+    """A client retrying across the upgrade is still told its resend is a duplicate: the ids stored before
+    get the migration's day (not a day retention would forget at once), and new ones must give theirs."""
+    import time
+
+    from sqlalchemy.exc import IntegrityError
+
+    engine = make_engine(empty_db_url)
+    ensure_schema(engine)
+    downgrade(engine, "0017")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO ingest_event_ids VALUES ('host', 'e1'), ('host', 'e2')"))
+    today = int(time.time()) // 86400
+    ensure_schema(engine)
+    with engine.begin() as conn:
+        days = conn.execute(text("SELECT event_id, seen_day FROM ingest_event_ids ORDER BY event_id")).all()
+        assert {r.seen_day for r in days} <= {today, today + 1} and len({r.seen_day for r in days}) == 1
+        assert [r.event_id for r in days] == ["e1", "e2"]
+        indexes = {i["name"] for i in inspect(conn).get_indexes("ingest_event_ids")}
+        assert "ix_ingest_event_ids_seen_day" in indexes
+    if engine.dialect.name == "postgresql":  # the default is gone: nothing is written without its day
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text("INSERT INTO ingest_event_ids (source, event_id) VALUES ('host', 'e3')"))
+    engine.dispose()

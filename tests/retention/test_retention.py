@@ -161,3 +161,47 @@ def test_resolved_alerts_age_out_with_their_history_open_ones_stay(ctx):
     with repo.engine.connect() as conn:
         assert sorted(conn.execute(select(Alert.fingerprint)).scalars()) == ["new-resolved", "old-firing"]
         assert _count(repo, AlertEvent) == 2  # the pruned alert's history went with it
+
+
+def _resend(ctx, event: dict) -> dict:
+    """The ingest answer for one event sent again, as a retrying client sends it."""
+    import orjson
+
+    from helicarrier.auth.binding import Speaker
+
+    body = orjson.dumps({"version": "v2", "source": {"name": "tests"}, "events": [event]})
+    status, text = ctx.ingest.ingest(Speaker.internal("tests"), body, None, "/api/v1/ingest")
+    assert status == 200, text
+    return orjson.loads(text)
+
+
+def test_event_ids_are_forgotten_past_their_days_and_never_before_the_events(ctx, sender):
+    from helicarrier.data.models import IngestEventId
+    from helicarrier.data.rollups import day_of
+
+    repo, now = ctx.repo, datetime.now(UTC)
+    hour_ago = now - timedelta(hours=1)
+    old = [sender.event("log", hour_ago, "a1", None, {"message": f"old {i}"}) for i in range(4)]
+    new = [sender.event("log", hour_ago, "a1", None, {"message": f"new {i}"}) for i in range(2)]
+    sender.send(old + new)
+    with repo.engine.begin() as conn:
+        assert set(conn.execute(select(IngestEventId.seen_day)).scalars()) == {day_of(now)}
+        # The first four were first seen 100 days ago (their log lines are recent: sent late).
+        ids = [e["id"] for e in old]
+        conn.execute(
+            update(IngestEventId).where(IngestEventId.event_id.in_(ids)).values(seen_day=day_of(now) - 100)
+        )
+    days = {**DAYS, "event_ids": 60}
+    assert effective_days(days)["event_ids"] == 60
+    assert effective_days({**days, "event_ids": 10})["event_ids"] == 30  # not before the raw usage
+    assert effective_days({**days, "logs": 45, "event_ids": 10})["event_ids"] == 45  # nor the logs
+    assert effective_days({**days, "logs": 0})["event_ids"] == 0  # logs kept for ever: their ids too
+    assert status(repo, days)[-1].oldest == datetime.fromtimestamp((day_of(now) - 100) * 86400, UTC)
+
+    assert prune(repo, days, now, batch=3)["event_ids"] == 4  # two batches, the second one short
+    with repo.engine.connect() as conn:
+        assert sorted(conn.execute(select(IngestEventId.event_id)).scalars()) == [e["id"] for e in new]
+    # A remembered id is still a duplicate; a forgotten one is an event again (the window, documented).
+    assert _resend(ctx, new[0])["duplicates"] == 1
+    assert _resend(ctx, old[0])["accepted"] == 1
+    assert prune(repo, days, now)["event_ids"] == 0

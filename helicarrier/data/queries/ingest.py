@@ -36,7 +36,7 @@ from helicarrier.data.queries.rollups import (
     ended_sessions,
     refresh_session_labels,
 )
-from helicarrier.data.rollups import add_into, quarter_of, session_facets, usage_contribution
+from helicarrier.data.rollups import add_into, day_of, quarter_of, session_facets, usage_contribution
 from helicarrier.data.types import utcnow
 from helicarrier.data.unit import TxBase
 from helicarrier.usage_fields import TOKEN_FIELDS
@@ -219,9 +219,9 @@ class IngestTx(TxBase):
         rows = self.conn.execute(select(Command.id, Command.agent_id).where(Command.id.in_(set(command_ids))))
         return {r.id: r.agent_id for r in rows}
 
-    def claim_event_ids(self, source: str, ids: Sequence[str]) -> set[str]:
-        """Record the event ids; returns those not seen before from this source."""
-        return insert_new_keys(self.conn, IngestEventId.__table__, source, ids)
+    def claim_event_ids(self, source: str, ids: Sequence[str], now: datetime) -> set[str]:
+        """Record the event ids, seen on ``now``'s UTC day; returns those not seen before from this source."""
+        return insert_new_keys(self.conn, IngestEventId.__table__, source, ids, day_of(now))
 
     def forget_event_id(self, source: str, event_id: str) -> None:
         """An event refused after its id was claimed: a corrected resend must not count as a duplicate."""

@@ -8,13 +8,14 @@ zones off the hour and for ranges not on hours, are lost with them)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, select, tuple_
 
 from helicarrier.data.models import (
     Alert,
     AuditEntry,
+    IngestEventId,
     LogEvent,
     SessionRollup,
     SessionRuntimeRollup,
@@ -27,7 +28,7 @@ from helicarrier.data.models import (
     UsageRollup,
 )
 from helicarrier.data.queries.base import QueryBase
-from helicarrier.data.rollups import DAY_S, HOUR_S, QUARTER_S, hour_of
+from helicarrier.data.rollups import DAY_S, HOUR_S, QUARTER_S, day_of, hour_of
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ _ROLLUPS = (
     (SessionRuntimeRollup, SessionRuntimeRollup.day, DAY_S),
 )
 ROLLUP_HOURS_PER_BATCH = 24 * 7
-KINDS = (*_ROWS, "rollups")
+KINDS = (*_ROWS, "rollups", "event_ids")
 
 
 def _where(kind: str, cutoff: datetime):
@@ -71,6 +72,8 @@ class RetentionQueries(QueryBase):
         the number deleted (0: nothing older is left)."""
         if kind == "rollups":
             return self._prune_rollups(hour_of(cutoff))
+        if kind == "event_ids":
+            return self._prune_event_ids(day_of(cutoff), batch)
         table, key, age = _ROWS[kind]
         # The batch's keys first, outside the write lock, through the time index (ordered by key, SQLite
         # walked the whole table for them while every ingest waited); then delete exactly those.
@@ -85,6 +88,25 @@ class RetentionQueries(QueryBase):
                 # usage_events cannot be referenced by id alone, so it has no such key (migration 0010).
                 conn.execute(delete(UsageRepriced).where(UsageRepriced.usage_event_id.in_(keys)))
             return conn.execute(delete(table).where(key.in_(keys), _where(kind, cutoff))).rowcount
+
+    def _prune_event_ids(self, cutoff_day: int, batch: int) -> int:
+        """At most ``batch`` event ids first seen before ``cutoff_day``, found through the day index outside
+        the write lock as the other kinds' keys are."""
+        old = IngestEventId.seen_day < cutoff_day
+        key = tuple_(IngestEventId.source, IngestEventId.event_id)
+        with self._read() as conn:
+            keys = list(
+                conn.execute(
+                    select(IngestEventId.source, IngestEventId.event_id)
+                    .where(old)
+                    .order_by(IngestEventId.seen_day)
+                    .limit(batch)
+                ).tuples()
+            )
+        if not keys:
+            return 0
+        with self._write() as conn:
+            return conn.execute(delete(IngestEventId).where(key.in_(keys), old)).rowcount
 
     def _prune_rollups(self, cutoff_hour: int) -> int:
         deleted = 0
@@ -104,4 +126,7 @@ class RetentionQueries(QueryBase):
                 out.append(Holding(kind, rows, oldest))
             rows, oldest = conn.execute(select(func.count(), func.min(UsageRollup.hour))).one()
             out.append(Holding("rollups", rows, oldest))
+            rows, day = conn.execute(select(func.count(), func.min(IngestEventId.seen_day))).one()
+            first_seen = None if day is None else datetime.fromtimestamp(day * DAY_S, UTC)
+            out.append(Holding("event_ids", rows, first_seen))
         return out
