@@ -95,14 +95,13 @@ class RetentionQueries(QueryBase):
         old = IngestEventId.seen_day < cutoff_day
         key = tuple_(IngestEventId.source, IngestEventId.event_id)
         with self._read() as conn:
-            keys = list(
-                conn.execute(
-                    select(IngestEventId.source, IngestEventId.event_id)
-                    .where(old)
-                    .order_by(IngestEventId.seen_day)
-                    .limit(batch)
-                ).tuples()
+            found = conn.execute(
+                select(IngestEventId.source, IngestEventId.event_id)
+                .where(old)
+                .order_by(IngestEventId.seen_day)
+                .limit(batch)
             )
+            keys = [tuple(r) for r in found]
         if not keys:
             return 0
         with self._write() as conn:
