@@ -50,7 +50,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,6 +78,7 @@ CLIENT_VERSION = "1"
 INGEST_PATH = "/api/v1/ingest"
 COMMAND_WAIT_S = 20.0  # the long-poll: the server holds the request until a command arrives or this passes
 MAX_ACK_MESSAGE = 4000
+MAX_REMEMBERED_COMMANDS = 1000  # command ids a loop remembers, to tell a command handed over again
 # Errors worth retrying: the server may never have seen the request, or failed before answering.
 _TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -919,6 +920,9 @@ class CommandLoop:
         self._lock = threading.Lock()
         self._rng = random.Random()
         self.handled = 0  # commands answered so far
+        # The commands taken, newest last, with the final answer once given: the server hands a command over
+        # again while it has no answer (at least once), and a repeat must not be obeyed twice.
+        self._taken: OrderedDict[str, tuple[str, str | None] | None] = OrderedDict()
 
     def set_handlers(self, handlers: Mapping[str, Callable[[Command], str | None]]) -> None:
         self.handlers = {**DEFAULT_HANDLERS, **{k: v for k, v in handlers.items() if v is not None}}
@@ -994,6 +998,8 @@ class CommandLoop:
 
     def _dispatch(self, raw: dict[str, Any]) -> None:
         cmd = Command(self, raw)
+        if not self._take(cmd):
+            return
         if self._stop.is_set():  # fetched while shutting down: say so rather than leave it hanging
             self.ack(cmd, "rejected", "the agent's client is shutting down", attempts=1)
             return
@@ -1003,6 +1009,20 @@ class CommandLoop:
         with self._lock:
             self._workers.add(worker)
         worker.start()
+
+    def _take(self, cmd: Command) -> bool:
+        """True for a command seen for the first time. A repeat is not obeyed again: still being obeyed, it
+        is left to its thread; answered, its answer is sent again (the server had not heard it)."""
+        with self._lock:
+            if cmd.id not in self._taken:
+                self._taken[cmd.id] = None
+                while len(self._taken) > MAX_REMEMBERED_COMMANDS:
+                    self._taken.popitem(last=False)
+                return True
+            answer = self._taken[cmd.id]
+        if answer is not None:
+            self.ack(cmd, *answer)
+        return False
 
     # -- one command ---------------------------------------------------------------------------------
 
@@ -1045,6 +1065,10 @@ class CommandLoop:
         moved on, e.g. a repeated answer that had succeeded) counts as done."""
         if message is not None and len(message) > MAX_ACK_MESSAGE:
             message = message[: MAX_ACK_MESSAGE - 1] + "…"
+        if state != "accepted":
+            with self._lock:
+                if cmd.id in self._taken:
+                    self._taken[cmd.id] = (state, message)
         # The session the command was for is the evidence of which run the agent acted on: a kill is
         # confirmed only with it.
         answer = {"agent_id": cmd.agent_id, "state": state, "message": message, "session_id": cmd.session_id}

@@ -447,6 +447,14 @@ SETTINGS: tuple[Setting, ...] = (
         "A command not fetched by its agent within this time expires.",
     ),
     Setting(
+        "HELICARRIER_COMMAND_REDELIVER_S",
+        "command_redeliver_s",
+        "30",
+        _count,
+        "A delivered command its agent has not answered within this time is handed over again at its next "
+        "poll (at least once; `0`: at most once).",
+    ),
+    Setting(
         "HELICARRIER_MAX_TASK_BYTES", "max_task_bytes", "16384", _int, "Largest injected task (413 above)."
     ),
     Setting(
@@ -638,6 +646,7 @@ class Settings:
     retain_event_ids_days: int = 90
     partition_months_ahead: int = 3
     command_ttl_s: int = 300
+    command_redeliver_s: int = 30
     max_task_bytes: int = 16 * 1024
     kill_settle_s: int = 30
     report_time: str = "00:15"

@@ -93,6 +93,7 @@ def build_context(settings: Settings | None = None) -> AppContext:
         price_books,
         ControlLimits(
             ttl_s=settings.command_ttl_s,
+            redeliver_s=settings.command_redeliver_s,
             max_task_bytes=settings.max_task_bytes,
             offline_after_s=settings.offline_after_s,
             kill_settle_s=settings.kill_settle_s,

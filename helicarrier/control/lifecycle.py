@@ -4,7 +4,8 @@
 The command lifecycle:
 
 pending --deliver--> delivered --accept--> accepted --complete--> completed
-   |                    |  \\--reject--> rejected        \\--fail--> failed
+   |                    |  |\\--reject--> rejected        \\--fail--> failed
+   |                    |  \\--redeliver--> delivered  (not answered within the redelivery time)
    |                    \\--complete/fail (an agent may answer without accepting first)
    |--expire--> expired   (not fetched within its TTL)
    \\--cancel--> cancelled (by an operator, while still pending)
@@ -19,6 +20,7 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("pending", "deliver"): "delivered",
     ("pending", "expire"): "expired",
     ("pending", "cancel"): "cancelled",
+    ("delivered", "redeliver"): "delivered",
     ("delivered", "accept"): "accepted",
     ("delivered", "reject"): "rejected",
     ("delivered", "complete"): "completed",

@@ -40,6 +40,9 @@ def _no_locks(agent) -> list[dict[str, Any]]:
 @dataclass(frozen=True)
 class ControlLimits:
     ttl_s: int = 300
+    # A delivered command not answered within this time is handed over again (the answer to the poll, or the
+    # agent holding it, was lost); 0: never (at most once).
+    redeliver_s: int = 30
     max_task_bytes: int = 16 * 1024
     offline_after_s: int = 60
     kill_settle_s: int = 30
@@ -289,22 +292,28 @@ class ControlService:
             self.fleet.require(speaker, agent_id, "command.poll", remote_addr)
 
     def deliver(self, agent_id: str) -> list[dict[str, Any]]:
-        """The agent's poll: its pending commands become delivered (overdue ones expire on the way)."""
-        if not self.repo.has_pending_commands(agent_id):
-            return []
+        """The agent's poll: its pending commands become delivered (overdue ones expire on the way), and
+        delivered ones it has not answered within ``redeliver_s`` are handed over again (at least once: the
+        answer to an earlier poll may never have reached it). Agents tell a repeat by its id."""
         now = utcnow()
+        unanswered = now - timedelta(seconds=self.limits.redeliver_s) if self.limits.redeliver_s else None
+        if not self.repo.has_pending_commands(agent_id, unanswered):
+            return []
         with span("control.deliver", agent__id=agent_id), self.repo.transaction() as tx:
             self._expire(tx, tx.overdue_pending(now, agent_id), now)
             out = []
-            late = 0
-            for row in tx.pending_commands(agent_id, DELIVER_LIMIT):
-                state = lc.transition(row.state, "deliver")
+            first = late = 0
+            for row in tx.pending_commands(agent_id, DELIVER_LIMIT, unanswered):
+                event = "deliver" if row.state == "pending" else "redeliver"
+                state = lc.transition(row.state, event)
                 if tx.set_command(row.id, row.state, state=state, delivered_at=now, updated_at=now):
                     out.append({**command_dict(row), "state": state, "delivered_at": now})
-                    late += now - row.created_at > timedelta(seconds=self.limits.delivery_slo_s)
-            if out:
+                    if event == "deliver":  # the SLI times the first hand-over after the command was issued
+                        first += 1
+                        late += now - row.created_at > timedelta(seconds=self.limits.delivery_slo_s)
+            if first:
                 # The command delivery SLI, written with the deliveries it counts (a poll is rare enough).
-                tx.add_sli_counts({(minute_of(now), COMMAND_DELIVERY): (len(out), late)})
+                tx.add_sli_counts({(minute_of(now), COMMAND_DELIVERY): (first, late)})
             return out
 
     def ack(

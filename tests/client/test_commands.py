@@ -11,12 +11,14 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from helicarrier.client import Command, CommandRejected, HelicarrierClient, StopRequested
+from helicarrier.data.models import Command as CommandRow
 from helicarrier.data.models import Session
 from helicarrier.data.types import utcnow
 from helicarrier.fleet import grid
@@ -281,3 +283,49 @@ def test_close_interrupts_the_long_poll(live_server, ingest_token, make_client):
     client.close(timeout=1)
     assert time.monotonic() - started < 3
     assert not loop.alive
+
+
+def _delivered_long_ago(ctx, cid: str, **values) -> datetime:
+    """The command handed over 31 s ago (past the server's 30 s redelivery time); returns that time."""
+    long_ago = utcnow() - timedelta(seconds=31)
+    with ctx.repo.engine.begin() as conn:
+        conn.execute(update(CommandRow).where(CommandRow.id == cid).values(delivered_at=long_ago, **values))
+    return long_ago
+
+
+def _delivered_at(ctx, cid: str) -> datetime:
+    with ctx.repo.engine.connect() as conn:
+        return conn.execute(select(CommandRow.delivered_at).where(CommandRow.id == cid)).scalar_one()
+
+
+def test_a_command_handed_over_again_is_obeyed_once(live_server, ingest_token, control_token, make_client):
+    """The server hands a command over again while it has no answer (at least once): the loop obeys it
+    once, and when its answer is what the server missed, says it again."""
+    url, ctx = live_server
+    client = make_client(url, ingest_token)
+    agent = online_agent(client, "jarvis-9")
+    started, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def long_task(cmd: Command) -> str:
+        calls.append(cmd.id)
+        started.set()
+        release.wait(30)
+        return "done"
+
+    agent.on_command(inject=long_task, wait=0.2)
+    status, doc = api(url, control_token, "/api/v1/agents/jarvis-9/tasks", {"task": "a long one"})
+    assert status == 201
+    cid = doc["command"]["id"]
+    assert started.wait(10)
+    # Still being obeyed, no answer yet: the server hands it over again at the loop's next poll.
+    long_ago = _delivered_long_ago(ctx, cid)
+    wait_for(lambda: _delivered_at(ctx, cid) > long_ago, what="the command handed over again")
+    release.set()
+    assert command_in(ctx, cid, "completed", "failed", "rejected")["state"] == "completed"
+    assert calls == [cid]
+
+    # Answered, but say the server never heard it: handed over again, the loop repeats its answer.
+    _delivered_long_ago(ctx, cid, state="delivered", result_message=None)
+    assert command_in(ctx, cid, "completed")["result_message"] == "done"
+    assert calls == [cid]

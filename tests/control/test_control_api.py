@@ -243,3 +243,51 @@ def test_long_poll_returns_as_soon_as_a_command_arrives(ctl):
     t.join()
     assert [c["payload"]["task"] for c in got] == ["wake up"]
     assert time.monotonic() - started < 8
+
+
+def _hand_over_due(api, seconds: int = 31) -> None:
+    """The delivered commands were handed over ``seconds`` ago (past the 30 s redelivery time)."""
+    with api.repo.engine.begin() as conn:
+        conn.execute(
+            update(Command)
+            .where(Command.state == "delivered")
+            .values(delivered_at=datetime.now(UTC) - timedelta(seconds=seconds))
+        )
+
+
+def test_a_delivered_command_nobody_answered_is_handed_over_again(ctl):
+    """At least once: the answer to a poll may never reach the agent (a dropped connection, a crash while
+    taking it). A delivered command with no answer after the redelivery time comes again, the same id."""
+    cmd = act(ctl, "/api/v1/agents/atlas-01/tasks", {"task": "summarize"}).get_json()["command"]
+    first = poll(ctl).get_json()["commands"]
+    assert [c["id"] for c in first] == [cmd["id"]]
+    assert poll(ctl).get_json()["commands"] == []  # not before the redelivery time
+    _hand_over_due(ctl, 29)
+    assert poll(ctl).get_json()["commands"] == []
+    _hand_over_due(ctl)
+    again = poll(ctl).get_json()["commands"]
+    assert [(c["id"], c["state"]) for c in again] == [(cmd["id"], "delivered")]
+    assert again[0]["payload"] == first[0]["payload"] == {"task": "summarize", "mode": "steer"}
+    assert poll(ctl).get_json()["commands"] == []  # its time starts again
+    assert ack(ctl, cmd["id"], "accepted").status_code == 200
+    _hand_over_due(ctl)
+    assert poll(ctl).get_json()["commands"] == []  # answered: never again
+    assert ack(ctl, cmd["id"], "completed", message="done").get_json()["command"]["state"] == "completed"
+
+
+def test_a_kill_whose_delivery_was_lost_reaches_the_agent_again(ctl):
+    kill = act(ctl, "/api/v1/agents/atlas-01/kill", {"reason": "runaway"}).get_json()["command"]
+    assert [c["id"] for c in poll(ctl).get_json()["commands"]] == [kill["id"]]
+    _hand_over_due(ctl)
+    assert [c["kind"] for c in poll(ctl, wait=1).get_json()["commands"]] == ["kill"]
+    assert ctl.one(Agent, Agent.id == "atlas-01").control_state == "killing"
+
+
+def test_with_redelivery_off_a_command_is_handed_over_once(ctl):
+    from dataclasses import replace
+
+    ctl.ctx.control.limits = replace(ctl.ctx.control.limits, redeliver_s=0)
+    cmd = act(ctl, "/api/v1/agents/atlas-01/tasks", {"task": "summarize"}).get_json()["command"]
+    assert [c["id"] for c in poll(ctl).get_json()["commands"]] == [cmd["id"]]
+    _hand_over_due(ctl, 3600)
+    assert poll(ctl).get_json()["commands"] == []

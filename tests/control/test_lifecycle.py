@@ -20,11 +20,12 @@ from helicarrier.control.lifecycle import (
     transition,
 )
 
-COMMAND_EVENTS = ("deliver", "accept", "reject", "complete", "fail", "expire", "cancel")
+COMMAND_EVENTS = ("deliver", "redeliver", "accept", "reject", "complete", "fail", "expire", "cancel")
 COMMAND_TABLE = {
     ("pending", "deliver"): "delivered",
     ("pending", "expire"): "expired",
     ("pending", "cancel"): "cancelled",
+    ("delivered", "redeliver"): "delivered",  # not answered in time: handed over again (at least once)
     ("delivered", "accept"): "accepted",
     ("delivered", "reject"): "rejected",
     ("delivered", "complete"): "completed",

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from helicarrier.data.bulk import rows_for_keys
@@ -25,6 +25,15 @@ COMMAND_FIELDS = (
     "issued_by", "result_message", "created_at", "expires_at", "updated_at", "delivered_at", "answered_at",
     "finished_at",
 )  # fmt: skip
+
+
+def _to_hand_over(delivered_before: datetime | None):
+    """Pending commands, and with ``delivered_before`` the delivered ones handed over before it and still
+    unanswered (a delivered command moves on when its agent answers)."""
+    pending = Command.state == "pending"
+    if delivered_before is None:
+        return pending
+    return or_(pending, and_(Command.state == "delivered", Command.delivered_at < delivered_before))
 
 
 class DuplicateKey(Exception):
@@ -68,10 +77,14 @@ class CommandTx(TxBase):
         stmt = select(Agent.id).where(Agent.id.in_(list(agent_ids)), Agent.control_state == state)
         return list(self.conn.execute(stmt).scalars())
 
-    def pending_commands(self, agent_id: str, limit: int) -> list[Row]:
+    def pending_commands(
+        self, agent_id: str, limit: int, delivered_before: datetime | None = None
+    ) -> list[Row]:
+        """The agent's commands to hand over, oldest first: pending ones, and with ``delivered_before`` the
+        delivered ones still unanswered that were handed over before it."""
         stmt = (
             select(Command)
-            .where(Command.agent_id == agent_id, Command.state == "pending")
+            .where(Command.agent_id == agent_id, _to_hand_over(delivered_before))
             .order_by(Command.created_at)
             .limit(limit)
         )
@@ -168,9 +181,11 @@ class CommandTx(TxBase):
 
 
 class CommandQueries(QueryBase):
-    def has_pending_commands(self, agent_id: str) -> bool:
-        """The common case of a poll: nothing waits, and no write transaction is needed to say so."""
-        stmt = select(Command.id).where(Command.agent_id == agent_id, Command.state == "pending").limit(1)
+    def has_pending_commands(self, agent_id: str, delivered_before: datetime | None = None) -> bool:
+        """The common case of a poll: nothing waits, and no write transaction is needed to say so (what
+        waits: as ``pending_commands``)."""
+        waiting = _to_hand_over(delivered_before)
+        stmt = select(Command.id).where(Command.agent_id == agent_id, waiting).limit(1)
         with self._read() as conn:
             return conn.execute(stmt).first() is not None
 
