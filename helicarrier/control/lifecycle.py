@@ -74,7 +74,7 @@ AGENT_TRANSITIONS: dict[tuple[str, str], str] = {
 # undone: the agent is shown active, as the operator asked.
 UNDONE_BY = {("kill", False): "drop", ("kill", True): "drop_paused", ("pause", False): "lapse"}
 # A pause in one of these states never took or will not: the agent is not paused by it.
-NOT_HAPPENING = frozenset({"rejected", "failed", "expired", "cancelled"})
+NOT_HAPPENING = TERMINAL - {"completed"}
 
 
 def pause_stands(last_pause_or_resume: tuple[str, str] | None) -> bool:

@@ -393,8 +393,6 @@ class ControlService:
         """A kill or pause that will not happen (rejected, failed, expired, cancelled): the agent is as it
         was before it, active or, for a kill issued while its pause stood, paused (unless something else
         moved it meanwhile: a pause that lapses while a kill is on its way leaves the kill alone)."""
-        if row.kind not in ("kill", "pause"):  # the kinds that change an agent's state when undone
-            return
         paused = row.kind == "kill" and lc.pause_stands(tx.last_pause_or_resume(row.agent_id, row.created_at))
         event = lc.UNDONE_BY.get((row.kind, paused))
         if event is not None:

@@ -97,6 +97,12 @@ def test_command_deliveries_are_counted_and_a_late_one_is_bad(ctl):
     assert len(poll(ctl).get_json()["commands"]) == 1
     assert _sums(ctl, "command_delivery") == (2, 1)
 
+    # Both handed over again, unanswered 31 s on (at least once): not new deliveries, not counted again.
+    with ctl.repo.engine.begin() as conn:
+        conn.execute(update(Command).values(delivered_at=datetime.now(UTC) - timedelta(seconds=31)))
+    assert len(poll(ctl).get_json()["commands"]) == 2
+    assert _sums(ctl, "command_delivery") == (2, 1)
+
 
 def test_an_alert_cycle_after_a_long_gap_counts_every_missed_cycle_as_late():
     assert alert_cycle_events(None, 15, 60) == Counts(1, 0)  # the first cycle ever

@@ -75,11 +75,7 @@ class RetentionQueries(QueryBase):
         if kind == "event_ids":
             return self._prune_event_ids(day_of(cutoff), batch)
         table, key, age = _ROWS[kind]
-        # The batch's keys first, outside the write lock, through the time index (ordered by key, SQLite
-        # walked the whole table for them while every ingest waited); then delete exactly those.
-        with self._read() as conn:
-            keys = conn.execute(select(key).where(_where(kind, cutoff)).order_by(age).limit(batch)).scalars()
-            keys = list(keys)
+        keys = [k for (k,) in self._oldest_keys((key,), _where(kind, cutoff), age, batch)]
         if not keys:
             return 0
         with self._write() as conn:
@@ -93,19 +89,19 @@ class RetentionQueries(QueryBase):
         """At most ``batch`` event ids first seen before ``cutoff_day``, found through the day index outside
         the write lock as the other kinds' keys are."""
         old = IngestEventId.seen_day < cutoff_day
-        key = tuple_(IngestEventId.source, IngestEventId.event_id)
-        with self._read() as conn:
-            found = conn.execute(
-                select(IngestEventId.source, IngestEventId.event_id)
-                .where(old)
-                .order_by(IngestEventId.seen_day)
-                .limit(batch)
-            )
-            keys = [tuple(r) for r in found]
+        key = (IngestEventId.source, IngestEventId.event_id)
+        keys = self._oldest_keys(key, old, IngestEventId.seen_day, batch)
         if not keys:
             return 0
         with self._write() as conn:
-            return conn.execute(delete(IngestEventId).where(key.in_(keys), old)).rowcount
+            return conn.execute(delete(IngestEventId).where(tuple_(*key).in_(keys), old)).rowcount
+
+    def _oldest_keys(self, key: tuple, where, age, batch: int) -> list[tuple]:
+        """A batch's keys, oldest first, read before the write lock is taken and through the age index
+        (ordered by key, SQLite walked the whole table for them while every ingest waited); the caller then
+        deletes exactly those."""
+        with self._read() as conn:
+            return [tuple(r) for r in conn.execute(select(*key).where(where).order_by(age).limit(batch))]
 
     def _prune_rollups(self, cutoff_hour: int) -> int:
         deleted = 0
